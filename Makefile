@@ -1,0 +1,52 @@
+# Golden-record deduplication. `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
+ROWS ?= 100000
+DUPLICATE_RATE ?= 0.2
+SEED ?= 42
+UI_PORT ?= 5000
+TRAIN_ARGS ?=
+
+.PHONY: help all install setup db tracking-store seed-data train sweep golden diagnose mlflow-ui test bench clean-venv
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
+
+all: setup seed-data train ## the main job end to end: install, database, seed, train, print where to look
+
+install: $(STAMP) ## create .venv and install the project with pinned dependencies (constraints.txt)
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
+	@rm -f $(VENV)/.installed-* && touch $@
+
+setup: install db tracking-store ## install, make sure a database answers, create the MLflow store schema
+
+db: install ## make sure PostgreSQL answers (local server, else the embedded one) and the database exists
+	$(PY) scripts/db_check.py
+
+tracking-store: install ## create the MLflow tracking store schema once (mlflow db upgrade)
+	$(PY) scripts/init_tracking.py
+
+seed-data: install ## load synthetic citizens (ROWS=100000 DUPLICATE_RATE=0.2 SEED=42)
+	$(PY) scripts/seed_data.py --rows $(ROWS) --duplicate-rate $(DUPLICATE_RATE) --seed $(SEED)
+
+train: install ## train, evaluate and log a run to MLflow (TRAIN_ARGS="--set model.params.match_threshold=0.9")
+	cd use-cases/golden_record && ../../$(PY) src/train.py $(TRAIN_ARGS)
+
+mlflow-ui: install ## serve the MLflow UI on http://127.0.0.1:5000 over the project's store
+	$(BIN)/mlflow ui --backend-store-uri "$$($(PY) scripts/init_tracking.py --print-uri)" --host 127.0.0.1 --port $(UI_PORT)
+
+test: install ## run the test suite (needs PostgreSQL: see README)
+	$(PY) -m pytest -q
+
+bench: install ## seeding and training speed at 100k and 1M records; writes bench/results.md
+	$(PY) scripts/bench.py
+
+clean-venv: ## remove the virtual environment
+	rm -rf $(VENV)

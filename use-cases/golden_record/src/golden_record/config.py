@@ -1,0 +1,396 @@
+"""Configuration as data: YAML files validated into typed objects.
+
+Two files feed every tool:
+
+* ``config/settings.yaml`` (repo root): database, MLflow tracking store and experiment, seeding
+  defaults. Environment variables ``DATABASE_URL`` and ``MLFLOW_TRACKING_URI`` win over it.
+* ``use-cases/golden_record/config/model_config.yaml``: the model's knobs (threshold, blocking,
+  comparisons, EM) and the data source (table name and column mapping).
+
+Unknown keys, wrong types, values out of range and unknown method names are rejected with a
+:class:`ConfigError` whose message names the key, the bad value and what is allowed.
+"""
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+REPO_ROOT = Path(__file__).resolve().parents[4]
+SETTINGS_PATH = REPO_ROOT / "config" / "settings.yaml"
+MODEL_CONFIG_PATH = REPO_ROOT / "use-cases" / "golden_record" / "config" / "model_config.yaml"
+
+#: Logical fields a citizen record can have; the data source maps each to a table column.
+FIELDS = (
+    "full_name", "first_name", "last_name", "father_name", "gender", "date_of_birth", "mobile",
+    "email", "address", "district", "state", "pincode", "jan_aadhaar", "aadhaar_last4",
+    "source_system", "created_at", "updated_at",
+)
+
+#: Registry of comparison methods (implemented in :mod:`golden_record.comparisons`).
+COMPARISON_METHODS = ("exact", "jaro_winkler", "levenshtein", "token_set", "date")
+#: Registry of fuzzy candidate passes (implemented in :mod:`golden_record.candidates`).
+FUZZY_BLOCKING_METHODS = ("phonetic", "sorted_neighbourhood", "none")
+#: Registry of survivorship rules (implemented in :mod:`golden_record.golden`).
+SURVIVORSHIP_RULES = ("most_recent", "most_frequent", "most_complete", "source_priority")
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid. The message names the key and what is allowed."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------- settings.yaml
+class DatabaseSettings(_Strict):
+    url: str = "postgresql://postgres@127.0.0.1:5432/smart_warehouse"
+    embedded_fallback: bool = True
+    embedded_dir: str = ".pgdata"
+    connect_timeout_seconds: int = Field(5, ge=1, le=300)
+
+
+class TrackingSettings(_Strict):
+    uri: str = "sqlite:///mlflow.db"
+    experiment_name: str = Field("smart/golden_record/baseline_v1", min_length=1)
+
+
+class SeedSettings(_Strict):
+    rows: int = Field(100_000, ge=1)
+    duplicate_rate: float = Field(0.2, ge=0.0, lt=1.0)
+    seed: int = 42
+
+
+class Settings(_Strict):
+    database: DatabaseSettings = DatabaseSettings()
+    tracking: TrackingSettings = TrackingSettings()
+    seed: SeedSettings = SeedSettings()
+
+
+# --------------------------------------------------------------------------- model_config.yaml
+class TruthSource(_Strict):
+    table: str = "citizen_truth"
+    id_column: str = "citizen_id"
+    entity_column: str = "entity_id"
+
+
+class DataSource(_Strict):
+    table: str = "citizens"
+    id_column: str = "citizen_id"
+    #: logical field -> column of ``table``; fields left out are not loaded.
+    columns: dict[str, str] = Field(default_factory=lambda: {f: f for f in FIELDS})
+    truth: TruthSource = TruthSource()
+
+    @field_validator("columns")
+    @classmethod
+    def _known_fields(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(FIELDS))
+        if unknown:
+            raise ValueError(f"unknown field(s) {unknown}; allowed: {list(FIELDS)}")
+        return value
+
+
+class ModelParams(_Strict):
+    match_threshold: float = Field(0.95, ge=0.0, le=1.0)
+    #: one exact blocking pass per entry; ``a+b`` blocks on the combination of fields a and b.
+    blocking_fields: list[str] = Field(
+        default_factory=lambda: ["jan_aadhaar", "full_name", "mobile", "email", "date_of_birth+pincode"],
+        min_length=1,
+    )
+
+    @field_validator("blocking_fields")
+    @classmethod
+    def _known_blocking_fields(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            for part in entry.split("+"):
+                if part not in FIELDS:
+                    raise ValueError(f"unknown blocking field {part!r} in {entry!r}; allowed: {list(FIELDS)}")
+        return value
+
+
+class EMSettings(_Strict):
+    max_iterations: int = Field(200, ge=1, le=10_000)
+    tolerance: float = Field(1e-6, gt=0.0, lt=1.0)
+    initial_match_share: float = Field(0.1, gt=0.0, lt=1.0)
+    #: estimate u-probabilities from random record pairs (not from candidates) and keep them fixed
+    u_from_random_pairs: bool = True
+    random_pairs: int = Field(1_000_000, ge=1_000)
+
+
+class ModelSection(_Strict):
+    type: Literal["fellegi_sunter"] = "fellegi_sunter"
+    params: ModelParams = ModelParams()
+    em: EMSettings = EMSettings()
+
+
+class FuzzyBlocking(_Strict):
+    method: str = "phonetic"
+    fields: list[str] = Field(default_factory=lambda: ["first_name", "last_name"])
+    window: int = Field(5, ge=2, le=100)
+
+    @field_validator("method")
+    @classmethod
+    def _known_method(cls, value: str) -> str:
+        if value not in FUZZY_BLOCKING_METHODS:
+            raise ValueError(f"unknown fuzzy blocking method {value!r}; allowed: {list(FUZZY_BLOCKING_METHODS)}")
+        return value
+
+    @field_validator("fields")
+    @classmethod
+    def _known_fields(cls, value: list[str]) -> list[str]:
+        bad = [f for f in value if f not in FIELDS]
+        if bad:
+            raise ValueError(f"unknown field(s) {bad}; allowed: {list(FIELDS)}")
+        return value
+
+
+class CandidateSettings(_Strict):
+    #: blocks larger than this are skipped (a placeholder ID must not pair everyone with everyone)
+    max_block_size: int = Field(300, ge=2)
+    #: refuse to go on when blocking would produce more pairs than this
+    max_pairs: int = Field(50_000_000, ge=1)
+    fuzzy: FuzzyBlocking = FuzzyBlocking()
+
+
+class Comparison(_Strict):
+    field: str
+    method: str
+    #: similarity thresholds, strictly decreasing, each in (0, 1]: the levels are
+    #: exact > levels[0] > levels[1] > ... > far. Ignored by ``exact`` and ``date``.
+    levels: list[float] = Field(default_factory=list)
+    #: also compare with this field of the other record (first and last name swapped)
+    swap_with: str | None = None
+    #: a single letter (an initial) agreeing with the other name's first letter is its own level
+    initials: bool = False
+
+    @field_validator("method")
+    @classmethod
+    def _known_method(cls, value: str) -> str:
+        if value not in COMPARISON_METHODS:
+            raise ValueError(f"unknown comparison method {value!r}; allowed: {list(COMPARISON_METHODS)}")
+        return value
+
+    @field_validator("field", "swap_with")
+    @classmethod
+    def _known_field(cls, value: str | None) -> str | None:
+        if value is not None and value not in FIELDS:
+            raise ValueError(f"unknown field {value!r}; allowed: {list(FIELDS)}")
+        return value
+
+    @field_validator("levels")
+    @classmethod
+    def _levels_in_range(cls, value: list[float]) -> list[float]:
+        if any(not 0.0 < v <= 1.0 for v in value):
+            raise ValueError(f"similarity levels must lie in (0, 1], got {value}")
+        if any(a <= b for a, b in zip(value, value[1:])):
+            raise ValueError(f"similarity levels must be strictly decreasing, got {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _levels_for_fuzzy(self) -> "Comparison":
+        if self.method in ("jaro_winkler", "levenshtein", "token_set") and not self.levels:
+            raise ValueError(f"method {self.method!r} needs at least one similarity level, e.g. [0.9]")
+        return self
+
+    @property
+    def name(self) -> str:
+        return self.field
+
+
+class TrackingOptions(_Strict):
+    sample_pairs: int = Field(2_000, ge=0, le=1_000_000)
+    log_model: bool = True
+
+
+class GoldenSettings(_Strict):
+    #: a cluster whose weakest link is below this probability is split (chaining guard)
+    min_edge_probability: float = Field(0.99, ge=0.0, le=1.0)
+    max_cluster_size: int = Field(10, ge=2)
+    default_rule: list[str] = Field(default_factory=lambda: ["most_complete", "most_recent"])
+    rules: dict[str, list[str]] = Field(default_factory=dict)
+    source_priority: list[str] = Field(default_factory=list)
+
+    @field_validator("default_rule")
+    @classmethod
+    def _known_default(cls, value: list[str]) -> list[str]:
+        _check_rules("default_rule", value)
+        return value
+
+    @field_validator("rules")
+    @classmethod
+    def _known_rules(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for field, chain in value.items():
+            if field not in FIELDS:
+                raise ValueError(f"unknown field {field!r}; allowed: {list(FIELDS)}")
+            _check_rules(field, chain)
+        return value
+
+
+def _check_rules(where: str, chain: list[str]) -> None:
+    if not chain:
+        raise ValueError(f"{where}: survivorship chain is empty")
+    bad = [r for r in chain if r not in SURVIVORSHIP_RULES]
+    if bad:
+        raise ValueError(f"{where}: unknown survivorship rule(s) {bad}; allowed: {list(SURVIVORSHIP_RULES)}")
+
+
+class ModelConfig(_Strict):
+    model: ModelSection = ModelSection()
+    data: DataSource = DataSource()
+    candidates: CandidateSettings = CandidateSettings()
+    comparisons: list[Comparison] = Field(min_length=1)
+    tracking: TrackingOptions = TrackingOptions()
+    golden: GoldenSettings = GoldenSettings()
+
+    @model_validator(mode="after")
+    def _fields_are_mapped(self) -> "ModelConfig":
+        mapped = set(self.data.columns)
+        needed: dict[str, str] = {}
+        for i, c in enumerate(self.comparisons):
+            needed[c.field] = f"comparisons[{i}].field"
+            if c.swap_with:
+                needed[c.swap_with] = f"comparisons[{i}].swap_with"
+        for entry in self.model.params.blocking_fields:
+            for part in entry.split("+"):
+                needed[part] = "model.params.blocking_fields"
+        if self.candidates.fuzzy.method != "none":
+            for f in self.candidates.fuzzy.fields:
+                needed[f] = "candidates.fuzzy.fields"
+        missing = {f: where for f, where in needed.items() if f not in mapped}
+        if missing:
+            f, where = next(iter(missing.items()))
+            raise ValueError(f"{where} uses field {f!r}, which data.columns does not map to a column")
+        names = [c.name for c in self.comparisons]
+        if len(set(names)) != len(names):
+            raise ValueError(f"comparisons: each field may be compared once, got {names}")
+        return self
+
+    @property
+    def threshold(self) -> float:
+        return self.model.params.match_threshold
+
+    def needed_fields(self) -> list[str]:
+        """Logical fields the pipeline reads (in the order of ``FIELDS``)."""
+        needed = set()
+        for c in self.comparisons:
+            needed.add(c.field)
+            if c.swap_with:
+                needed.add(c.swap_with)
+        for entry in self.model.params.blocking_fields:
+            needed.update(entry.split("+"))
+        if self.candidates.fuzzy.method != "none":
+            needed.update(self.candidates.fuzzy.fields)
+        return [f for f in FIELDS if f in needed and f in self.data.columns]
+
+
+# --------------------------------------------------------------------------- loading
+def _format_validation_error(source: str, err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        if e["type"] == "extra_forbidden":
+            lines.append(f"{source}: unknown key '{key}'")
+            continue
+        value = e.get("input")
+        shown = "" if isinstance(value, (dict, list)) and e["type"] != "list_type" else f" = {value!r}"
+        msg = e["msg"].removeprefix("Value error, ")
+        lines.append(f"{source}: {key}{shown}: {msg}")
+    return "\n".join(lines)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of keys, got {type(data).__name__}")
+    return data
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``a.b.c=value`` -> (["a","b","c"], parsed value). The value is read as YAML (numbers, lists...)."""
+    if "=" not in text:
+        raise ConfigError(f"--set {text!r}: expected key=value, e.g. model.params.match_threshold=0.9")
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    if not key:
+        raise ConfigError(f"--set {text!r}: the key is empty")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return key.split("."), value
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str] | None) -> dict[str, Any]:
+    data = copy.deepcopy(data)
+    for text in overrides or []:
+        path, value = parse_override(text)
+        node: Any = data
+        for i, part in enumerate(path[:-1]):
+            if isinstance(node, list):
+                try:
+                    node = node[int(part)]
+                    continue
+                except (ValueError, IndexError):
+                    raise ConfigError(f"--set {text}: '{'.'.join(path[:i + 1])}' is not a valid list index") from None
+            nxt = node.get(part)
+            if nxt is None:
+                nxt = node[part] = {}
+            if not isinstance(nxt, (dict, list)):
+                raise ConfigError(f"--set {text}: '{'.'.join(path[:i + 1])}' is a value, not a section")
+            node = nxt
+        last = path[-1]
+        if isinstance(node, list):
+            try:
+                node[int(last)] = value
+            except (ValueError, IndexError):
+                raise ConfigError(f"--set {text}: '{'.'.join(path)}' is not a valid list index") from None
+        else:
+            node[last] = value
+    return data
+
+
+def load_model_config(path: str | os.PathLike | None = None, overrides: list[str] | None = None) -> ModelConfig:
+    path = Path(path) if path else MODEL_CONFIG_PATH
+    data = apply_overrides(_read_yaml(path), overrides)
+    try:
+        return ModelConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_format_validation_error(path.name, err)) from None
+
+
+def load_settings(path: str | os.PathLike | None = None) -> Settings:
+    path = Path(path) if path else SETTINGS_PATH
+    data = _read_yaml(path) if path.exists() else {}
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_format_validation_error(path.name, err)) from None
+
+
+def flatten(data: Any, prefix: str = "") -> dict[str, str]:
+    """Flatten nested config into ``a.b.c -> str(value)`` for MLflow params (lists kept whole)."""
+    out: dict[str, str] = {}
+    if isinstance(data, BaseModel):
+        data = data.model_dump(mode="json")
+    if isinstance(data, dict):
+        for k, v in data.items():
+            out.update(flatten(v, f"{prefix}{k}."))
+    elif isinstance(data, list) and data and all(isinstance(v, dict) for v in data):
+        for i, v in enumerate(data):
+            key = v.get("field", str(i)) if isinstance(v, dict) else str(i)
+            out.update(flatten(v, f"{prefix}{key}."))
+    else:
+        out[prefix.rstrip(".")] = str(data)
+    return out

@@ -1,0 +1,154 @@
+"""Normalisation of citizen records before blocking and comparison.
+
+Every string rule runs once per *distinct* value (``pd.factorize`` then map back), so the cost
+grows with the vocabulary, not with the number of records.
+
+* names: Unicode folded to ASCII, lower case, punctuation and honorifics removed, spacing
+  collapsed, then a transliteration key (Mohammed/Muhammad -> mohammad, Laxmi -> lakshmi,
+  Sharma/Sarma, ee/i, oo/u, v/w, th/t, doubled letters) so that spelling variants compare equal;
+* addresses: abbreviations expanded (Rd -> road, Ngr -> nagar, Col -> colony, ...);
+* IDs and phone numbers: digits only; placeholders (all one digit) become missing;
+* blank strings become missing: a missing value is never a disagreement.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import jellyfish
+import numpy as np
+import pandas as pd
+
+HONORIFICS = {"mr", "mrs", "ms", "miss", "dr", "shri", "shree", "sri", "smt", "shrimati", "kumari", "km",
+              "late", "prof", "md"}  # "md" is handled as Mohammad below before this filter
+NAME_VARIANTS = {  # whole-token canonical spellings
+    "mohammed": "mohammad", "muhammad": "mohammad", "muhammed": "mohammad", "mohamed": "mohammad",
+    "mohamad": "mohammad", "mohd": "mohammad", "md": "mohammad",
+}
+# Ordered regex rewrites applied to each name token (transliteration key).
+TRANSLIT_RULES = [
+    (re.compile(r"x"), "ksh"),
+    (re.compile(r"ksh"), "ks"),
+    (re.compile(r"ph"), "f"),
+    (re.compile(r"w"), "v"),
+    (re.compile(r"(?<=[bcdgjkpst])h"), ""),   # aspirates: bh, ch, dh, gh, jh, kh, ph, sh, th
+    (re.compile(r"ee"), "i"),
+    (re.compile(r"oo"), "u"),
+    (re.compile(r"ou"), "u"),
+    (re.compile(r"y$"), "i"),
+    (re.compile(r"(.)\1+"), r"\1"),            # doubled letters
+]
+ADDRESS_ABBREVIATIONS = {
+    "rd": "road", "ngr": "nagar", "col": "colony", "st": "street", "mn": "main", "nr": "near",
+    "apt": "apartment", "apts": "apartments", "sec": "sector", "opp": "opposite", "no": "number",
+    "blk": "block", "ln": "lane", "mkt": "market", "extn": "extension", "ext": "extension",
+}
+_NON_ALPHA = re.compile(r"[^a-z ]+")
+_NON_ALNUM = re.compile(r"[^a-z0-9 ]+")
+_SPACES = re.compile(r"\s+")
+_NON_DIGIT = re.compile(r"\D+")
+
+
+def _ascii_lower(text: str) -> str:
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
+
+
+def _by_unique(series: pd.Series, fn) -> pd.Series:
+    """Apply ``fn`` to each distinct non-missing value; missing and ``None`` results stay missing."""
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    mapped = np.array([fn(v) for v in uniques] + [None], dtype=object)
+    out = mapped[codes]  # code -1 picks the trailing None
+    result = pd.Series(out, index=series.index, dtype=object)
+    return result.where(result.astype(bool) & result.notna(), None)
+
+
+def clean_name(text: str) -> str | None:
+    tokens = _SPACES.sub(" ", _NON_ALPHA.sub(" ", _ascii_lower(text))).split()
+    tokens = [NAME_VARIANTS.get(t, t) for t in tokens]
+    tokens = [t for t in tokens if t not in HONORIFICS]
+    return " ".join(tokens) or None
+
+
+def translit_token(token: str) -> str:
+    for pattern, repl in TRANSLIT_RULES:
+        token = pattern.sub(repl, token)
+    return token
+
+
+def name_key(text: str) -> str | None:
+    """Cleaned name with every token reduced to its transliteration key."""
+    cleaned = clean_name(text)
+    if cleaned is None:
+        return None
+    return " ".join(translit_token(t) for t in cleaned.split())
+
+
+def sorted_tokens(text: str) -> str | None:
+    key = name_key(text)
+    if key is None:
+        return None
+    return " ".join(sorted(t for t in key.split() if len(t) > 1)) or None
+
+
+def clean_address(text: str) -> str | None:
+    tokens = _SPACES.sub(" ", _NON_ALNUM.sub(" ", _ascii_lower(text))).split()
+    return " ".join(ADDRESS_ABBREVIATIONS.get(t, t) for t in tokens) or None
+
+
+def clean_digits(text: str, length: int | None = None) -> str | None:
+    digits = _NON_DIGIT.sub("", text)
+    if length is not None:
+        if len(digits) > length and digits.startswith(("91", "0")):  # +91 / 0 prefixes on mobiles
+            digits = digits[-length:]
+        if len(digits) != length:
+            return None
+    if not digits or len(set(digits)) == 1:  # 0000000000, 9999999999: placeholders, not IDs
+        return None
+    return digits
+
+
+def clean_lower(text: str) -> str | None:
+    return _SPACES.sub(" ", _ascii_lower(text).strip()) or None
+
+
+def phonetic(text: str | None) -> str | None:
+    if not text:
+        return None
+    return " ".join(sorted(jellyfish.soundex(t) for t in text.split() if len(t) > 1)) or None
+
+
+FIELD_CLEANERS = {
+    "full_name": name_key, "first_name": name_key, "last_name": name_key, "father_name": name_key,
+    "address": clean_address, "district": clean_lower, "state": clean_lower, "email": clean_lower,
+    "source_system": clean_lower,
+    "mobile": lambda v: clean_digits(v, 10), "jan_aadhaar": lambda v: clean_digits(v, 10),
+    "aadhaar_last4": lambda v: clean_digits(v, 4), "pincode": lambda v: clean_digits(v, 6),
+    "gender": lambda v: (_ascii_lower(v).strip()[:1].upper() or None) if v else None,
+}
+
+
+def prepare(records: pd.DataFrame) -> pd.DataFrame:
+    """Normalised copy of ``records`` (same rows and order) plus blocking keys.
+
+    Adds ``name_tokens`` (sorted transliteration keys of the full name, so swapped first and last
+    names agree) and ``name_phonetic`` (sorted Soundex codes of those tokens).
+    """
+    out = pd.DataFrame({"record_id": records["record_id"].to_numpy()})
+    for field in records.columns:
+        if field == "record_id":
+            continue
+        col = records[field]
+        if field in FIELD_CLEANERS:
+            out[field] = _by_unique(col.astype(object), FIELD_CLEANERS[field])
+        else:
+            out[field] = col.to_numpy()
+    if "full_name" in records.columns:
+        source = records["full_name"]
+    elif {"first_name", "last_name"} <= set(records.columns):
+        source = records["first_name"].fillna("") + " " + records["last_name"].fillna("")
+    else:
+        source = None
+    if source is not None:
+        out["name_tokens"] = _by_unique(source.astype(object), sorted_tokens)
+        out["name_phonetic"] = _by_unique(out["name_tokens"], phonetic)
+    return out

@@ -1,0 +1,180 @@
+"""MLflow tracking: the store, the experiment, and what a training run logs.
+
+The store is ``MLFLOW_TRACKING_URI`` when set, else ``tracking.uri`` of ``config/settings.yaml``
+(``sqlite:///mlflow.db``); a relative SQLite path is resolved against the repository root so
+every command, from any folder, writes to the same ``mlflow.db``. Artifacts of a SQLite store
+live beside it in ``mlartifacts/``.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .config import REPO_ROOT, Settings
+from .errors import TrackingError
+from .warehouse import redact
+
+
+def resolve_uri(settings: Settings) -> str:
+    uri = os.environ.get("MLFLOW_TRACKING_URI", "").strip() or settings.tracking.uri
+    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+        path = Path(uri[len("sqlite:///"):])
+        if not path.is_absolute():
+            uri = f"sqlite:///{(REPO_ROOT / path).resolve()}"
+    elif "://" not in uri:  # a bare folder or file path
+        path = Path(uri)
+        if not path.is_absolute():
+            path = REPO_ROOT / path
+        uri = path.resolve().as_uri()
+    return uri
+
+
+def artifact_root(uri: str) -> str | None:
+    """Where a new experiment keeps its artifacts: beside a SQLite file, else the server's default."""
+    if uri.startswith("sqlite:///"):
+        return (Path(uri[len("sqlite:///"):]).parent / "mlartifacts").resolve().as_uri()
+    return None
+
+
+def configure(settings: Settings) -> str:
+    """Point MLflow at the store, checking it answers before any data is loaded."""
+    import mlflow
+
+    uri = resolve_uri(settings)
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+    if uri.startswith("sqlite:///"):
+        folder = Path(uri[len("sqlite:///"):]).parent
+        if not folder.is_dir():
+            raise TrackingError(f"MLflow tracking store {redact(uri)} is unreachable: folder {folder} does not exist",
+                                "create the folder or fix MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(uri)
+    try:
+        mlflow.MlflowClient(uri).search_experiments(max_results=1)
+    except Exception as exc:  # noqa: BLE001 - any failure here means the store is unusable
+        first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise TrackingError(f"MLflow tracking store {redact(uri)} is unreachable ({first})",
+                            "start the tracking server, or fix or unset MLFLOW_TRACKING_URI "
+                            "(the default is sqlite:///mlflow.db at the repo root)") from exc
+    return uri
+
+
+def ensure_experiment(name: str, uri: str) -> str:
+    import mlflow
+
+    client = mlflow.MlflowClient(uri)
+    exp = client.get_experiment_by_name(name)
+    if exp is None:
+        try:
+            return client.create_experiment(name, artifact_location=artifact_root(uri))
+        except Exception:  # created meanwhile by another process
+            exp = client.get_experiment_by_name(name)
+            if exp is None:
+                raise
+    elif exp.lifecycle_stage == "deleted":
+        client.restore_experiment(exp.experiment_id)
+    return exp.experiment_id
+
+
+def code_version() -> str:
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True,
+                             text=True, timeout=5).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        sha, dirty = "", ""
+    from . import __version__
+    return f"{__version__}+{sha}{'.dirty' if dirty else ''}" if sha else __version__
+
+
+def process_tags() -> dict[str, str]:
+    return {"host": socket.gethostname(), "pid": str(os.getpid())}
+
+
+def frame_digest(df: pd.DataFrame) -> str:
+    """Digest of every row and column (not just a head sample)."""
+    h = hashlib.sha256(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
+    h.update(",".join(df.columns).encode())
+    return h.hexdigest()[:16]
+
+
+def log_dataset(records: pd.DataFrame, database_url: str, table: str, digest: str) -> None:
+    """``mlflow.log_input`` of the loaded records, with a source naming the table (no password)."""
+    import mlflow
+    from mlflow.data.dataset_source import DatasetSource
+
+    class PostgresTableSource(DatasetSource):
+        def __init__(self, url: str, table: str):
+            self.url, self.table = url, table
+
+        @staticmethod
+        def _get_source_type() -> str:
+            return "postgresql"
+
+        def load(self, **kwargs):  # pragma: no cover - lineage only
+            raise NotImplementedError
+
+        @staticmethod
+        def _can_resolve(raw_source: Any) -> bool:
+            return False
+
+        @classmethod
+        def _resolve(cls, raw_source: Any) -> "PostgresTableSource":  # pragma: no cover
+            raise NotImplementedError
+
+        def to_dict(self) -> dict[str, Any]:
+            return {"url": self.url, "table": self.table}
+
+        @classmethod
+        def from_dict(cls, source_dict: dict[str, Any]) -> "PostgresTableSource":  # pragma: no cover
+            return cls(source_dict["url"], source_dict["table"])
+
+    dataset = mlflow.data.from_pandas(records.head(1000), source=PostgresTableSource(redact(database_url), table),
+                                      name=table, digest=digest)
+    mlflow.log_input(dataset, context="training", tags={"rows": str(len(records))})
+
+
+def flatten_metrics(prefix: str, values: dict[str, Any]) -> dict[str, float]:
+    out = {}
+    for k, v in values.items():
+        if isinstance(v, bool):
+            v = float(v)
+        if isinstance(v, (int, float)):
+            out[f"{prefix}{k}"] = float(v)
+    return out
+
+
+def init_main(argv: list[str] | None = None) -> int:
+    """``scripts/init_tracking.py``: create the tracking store's schema once (``mlflow db upgrade``)
+    and the experiment, so that parallel runs never race to create a fresh SQLite store."""
+    import argparse
+    import sys
+
+    from .config import load_settings
+
+    parser = argparse.ArgumentParser(prog="init_tracking.py", description=init_main.__doc__)
+    parser.add_argument("--print-uri", action="store_true", help="only print the resolved tracking URI")
+    args = parser.parse_args(argv)
+    settings = load_settings()
+    uri = resolve_uri(settings)
+    if args.print_uri:
+        print(uri)
+        return 0
+    if uri.startswith(("sqlite:", "postgresql:", "mysql:", "mssql:")):
+        mlflow_cli = Path(sys.executable).with_name("mlflow")
+        cmd = [str(mlflow_cli) if mlflow_cli.exists() else "mlflow", "db", "upgrade", uri]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise TrackingError(f"mlflow db upgrade failed for {redact(uri)}: {done.stderr.strip().splitlines()[-1:]}",
+                                "check MLFLOW_TRACKING_URI")
+    configure(settings)
+    exp_id = ensure_experiment(settings.tracking.experiment_name, uri)
+    print(f"tracking store: {redact(uri)}; experiment '{settings.tracking.experiment_name}' (id {exp_id})")
+    return 0

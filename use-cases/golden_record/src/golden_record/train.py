@@ -1,0 +1,322 @@
+"""``python src/train.py``: train, evaluate and log a Fellegi–Sunter deduplication model to MLflow.
+
+Order of events: validate the config (no run is created for an invalid one), check the tracking
+store answers (before any data is loaded), start the run, then load -> prepare -> candidates ->
+compare -> fit -> evaluate -> log. Any failure after the run starts ends it FAILED with the stage,
+the error and a hint (see :mod:`golden_record.diagnostics`); Ctrl-C and SIGTERM end it KILLED.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import diagnostics, plots, tracking, warehouse
+from .cli import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, EXIT_WAREHOUSE
+from .config import ConfigError, ModelConfig, Settings, flatten, load_model_config, load_settings
+from .errors import GoldenRecordError, WarehouseError
+from .evaluation import Evaluation
+from .pipeline import Progress, Scored, fit_and_score, load
+from .scoring import pair_fields, python_model, save_model_files
+
+PIP_REQUIREMENTS_PACKAGES = ("mlflow", "numpy", "pandas", "rapidfuzz", "jellyfish", "pydantic", "PyYAML")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="train.py", description="Train and evaluate the golden-record "
+                                "deduplication model and log it to MLflow.")
+    p.add_argument("--config", help="model config YAML (default use-cases/golden_record/config/model_config.yaml)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value, e.g. --set model.params.match_threshold=0.9 (repeatable)")
+    p.add_argument("--experiment", help="MLflow experiment (default from config/settings.yaml)")
+    p.add_argument("--run-name", help="run name (default deduplication_training_YYYYMMDD_HHMMSS)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.add_argument("--verbose", action="store_true", help="print the full traceback on failure")
+    return p
+
+
+@dataclass
+class RunOutcome:
+    run_id: str
+    experiment_id: str
+    metrics: dict[str, float]
+    scored: Scored | None = None
+    evaluation: Evaluation | None = None
+
+
+# --------------------------------------------------------------------------- artifacts
+def training_samples(scored: Scored, threshold: float, n: int, seed: int = 0) -> pd.DataFrame:
+    """A sample of scored pairs: half classified matches, half non-matches (as available)."""
+    probs = scored.probabilities
+    rng = np.random.default_rng(seed)
+    matches = np.flatnonzero(probs >= threshold)
+    non = np.flatnonzero(probs < threshold)
+    k_m = min(len(matches), n // 2)
+    k_n = min(len(non), n - k_m)
+    idx = np.sort(np.concatenate([rng.choice(matches, k_m, replace=False), rng.choice(non, k_n, replace=False)]))
+    left, right = scored.pairs.left[idx], scored.pairs.right[idx]
+    rec = scored.records
+    out = pd.DataFrame({"left_id": rec["record_id"].to_numpy()[left], "right_id": rec["record_id"].to_numpy()[right]})
+    for col in ("full_name", "date_of_birth"):
+        if col in rec.columns:
+            values = rec[col].to_numpy()
+            out[f"left_{col}"], out[f"right_{col}"] = values[left], values[right]
+    for k, name in enumerate(scored.vectors.names):
+        labels = np.array(scored.vectors.labels[k] + ["missing"], dtype=object)
+        out[f"cmp_{name}"] = labels[scored.vectors.levels[idx, k]]  # -1 picks "missing"
+    out["match_weight"] = scored.weights[idx].round(4)
+    out["match_probability"] = probs[idx]
+    out["predicted_match"] = probs[idx] >= threshold
+    out["true_match"] = scored.labels[idx] if scored.labels is not None else pd.NA
+    return out
+
+
+def summary_text(metrics: dict, evaluation: Evaluation | None, scored: Scored, config: ModelConfig,
+                 dataset: dict, run_name: str) -> str:
+    lines = [f"Golden-record deduplication: {run_name}", "=" * 60,
+             f"Data: {dataset['table']} ({dataset['records']:,} records) at {dataset['database']}",
+             f"Model: Fellegi-Sunter, threshold {config.threshold} (match probability)", ""]
+    if evaluation is None:
+        lines.append("Evaluation skipped: the warehouse has no ground truth.")
+    else:
+        m, c = evaluation.metrics, evaluation.confusion
+        lines += [f"Precision  {m['precision']:.4f}", f"Recall     {m['recall']:.4f}  (over all "
+                  f"{m['true_match_pairs']:,} true duplicate pairs, also those blocking missed)",
+                  f"F1         {m['f1_score']:.4f}", "",
+                  f"Candidate pairs {m['training_pairs']:,}; classified matches {m['match_pairs']:,}",
+                  f"Pairs completeness {m['pairs_completeness']:.4f}; reduction ratio {m['reduction_ratio']:.6f}",
+                  "", "Confusion matrix (pairs):",
+                  f"                 predicted match   predicted non-match",
+                  f"  true match     {c['tp']:>15,}   {c['fn']:>19,}",
+                  f"  true non-match {c['fp']:>15,}   {c['tn']:>19,}"]
+    rep = scored.model.report
+    lines += ["", f"EM: {rep.iterations} iterations, converged {rep.converged}, match share {rep.match_share:.5f}",
+              "", "m / u per comparison level (weight = log2 m/u):"]
+    table = scored.model.m_u_table()
+    for name, group in table.groupby("comparison", sort=False):
+        lines.append(f"  {name}")
+        for row in group.itertuples():
+            lines.append(f"    {row.level:<26} m={row.m:.4f}  u={row.u:.6f}  weight={row.weight:+.2f}")
+    lines += ["", "Seconds per stage: " + ", ".join(f"{k} {v:.2f}" for k, v in metrics.items()
+                                                  if k.startswith("seconds_"))]
+    return "\n".join(lines) + "\n"
+
+
+def write_artifacts(folder: Path, scored: Scored, evaluation: Evaluation | None, config: ModelConfig,
+                    metrics: dict, dataset: dict, run_name: str) -> None:
+    threshold = config.threshold
+    training_samples(scored, threshold, config.tracking.sample_pairs).to_csv(folder / "training_samples.csv",
+                                                                             index=False)
+    m_u = scored.model.m_u_table()
+    m_u.to_csv(folder / "m_u_parameters.csv", index=False)
+    report = {"run_name": run_name, "threshold": threshold, "metrics": metrics, "dataset": dataset,
+              "model": {"type": "fellegi_sunter", "match_share": scored.model.match_share,
+                        "em_iterations": scored.model.report.iterations,
+                        "em_converged": scored.model.report.converged,
+                        "m_u": m_u.to_dict(orient="records")},
+              "blocking": [vars(p) for p in scored.pairs.passes],
+              "evaluation": evaluation.to_dict() if evaluation is not None else {"skipped": "no ground truth"}}
+    if evaluation is not None:
+        report["confusion_matrix"] = evaluation.confusion
+    (folder / "evaluation_report.json").write_text(json.dumps(report, indent=2, default=_json_default))
+    (folder / "evaluation_summary.txt").write_text(summary_text(metrics, evaluation, scored, config, dataset,
+                                                                run_name))
+    pdir = folder / "plots"
+    pdir.mkdir()
+    plots.save_figure(plots.m_u_plot(m_u), pdir / "m_u_parameters.png")
+    if evaluation is not None:
+        m = evaluation.metrics
+        plots.save_figure(plots.confusion_matrix_plot(evaluation.confusion, threshold), pdir / "confusion_matrix.png")
+        plots.save_figure(plots.precision_recall_plot(evaluation.pr_curve, threshold,
+                                                      {"precision": m["precision"], "recall": m["recall"]}),
+                          pdir / "precision_recall_curve.png")
+        plots.save_figure(plots.roc_plot(evaluation.roc_curve, m["roc_auc"]), pdir / "roc_curve.png")
+        plots.save_figure(plots.weight_histogram_plot(scored.weights, scored.labels,
+                                                      scored.model.threshold_weight(threshold)),
+                          pdir / "match_weight_histogram.png")
+
+
+def _json_default(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    return str(o)
+
+
+def pip_requirements() -> list[str]:
+    from importlib.metadata import PackageNotFoundError, version
+    reqs = []
+    for name in PIP_REQUIREMENTS_PACKAGES:
+        try:
+            reqs.append(f"{name}=={version(name)}")
+        except PackageNotFoundError:
+            reqs.append(name)
+    return reqs
+
+
+def log_model(scored: Scored, config: ModelConfig, folder: Path) -> None:
+    import mlflow
+    from mlflow.models import infer_signature
+
+    from .scoring import LEFT, RIGHT, score_pair_frame
+
+    path = save_model_files(folder / "model_files", scored.model, config.comparisons, config.threshold)
+    fields = pair_fields(config.comparisons)
+    sample_idx = np.arange(min(5, len(scored.pairs)))
+    rec = scored.records
+    example = pd.DataFrame({f + side: rec[f].to_numpy()[pos[sample_idx]]
+                            for f in fields if f in rec.columns
+                            for side, pos in ((LEFT, scored.pairs.left), (RIGHT, scored.pairs.right))})
+    if "date_of_birth_l" in example:
+        for side in (LEFT, RIGHT):
+            example["date_of_birth" + side] = pd.to_datetime(example["date_of_birth" + side]).dt.strftime("%Y-%m-%d")
+    example = example.astype(object).where(example.notna(), None)
+    output = score_pair_frame(example, scored.model, config.comparisons, config.threshold)
+    signature = infer_signature(example.astype(str), output, params={"threshold": config.threshold})
+    package_dir = Path(__file__).resolve().parent
+    mlflow.pyfunc.log_model(name="model", python_model=python_model(), artifacts={"fellegi_sunter": str(path)},
+                            code_paths=[str(package_dir)], pip_requirements=pip_requirements(),
+                            signature=signature)
+
+
+# --------------------------------------------------------------------------- the run
+def run_training(config: ModelConfig, settings: Settings, experiment: str | None = None,
+                 run_name: str | None = None, quiet: bool = False, extra_tags: dict | None = None) -> RunOutcome:
+    import mlflow
+
+    uri = tracking.configure(settings)                      # fail fast, before any data is loaded
+    experiment = experiment or settings.tracking.experiment_name
+    experiment_id = tracking.ensure_experiment(experiment, uri)
+    run_name = run_name or f"deduplication_training_{datetime.now():%Y%m%d_%H%M%S}"
+    progress = Progress(quiet=quiet)
+    started = time.perf_counter()
+    run = mlflow.start_run(experiment_id=experiment_id, run_name=run_name)
+    run_id = run.info.run_id
+    progress.say(f"MLflow run {run_id} ({run_name}) in experiment '{experiment}' at {tracking.redact(uri)}")
+    target = None
+    try:
+        mlflow.set_tags({"model_type": config.model.type, "data.table": config.data.table,
+                         "code_version": tracking.code_version(), **tracking.process_tags(), **(extra_tags or {})})
+        mlflow.log_params(flatten(config))
+        with progress.stage("load"):
+            target = warehouse.resolve_target(settings, announce=not quiet)
+            mlflow.set_tag("data.database", target.safe_url)
+            conn = warehouse.connect(target, settings.database.connect_timeout_seconds)
+        with conn:
+            records, entity = load(conn, config, progress)
+        mlflow.set_tags({"data.rows": str(len(records)), "data.ground_truth": str(entity is not None)})
+        digest = tracking.frame_digest(records)
+        tracking.log_dataset(records, target.url, config.data.table, digest)
+        mlflow.set_tag("data.digest", digest)
+        mlflow.log_metrics({"records": len(records),
+                            **({"people": int(len(np.unique(entity)))} if entity is not None else {})})
+        scored = fit_and_score(records, entity, config, progress)
+        metrics: dict[str, float] = {
+            "records": scored.n_records, "training_pairs": len(scored.pairs),
+            "em_iterations": scored.model.report.iterations, "em_converged": float(scored.model.report.converged),
+            "em_match_share": scored.model.match_share, "em_patterns": scored.model.report.patterns,
+            "predicted_match_pairs": int((scored.probabilities >= config.threshold).sum()),
+        }
+        evaluation = None
+        with progress.stage("evaluate"):
+            if scored.labels is None:
+                mlflow.set_tags({"evaluation": "skipped", "evaluation.reason": "no ground truth table "
+                                 f"{config.data.truth.table!r} in the warehouse"})
+                progress.say("  no ground truth: evaluation skipped")
+            else:
+                evaluation = scored.evaluate(config.threshold)
+                metrics.update({k: v for k, v in evaluation.metrics.items() if v == v})  # drop NaN
+                metrics["people"] = scored.n_people
+        metrics["match_pairs"] = metrics.get("match_pairs", metrics["predicted_match_pairs"])
+        metrics.update({f"seconds_{k}": v for k, v in progress.timings.items()})
+        mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
+        dataset = {"table": config.data.table, "database": target.safe_url, "records": scored.n_records,
+                   "people": scored.n_people, "digest": digest}
+        with progress.stage("log"):
+            with tempfile.TemporaryDirectory() as tmp:
+                folder = Path(tmp)
+                write_artifacts(folder, scored, evaluation, config, metrics, dataset, run_name)
+                mlflow.log_artifacts(str(folder))
+                if config.tracking.log_model:
+                    log_model(scored, config, folder)
+        total = time.perf_counter() - started
+        mlflow.log_metrics({"seconds_log": progress.timings["log"], "seconds_total": total})
+        metrics["seconds_log"], metrics["seconds_total"] = progress.timings["log"], total
+        mlflow.end_run("FINISHED")
+        return RunOutcome(run_id, experiment_id, metrics, scored, evaluation)
+    except BaseException as exc:
+        if isinstance(exc, GoldenRecordError) and exc.stage is None:
+            exc.stage = progress.current
+        try:
+            mlflow.log_metrics({f"seconds_{k}": v for k, v in progress.timings.items()})
+        except Exception:  # noqa: BLE001
+            pass
+        context = {"stage_timings_seconds": progress.timings, "counts": progress.counts,
+                   "database": target.safe_url if target else None, "config": config.model_dump(mode="json"),
+                   "run_id": run_id, "experiment": experiment}
+        diagnostics.record_failure(run_id, exc, getattr(exc, "stage", None) or progress.current, context)
+        exc.run_id = run_id  # type: ignore[attr-defined]
+        raise
+
+
+def ui_hint(experiment_id: str, run_id: str) -> str:
+    return (f"open the MLflow UI: make mlflow-ui, then http://127.0.0.1:5000/#/experiments/{experiment_id}/runs/{run_id}"
+            f"  (all runs: http://127.0.0.1:5000/#/experiments/{experiment_id}/runs)")
+
+
+def print_summary(outcome: RunOutcome) -> None:
+    m = outcome.metrics
+    if "f1_score" in m:
+        print(f"precision {m['precision']:.4f}  recall {m['recall']:.4f}  F1 {m['f1_score']:.4f}  "
+              f"(threshold {outcome.evaluation.threshold})")
+        print(f"candidate pairs {int(m['training_pairs']):,}  matches {int(m['match_pairs']):,}  "
+              f"true duplicate pairs {int(m['true_match_pairs']):,}  pairs completeness {m['pairs_completeness']:.4f}")
+    else:
+        print(f"evaluation skipped (no ground truth); candidate pairs {int(m['training_pairs']):,}, "
+              f"matches {int(m['match_pairs']):,}")
+    print(f"run {outcome.run_id} finished in {m['seconds_total']:.1f} s")
+    print(ui_hint(outcome.experiment_id, outcome.run_id))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        config = load_model_config(args.config, args.overrides)
+    except ConfigError as exc:
+        print(f"error: invalid configuration: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    diagnostics.install_sigterm_handler()
+    try:
+        outcome = run_training(config, settings, args.experiment, args.run_name, quiet=args.quiet)
+    except (GoldenRecordError, Exception, KeyboardInterrupt, diagnostics.Terminated) as exc:
+        if args.verbose:
+            import traceback
+            traceback.print_exc()
+        etype, message, hint = diagnostics.explain(exc)
+        stage = getattr(exc, "stage", None)
+        where = f" in stage {stage}" if stage else ""
+        run = getattr(exc, "run_id", None)
+        print(f"error{where}: {message}: {hint}" + (f" (MLflow run {run} marked "
+              f"{'KILLED' if isinstance(exc, (KeyboardInterrupt, diagnostics.Terminated)) else 'FAILED'})" if run else ""),
+              file=sys.stderr)
+        if isinstance(exc, (KeyboardInterrupt, diagnostics.Terminated)):
+            return EXIT_INTERRUPTED
+        return EXIT_WAREHOUSE if isinstance(exc, WarehouseError) else EXIT_FAILURE
+    print_summary(outcome)
+    return 0
+
+
+def cli() -> None:
+    sys.exit(main())
