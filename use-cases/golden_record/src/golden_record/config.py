@@ -32,7 +32,7 @@ FIELDS = (
 )
 
 #: Registry of comparison methods (implemented in :mod:`golden_record.comparisons`).
-COMPARISON_METHODS = ("exact", "jaro_winkler", "levenshtein", "token_set", "date")
+COMPARISON_METHODS = ("exact", "jaro_winkler", "levenshtein", "token_set", "token_sort", "date")
 #: Registry of fuzzy candidate passes (implemented in :mod:`golden_record.candidates`).
 FUZZY_BLOCKING_METHODS = ("phonetic", "sorted_neighbourhood", "none")
 #: Registry of survivorship rules (implemented in :mod:`golden_record.golden`).
@@ -119,7 +119,10 @@ class EMSettings(_Strict):
     initial_match_share: float = Field(0.1, gt=0.0, lt=1.0)
     #: estimate u-probabilities from random record pairs (not from candidates) and keep them fixed
     u_from_random_pairs: bool = True
-    random_pairs: int = Field(1_000_000, ge=1_000)
+    random_pairs: int = Field(500_000, ge=1_000)
+    #: free non-match classes besides the unrelated one: pairs that agree on some fields for a
+    #: reason (members of one household, namesakes). 0 with u_from_random_pairs false = classic ECM.
+    related_classes: int = Field(2, ge=0, le=5)
 
 
 class ModelSection(_Strict):
@@ -193,7 +196,7 @@ class Comparison(_Strict):
 
     @model_validator(mode="after")
     def _levels_for_fuzzy(self) -> "Comparison":
-        if self.method in ("jaro_winkler", "levenshtein", "token_set") and not self.levels:
+        if self.method in ("jaro_winkler", "levenshtein", "token_set", "token_sort") and not self.levels:
             raise ValueError(f"method {self.method!r} needs at least one similarity level, e.g. [0.9]")
         return self
 

@@ -72,6 +72,8 @@ class FellegiSunter:
     u: list[np.ndarray] = field(default_factory=list)
     match_share: float = 0.0
     report: FitReport | None = None
+    class_shares: list[float] | None = None          # match class first, then the non-match classes
+    class_thetas: list[list[list[float]]] | None = None
 
     @property
     def n_levels(self) -> list[int]:
@@ -79,7 +81,15 @@ class FellegiSunter:
 
     # ------------------------------------------------------------------ fitting
     def fit(self, levels: np.ndarray, u_fixed: list[np.ndarray] | None = None, max_iterations: int = 200,
-            tolerance: float = 1e-6, initial_match_share: float = 0.1) -> "FellegiSunter":
+            tolerance: float = 1e-6, initial_match_share: float = 0.1,
+            related_classes: int = 1) -> "FellegiSunter":
+        """EM over distinct patterns with one match class and several non-match classes.
+
+        Non-match classes: ``related_classes`` free classes (pairs that agree on some fields for a
+        reason: members of one household, namesakes...) plus one "unrelated" class whose level
+        shares are ``u_fixed`` (measured on random pairs) and stay fixed; without ``u_fixed`` it is
+        free too. ``related_classes=0`` without ``u_fixed`` is the textbook two-class ECM.
+        """
         if len(levels) == 0:
             raise ModelError("no candidate pairs to fit the model on",
                              "check blocking_fields: blocking yielded no pairs")
@@ -88,72 +98,102 @@ class FellegiSunter:
         uniq, counts = np.unique(codes, return_counts=True)
         patterns = decode_patterns(uniq, n_levels)
         counts = counts.astype(float)
-        onehots = [[(patterns[:, k] == lvl) for lvl in range(n)] for k, n in enumerate(n_levels)]
+        present = [patterns[:, k] >= 0 for k in range(len(n_levels))]
+        index = [np.where(present[k], patterns[:, k], 0) for k in range(len(n_levels))]
+        onehots = [np.stack([patterns[:, k] == lvl for lvl in range(n)], axis=1).astype(float)
+                   for k, n in enumerate(n_levels)]
 
-        # initial values: agreement likely for matches, u from the observed level shares
         freqs = level_frequencies(levels, n_levels)
-        m = []
+        m0 = []
         for n in n_levels:
             init = np.geomspace(0.02, 1.0, n)
-            m.append(init / init.sum())
-        u = [f.copy() for f in freqs] if u_fixed is None else [np.asarray(x, float) for x in u_fixed]
-        lam = initial_match_share
+            m0.append(init / init.sum())
+        # class 0: match; 1..R: related non-matches (start from the candidates' level shares,
+        # tilted apart so they can specialise); last: unrelated (random pairs)
+        thetas = [m0]
+        for r in range(related_classes):
+            tilt = [(f * np.linspace(1.0 + 0.2 * r, 1.0 - 0.2 * r, len(f))) for f in freqs]
+            thetas.append([t / t.sum() for t in tilt])
+        thetas.append([np.asarray(x, float) for x in u_fixed] if u_fixed is not None else [f.copy() for f in freqs])
+        fixed = [False] * (len(thetas) - 1) + [u_fixed is not None]
+        K = len(thetas)
+        pi = np.full(K, (1 - initial_match_share) / (K - 1))
+        pi[0] = initial_match_share
         history: list[float] = []
         converged = False
         it = 0
         for it in range(1, max_iterations + 1):
-            log_m = np.zeros(len(uniq))
-            log_u = np.zeros(len(uniq))
-            for k in range(len(n_levels)):
-                lvl = patterns[:, k]
-                present = lvl >= 0
-                idx = np.where(present, lvl, 0)
-                log_m += np.where(present, np.log(m[k][idx]), 0.0)
-                log_u += np.where(present, np.log(u[k][idx]), 0.0)
-            a = np.log(lam) + log_m
-            b = np.log1p(-lam) + log_u
-            mx = np.maximum(a, b)
-            log_total = mx + np.log(np.exp(a - mx) + np.exp(b - mx))
-            post = np.exp(a - log_total)
+            logp = np.zeros((len(uniq), K))
+            for k in range(K):
+                for c in range(len(n_levels)):
+                    logp[:, k] += np.where(present[c], np.log(thetas[k][c][index[c]]), 0.0)
+            logp += np.log(pi)[None, :]
+            mx = logp.max(axis=1, keepdims=True)
+            log_total = mx[:, 0] + np.log(np.exp(logp - mx).sum(axis=1))
+            resp = np.exp(logp - log_total[:, None])
             history.append(float((counts * log_total).sum()))
-            wm = counts * post
-            wu = counts * (1 - post)
-            new_lam = float(np.clip(wm.sum() / counts.sum(), _EPS, 1 - _EPS))
-            new_m, new_u = [], []
-            for k, n in enumerate(n_levels):
-                sm = np.array([wm[onehots[k][lvl]].sum() for lvl in range(n)]) + _EPS
-                new_m.append(sm / sm.sum())
-                if u_fixed is None:
-                    su = np.array([wu[onehots[k][lvl]].sum() for lvl in range(n)]) + _EPS
-                    new_u.append(su / su.sum())
-                else:
-                    new_u.append(u[k])
-            delta = max([abs(new_lam - lam)] + [float(np.abs(a_ - b_).max()) for a_, b_ in zip(new_m, m)]
-                        + [float(np.abs(a_ - b_).max()) for a_, b_ in zip(new_u, u)])
-            m, u, lam = new_m, new_u, new_lam
+            w = resp * counts[:, None]
+            new_pi = np.clip(w.sum(axis=0) / counts.sum(), _EPS, 1.0)
+            new_pi /= new_pi.sum()
+            new_thetas = []
+            delta = float(np.abs(new_pi - pi).max())
+            for k in range(K):
+                if fixed[k]:
+                    new_thetas.append(thetas[k])
+                    continue
+                cls = []
+                for c in range(len(n_levels)):
+                    s = w[:, k] @ onehots[c] + _EPS
+                    cls.append(s / s.sum())
+                    delta = max(delta, float(np.abs(cls[-1] - thetas[k][c]).max()))
+                new_thetas.append(cls)
+            thetas, pi = new_thetas, new_pi
             if delta < tolerance:
                 converged = True
                 break
-        self.m, self.u, self.match_share = m, u, lam
-        self.report = FitReport(it, converged, lam, len(uniq), history)
+        self.class_shares = pi.tolist()
+        self.class_thetas = [[t.tolist() for t in th] for th in thetas]
+        self.m = thetas[0]
+        non = pi[1:] / pi[1:].sum()
+        self.u = [sum(non[k - 1] * thetas[k][c] for k in range(1, K)) for c in range(len(n_levels))]
+        self.match_share = float(pi[0])
+        self.report = FitReport(it, converged, float(pi[0]), len(uniq), history)
         return self
 
     # ------------------------------------------------------------------ scoring
     def level_weights(self) -> list[np.ndarray]:
-        """log2(m/u) per comparison level."""
+        """log2(m/u) per comparison level (u: the non-match classes' mixture marginal)."""
         return [np.log2(np.maximum(m, _EPS) / np.maximum(u, _EPS)) for m, u in zip(self.m, self.u)]
 
+    def _class_log_likelihoods(self, levels: np.ndarray) -> np.ndarray:
+        thetas = self.class_thetas or [[m.tolist() for m in self.m], [u.tolist() for u in self.u]]
+        shares = self.class_shares or [self.match_share, 1 - self.match_share]
+        out = np.zeros((len(levels), len(thetas)))
+        for k, theta in enumerate(thetas):
+            for c in range(levels.shape[1]):
+                lvl = levels[:, c].astype(np.int64)
+                present = lvl != MISSING
+                t = np.log(np.maximum(np.asarray(theta[c]), _EPS))
+                out[:, k] += np.where(present, t[np.where(present, lvl, 0)], 0.0)
+        return out + np.log(np.asarray(shares))[None, :]
+
     def score(self, levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(match weight, match probability) per row of ``levels``."""
-        weights = np.zeros(len(levels))
-        for k, w in enumerate(self.level_weights()):
-            lvl = levels[:, k].astype(np.int64)
-            present = lvl != MISSING
-            weights += np.where(present, w[np.where(present, lvl, 0)], 0.0)
-        prior = np.log2(self.match_share / (1 - self.match_share))
-        logit = (weights + prior) * np.log(2.0)
+        """(match weight, match probability) per row of ``levels``.
+
+        weight = log2 P(pattern | match) / P(pattern | non-match); probability = posterior of the
+        match class. Computed once per distinct pattern, then scattered back to the pairs.
+        """
+        codes = encode_patterns(levels, self.n_levels)
+        uniq, inverse = np.unique(codes, return_inverse=True)
+        ll = self._class_log_likelihoods(decode_patterns(uniq, self.n_levels))
+        non = ll[:, 1:]
+        mx = non.max(axis=1)
+        log_non = mx + np.log(np.exp(non - mx[:, None]).sum(axis=1))
+        logit = ll[:, 0] - log_non
         prob = 1.0 / (1.0 + np.exp(-np.clip(logit, -700, 700)))
-        return weights, prob
+        prior = np.log(self.match_share / (1 - self.match_share))
+        weight = (logit - prior) / np.log(2.0)
+        return weight[inverse], prob[inverse]
 
     def threshold_weight(self, probability: float) -> float:
         """The match weight at which the probability equals ``probability``."""
@@ -171,13 +211,15 @@ class FellegiSunter:
 
     def to_dict(self) -> dict:
         return {"names": self.names, "labels": self.labels, "match_share": self.match_share,
-                "m": [x.tolist() for x in self.m], "u": [x.tolist() for x in self.u]}
+                "m": [x.tolist() for x in self.m], "u": [x.tolist() for x in self.u],
+                "class_shares": self.class_shares, "class_thetas": self.class_thetas}
 
     @classmethod
     def from_dict(cls, data: dict) -> "FellegiSunter":
         return cls(names=list(data["names"]), labels=[list(x) for x in data["labels"]],
                    m=[np.asarray(x, float) for x in data["m"]], u=[np.asarray(x, float) for x in data["u"]],
-                   match_share=float(data["match_share"]))
+                   match_share=float(data["match_share"]), class_shares=data.get("class_shares"),
+                   class_thetas=data.get("class_thetas"))
 
     def save(self, path) -> None:
         with open(path, "w", encoding="utf-8") as fh:

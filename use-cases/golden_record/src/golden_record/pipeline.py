@@ -146,7 +146,7 @@ def fit_and_score(records: pd.DataFrame, entity: np.ndarray | None, config: Mode
         model = FellegiSunter(vectors.names, vectors.labels)
         u_fixed = random_pair_u(prepared, config, model.n_levels) if em.u_from_random_pairs else None
         model.fit(vectors.levels, u_fixed=u_fixed, max_iterations=em.max_iterations, tolerance=em.tolerance,
-                  initial_match_share=em.initial_match_share)
+                  initial_match_share=em.initial_match_share, related_classes=em.related_classes)
         weights, probs = model.score(vectors.levels)
         rep = model.report
         progress.say(f"  EM: {rep.iterations} iterations, converged={rep.converged}, "

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 import jellyfish
 import numpy as np
@@ -47,6 +48,7 @@ _NON_ALPHA = re.compile(r"[^a-z ]+")
 _NON_ALNUM = re.compile(r"[^a-z0-9 ]+")
 _SPACES = re.compile(r"\s+")
 _NON_DIGIT = re.compile(r"\D+")
+_SPLIT = re.compile(r"[\s.,;:/\\()\-]+")
 
 
 def _ascii_lower(text: str) -> str:
@@ -69,25 +71,34 @@ def clean_name(text: str) -> str | None:
     return " ".join(tokens) or None
 
 
+@lru_cache(maxsize=200_000)
 def translit_token(token: str) -> str:
     for pattern, repl in TRANSLIT_RULES:
         token = pattern.sub(repl, token)
     return token
 
 
+@lru_cache(maxsize=200_000)
+def _token_key(token: str) -> str:
+    """One raw token -> its transliteration key ('' for an honorific or punctuation)."""
+    cleaned = _NON_ALPHA.sub("", _ascii_lower(token))
+    cleaned = NAME_VARIANTS.get(cleaned, cleaned)
+    if not cleaned or cleaned in HONORIFICS:
+        return ""
+    return translit_token(cleaned)
+
+
 def name_key(text: str) -> str | None:
-    """Cleaned name with every token reduced to its transliteration key."""
-    cleaned = clean_name(text)
-    if cleaned is None:
-        return None
-    return " ".join(translit_token(t) for t in cleaned.split())
+    """Cleaned name with every token reduced to its transliteration key (cached per token)."""
+    keys = [_token_key(t) for t in _SPLIT.split(text)]
+    return " ".join(k for k in keys if k) or None
 
 
-def sorted_tokens(text: str) -> str | None:
-    key = name_key(text)
-    if key is None:
+def sorted_tokens(text: str | None) -> str | None:
+    """Sorted tokens of an already keyed name (initials dropped): swapped names agree."""
+    if not text:
         return None
-    return " ".join(sorted(t for t in key.split() if len(t) > 1)) or None
+    return " ".join(sorted(t for t in text.split() if len(t) > 1)) or None
 
 
 def clean_address(text: str) -> str | None:
@@ -130,8 +141,8 @@ FIELD_CLEANERS = {
 def prepare(records: pd.DataFrame) -> pd.DataFrame:
     """Normalised copy of ``records`` (same rows and order) plus blocking keys.
 
-    Adds ``name_tokens`` (sorted transliteration keys of the full name, so swapped first and last
-    names agree) and ``name_phonetic`` (sorted Soundex codes of those tokens).
+    Adds ``name_tokens``: sorted transliteration keys of the full name, so swapped first and
+    last names agree.
     """
     out = pd.DataFrame({"record_id": records["record_id"].to_numpy()})
     for field in records.columns:
@@ -142,13 +153,12 @@ def prepare(records: pd.DataFrame) -> pd.DataFrame:
             out[field] = _by_unique(col.astype(object), FIELD_CLEANERS[field])
         else:
             out[field] = col.to_numpy()
-    if "full_name" in records.columns:
-        source = records["full_name"]
-    elif {"first_name", "last_name"} <= set(records.columns):
-        source = records["first_name"].fillna("") + " " + records["last_name"].fillna("")
+    if "full_name" in out.columns:
+        keyed = out["full_name"]
+    elif {"first_name", "last_name"} <= set(out.columns):
+        keyed = (out["first_name"].fillna("") + " " + out["last_name"].fillna("")).str.strip()
     else:
-        source = None
-    if source is not None:
-        out["name_tokens"] = _by_unique(source.astype(object), sorted_tokens)
-        out["name_phonetic"] = _by_unique(out["name_tokens"], phonetic)
+        keyed = None
+    if keyed is not None:
+        out["name_tokens"] = _by_unique(keyed, sorted_tokens)
     return out

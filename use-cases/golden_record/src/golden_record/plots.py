@@ -1,0 +1,390 @@
+"""Diagnostic figures for the golden-record model (Fellegi-Sunter) evaluation.
+
+Every function returns a :class:`matplotlib.figure.Figure` and never shows or closes it;
+use :func:`save_figure` (PNG, 110 dpi, tight bbox, closes the figure) or hand the figure
+to e.g. ``mlflow.log_figure`` and close it yourself.  Figures are created with
+``matplotlib.figure.Figure`` directly (not registered with pyplot), so forgetting to close
+one does not leak through pyplot's figure manager.
+
+Large inputs are cheap: histograms are computed with ``np.histogram``/``np.bincount`` and
+drawn with ``Axes.stairs``/``Axes.bar``; curves are subsampled to at most
+:data:`MAX_CURVE_POINTS` points before drawing.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Mapping
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.colors import LinearSegmentedColormap  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+__all__ = [
+    "MAX_CURVE_POINTS",
+    "save_figure",
+    "confusion_matrix_plot",
+    "precision_recall_plot",
+    "roc_plot",
+    "weight_histogram_plot",
+    "m_u_plot",
+    "threshold_sweep_plot",
+    "cluster_size_plot",
+]
+
+#: Curves are subsampled to at most this many points before drawing.
+MAX_CURVE_POINTS = 2_000
+
+FIGSIZE = (7.0, 5.0)
+SAVE_DPI = 110
+
+_MATCH_COLOR = "#1f77b4"
+_NONMATCH_COLOR = "#ff7f0e"
+_F1_COLOR = "#2ca02c"
+_MARK_COLOR = "#d62728"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _new_figure(figsize: tuple[float, float] = FIGSIZE) -> tuple[Figure, "matplotlib.axes.Axes"]:
+    fig = Figure(figsize=figsize, dpi=100, layout="constrained")
+    ax = fig.add_subplot()
+    return fig, ax
+
+
+def _subsample_idx(n: int, max_points: int = MAX_CURVE_POINTS) -> np.ndarray:
+    """Evenly spaced row indices (first and last kept) for drawing a long curve."""
+    if n <= max_points:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, max_points).round().astype(np.int64))
+
+
+def _subsample_curve(df: pd.DataFrame, max_points: int = MAX_CURVE_POINTS) -> pd.DataFrame:
+    return df.iloc[_subsample_idx(len(df), max_points)]
+
+
+def _fmt_count(n: float) -> str:
+    return f"{int(n):,}"
+
+
+def _no_data(ax, message: str = "no data") -> None:
+    ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes, color="grey")
+
+
+def save_figure(fig: Figure, path: str | Path) -> Path:
+    """Save ``fig`` as PNG (110 dpi, tight bounding box), close it and return the path.
+
+    Parent directories are created as needed.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fig.savefig(path, format="png", dpi=SAVE_DPI, bbox_inches="tight")
+    finally:
+        plt.close(fig)
+    return path
+
+
+# --------------------------------------------------------------------------- plots
+
+
+def confusion_matrix_plot(confusion: Mapping[str, int], threshold: float) -> Figure:
+    """2x2 confusion matrix (rows: truth, columns: prediction) with counts and row %.
+
+    ``confusion`` has keys ``tp, fp, fn, tn`` (as :attr:`Evaluation.confusion`).  Cells are
+    coloured by row share, since raw counts are dominated by non-matches.
+    """
+    tp, fp, fn, tn = (int(confusion[k]) for k in ("tp", "fp", "fn", "tn"))
+    counts = np.array([[tp, fn], [fp, tn]], dtype=np.int64)
+    row_tot = counts.sum(axis=1, keepdims=True)
+    share = np.divide(counts, row_tot, out=np.zeros(counts.shape), where=row_tot > 0)
+
+    fig, ax = _new_figure((6.5, 5.0))
+    cmap = LinearSegmentedColormap.from_list("cm", ["#f7fbff", "#2171b5"])
+    im = ax.imshow(share, cmap=cmap, vmin=0.0, vmax=1.0)
+    for i in range(2):
+        for j in range(2):
+            ax.text(
+                j,
+                i,
+                f"{_fmt_count(counts[i, j])}\n({100 * share[i, j]:.1f}% of row)",
+                ha="center",
+                va="center",
+                fontsize=13,
+                color="white" if share[i, j] > 0.6 else "black",
+            )
+    ax.set_xticks([0, 1], ["predicted match", "predicted non-match"])
+    ax.set_yticks([0, 1], ["true match", "true non-match"])
+    ax.set_xlabel(
+        "Predicted class\n(FN include true pairs missed by blocking; TN count candidate pairs only)"
+    )
+    ax.set_ylabel("True class")
+    ax.set_title(f"Confusion matrix at threshold {threshold:.3g}")
+    ax.tick_params(length=0)
+    fig.colorbar(im, ax=ax, label="share of row", fraction=0.046, pad=0.04)
+    return fig
+
+
+def precision_recall_plot(
+    pr_curve: pd.DataFrame, threshold: float, at_threshold: Mapping[str, float]
+) -> Figure:
+    """Precision-recall curve with the chosen threshold marked.
+
+    ``pr_curve`` has columns ``threshold, precision, recall`` (as
+    :attr:`Evaluation.pr_curve`); ``at_threshold`` needs ``precision`` and ``recall`` (e.g.
+    :attr:`Evaluation.metrics`), optionally ``f1_score``.  Recall is over all true pairs,
+    so the curve ends at the blocking's pairs completeness, not at 1.
+    """
+    fig, ax = _new_figure()
+    if len(pr_curve):
+        curve = _subsample_curve(pr_curve)
+        ax.plot(
+            curve["recall"].to_numpy(),
+            curve["precision"].to_numpy(),
+            drawstyle="steps-post",
+            color=_MATCH_COLOR,
+            lw=1.8,
+            label="precision-recall curve",
+        )
+        max_recall = float(pr_curve["recall"].max())
+        ax.axvline(
+            max_recall,
+            color="grey",
+            ls=":",
+            lw=1.2,
+            label=f"recall ceiling from blocking ({max_recall:.3f})",
+        )
+    else:
+        _no_data(ax, "no candidate pairs")
+
+    p = float(at_threshold["precision"])
+    r = float(at_threshold["recall"])
+    ax.scatter([r], [p], s=70, color=_MARK_COLOR, zorder=5, label=f"threshold {threshold:.3g}")
+    text = f"threshold {threshold:.3g}\nP = {p:.3f}\nR = {r:.3f}"
+    if "f1_score" in at_threshold and at_threshold["f1_score"] is not None:
+        text += f"\nF1 = {float(at_threshold['f1_score']):.3f}"
+    ax.annotate(
+        text,
+        xy=(r, p),
+        xytext=(-20 if r > 0.5 else 20, -60 if p > 0.5 else 30),
+        textcoords="offset points",
+        ha="right" if r > 0.5 else "left",
+        fontsize=10,
+        bbox=dict(boxstyle="round", fc="white", ec="grey", alpha=0.9),
+        arrowprops=dict(arrowstyle="->", color="grey"),
+    )
+    ax.set_xlim(0.0, 1.02)
+    ax.set_ylim(0.0, 1.02)
+    ax.set_xlabel("Recall (over all true pairs, incl. pairs missed by blocking)")
+    ax.set_ylabel("Precision (over candidate pairs)")
+    ax.set_title("Precision-recall curve (recall counts pairs missed by blocking)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower left")
+    return fig
+
+
+def roc_plot(roc_curve: pd.DataFrame, auc: float, log_x: bool = False) -> Figure:
+    """ROC curve over candidate pairs with the chance diagonal.
+
+    ``roc_curve`` has columns ``fpr, tpr`` (as :attr:`Evaluation.roc_curve`).  With
+    ``log_x=True`` the false-positive-rate axis is logarithmic (useful because candidate
+    non-matches vastly outnumber matches); zero FPR points are then not drawn.
+    """
+    fig, ax = _new_figure()
+    curve = _subsample_curve(roc_curve)
+    fpr = curve["fpr"].to_numpy(dtype=float)
+    tpr = curve["tpr"].to_numpy(dtype=float)
+    auc_txt = "n/a" if auc is None or not math.isfinite(float(auc)) else f"{float(auc):.4f}"
+    ok = np.isfinite(fpr) & np.isfinite(tpr)
+    if log_x:
+        ok &= fpr > 0
+    if ok.any():
+        ax.plot(fpr[ok], tpr[ok], color=_MATCH_COLOR, lw=1.8, label=f"model (AUC = {auc_txt})")
+    else:
+        _no_data(ax, "ROC undefined (candidates contain one class only)")
+    if log_x:
+        lo = float(fpr[ok].min()) if ok.any() else 1e-6
+        grid = np.logspace(math.log10(lo), 0, 200)
+        ax.plot(grid, grid, ls="--", color="grey", lw=1, label="chance")
+        ax.set_xscale("log")
+        ax.set_xlim(lo, 1.0)
+    else:
+        ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1, label="chance")
+        ax.set_xlim(0.0, 1.0)
+    ax.set_ylim(0.0, 1.02)
+    ax.set_xlabel("False positive rate (candidate non-matches)" + (", log scale" if log_x else ""))
+    ax.set_ylabel("True positive rate (candidate true pairs)")
+    ax.set_title(f"ROC curve over candidate pairs (AUC = {auc_txt})")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    return fig
+
+
+def weight_histogram_plot(
+    weights: np.ndarray, labels: np.ndarray, threshold_weight: float | None, bins: int = 80
+) -> Figure:
+    """Overlaid histograms (log-count) of match weight for true matches vs non-matches.
+
+    Infinite weights (probability exactly 0 or 1) are clipped to the finite range for
+    binning; NaN weights are dropped.  A vertical line marks ``threshold_weight``.
+    """
+    w = np.asarray(weights, dtype=np.float64).ravel()
+    y = np.asarray(labels).astype(bool).ravel()
+    if w.shape != y.shape:
+        raise ValueError(f"weights and labels must have equal length, got {w.size} and {y.size}")
+    keep = ~np.isnan(w)
+    w, y = w[keep], y[keep]
+    finite = np.isfinite(w)
+    fig, ax = _new_figure()
+    if finite.any():
+        lo, hi = float(w[finite].min()), float(w[finite].max())
+        if threshold_weight is not None and math.isfinite(threshold_weight):
+            lo, hi = min(lo, threshold_weight), max(hi, threshold_weight)
+        if lo == hi:
+            lo, hi = lo - 0.5, hi + 0.5
+        w = np.clip(w, lo, hi)
+        edges = np.linspace(lo, hi, bins + 1)
+        top = 1.0
+        for mask, colour, name in ((~y, _NONMATCH_COLOR, "non-matches"), (y, _MATCH_COLOR, "true matches")):
+            counts, _ = np.histogram(w[mask], bins=edges)
+            top = max(top, float(counts.max(initial=0)))
+            ax.stairs(counts, edges, fill=True, alpha=0.45, color=colour,
+                      label=f"{name} (n = {_fmt_count(mask.sum())})")
+            ax.stairs(counts, edges, color=colour, lw=1.2)
+        ax.set_yscale("log")
+        ax.set_ylim(0.8, top * 30)  # head-room for the legend
+    else:
+        _no_data(ax)
+    if threshold_weight is not None and math.isfinite(threshold_weight):
+        ax.axvline(threshold_weight, color=_MARK_COLOR, ls="--", lw=1.5,
+                   label=f"threshold weight = {threshold_weight:.2f}")
+    ax.set_xlabel("Match weight (log2 Bayes factor)")
+    ax.set_ylabel("Candidate pairs (log scale)")
+    ax.set_title("Match weight distribution: true matches vs non-matches")
+    ax.grid(alpha=0.3, which="major")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper right", fontsize=9)
+    return fig
+
+
+def m_u_plot(m_u: pd.DataFrame, floor: float = 1e-6) -> Figure:
+    """Grouped horizontal bars of m and u probabilities per (comparison, level), log-x.
+
+    ``m_u`` has columns ``comparison, level, m, u``; rows are drawn top to bottom in the
+    given order and comparisons are separated by lines.  Values below ``floor`` (including
+    0) are drawn at ``floor``.  Figure height grows with the number of rows.
+    """
+    missing = {"comparison", "level", "m", "u"} - set(m_u.columns)
+    if missing:
+        raise ValueError(f"m_u is missing columns {sorted(missing)}")
+    n = len(m_u)
+    height = max(3.5, 1.6 + 0.42 * n)
+    fig, ax = _new_figure((7.0, height))
+    if n == 0:
+        _no_data(ax)
+    else:
+        pos = np.arange(n)[::-1].astype(float)  # first row at the top
+        m = np.clip(m_u["m"].to_numpy(dtype=float), floor, None)
+        u = np.clip(m_u["u"].to_numpy(dtype=float), floor, None)
+        h = 0.38
+        ax.barh(pos + h / 2, m, height=h, color=_MATCH_COLOR, label="m = P(level | match)")
+        ax.barh(pos - h / 2, u, height=h, color=_NONMATCH_COLOR, label="u = P(level | non-match)")
+        comp = m_u["comparison"].astype(str).to_numpy()
+        level = m_u["level"].astype(str).to_numpy()
+        ax.set_yticks(pos, [f"{c}: {lv}" for c, lv in zip(comp, level)])
+        # separators between comparisons
+        for i in np.flatnonzero(comp[1:] != comp[:-1]):
+            ax.axhline(pos[i] - 0.5, color="grey", lw=0.8)
+        ax.set_xscale("log")
+        ax.set_xlim(floor / 2, 1.5)
+        ax.set_ylim(-0.6, n - 0.4)
+        fig.legend(loc="outside lower center", ncol=2, frameon=False)
+    ax.set_xlabel("Probability (log scale)")
+    ax.set_ylabel("Comparison: level")
+    ax.set_title("Fellegi-Sunter m and u probabilities per comparison level")
+    ax.grid(alpha=0.3, axis="x")
+    return fig
+
+
+def threshold_sweep_plot(table: pd.DataFrame, best_threshold: float | None) -> Figure:
+    """Precision, recall and F1 versus threshold (output of ``threshold_metrics``)."""
+    fig, ax = _new_figure()
+    t = _subsample_curve(table.sort_values("threshold", kind="stable"))
+    x = t["threshold"].to_numpy(dtype=float)
+    marker = "o" if len(t) <= 60 else None
+    for col, colour, name in (
+        ("precision", _MATCH_COLOR, "precision"),
+        ("recall", _NONMATCH_COLOR, "recall (all true pairs)"),
+        ("f1_score", _F1_COLOR, "F1"),
+    ):
+        ax.plot(x, t[col].to_numpy(dtype=float), color=colour, lw=1.8, marker=marker, ms=3,
+                label=name)
+    if best_threshold is not None and math.isfinite(best_threshold):
+        label = f"chosen threshold {best_threshold:.3g}"
+        row = table.loc[np.isclose(table["threshold"].to_numpy(dtype=float), best_threshold)]
+        if len(row):
+            label += f" (F1 = {float(row['f1_score'].iloc[0]):.3f})"
+        ax.axvline(best_threshold, color=_MARK_COLOR, ls="--", lw=1.5, label=label)
+    if len(t) == 0:
+        _no_data(ax)
+    ax.set_ylim(0.0, 1.02)
+    ax.set_xlabel("Match probability threshold")
+    ax.set_ylabel("Metric value")
+    ax.set_title("Precision, recall and F1 by threshold")
+    ax.grid(alpha=0.3)
+    fig.legend(loc="outside lower center", ncol=2, frameon=False)
+    return fig
+
+
+def cluster_size_plot(sizes: np.ndarray) -> Figure:
+    """Histogram of cluster sizes (number of records per golden record), log-y.
+
+    One bar per size up to 50; beyond that, log-spaced bins on a log x axis.
+    """
+    s = np.asarray(sizes).ravel()
+    s = s[s > 0].astype(np.int64)
+    fig, ax = _new_figure()
+    if s.size == 0:
+        _no_data(ax)
+    else:
+        max_size = int(s.max())
+        if max_size <= 50:
+            counts = np.bincount(s, minlength=max_size + 1)[1:]
+            xs = np.arange(1, max_size + 1)
+            ax.bar(xs, counts, width=0.8, color=_MATCH_COLOR)
+            ax.set_xticks(xs if max_size <= 20 else np.arange(1, max_size + 1, 5))
+            ax.set_xlim(0.4, max_size + 0.6)
+        else:
+            edges = np.unique(np.round(np.logspace(0, math.log10(max_size + 1), 40)))
+            edges = np.r_[edges, edges[-1] + 1] if edges[-1] <= max_size else edges
+            counts, edges = np.histogram(s, bins=edges)
+            ax.stairs(counts, edges, fill=True, color=_MATCH_COLOR, alpha=0.8)
+            ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_ylim(bottom=0.8)
+        singletons = int(np.count_nonzero(s == 1))
+        ax.text(
+            0.98,
+            0.97,
+            f"{_fmt_count(s.size)} clusters, {_fmt_count(s.sum())} records\n"
+            f"singletons: {_fmt_count(singletons)} ({100 * singletons / s.size:.1f}%)\n"
+            f"largest cluster: {_fmt_count(max_size)}",
+            transform=ax.transAxes,
+            ha="right",
+            va="top",
+            fontsize=10,
+            bbox=dict(boxstyle="round", fc="white", ec="grey", alpha=0.9),
+        )
+    ax.set_xlabel("Cluster size (records per golden record)")
+    ax.set_ylabel("Number of clusters (log scale)")
+    ax.set_title("Cluster size distribution")
+    ax.grid(alpha=0.3, axis="y")
+    return fig
