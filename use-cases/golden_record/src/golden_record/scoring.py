@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .comparisons import compare
-from .config import Comparison
+from .config import Comparison, ModelConfig
 from .model import FellegiSunter
 from .prepare import prepare
 
@@ -55,11 +55,14 @@ def score_pair_frame(pairs: pd.DataFrame, model: FellegiSunter, comparisons: lis
     return pd.DataFrame({"match_weight": weights, "match_probability": probs, "is_match": probs >= threshold})
 
 
-def save_model_files(folder: Path, model: FellegiSunter, comparisons: list[Comparison], threshold: float) -> Path:
+def save_model_files(folder: Path, model: FellegiSunter, config: ModelConfig) -> Path:
+    """The fitted parameters plus the whole model config (blocking, comparisons, data source),
+    so that a logged model can rebuild candidates and score a warehouse without retraining."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "fellegi_sunter.json"
-    path.write_text(json.dumps({"model": model.to_dict(), "threshold": threshold,
-                                "comparisons": [c.model_dump(mode="json") for c in comparisons]}, indent=2))
+    path.write_text(json.dumps({"model": model.to_dict(), "threshold": config.threshold,
+                                "comparisons": [c.model_dump(mode="json") for c in config.comparisons],
+                                "config": config.model_dump(mode="json")}, indent=2))
     return path
 
 
@@ -67,6 +70,10 @@ def load_model_files(path: str | Path) -> tuple[FellegiSunter, list[Comparison],
     data = json.loads(Path(path).read_text())
     return (FellegiSunter.from_dict(data["model"]), [Comparison.model_validate(c) for c in data["comparisons"]],
             float(data["threshold"]))
+
+
+def load_model_config_from_files(path: str | Path) -> ModelConfig:
+    return ModelConfig.model_validate(json.loads(Path(path).read_text())["config"])
 
 
 def _python_model_class():

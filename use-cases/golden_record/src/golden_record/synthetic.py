@@ -71,6 +71,10 @@ class SyntheticData:
 
 
 # =============================================================================== vocabulary
+_NO_AADHAAR_SOURCES = ("ration_card", "school_education")
+_AADHAAR_MISSING_P = 0.15
+
+
 def _dedupe(seq):
     seen, out = set(), []
     for s in seq:
@@ -851,9 +855,13 @@ def generate(rows: int = 100_000, duplicate_rate: float = 0.2, seed: int = 42) -
     for out_name, name in (("district", "district"), ("state", "state"), ("pincode", "pincode")):
         data[out_name] = P.pop(name)[rp]
     data["jan_aadhaar"] = col("jan")
-    data["aadhaar_last4"] = P.pop("last4")[rp]
     data["source_system"] = source[perm]
     del source
+    # Not every department records Aadhaar: ration cards and schools never do, others now and
+    # then forget. So the strongest personal identifier is often missing, as in real registries.
+    last4 = P.pop("last4")[rp].astype(object)
+    last4[np.isin(data["source_system"], _NO_AADHAAR_SOURCES) | (rng.random(rows) < _AADHAAR_MISSING_P)] = None
+    data["aadhaar_last4"] = last4
     data["created_at"] = created.astype("datetime64[s]").astype("datetime64[ns]")
     data["updated_at"] = updated.astype("datetime64[s]").astype("datetime64[ns]")
     citizens = pd.DataFrame({c: data.pop(c) for c in CITIZEN_COLUMNS}, columns=CITIZEN_COLUMNS, copy=False)

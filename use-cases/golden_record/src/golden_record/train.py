@@ -171,7 +171,7 @@ def log_model(scored: Scored, config: ModelConfig, folder: Path) -> None:
 
     from .scoring import LEFT, RIGHT, score_pair_frame
 
-    path = save_model_files(folder / "model_files", scored.model, config.comparisons, config.threshold)
+    path = save_model_files(folder / "model_files", scored.model, config)
     fields = pair_fields(config.comparisons)
     sample_idx = np.arange(min(5, len(scored.pairs)))
     rec = scored.records
