@@ -77,9 +77,17 @@ def load_model_config_from_files(path: str | Path) -> ModelConfig:
 
 
 def _python_model_class():
+    import warnings
+
     import mlflow.pyfunc
 
-    class GoldenRecordPairModel(mlflow.pyfunc.PythonModel):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # MLflow asks for type hints; the signature is explicit
+        return _define_class(mlflow.pyfunc.PythonModel)
+
+
+def _define_class(base):
+    class GoldenRecordPairModel(base):
         """Takes a DataFrame of record pairs (``<field>_l``, ``<field>_r``) and returns
         ``match_weight``, ``match_probability`` and ``is_match`` per pair."""
 

@@ -166,8 +166,13 @@ def pip_requirements() -> list[str]:
 
 
 def log_model(scored: Scored, config: ModelConfig, folder: Path) -> None:
+    """Log the pyfunc model (code + fitted parameters) under the name ``model``."""
+    import logging
+    import warnings
+
     import mlflow
-    from mlflow.models import infer_signature
+    from mlflow.models import ModelSignature, infer_signature
+    from mlflow.types import ColSpec, Schema
 
     from .scoring import LEFT, RIGHT, score_pair_frame
 
@@ -178,24 +183,56 @@ def log_model(scored: Scored, config: ModelConfig, folder: Path) -> None:
     example = pd.DataFrame({f + side: rec[f].to_numpy()[pos[sample_idx]]
                             for f in fields if f in rec.columns
                             for side, pos in ((LEFT, scored.pairs.left), (RIGHT, scored.pairs.right))})
-    if "date_of_birth_l" in example:
-        for side in (LEFT, RIGHT):
+    for side in (LEFT, RIGHT):
+        if "date_of_birth" + side in example:
             example["date_of_birth" + side] = pd.to_datetime(example["date_of_birth" + side]).dt.strftime("%Y-%m-%d")
     example = example.astype(object).where(example.notna(), None)
     output = score_pair_frame(example, scored.model, config.comparisons, config.threshold)
+    # every field as a string column; full_name is optional (rebuilt from first and last name)
+    inputs = Schema([ColSpec("string", f + side, required=(f != "full_name")) for f in fields if f in rec.columns
+                     for side in (LEFT, RIGHT)])
     signature = infer_signature(example.astype(str), output, params={"threshold": config.threshold})
+    signature = ModelSignature(inputs=inputs, outputs=signature.outputs, params=signature.params)
     package_dir = Path(__file__).resolve().parent
-    mlflow.pyfunc.log_model(name="model", python_model=python_model(), artifacts={"fellegi_sunter": str(path)},
-                            code_paths=[str(package_dir)], pip_requirements=pip_requirements(),
-                            signature=signature)
+    mlflow_logger = logging.getLogger("mlflow")
+    level = mlflow_logger.level
+    mlflow_logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            mlflow.pyfunc.log_model(name="model", python_model=str(package_dir / "pyfunc_model.py"),
+                                    artifacts={"fellegi_sunter": str(path)}, code_paths=[str(package_dir)],
+                                    pip_requirements=pip_requirements(), signature=signature)
+    finally:
+        mlflow_logger.setLevel(level)
 
 
 # --------------------------------------------------------------------------- the run
+def preflight(config: ModelConfig, settings: Settings, quiet: bool) -> None:
+    """Reject a column mapping that the table does not satisfy before any run is created.
+
+    Only when the table can be inspected: an unreachable server or a missing table is left to
+    the load stage, where it fails the run with a hint (the classic "run make seed-data").
+    """
+    try:
+        target = warehouse.resolve_target(settings, announce=not quiet)
+        with warehouse.connect(target, settings.database.connect_timeout_seconds) as conn:
+            if not warehouse.table_exists(conn, config.data.table):
+                return
+            try:
+                warehouse.check_source(conn, config.data, config.needed_fields())
+            except WarehouseError as exc:
+                raise ConfigError(f"{exc.message}: {exc.hint}") from None
+    except WarehouseError:
+        return
+
+
 def run_training(config: ModelConfig, settings: Settings, experiment: str | None = None,
                  run_name: str | None = None, quiet: bool = False, extra_tags: dict | None = None) -> RunOutcome:
     import mlflow
 
     uri = tracking.configure(settings)                      # fail fast, before any data is loaded
+    preflight(config, settings, quiet)                      # a bad column mapping is a config error
     experiment = experiment or settings.tracking.experiment_name
     experiment_id = tracking.ensure_experiment(experiment, uri)
     run_name = run_name or f"deduplication_training_{datetime.now():%Y%m%d_%H%M%S}"
@@ -210,7 +247,7 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
                          "code_version": tracking.code_version(), **tracking.process_tags(), **(extra_tags or {})})
         mlflow.log_params(flatten(config))
         with progress.stage("load"):
-            target = warehouse.resolve_target(settings, announce=not quiet)
+            target = warehouse.resolve_target(settings, announce=False)
             mlflow.set_tag("data.database", target.safe_url)
             conn = warehouse.connect(target, settings.database.connect_timeout_seconds)
         with conn:
@@ -290,6 +327,9 @@ def print_summary(outcome: RunOutcome) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import os
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings()
@@ -300,6 +340,9 @@ def main(argv: list[str] | None = None) -> int:
     diagnostics.install_sigterm_handler()
     try:
         outcome = run_training(config, settings, args.experiment, args.run_name, quiet=args.quiet)
+    except ConfigError as exc:
+        print(f"error: invalid configuration: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except (GoldenRecordError, Exception, KeyboardInterrupt, diagnostics.Terminated) as exc:
         if args.verbose:
             import traceback
