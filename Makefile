@@ -46,7 +46,17 @@ test: install ## run the test suite (needs PostgreSQL: see README)
 	$(PY) -m pytest -q
 
 bench: install ## seeding and training speed at 100k and 1M records; writes bench/results.md
-	$(PY) scripts/bench.py
+	$(PY) scripts/bench.py --baseline
 
 clean-venv: ## remove the virtual environment
 	rm -rf $(VENV)
+
+.PHONY: import-baselines report
+import-baselines: install ## import the runs shared in baselines/ into the local MLflow store (idempotent)
+	$(PY) scripts/import_baseline.py
+
+report: install ## summary of the experiment's runs (REPORT_ARGS="compare RUN_ID RUN_ID" to compare runs)
+	$(PY) scripts/runs_report.py $(or $(REPORT_ARGS),summary)
+
+golden: install ## train and write golden records to PostgreSQL
+	cd use-cases/golden_record && ../../$(PY) src/train.py --write-golden $(TRAIN_ARGS)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .config import CandidateSettings
+from .config import DERIVED_BLOCKING_KEYS, CandidateSettings
 from .errors import DataError
 from .prepare import phonetic
 
@@ -42,11 +42,20 @@ class Candidates:
         return len(self.left)
 
 
+def derived_key(prepared: pd.DataFrame, name: str) -> pd.Series:
+    """Blocking keys computed from prepared fields (see config.DERIVED_BLOCKING_KEYS)."""
+    if name == "name_phonetic":
+        return fuzzy_key(prepared, ["first_name", "last_name"])
+    if name == "birth_year":
+        return pd.to_datetime(prepared["date_of_birth"], errors="coerce").dt.year
+    raise KeyError(name)
+
+
 def _key_codes(prepared: pd.DataFrame, entry: str) -> np.ndarray:
     """int64 block code per record for ``a+b`` (missing in any part -> -1)."""
     codes = None
     for part in entry.split("+"):
-        col = prepared[KEY_COLUMNS.get(part, part)]
+        col = derived_key(prepared, part) if part in DERIVED_BLOCKING_KEYS else prepared[KEY_COLUMNS.get(part, part)]
         c, uniq = pd.factorize(col, use_na_sentinel=True)
         c = c.astype(np.int64)
         if codes is None:

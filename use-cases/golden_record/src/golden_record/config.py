@@ -31,6 +31,11 @@ FIELDS = (
     "source_system", "created_at", "updated_at",
 )
 
+#: Blocking keys derived during preparation, usable in ``blocking_fields`` besides FIELDS:
+#: ``name_phonetic`` (sorted Soundex codes of the name tokens: survives typos, transliteration and
+#: swapped names) and ``birth_year``.
+DERIVED_BLOCKING_KEYS = {"name_phonetic": ("first_name", "last_name"), "birth_year": ("date_of_birth",)}
+
 #: Registry of comparison methods (implemented in :mod:`golden_record.comparisons`).
 COMPARISON_METHODS = ("exact", "jaro_winkler", "levenshtein", "token_set", "token_sort", "date")
 #: Registry of fuzzy candidate passes (implemented in :mod:`golden_record.candidates`).
@@ -99,17 +104,19 @@ class ModelParams(_Strict):
     match_threshold: float = Field(0.95, ge=0.0, le=1.0)
     #: one exact blocking pass per entry; ``a+b`` blocks on the combination of fields a and b.
     blocking_fields: list[str] = Field(
-        default_factory=lambda: ["jan_aadhaar", "full_name", "mobile", "email", "date_of_birth+pincode"],
+        default_factory=lambda: ["jan_aadhaar", "mobile", "email", "date_of_birth+pincode", "full_name+pincode",
+                                 "name_phonetic+birth_year"],
         min_length=1,
     )
 
     @field_validator("blocking_fields")
     @classmethod
     def _known_blocking_fields(cls, value: list[str]) -> list[str]:
+        allowed = list(FIELDS) + list(DERIVED_BLOCKING_KEYS)
         for entry in value:
             for part in entry.split("+"):
-                if part not in FIELDS:
-                    raise ValueError(f"unknown blocking field {part!r} in {entry!r}; allowed: {list(FIELDS)}")
+                if part not in allowed:
+                    raise ValueError(f"unknown blocking field {part!r} in {entry!r}; allowed: {allowed}")
         return value
 
 
@@ -132,7 +139,7 @@ class ModelSection(_Strict):
 
 
 class FuzzyBlocking(_Strict):
-    method: str = "phonetic"
+    method: str = "none"
     fields: list[str] = Field(default_factory=lambda: ["first_name", "last_name"])
     window: int = Field(5, ge=2, le=100)
 
@@ -211,12 +218,38 @@ class TrackingOptions(_Strict):
 
 
 class GoldenSettings(_Strict):
-    #: a cluster whose weakest link is below this probability is split (chaining guard)
+    """Clustering of matched pairs into golden records, and survivorship (see golden_record.golden).
+
+    A survivorship rule *chain* (``default_rule`` or ``rules.<field>``) is a fallback chain: the
+    first rule picks the surviving value among the cluster's non-null values, each next rule breaks
+    the ties the previous ones left (records without the rule's key, e.g. a null ``updated_at`` or
+    an unlisted source, rank last for that rule), and the lowest citizen_id breaks any tie left.
+    A single rule name is accepted for a one-rule chain.
+    """
+    #: chaining guard: within a connected component of more than 2 records, match edges below
+    #: this probability are dropped and the component re-split
     min_edge_probability: float = Field(0.99, ge=0.0, le=1.0)
+    #: clusters still larger than this are split, keeping only their strongest edges
     max_cluster_size: int = Field(10, ge=2)
     default_rule: list[str] = Field(default_factory=lambda: ["most_complete", "most_recent"])
+    #: field -> rule chain, for fields that should not use default_rule
     rules: dict[str, list[str]] = Field(default_factory=dict)
+    #: source_system values, most trusted first (rule source_priority); unlisted sources rank last
     source_priority: list[str] = Field(default_factory=list)
+    #: golden records (with their member records) written to golden_records_sample.csv
+    sample_size: int = Field(200, ge=0, le=100_000)
+
+    @field_validator("default_rule", mode="before")
+    @classmethod
+    def _default_as_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("rules", mode="before")
+    @classmethod
+    def _rules_as_lists(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: [v] if isinstance(v, str) else v for k, v in value.items()}
+        return value
 
     @field_validator("default_rule")
     @classmethod
@@ -227,11 +260,31 @@ class GoldenSettings(_Strict):
     @field_validator("rules")
     @classmethod
     def _known_rules(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        surviving = [f for f in FIELDS if f not in ("source_system", "created_at", "updated_at")]
         for field, chain in value.items():
-            if field not in FIELDS:
-                raise ValueError(f"unknown field {field!r}; allowed: {list(FIELDS)}")
+            if field not in surviving:
+                raise ValueError(f"unknown golden record field {field!r}; allowed: {surviving}")
             _check_rules(field, chain)
         return value
+
+    @field_validator("source_priority")
+    @classmethod
+    def _distinct_sources(cls, value: list[str]) -> list[str]:
+        if any(not s.strip() for s in value):
+            raise ValueError("source names must not be empty")
+        dup = sorted({s for s in value if value.count(s) > 1})
+        if dup:
+            raise ValueError(f"source(s) {dup} listed more than once")
+        return value
+
+    @model_validator(mode="after")
+    def _priority_for_source_rule(self) -> "GoldenSettings":
+        chains = {"default_rule": self.default_rule, **{f"rules.{k}": v for k, v in self.rules.items()}}
+        users = [where for where, chain in chains.items() if "source_priority" in chain]
+        if users and not self.source_priority:
+            raise ValueError(f"{users[0]} uses the rule source_priority, but golden.source_priority is empty; "
+                             "list the source systems, most trusted first")
+        return self
 
 
 def _check_rules(where: str, chain: list[str]) -> None:
@@ -260,7 +313,8 @@ class ModelConfig(_Strict):
                 needed[c.swap_with] = f"comparisons[{i}].swap_with"
         for entry in self.model.params.blocking_fields:
             for part in entry.split("+"):
-                needed[part] = "model.params.blocking_fields"
+                for field in DERIVED_BLOCKING_KEYS.get(part, (part,)):
+                    needed[field] = "model.params.blocking_fields"
         if self.candidates.fuzzy.method != "none":
             for f in self.candidates.fuzzy.fields:
                 needed[f] = "candidates.fuzzy.fields"
@@ -285,7 +339,8 @@ class ModelConfig(_Strict):
             if c.swap_with:
                 needed.add(c.swap_with)
         for entry in self.model.params.blocking_fields:
-            needed.update(entry.split("+"))
+            for part in entry.split("+"):
+                needed.update(DERIVED_BLOCKING_KEYS.get(part, (part,)))
         if self.candidates.fuzzy.method != "none":
             needed.update(self.candidates.fuzzy.fields)
         return [f for f in FIELDS if f in needed and f in self.data.columns]

@@ -94,7 +94,7 @@ def _define_class(base):
         def load_context(self, context):
             self.model, self.comparisons, self.threshold = load_model_files(context.artifacts["fellegi_sunter"])
 
-        def predict(self, context, model_input, params=None):
+        def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
             threshold = float((params or {}).get("threshold", self.threshold))
             return score_pair_frame(pd.DataFrame(model_input), self.model, self.comparisons, threshold)
 

@@ -136,8 +136,12 @@ def log_dataset(records: pd.DataFrame, database_url: str, table: str, digest: st
         def from_dict(cls, source_dict: dict[str, Any]) -> "PostgresTableSource":  # pragma: no cover
             return cls(source_dict["url"], source_dict["table"])
 
-    dataset = mlflow.data.from_pandas(records.head(1000), source=PostgresTableSource(redact(database_url), table),
-                                      name=table, digest=digest)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # schema-inference hints about integer columns
+        dataset = mlflow.data.from_pandas(records.head(1000), name=table, digest=digest,
+                                          source=PostgresTableSource(redact(database_url), table))
     mlflow.log_input(dataset, context="training", tags={"rows": str(len(records))})
 
 

@@ -38,6 +38,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override a config value, e.g. --set model.params.match_threshold=0.9 (repeatable)")
     p.add_argument("--experiment", help="MLflow experiment (default from config/settings.yaml)")
     p.add_argument("--run-name", help="run name (default deduplication_training_YYYYMMDD_HHMMSS)")
+    p.add_argument("--sweep", action="append", default=[], metavar="KEY=VALUES",
+                   help="sweep a setting: match_threshold=0.80:0.99:0.01 (range), match_threshold=0.9,0.95 "
+                        "(list), or any config key with a YAML list, e.g. "
+                        "'model.params.blocking_fields=[[jan_aadhaar, full_name], [jan_aadhaar]]' (repeatable)")
+    p.add_argument("--target-precision", type=float, default=0.99,
+                   help="a sweep also reports the lowest threshold reaching this precision (default 0.99)")
+    p.add_argument("--register", action="store_true",
+                   help="register the model (this run's, the sweep's best, or --run-id's) as golden_record_dedup "
+                        "and move the alias 'champion' to it when its F1 beats the champion's")
+    p.add_argument("--run-id", help="with --register: register this run's model without training")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.add_argument("--verbose", action="store_true", help="print the full traceback on failure")
     return p
@@ -329,17 +339,43 @@ def print_summary(outcome: RunOutcome) -> None:
 def main(argv: list[str] | None = None) -> int:
     import os
 
+    from . import registry, sweep
+
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.run_id and not args.register:
+        parser.error("--run-id is used with --register")
+    if not 0.0 <= args.target_precision <= 1.0:
+        parser.error(f"--target-precision must be in [0, 1], got {args.target_precision}")
     try:
         settings = load_settings()
+        if args.run_id:
+            uri = tracking.configure(settings)
+            print(registry.register(args.run_id, settings, uri))
+            return 0
         config = load_model_config(args.config, args.overrides)
+        base_data = config.model_dump(mode="json")
+        spec = sweep.parse_sweeps(args.sweep, base_data, config) if args.sweep else None
     except ConfigError as exc:
         print(f"error: invalid configuration: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except GoldenRecordError as exc:
+        print(f"error: {exc.one_line()}", file=sys.stderr)
+        return EXIT_FAILURE
     diagnostics.install_sigterm_handler()
     try:
-        outcome = run_training(config, settings, args.experiment, args.run_name, quiet=args.quiet)
+        if spec is not None:
+            result = sweep.run_sweep(base_data, config, spec, settings, args.experiment, args.run_name,
+                                     args.target_precision, quiet=args.quiet)
+            sweep.print_sweep_summary(result, args.target_precision)
+            run_id = result["run_id"]
+        else:
+            outcome = run_training(config, settings, args.experiment, args.run_name, quiet=args.quiet)
+            print_summary(outcome)
+            run_id = outcome.run_id
+        if args.register:
+            print(registry.register(run_id, settings, tracking.resolve_uri(settings)))
     except ConfigError as exc:
         print(f"error: invalid configuration: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -351,13 +387,12 @@ def main(argv: list[str] | None = None) -> int:
         stage = getattr(exc, "stage", None)
         where = f" in stage {stage}" if stage else ""
         run = getattr(exc, "run_id", None)
-        print(f"error{where}: {message}: {hint}" + (f" (MLflow run {run} marked "
-              f"{'KILLED' if isinstance(exc, (KeyboardInterrupt, diagnostics.Terminated)) else 'FAILED'})" if run else ""),
-              file=sys.stderr)
-        if isinstance(exc, (KeyboardInterrupt, diagnostics.Terminated)):
+        killed = isinstance(exc, (KeyboardInterrupt, diagnostics.Terminated))
+        print(f"error{where}: {message}: {hint}"
+              + (f" (MLflow run {run} marked {'KILLED' if killed else 'FAILED'})" if run else ""), file=sys.stderr)
+        if killed:
             return EXIT_INTERRUPTED
         return EXIT_WAREHOUSE if isinstance(exc, WarehouseError) else EXIT_FAILURE
-    print_summary(outcome)
     return 0
 
 

@@ -1,0 +1,187 @@
+"""``make bench``: seeding and training speed at 100,000 and 1,000,000 records.
+
+Every command runs as a user runs it (a subprocess), against a database of its own
+(``golden_bench`` on the configured server) and a temporary MLflow store, while its peak memory
+(RSS of the process tree) is sampled. Results: a table on screen, ``bench/results.md`` and
+``bench/results.json``. ``--baseline`` also times a textbook recordlinkage pipeline (Block index,
+Compare, ECMClassifier) on the same 100,000 records, so the ratio comes from one run.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .config import REPO_ROOT, load_settings
+
+BENCH_DIR = REPO_ROOT / "bench"
+USE_CASE = REPO_ROOT / "use-cases" / "golden_record"
+
+
+def measure(cmd: list[str], env: dict, cwd: Path = REPO_ROOT) -> dict:
+    """Wall seconds and peak RSS (MiB, whole process tree) of a command; raises on failure."""
+    import psutil
+
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, env={**os.environ, **env}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    peak = 0
+    ps = psutil.Process(proc.pid)
+    while proc.poll() is None:
+        try:
+            rss = ps.memory_info().rss + sum(c.memory_info().rss for c in ps.children(recursive=True))
+            peak = max(peak, rss)
+        except psutil.Error:
+            pass
+        time.sleep(0.05)
+    out, err = proc.communicate()
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err[-2000:]}")
+    return {"seconds": seconds, "peak_mib": peak / 2**20, "stdout": out, "stderr": err}
+
+
+def bench_database_url() -> str:
+    from . import warehouse
+
+    saved = os.environ.pop("DATABASE_URL", None)
+    try:
+        target = warehouse.resolve_target(load_settings(), announce=False)
+    finally:
+        if saved is not None:
+            os.environ["DATABASE_URL"] = saved
+    url = warehouse._with_database(target.url, "golden_bench")
+    warehouse.ensure_database(url)
+    return url
+
+
+def run_metrics(uri: str, experiment: str, run_name: str) -> dict:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name(experiment)
+    runs = client.search_runs([exp.experiment_id], filter_string=f"attributes.run_name = '{run_name}'")
+    return runs[0].data.metrics
+
+
+def recordlinkage_baseline(database_url: str) -> dict:
+    """A general-purpose recordlinkage pipeline on the same table (in this process)."""
+    import numpy as np
+    import psycopg
+    import recordlinkage
+
+    from . import warehouse
+    from .config import load_model_config
+
+    t0 = time.perf_counter()
+    config = load_model_config()
+    with psycopg.connect(database_url) as conn:
+        df = warehouse.load_records(conn, config.data, config.needed_fields())
+        truth = warehouse.load_truth(conn, config.data)
+    df = df.set_index("record_id")
+    indexer = recordlinkage.Index()
+    for f in ("jan_aadhaar", "full_name", "mobile", "email"):
+        indexer.block(f)
+    pairs = indexer.index(df)
+    cmp = recordlinkage.Compare(n_jobs=1)
+    cmp.string("first_name", "first_name", method="jarowinkler", threshold=0.85, label="first_name")
+    cmp.string("last_name", "last_name", method="jarowinkler", threshold=0.85, label="last_name")
+    cmp.string("father_name", "father_name", method="jarowinkler", threshold=0.85, label="father_name")
+    for f in ("date_of_birth", "gender", "mobile", "email", "jan_aadhaar", "aadhaar_last4", "pincode"):
+        cmp.exact(f, f, label=f)
+    cmp.string("address", "address", method="levenshtein", threshold=0.8, label="address")
+    features = cmp.compute(pairs, df)
+    ecm = recordlinkage.ECMClassifier(binarize=0.5)
+    matches = ecm.fit_predict(features)
+    seconds = time.perf_counter() - t0
+    ent = truth.reindex(df.index).to_numpy()
+    pos = {rid: i for i, rid in enumerate(df.index)}
+    li = np.fromiter((pos[a] for a in matches.get_level_values(0)), dtype=np.int64, count=len(matches))
+    ri = np.fromiter((pos[b] for b in matches.get_level_values(1)), dtype=np.int64, count=len(matches))
+    tp = int((ent[li] == ent[ri]).sum())
+    _, counts = np.unique(ent, return_counts=True)
+    total = int((counts * (counts - 1) // 2).sum())
+    precision = tp / max(len(matches), 1)
+    recall = tp / max(total, 1)
+    f1 = 2 * precision * recall / max(precision + recall, 1e-12)
+    return {"seconds": seconds, "pairs": len(pairs), "precision": precision, "recall": recall, "f1_score": f1}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench.py", description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="100000,1000000", help="comma-separated record counts")
+    parser.add_argument("--baseline", action="store_true", help="also time recordlinkage's textbook pipeline")
+    args = parser.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    database_url = bench_database_url()
+    py = sys.executable
+    results: dict = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                     "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+                     "seed": [], "train": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        uri = f"sqlite:///{Path(tmp) / 'mlflow.db'}"
+        subprocess.run([str(Path(py).with_name("mlflow")), "db", "upgrade", uri], check=True, capture_output=True)
+        env = {"DATABASE_URL": database_url, "MLFLOW_TRACKING_URI": uri}
+        for n in sizes:
+            print(f"seeding {n:,} records ...", flush=True)
+            r = measure([py, "scripts/seed_data.py", "--rows", str(n)], env)
+            results["seed"].append({"records": n, "seconds": round(r["seconds"], 2),
+                                    "rows_per_second": round(n / r["seconds"]),
+                                    "peak_mib": round(r["peak_mib"])})
+            print(f"training on {n:,} records ...", flush=True)
+            name = f"bench_{n}"
+            r = measure([py, "src/train.py", "--experiment", "bench", "--run-name", name, "--quiet"], env,
+                        cwd=USE_CASE)
+            m = run_metrics(uri, "bench", name)
+            row = {"records": n, "wall_seconds": round(r["seconds"], 2), "peak_mib": round(r["peak_mib"]),
+                   "pipeline_seconds": round(m["seconds_total"], 2), "f1_score": round(m.get("f1_score", 0), 4),
+                   "pairs_completeness": round(m.get("pairs_completeness", 0), 4),
+                   "candidate_pairs": int(m["training_pairs"])}
+            row.update({k.removeprefix("seconds_"): round(v, 2) for k, v in m.items()
+                        if k.startswith("seconds_") and k != "seconds_total"})
+            results["train"].append(row)
+            if args.baseline and n == sizes[0]:
+                print(f"recordlinkage baseline on {n:,} records ...", flush=True)
+                base = recordlinkage_baseline(database_url)
+                results["baseline"] = {"records": n, **{k: round(v, 4) if isinstance(v, float) else v
+                                                         for k, v in base.items()}}
+    write_report(results)
+    return 0
+
+
+def write_report(results: dict) -> None:
+    lines = [f"# Benchmarks ({results['when']}, {results['machine']})", "",
+             "## Seeding (`scripts/seed_data.py`: generate + COPY in one transaction)", "",
+             "| records | seconds | rows/s | peak MiB |", "|---:|---:|---:|---:|"]
+    for r in results["seed"]:
+        lines.append(f"| {r['records']:,} | {r['seconds']} | {r['rows_per_second']:,} | {r['peak_mib']} |")
+    stages = ["load", "prepare", "candidates", "compare", "fit", "evaluate", "log"]
+    lines += ["", "## Training (`src/train.py`: load → … → MLflow logging, seconds per stage)", "",
+              "| records | pipeline s | wall s (incl. start-up) | peak MiB | " + " | ".join(stages)
+              + " | candidate pairs | F1 | completeness |",
+              "|---:|---:|---:|---:|" + "---:|" * len(stages) + "---:|---:|---:|"]
+    for r in results["train"]:
+        lines.append(f"| {r['records']:,} | {r['pipeline_seconds']} | {r['wall_seconds']} | {r['peak_mib']} | "
+                     + " | ".join(str(r.get(s, "")) for s in stages)
+                     + f" | {r['candidate_pairs']:,} | {r['f1_score']} | {r['pairs_completeness']} |")
+    if "baseline" in results:
+        b = results["baseline"]
+        ours = next(r for r in results["train"] if r["records"] == b["records"])
+        lines += ["", "## Against a textbook recordlinkage pipeline (same data, same run)", "",
+                  "| pipeline | seconds | F1 | precision | recall |", "|---|---:|---:|---:|---:|",
+                  f"| recordlinkage Block + Compare + ECMClassifier | {b['seconds']:.1f} | {b['f1_score']:.4f} | "
+                  f"{b['precision']:.4f} | {b['recall']:.4f} |",
+                  f"| this project | {ours['pipeline_seconds']} | {ours['f1_score']} | | |", "",
+                  f"Speed ratio (recordlinkage / this project): {b['seconds'] / ours['pipeline_seconds']:.1f}x"]
+    text = "\n".join(lines) + "\n"
+    BENCH_DIR.mkdir(exist_ok=True)
+    (BENCH_DIR / "results.md").write_text(text)
+    (BENCH_DIR / "results.json").write_text(json.dumps(results, indent=2))
+    print(text)
