@@ -11,7 +11,7 @@ SEED ?= 42
 UI_PORT ?= 5000
 TRAIN_ARGS ?=
 
-.PHONY: help all install setup db tracking-store seed-data train sweep golden diagnose mlflow-ui test bench clean-venv
+.PHONY: help all install setup db tracking-store seed-data train sweep golden diagnose mlflow-ui test bench clean-venv import-baselines report
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
 	@rm -f $(VENV)/.installed-* && touch $@
 
-setup: install db tracking-store ## install, make sure a database answers, create the MLflow store schema
+setup: install db tracking-store import-baselines ## install, make sure a database answers, create the MLflow store schema
 
 db: install ## make sure PostgreSQL answers (local server, else the embedded one) and the database exists
 	$(PY) scripts/db_check.py
@@ -60,3 +60,9 @@ report: install ## summary of the experiment's runs (REPORT_ARGS="compare RUN_ID
 
 golden: install ## train and write golden records to PostgreSQL
 	cd use-cases/golden_record && ../../$(PY) src/train.py --write-golden $(TRAIN_ARGS)
+
+diagnose: install ## recent runs, why failed runs failed, stale RUNNING runs (DIAGNOSE_ARGS=--mark-failed)
+	$(PY) scripts/diagnose_runs.py $(DIAGNOSE_ARGS)
+
+sweep: install ## threshold sweep 0.80..0.99 as nested runs (SWEEP="match_threshold=0.80:0.99:0.01")
+	cd use-cases/golden_record && ../../$(PY) src/train.py --sweep "$(or $(SWEEP),match_threshold=0.80:0.99:0.01)" $(TRAIN_ARGS)

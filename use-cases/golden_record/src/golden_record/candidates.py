@@ -89,7 +89,7 @@ def _blocks(codes: np.ndarray, max_block_size: int) -> tuple[np.ndarray, np.ndar
 def _expand(order: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """All pairs inside each block, grouped by block size (one template per distinct size)."""
     lefts, rights = [], []
-    for size in np.unique(sizes):
+    for size in np.flatnonzero(np.bincount(sizes)):
         block_starts = starts[sizes == size]
         ti, tj = np.triu_indices(int(size), 1)
         lefts.append(order[(block_starts[:, None] + ti[None, :]).ravel()])
@@ -160,6 +160,6 @@ def generate(prepared: pd.DataFrame, blocking_fields: list[str], settings: Candi
         reports.append(report)
     if not codes_all:
         return Candidates(np.empty(0, np.int64), np.empty(0, np.int64), reports)
-    pair_codes = np.unique(np.concatenate(codes_all))
+    pair_codes = pd.unique(np.concatenate(codes_all))  # hash-based union, first-seen order
     left, right = np.divmod(pair_codes, n)
     return Candidates(left.astype(np.int64), right.astype(np.int64), reports)

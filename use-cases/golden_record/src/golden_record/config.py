@@ -121,8 +121,9 @@ class ModelParams(_Strict):
 
 
 class EMSettings(_Strict):
-    max_iterations: int = Field(200, ge=1, le=10_000)
-    tolerance: float = Field(1e-6, gt=0.0, lt=1.0)
+    max_iterations: int = Field(2000, ge=1, le=100_000)
+    #: converged when no parameter (m, u, class share) moves by more than this in one iteration
+    tolerance: float = Field(1e-4, gt=0.0, lt=1.0)
     initial_match_share: float = Field(0.1, gt=0.0, lt=1.0)
     #: estimate u-probabilities from random record pairs (not from candidates) and keep them fixed
     u_from_random_pairs: bool = True
@@ -231,7 +232,7 @@ class GoldenSettings(_Strict):
     min_edge_probability: float = Field(0.99, ge=0.0, le=1.0)
     #: clusters still larger than this are split, keeping only their strongest edges
     max_cluster_size: int = Field(10, ge=2)
-    default_rule: list[str] = Field(default_factory=lambda: ["most_complete", "most_recent"])
+    default_rule: list[str] = Field(default_factory=lambda: ["most_complete", "most_frequent", "most_recent"])
     #: field -> rule chain, for fields that should not use default_rule
     rules: dict[str, list[str]] = Field(default_factory=dict)
     #: source_system values, most trusted first (rule source_priority); unlisted sources rank last

@@ -151,6 +151,10 @@ def fit_and_score(records: pd.DataFrame, entity: np.ndarray | None, config: Mode
         rep = model.report
         progress.say(f"  EM: {rep.iterations} iterations, converged={rep.converged}, "
                      f"match share {rep.match_share:.4f}, {rep.patterns:,} distinct patterns")
+        if not rep.converged:
+            raise ModelError(
+                f"EM did not converge in {rep.iterations} iterations (tolerance {em.tolerance:g})",
+                "raise model.em.max_iterations or loosen model.em.tolerance; check the comparisons")
         predicted = int((probs >= config.threshold).sum())
         if predicted == 0 or predicted == len(probs):
             raise ModelError(

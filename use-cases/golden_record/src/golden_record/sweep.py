@@ -130,10 +130,10 @@ def run_sweep(base_data: dict, base_config: ModelConfig, spec: SweepSpec, settin
     configs = [validate_combo(base_data, c) for c in combos]
     for cfg in configs:
         preflight(cfg, settings, quiet)
-    run_name = run_name or f"threshold_sweep_{datetime.now():%Y%m%d_%H%M%S}"
+    run_name = (run_name or "").strip() or f"threshold_sweep_{datetime.now():%Y%m%d_%H%M%S}"
     progress = Progress(quiet=quiet)
     started = time.perf_counter()
-    parent = mlflow.start_run(experiment_id=experiment_id, run_name=run_name)
+    parent = tracking.start_run(experiment_id, experiment, run_name)
     parent_id = parent.info.run_id
     client = mlflow.MlflowClient(uri)
     progress.say(f"MLflow sweep run {parent_id} ({run_name}): {len(combos)} combination(s) x "

@@ -35,6 +35,17 @@ def resolve_uri(settings: Settings) -> str:
     return uri
 
 
+def scrub(text: str, uri: str) -> str:
+    """``text`` with the URI's password (if any) removed wherever it appears."""
+    from urllib.parse import urlsplit
+
+    try:
+        password = urlsplit(uri).password
+    except ValueError:
+        password = None
+    return text.replace(f":{password}@", "@").replace(password, "***") if password else text
+
+
 def artifact_root(uri: str) -> str | None:
     """Where a new experiment keeps its artifacts: beside a SQLite file, else the server's default."""
     if uri.startswith("sqlite:///"):
@@ -58,7 +69,7 @@ def configure(settings: Settings) -> str:
     try:
         mlflow.MlflowClient(uri).search_experiments(max_results=1)
     except Exception as exc:  # noqa: BLE001 - any failure here means the store is unusable
-        first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        first = scrub(str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__, uri)
         raise TrackingError(f"MLflow tracking store {redact(uri)} is unreachable ({first})",
                             "start the tracking server, or fix or unset MLFLOW_TRACKING_URI "
                             "(the default is sqlite:///mlflow.db at the repo root)") from exc
@@ -80,6 +91,34 @@ def ensure_experiment(name: str, uri: str) -> str:
     elif exp.lifecycle_stage == "deleted":
         client.restore_experiment(exp.experiment_id)
     return exp.experiment_id
+
+
+def start_run(experiment_id: str, experiment: str, run_name: str):
+    """``mlflow.start_run`` that also works under ``mlflow run``.
+
+    ``mlflow run`` creates a run itself and passes it as ``MLFLOW_RUN_ID``; ``mlflow.start_run``
+    would then silently continue that run in *its* experiment (the ``mlflow run`` default is
+    ``Default``), ignoring ``experiment_id``. So: continue it when it belongs to the requested
+    experiment (``mlflow run --experiment-name`` given), else start the run in the requested
+    experiment and link the two with tags (the project run keeps the project's parameters).
+    """
+    import mlflow
+
+    launcher_id = os.environ.pop("MLFLOW_RUN_ID", None)
+    if not launcher_id:
+        return mlflow.start_run(experiment_id=experiment_id, run_name=run_name)
+    client = mlflow.MlflowClient()
+    launcher = client.get_run(launcher_id)
+    if launcher.info.experiment_id == experiment_id:
+        return mlflow.start_run(run_id=launcher_id, run_name=run_name)
+    project_tags = {k: v for k, v in launcher.data.tags.items()
+                    if k.startswith(("mlflow.source.", "mlflow.project.")) or k == "mlflow.user"}
+    run = mlflow.start_run(experiment_id=experiment_id, run_name=run_name,
+                           tags={**project_tags, "mlflow_project.run_id": launcher_id})
+    client.set_tag(launcher_id, "training_run_id", run.info.run_id)
+    client.set_tag(launcher_id, "mlflow.note.content",
+                   f"`mlflow run` launcher: the run is {run.info.run_id} in experiment '{experiment}'")
+    return run
 
 
 def code_version() -> str:
@@ -142,7 +181,7 @@ def log_dataset(records: pd.DataFrame, database_url: str, table: str, digest: st
         warnings.simplefilter("ignore")  # schema-inference hints about integer columns
         dataset = mlflow.data.from_pandas(records.head(1000), name=table, digest=digest,
                                           source=PostgresTableSource(redact(database_url), table))
-    mlflow.log_input(dataset, context="training", tags={"rows": str(len(records))})
+        mlflow.log_input(dataset, context="training", tags={"rows": str(len(records))})
 
 
 def flatten_metrics(prefix: str, values: dict[str, Any]) -> dict[str, float]:

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from . import diagnostics, plots, tracking, warehouse
+from .bootstrap import bootstrap_intervals
 from .cli import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, EXIT_WAREHOUSE
 from .config import ConfigError, ModelConfig, Settings, flatten, load_model_config, load_settings
 from .errors import GoldenRecordError, WarehouseError
@@ -201,7 +202,9 @@ def log_model(scored: Scored, config: ModelConfig, folder: Path) -> None:
     # every field as a string column; full_name is optional (rebuilt from first and last name)
     inputs = Schema([ColSpec("string", f + side, required=(f != "full_name")) for f in fields if f in rec.columns
                      for side in (LEFT, RIGHT)])
-    signature = infer_signature(example.astype(str), output, params={"threshold": config.threshold})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        signature = infer_signature(example.astype(str), output, params={"threshold": config.threshold})
     signature = ModelSignature(inputs=inputs, outputs=signature.outputs, params=signature.params)
     package_dir = Path(__file__).resolve().parent
     mlflow_logger = logging.getLogger("mlflow")
@@ -245,10 +248,10 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
     preflight(config, settings, quiet)                      # a bad column mapping is a config error
     experiment = experiment or settings.tracking.experiment_name
     experiment_id = tracking.ensure_experiment(experiment, uri)
-    run_name = run_name or f"deduplication_training_{datetime.now():%Y%m%d_%H%M%S}"
+    run_name = (run_name or "").strip() or f"deduplication_training_{datetime.now():%Y%m%d_%H%M%S}"
     progress = Progress(quiet=quiet)
     started = time.perf_counter()
-    run = mlflow.start_run(experiment_id=experiment_id, run_name=run_name)
+    run = tracking.start_run(experiment_id, experiment, run_name)
     run_id = run.info.run_id
     progress.say(f"MLflow run {run_id} ({run_name}) in experiment '{experiment}' at {tracking.redact(uri)}")
     target = None
@@ -275,7 +278,7 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
             "em_match_share": scored.model.match_share, "em_patterns": scored.model.report.patterns,
             "predicted_match_pairs": int((scored.probabilities >= config.threshold).sum()),
         }
-        evaluation = None
+        evaluation = boot = None
         with progress.stage("evaluate"):
             if scored.labels is None:
                 mlflow.set_tags({"evaluation": "skipped", "evaluation.reason": "no ground truth table "
@@ -285,6 +288,11 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
                 evaluation = scored.evaluate(config.threshold)
                 metrics.update({k: v for k, v in evaluation.metrics.items() if v == v})  # drop NaN
                 metrics["people"] = scored.n_people
+                # 95 % intervals for precision, recall, F1 resampling people (not pairs), 1,000 times
+                boot = bootstrap_intervals(scored.probabilities, scored.labels, scored.entity[scored.pairs.left],
+                                           scored.entity[scored.pairs.right], scored.entity, config.threshold,
+                                           iterations=1000, seed=0)
+                metrics.update(boot.metrics)
         metrics["match_pairs"] = metrics.get("match_pairs", metrics["predicted_match_pairs"])
         metrics.update({f"seconds_{k}": v for k, v in progress.timings.items()})
         mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
@@ -294,6 +302,8 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
             with tempfile.TemporaryDirectory() as tmp:
                 folder = Path(tmp)
                 write_artifacts(folder, scored, evaluation, config, metrics, dataset, run_name)
+                if boot is not None:
+                    boot.samples.to_csv(folder / "bootstrap_results.csv", index=False)
                 mlflow.log_artifacts(str(folder))
                 if config.tracking.log_model:
                     log_model(scored, config, folder)

@@ -1,0 +1,218 @@
+"""Baselines through Git: export runs to files, import them into an empty store, round trip exact,
+importing twice creates nothing. Runs are made with MlflowClient in temporary SQLite stores."""
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import sqlite3
+
+import mlflow
+import pytest
+from mlflow import MlflowClient
+from mlflow.entities import Dataset, DatasetInput, InputTag, LoggedModelOutput, Metric, Param
+
+from golden_record.baselines import BASELINE_TAG, SOURCE_TAG, export_main, import_main, safe_name
+from golden_record.cli import run_main
+
+EXPERIMENT = "smart/golden_record/baseline_v1"
+FOLDER = "smart__golden_record__baseline_v1"
+T0 = 1_700_000_000_000
+
+
+def fresh_store(tmp_path_factory, folder) -> str:
+    """A new empty SQLite store: a copy of one created once per session (creating the schema takes
+    seconds; a copy takes milliseconds). Its Default experiment keeps artifacts in a temporary folder."""
+    template = tmp_path_factory.getbasetemp() / "mlflow_template" / "mlflow.db"
+    if not template.exists():
+        template.parent.mkdir(exist_ok=True)
+        partial = template.with_name("partial.db")
+        MlflowClient(f"sqlite:///{partial}").search_experiments()
+        with sqlite3.connect(partial) as conn:
+            conn.execute("UPDATE experiments SET artifact_location = ? WHERE experiment_id = 0",
+                         ((template.parent / "mlruns" / "0").as_uri(),))
+        partial.rename(template)
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(template, folder / "mlflow.db")
+    return f"sqlite:///{folder / 'mlflow.db'}"
+
+
+@pytest.fixture(autouse=True)
+def _restore_global_tracking_uri():
+    """The command lines call mlflow.set_tracking_uri; keep that from leaking into other tests."""
+    was_set = mlflow.is_tracking_uri_set()
+    previous = mlflow.get_tracking_uri() if was_set else None
+    yield
+    mlflow.set_tracking_uri(previous)
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory):
+    """A store with two known runs: one FINISHED with history, artifacts, a dataset input and a
+    logged model; one KILLED with a NaN metric and a parent run."""
+    folder = tmp_path_factory.mktemp("baseline_source")
+    uri = fresh_store(tmp_path_factory, folder)
+    client = MlflowClient(uri)
+    exp_id = client.create_experiment(EXPERIMENT, artifact_location=(folder / "mlartifacts").as_uri(),
+                                      tags={"team": "registry", "mlflow.note.content": "baselines"})
+
+    a = client.create_run(exp_id, start_time=T0, run_name="blessed_0.95",
+                          tags={"model_type": "fellegi_sunter", "data.rows": "100000"}).info.run_id
+    params = {f"comparisons.f{i}.method": "jaro_winkler" for i in range(130)}  # > 100: batched
+    params["model.params.match_threshold"] = "0.95"
+    client.log_batch(a, params=[Param(k, v) for k, v in params.items()])
+    history = [Metric("em_log_likelihood", -100.0 + i, T0 + 10 * i, i) for i in range(5)]
+    client.log_batch(a, metrics=history + [Metric("f1_score", 0.97, T0 + 99, 0), Metric("precision", 0.99, T0 + 99, 0)])
+    (folder / "files" / "plots").mkdir(parents=True)
+    (folder / "files" / "evaluation_summary.txt").write_text("Precision 0.99\n")
+    (folder / "files" / "plots" / "roc_curve.png").write_bytes(b"\x89PNG fake")
+    client.log_artifacts(a, str(folder / "files"))
+    client.log_inputs(a, datasets=[DatasetInput(
+        Dataset(name="citizens", digest="abc123", source_type="postgresql", source='{"table": "citizens"}',
+                schema='{"mlflow_colspec": []}', profile='{"num_rows": 3}'),
+        tags=[InputTag("mlflow.data.context", "training"), InputTag("rows", "3")])])
+    model = client.create_logged_model(exp_id, name="model", source_run_id=a)
+    (folder / "model").mkdir()
+    (folder / "model" / "MLmodel").write_text("flavors: {}\n")
+    (folder / "model" / "weights.bin").write_bytes(b"0" * 20_000)
+    client.log_model_artifacts(model.model_id, str(folder / "model"))
+    client.log_outputs(a, [LoggedModelOutput(model.model_id, step=0)])
+    client.set_terminated(a, "FINISHED", end_time=T0 + 60_000)
+
+    b = client.create_run(exp_id, start_time=T0 + 100_000, run_name="killed_try",
+                          tags={"mlflow.parentRunId": a, "model_type": "fellegi_sunter"}).info.run_id
+    client.log_batch(b, params=[Param("model.params.match_threshold", "0.8")],
+                     metrics=[Metric("roc_auc", float("nan"), T0 + 100_001, 0), Metric("f1_score", 0.5, T0 + 100_002, 3)])
+    client.set_terminated(b, "KILLED", end_time=T0 + 130_000)
+    return {"uri": uri, "client": client, "a": a, "b": b, "folder": folder, "model_id": model.model_id}
+
+
+def _history(client, run_id):
+    run = client.get_run(run_id)
+    return {k: sorted((m.value if not math.isnan(m.value) else "nan", m.step, m.timestamp)
+                      for m in client.get_metric_history(run_id, k)) for k in run.data.metrics}
+
+
+def _files(client, run_id, path=None):
+    out = []
+    for f in client.list_artifacts(run_id, path):
+        out.extend(_files(client, run_id, f.path) if f.is_dir else [f.path])
+    return sorted(out)
+
+
+def _export(source, monkeypatch, out, *args):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", source["uri"])
+    return run_main(export_main, ["--out", str(out), *args])
+
+
+def _import(uri, monkeypatch, root):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    return run_main(import_main, ["--dir", str(root)])
+
+
+def test_safe_name():
+    assert safe_name(EXPERIMENT) == FOLDER
+    assert safe_name("a b:c/../d") == "a_b_c__..__d"
+    assert "/" not in safe_name("../../etc") and not safe_name("../../etc").startswith(".")
+
+
+def test_export_writes_experiment_runs_and_artifacts(source, monkeypatch, capsys, tmp_path):
+    assert _export(source, monkeypatch, tmp_path, "--experiment", EXPERIMENT) == 0
+    assert "exported run" in capsys.readouterr().out
+    exp_dir = tmp_path / FOLDER
+    meta = json.loads((exp_dir / "experiment.json").read_text())
+    assert meta["name"] == EXPERIMENT and meta["tags"]["team"] == "registry"
+    doc = json.loads((exp_dir / "runs" / source["a"] / "run.json").read_text())
+    assert doc["run_name"] == "blessed_0.95" and doc["status"] == "FINISHED"
+    assert (doc["start_time"], doc["end_time"]) == (T0, T0 + 60_000)
+    assert doc["metrics"]["em_log_likelihood"] == [{"value": -100.0 + i, "step": i, "timestamp": T0 + 10 * i}
+                                                    for i in range(5)]
+    assert len(doc["params"]) == 131 and doc["tags"]["model_type"] == "fellegi_sunter"
+    art = exp_dir / "runs" / source["a"] / "artifacts"
+    assert (art / "evaluation_summary.txt").read_text() == "Precision 0.99\n"
+    assert (art / "plots" / "roc_curve.png").exists()
+    assert (art / "model" / "MLmodel").exists()  # the MLflow 3 logged model, small enough
+    assert doc["artifacts"]["models"] == [{"name": "model", "model_id": source["model_id"], "path": "model"}]
+    doc_b = json.loads((exp_dir / "runs" / source["b"] / "run.json").read_text())
+    assert doc_b["status"] == "KILLED" and math.isnan(doc_b["metrics"]["roc_auc"][0]["value"])
+    assert not (exp_dir / "runs" / source["b"] / "artifacts").exists()
+
+
+def test_round_trip_into_an_empty_store_then_import_again_creates_nothing(source, monkeypatch, capsys,
+                                                                          tmp_path, tmp_path_factory):
+    root = tmp_path / "baselines"
+    assert _export(source, monkeypatch, root, "--experiment", EXPERIMENT) == 0
+    target = fresh_store(tmp_path_factory, tmp_path / "target")
+    assert _import(target, monkeypatch, root) == 0
+    assert "2 imported, 0 already present" in capsys.readouterr().out
+
+    src, dst = source["client"], MlflowClient(target)
+    exp = dst.get_experiment_by_name(EXPERIMENT)
+    assert exp.tags["team"] == "registry"
+    runs = {r.data.tags[SOURCE_TAG]: r for r in dst.search_runs([exp.experiment_id])}
+    assert set(runs) == {source["a"], source["b"]}
+    for rid, new in runs.items():
+        old = src.get_run(rid)
+        assert new.info.run_id != rid
+        assert new.info.run_name == old.info.run_name
+        assert (new.info.status, new.info.start_time, new.info.end_time) == \
+            (old.info.status, old.info.start_time, old.info.end_time)
+        assert new.data.params == old.data.params
+        assert _history(dst, new.info.run_id) == _history(src, rid)     # values, steps and timestamps
+        assert new.data.tags[BASELINE_TAG] == "true"
+        added = {BASELINE_TAG, SOURCE_TAG, "baseline.source_experiment", "baseline.source_parentRunId"}
+        expected = {k: v for k, v in old.data.tags.items() if k != "mlflow.parentRunId"}
+        assert {k: v for k, v in new.data.tags.items() if k not in added} == expected
+    assert runs[source["b"]].data.tags["baseline.source_parentRunId"] == source["a"]
+    a_new = runs[source["a"]].info.run_id
+    assert _files(dst, a_new) == ["evaluation_summary.txt", "model/MLmodel", "model/weights.bin",
+                                  "plots/roc_curve.png"]
+    inputs = runs[source["a"]].inputs.dataset_inputs
+    assert [(i.dataset.name, i.dataset.digest) for i in inputs] == [("citizens", "abc123")]
+
+    # importing again (the setup does it on every run) creates nothing
+    assert _import(target, monkeypatch, root) == 0
+    assert "0 imported, 2 already present" in capsys.readouterr().out
+    assert len(dst.search_runs([exp.experiment_id])) == 2
+
+    # an imported baseline exported again keeps its origin: still no duplicate
+    again = tmp_path / "again"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", target)
+    assert run_main(export_main, ["--out", str(again), "--run-id", a_new]) == 0
+    assert _import(target, monkeypatch, again) == 0
+    assert "0 imported, 1 already present" in capsys.readouterr().out
+
+
+def test_original_store_does_not_get_copies(source, monkeypatch, capsys, tmp_path):
+    assert _export(source, monkeypatch, tmp_path, "--run-id", source["a"]) == 0
+    before = len(source["client"].search_runs([source["client"].get_experiment_by_name(EXPERIMENT).experiment_id]))
+    assert _import(source["uri"], monkeypatch, tmp_path) == 0
+    assert "the original run is in this store" in capsys.readouterr().out
+    assert len(source["client"].search_runs([source["client"].get_experiment_by_name(EXPERIMENT).experiment_id])) \
+        == before
+
+
+def test_large_model_is_skipped_and_said_so(source, monkeypatch, capsys, tmp_path):
+    assert _export(source, monkeypatch, tmp_path, "--run-id", source["a"], "--max-model-mb", "0.01") == 0
+    out = capsys.readouterr().out
+    assert "skipped artifact model" in out and "larger than 0.01 MB" in out
+    run_dir = tmp_path / FOLDER / "runs" / source["a"]
+    assert not (run_dir / "artifacts" / "model").exists()
+    assert (run_dir / "artifacts" / "evaluation_summary.txt").exists()
+    skipped = json.loads((run_dir / "run.json").read_text())["artifacts"]["skipped"]
+    assert skipped[0]["path"] == "model" and skipped[0]["bytes"] > 10_000
+
+
+def test_unknown_run_and_experiment_fail_with_one_line(source, monkeypatch, capsys, tmp_path):
+    assert _export(source, monkeypatch, tmp_path, "--run-id", "f" * 32) == 1
+    assert f"run {'f' * 32} not found" in capsys.readouterr().err
+    assert _export(source, monkeypatch, tmp_path, "--experiment", "nope") == 1
+    assert "experiment 'nope' not found" in capsys.readouterr().err
+
+
+def test_repository_baselines_folder_is_importable(tmp_path, tmp_path_factory, monkeypatch, capsys):
+    """What `make import-baselines` runs on a fresh clone: baselines/ as committed (maybe empty)."""
+    target = fresh_store(tmp_path_factory, tmp_path / "store")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", target)
+    assert run_main(import_main, []) == 0
+    assert "baselines:" in capsys.readouterr().out

@@ -1,0 +1,174 @@
+"""Every failure explained: exit code, one line with a hint, and the MLflow run FAILED with
+error tags, a description and diagnostics artifacts; stale runs found and closed."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psycopg
+import pytest
+from mlflow import MlflowClient
+
+from conftest import ROOT, run
+from golden_record import warehouse
+from test_train import USE_CASE, train
+
+SCRATCH = "golden_record_test_failures"
+
+
+@pytest.fixture(scope="module")
+def scratch(database_url, tmp_path_factory):
+    """A small seeded warehouse of its own, plus a fresh MLflow store, for breaking things."""
+    url = warehouse._with_database(database_url, SCRATCH)
+    done = run([sys.executable, "scripts/seed_data.py", "--rows", "1500", "--seed", "11"], {"DATABASE_URL": url})
+    assert done.returncode == 0, done.stderr
+    with psycopg.connect(url) as conn:
+        conn.execute("DROP TABLE IF EXISTS citizens_empty, citizens_nulls")
+        conn.execute("CREATE TABLE citizens_empty (LIKE citizens)")
+        conn.execute("CREATE TABLE citizens_nulls AS SELECT * FROM citizens")
+        conn.execute("UPDATE citizens_nulls SET father_name = NULL")
+    store = tmp_path_factory.mktemp("fail-mlflow")
+    uri = f"sqlite:///{store / 'mlflow.db'}"
+    subprocess.run([os.path.join(os.path.dirname(sys.executable), "mlflow"), "db", "upgrade", uri], check=True,
+                   capture_output=True)
+    return {"url": url, "uri": uri, "env": {"DATABASE_URL": url, "MLFLOW_TRACKING_URI": uri}}
+
+
+def failed_run(scratch, experiment):
+    client = MlflowClient(scratch["uri"])
+    exp = client.get_experiment_by_name(experiment)
+    runs = client.search_runs([exp.experiment_id])
+    assert len(runs) == 1
+    return client, runs[0]
+
+
+def check_failure(scratch, experiment, done, *, code, stage, words, hint):
+    assert done.returncode == code, done.stderr[-2000:]
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error")]
+    assert len(errors) == 1, done.stderr[-2000:]
+    assert words in errors[0] and hint in errors[0] and "Traceback" not in done.stderr
+    client, r = failed_run(scratch, experiment)
+    assert r.info.status == "FAILED"
+    tags = r.data.tags
+    assert tags["error.stage"] == stage
+    assert words in tags["error.message"] and hint in tags["error.hint"] and tags["error.type"]
+    assert words in tags["mlflow.note.content"] and f"stage '{stage}'" in tags["mlflow.note.content"]
+    files = {a.path for a in client.list_artifacts(r.info.run_id, "diagnostics")}
+    assert files == {"diagnostics/error_report.json", "diagnostics/traceback.txt"}
+    report = json.loads(open(client.download_artifacts(r.info.run_id, "diagnostics/error_report.json")).read())
+    assert report["stage"] == stage and report["hint"] == tags["error.hint"] and "config" in report
+    assert "stage_timings_seconds" in report and "counts" in report
+    return r
+
+
+def test_table_missing_is_the_seed_hint(scratch, database_url):
+    """The classic: training before seeding. The database is created, then the table is missing."""
+    url = warehouse._with_database(database_url, "golden_record_test_unseeded")
+    with psycopg.connect(warehouse._with_database(database_url, "postgres"), autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS golden_record_test_unseeded WITH (FORCE)")
+    done = train({**scratch["env"], "DATABASE_URL": url}, "--experiment", "f-unseeded", "--quiet")
+    check_failure(scratch, "f-unseeded", done, code=3, stage="load", words='relation "citizens" does not exist',
+                  hint="make seed-data")
+
+
+def test_server_unreachable(scratch):
+    env = {**scratch["env"], "DATABASE_URL": "postgresql://postgres:hunter2@127.0.0.1:1/smart_warehouse"}
+    done = train(env, "--experiment", "f-unreachable", "--quiet")
+    r = check_failure(scratch, "f-unreachable", done, code=3, stage="load", words="127.0.0.1:1/smart_warehouse",
+                      hint="start the server")
+    assert "hunter2" not in done.stderr + done.stdout + json.dumps(r.data.tags) + json.dumps(r.data.params)
+
+
+@pytest.mark.parametrize("experiment, args, stage, words, hint", [
+    ("f-empty", ["--set", "data.table=citizens_empty"], "load", "table citizens_empty is empty", "make seed-data"),
+    ("f-null", ["--set", "data.table=citizens_nulls"], "load", "father_name", "fill the column"),
+    ("f-nopairs", ["--set", "model.params.blocking_fields=[created_at]"], "candidates", "no candidate pairs",
+     "blocking_fields"),
+    ("f-toomany", ["--set", "candidates.max_pairs=100"], "candidates", "more than candidates.max_pairs=100",
+     "more selective"),
+    ("f-em", ["--set", "model.em.max_iterations=1"], "fit", "EM did not converge", "max_iterations"),
+    ("f-collapse", ["--set", "model.params.match_threshold=0"], "fit", "every candidate pair is a match",
+     "check the comparisons"),
+])
+def test_named_failures(scratch, experiment, args, stage, words, hint):
+    done = train(scratch["env"], "--experiment", experiment, "--quiet", *args)
+    r = check_failure(scratch, experiment, done, code=1 if stage != "load" else 1, stage=stage, words=words,
+                      hint=hint)
+    if stage in ("candidates", "fit"):
+        assert r.data.metrics["records"] == 1500  # metrics logged before the failure stay
+
+
+def test_wrong_column_type_is_a_config_error(scratch):
+    done = train(scratch["env"], "--experiment", "f-type", "--quiet", "--set", "data.columns.date_of_birth=citizen_id")
+    assert done.returncode == 2 and "data.columns.date_of_birth" in done.stderr and "bigint" in done.stderr
+    client = MlflowClient(scratch["uri"])
+    assert client.get_experiment_by_name("f-type") is None
+
+
+def test_ground_truth_missing_trains_and_skips_evaluation(scratch):
+    done = train(scratch["env"], "--experiment", "f-notruth", "--quiet", "--set", "data.truth.table=no_such_truth")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "evaluation skipped" in done.stdout
+    client = MlflowClient(scratch["uri"])
+    r = client.search_runs([client.get_experiment_by_name("f-notruth").experiment_id])[0]
+    assert r.info.status == "FINISHED"
+    assert r.data.tags["evaluation"] == "skipped" and "no_such_truth" in r.data.tags["evaluation.reason"]
+    assert "f1_score" not in r.data.metrics and r.data.metrics["training_pairs"] > 0
+    models = [m for m in client.search_logged_models([r.info.experiment_id]) if m.source_run_id == r.info.run_id]
+    assert len(models) == 1 and models[0].name == "model"
+
+
+def test_tracking_store_unreachable_fails_before_loading(scratch):
+    env = {**scratch["env"], "MLFLOW_TRACKING_URI": "http://mlflow:s3cret@127.0.0.1:1"}
+    start = time.time()
+    done = train(env, "--experiment", "f-store")
+    assert done.returncode == 1
+    assert "http://mlflow@127.0.0.1:1" in done.stderr and "s3cret" not in done.stderr
+    assert "[load]" not in done.stderr
+    assert time.time() - start < 60
+
+
+def _start_trainer(env, experiment):
+    proc = subprocess.Popen([sys.executable, "src/train.py", "--experiment", experiment,
+                             "--set", "model.em.max_iterations=10000", "--set", "model.em.tolerance=1e-15"],
+                            cwd=USE_CASE, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        line = proc.stderr.readline()
+        if "[fit] ..." in line or not line:
+            break
+    time.sleep(0.3)
+    return proc
+
+
+def test_sigterm_ends_the_run_killed(scratch):
+    proc = _start_trainer(scratch["env"], "f-sigterm")
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=60)
+    assert proc.returncode == 130
+    _, r = failed_run(scratch, "f-sigterm")
+    assert r.info.status == "KILLED" and r.data.tags["error.stage"] == "fit"
+
+
+def test_sigkill_leaves_a_stale_run_that_diagnose_finds_and_closes(scratch):
+    proc = _start_trainer(scratch["env"], "f-sigkill")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    _, r = failed_run(scratch, "f-sigkill")
+    assert r.info.status == "RUNNING"
+    env = scratch["env"]
+    listed = run([sys.executable, "scripts/diagnose_runs.py", "--experiment", "f-sigkill"], env)
+    assert listed.returncode == 0 and "STALE" in listed.stdout and r.info.run_id in listed.stdout
+    closed = run([sys.executable, "scripts/diagnose_runs.py", "--experiment", "f-sigkill", "--mark-failed"], env)
+    assert closed.returncode == 0 and f"marked {r.info.run_id} FAILED" in closed.stdout
+    client, after = failed_run(scratch, "f-sigkill")
+    assert after.info.status == "FAILED"
+    assert after.data.tags["stale.closed_by"] == "diagnose_runs --mark-failed"
+    assert "is gone" in after.data.tags["error.message"]
+    again = run([sys.executable, "scripts/diagnose_runs.py", "--experiment", "f-sigkill"], env)
+    assert "STALE" not in again.stdout and "fix:" in again.stdout
