@@ -40,9 +40,10 @@ class Progress:
             print(text, file=sys.stderr, flush=True)
 
     @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
+    def stage(self, name: str, announce: bool = True) -> Iterator[None]:
         self.current = name
-        self.say(f"[{name}] ...")
+        if announce:
+            self.say(f"[{name}] ...")
         start = time.perf_counter()
         try:
             yield
@@ -50,7 +51,8 @@ class Progress:
             exc.stage = exc.stage or name
             raise
         self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start
-        self.say(f"[{name}] done in {self.timings[name]:.2f} s")
+        if announce:
+            self.say(f"[{name}] done in {self.timings[name]:.2f} s")
 
 
 @dataclass

@@ -148,7 +148,7 @@ def run_sweep(base_data: dict, base_config: ModelConfig, spec: SweepSpec, settin
         mlflow.log_params({**shared, "sweep.thresholds": ",".join(f"{t:g}" for t in spec.thresholds),
                            **{f"sweep.{k}": str(v) for k, v in spec.grid.items()},
                            "sweep.target_precision": str(target_precision)})
-        with progress.stage("load"):
+        with progress.stage("load", announce=False):   # connecting is part of loading
             target = warehouse.resolve_target(settings, announce=False)
             conn = warehouse.connect(target, settings.database.connect_timeout_seconds)
         with conn:

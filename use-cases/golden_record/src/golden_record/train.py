@@ -49,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="register the model (this run's, the sweep's best, or --run-id's) as golden_record_dedup "
                         "and move the alias 'champion' to it when its F1 beats the champion's")
     p.add_argument("--run-id", help="with --register: register this run's model without training")
+    p.add_argument("--write-golden", action="store_true",
+                   help="after training, cluster the matches into golden records and write them to PostgreSQL "
+                        "(golden_records, citizen_golden_map), with cluster metrics on the same run")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.add_argument("--verbose", action="store_true", help="print the full traceback on failure")
     return p
@@ -140,9 +143,12 @@ def write_artifacts(folder: Path, scored: Scored, evaluation: Evaluation | None,
     (folder / "evaluation_report.json").write_text(json.dumps(report, indent=2, default=_json_default))
     (folder / "evaluation_summary.txt").write_text(summary_text(metrics, evaluation, scored, config, dataset,
                                                                 run_name))
+
+
+def render_plots(folder: Path, scored: Scored, evaluation: Evaluation | None, threshold: float) -> None:
     pdir = folder / "plots"
-    pdir.mkdir()
-    plots.save_figure(plots.m_u_plot(m_u), pdir / "m_u_parameters.png")
+    pdir.mkdir(exist_ok=True)
+    plots.save_figure(plots.m_u_plot(scored.model.m_u_table()), pdir / "m_u_parameters.png")
     if evaluation is not None:
         m = evaluation.metrics
         plots.save_figure(plots.confusion_matrix_plot(evaluation.confusion, threshold), pdir / "confusion_matrix.png")
@@ -153,6 +159,29 @@ def write_artifacts(folder: Path, scored: Scored, evaluation: Evaluation | None,
         plots.save_figure(plots.weight_histogram_plot(scored.weights, scored.labels,
                                                       scored.model.threshold_weight(threshold)),
                           pdir / "match_weight_histogram.png")
+
+
+def start_plots(folder: Path, scored: Scored, evaluation: Evaluation | None, threshold: float):
+    """Render the plots in a forked process, in parallel with the model logging (2 cores).
+
+    Returns a ``join()`` callable that waits and raises if rendering failed. Falls back to
+    rendering in this process where ``fork`` is unavailable.
+    """
+    import multiprocessing as mp
+
+    try:
+        ctx = mp.get_context("fork")
+    except ValueError:
+        render_plots(folder, scored, evaluation, threshold)
+        return lambda: None
+    proc = ctx.Process(target=render_plots, args=(folder, scored, evaluation, threshold), daemon=True)
+    proc.start()
+
+    def join() -> None:
+        proc.join()
+        if proc.exitcode != 0:
+            raise RuntimeError(f"rendering the plots failed (exit code {proc.exitcode})")
+    return join
 
 
 def _json_default(o):
@@ -241,7 +270,8 @@ def preflight(config: ModelConfig, settings: Settings, quiet: bool) -> None:
 
 
 def run_training(config: ModelConfig, settings: Settings, experiment: str | None = None,
-                 run_name: str | None = None, quiet: bool = False, extra_tags: dict | None = None) -> RunOutcome:
+                 run_name: str | None = None, quiet: bool = False, extra_tags: dict | None = None,
+                 write_golden: bool = False) -> RunOutcome:
     import mlflow
 
     uri = tracking.configure(settings)                      # fail fast, before any data is loaded
@@ -259,7 +289,7 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
         mlflow.set_tags({"model_type": config.model.type, "data.table": config.data.table,
                          "code_version": tracking.code_version(), **tracking.process_tags(), **(extra_tags or {})})
         mlflow.log_params(flatten(config))
-        with progress.stage("load"):
+        with progress.stage("load", announce=False):   # connecting is part of loading
             target = warehouse.resolve_target(settings, announce=False)
             mlflow.set_tag("data.database", target.safe_url)
             conn = warehouse.connect(target, settings.database.connect_timeout_seconds)
@@ -300,13 +330,26 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
                    "people": scored.n_people, "digest": digest}
         with progress.stage("log"):
             with tempfile.TemporaryDirectory() as tmp:
-                folder = Path(tmp)
+                folder = Path(tmp) / "artifacts"
+                folder.mkdir()
+                join_plots = start_plots(folder, scored, evaluation, config.threshold)
                 write_artifacts(folder, scored, evaluation, config, metrics, dataset, run_name)
                 if boot is not None:
                     boot.samples.to_csv(folder / "bootstrap_results.csv", index=False)
-                mlflow.log_artifacts(str(folder))
                 if config.tracking.log_model:
-                    log_model(scored, config, folder)
+                    log_model(scored, config, Path(tmp))
+                join_plots()
+                mlflow.log_artifacts(str(folder))
+        if write_golden:
+            from . import golden
+
+            with progress.stage("golden"):
+                with warehouse.connect(target, settings.database.connect_timeout_seconds) as conn:
+                    result = golden.build_golden_records(scored, config, conn, run_id)
+                golden.log_to_mlflow(result)   # metrics (incl. seconds_golden) + artifacts under golden/
+            metrics.update(result.metrics)
+            progress.say(f"  {int(result.metrics['golden_records']):,} golden records written to golden_records "
+                         f"and citizen_golden_map")
         total = time.perf_counter() - started
         mlflow.log_metrics({"seconds_log": progress.timings["log"], "seconds_total": total})
         metrics["seconds_log"], metrics["seconds_total"] = progress.timings["log"], total
@@ -381,9 +424,13 @@ def main(argv: list[str] | None = None) -> int:
             sweep.print_sweep_summary(result, args.target_precision)
             run_id = result["run_id"]
         else:
-            outcome = run_training(config, settings, args.experiment, args.run_name, quiet=args.quiet)
+            outcome = run_training(config, settings, args.experiment, args.run_name, quiet=args.quiet,
+                                   write_golden=args.write_golden)
             print_summary(outcome)
             run_id = outcome.run_id
+        if args.write_golden and spec is not None:
+            print("note: --write-golden is ignored with --sweep; run python scripts/build_golden_records.py "
+                  f"--run-id {run_id}", file=sys.stderr)
         if args.register:
             print(registry.register(run_id, settings, tracking.resolve_uri(settings)))
     except ConfigError as exc:

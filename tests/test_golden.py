@@ -1,0 +1,405 @@
+"""Golden records: clustering with its chaining guards, each survivorship rule and the fallback
+chain, the atomic replace of golden_records + citizen_golden_map in a real PostgreSQL, and the
+cluster metrics logged to MLflow by scripts/build_golden_records.py, read back through MlflowClient.
+
+These tests use databases of their own (``golden_record_test_golden*``): replacing the citizens
+of the shared test database would break the tests that seed it once per session.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import psycopg
+import pytest
+from mlflow import MlflowClient
+
+from conftest import ROOT, run
+from golden_record import golden, pipeline, warehouse
+from golden_record.config import ConfigError, GoldenSettings, load_model_config
+from golden_record.errors import WarehouseError
+
+USE_CASE = ROOT / "use-cases" / "golden_record"
+COLUMNS = ["citizen_id", "full_name", "first_name", "last_name", "father_name", "gender", "date_of_birth", "mobile",
+           "email", "address", "district", "state", "pincode", "jan_aadhaar", "aadhaar_last4", "source_system",
+           "created_at", "updated_at"]
+
+
+def _db(database_url: str, name: str) -> str:
+    url = warehouse._with_database(database_url, name)
+    warehouse.ensure_database(url)
+    with psycopg.connect(url) as conn:
+        warehouse.apply_schema(conn)
+    return url
+
+
+@pytest.fixture(scope="module")
+def hand_url(database_url) -> str:
+    return _db(database_url, "golden_record_test_golden")
+
+
+@pytest.fixture(scope="module")
+def seeded_url(database_url) -> str:
+    url = _db(database_url, "golden_record_test_golden_seeded")
+    done = run([sys.executable, "scripts/seed_data.py", "--rows", "3000", "--seed", "11"], {"DATABASE_URL": url})
+    assert done.returncode == 0, done.stderr
+    return url
+
+
+# --------------------------------------------------------------------------- a hand-made warehouse
+# Five people. A (3 records) and D (3 records) are joined by one weak match edge (0.96): the
+# chaining guard must keep them apart. B is a pair linked at 0.97 (a pair is never split).
+def _row(cid, full, first, last, father, gender, dob, mobile, email, address, district, pincode, jan, last4,
+         source, updated):
+    return [cid, full, first, last, father, gender, dob, mobile, email, address, district, "Rajasthan", pincode,
+            jan, last4, source, "2015-01-01 00:00:00+00", updated]
+
+
+HAND_ROWS = [
+    _row(101, "Ramesh Kumar", "Ramesh", "Kumar", "Suresh Kumar", "M", "1980-05-01", "9876500001", None,
+         "12 MG Road", "Jaipur", "302001", "1111111111", None, "ration_card", "2020-01-01 00:00:00+00"),
+    _row(102, "R. Kumar", "R.", "Kumar", "Suresh Kumar", "M", "1980-05-01", "9876500002", "ramesh@x.in",
+         "12 M.G. Rd", "Jaipur", "302001", "1111111119", "4321", "jan_aadhaar_portal", "2022-01-01 00:00:00+00"),
+    _row(103, "Ramesh Kumar", "Ramesh", "Kumaar", None, "M", "1980-05-01", "9876500002", None,
+         "12 MG Road, Near Temple", "Jaipur", "302001", None, "4321", "health_dept", "2021-01-01 00:00:00+00"),
+    _row(201, "Lakshmi Devi", "Lakshmi", "Devi", "Ram Prasad", "F", "1990-02-03", "9000000001", "lakshmi@x.in",
+         "5 Park Street", "Kota", "324001", "2222222222", "1234", "voter_registry", "2023-06-01 00:00:00+00"),
+    _row(202, "Laxmi Devi", "Laxmi", "Devi", "Ramprasad", "F", "1990-02-03", "9000000002", None,
+         "5 Park St", "Kota", "324001", "2222222222", None, "pension", "2024-01-01 00:00:00+00"),
+    _row(301, "Mohammed Iqbal", "Mohammed", "Iqbal", "Abdul Iqbal", "M", "1975-11-30", None, "iqbal@x.in",
+         "7 Lake Road", "Ajmer", "305001", None, "9876", "health_dept", "2019-03-01 00:00:00+00"),
+    *[_row(cid, "Sunita Sharma", "Sunita", "Sharma", "Mohan Sharma", "F", "2001-07-15", "9111111111", None,
+           "3 Station Road", "Alwar", "301001", "4444444444", "5555", source, "2020-01-01 00:00:00+00")
+      for cid, source in ((401, "school_education"), (402, "school_education"), (403, "ration_card"))],
+    _row(501, "Pooja Meena", "Pooja", "Meena", None, "F", None, "9222222222", None,
+         None, "Dausa", "303303", None, None, "ration_card", "2018-01-01 00:00:00+00"),
+]
+HAND_ENTITY = {101: 1, 102: 1, 103: 1, 201: 2, 202: 2, 301: 3, 401: 4, 402: 4, 403: 4, 501: 5}
+HAND_EDGES = [(101, 102, 0.999), (102, 103, 0.998), (201, 202, 0.97), (401, 402, 0.9995), (402, 403, 0.999),
+              (103, 401, 0.96), (301, 501, 0.2)]
+
+ALL = list(golden.GOLDEN_FIELDS)
+EXPECTED = {  # golden_id -> (member_count, cluster_confidence, {field: (value, source citizen_id)})
+    101: (3, 0.998, {
+        # names: most_frequent ties (101, 103), most_complete ties, source_priority: health_dept > ration_card
+        "full_name": ("Ramesh Kumar", 103), "first_name": ("Ramesh", 103),
+        "last_name": ("Kumar", 102), "father_name": ("Suresh Kumar", 102),     # portal ranks first
+        "gender": ("M", 102), "date_of_birth": ("1980-05-01", 102),
+        "mobile": ("9876500002", 102),                                          # 2 of 3, then most recent
+        "email": ("ramesh@x.in", 102), "address": ("12 MG Road, Near Temple", 103),  # most complete
+        "district": ("Jaipur", 102), "state": ("Rajasthan", 102), "pincode": ("302001", 102),  # ties: most recent
+        "jan_aadhaar": ("1111111119", 102), "aadhaar_last4": ("4321", 102)}),  # source priority
+    201: (2, 0.97, {
+        "full_name": ("Lakshmi Devi", 201), "first_name": ("Lakshmi", 201), "last_name": ("Devi", 201),
+        "father_name": ("Ram Prasad", 201), "gender": ("F", 201), "date_of_birth": ("1990-02-03", 201),
+        "mobile": ("9000000002", 202), "email": ("lakshmi@x.in", 201), "address": ("5 Park Street", 201),
+        "district": ("Kota", 202), "state": ("Rajasthan", 202), "pincode": ("324001", 202),
+        "jan_aadhaar": ("2222222222", 201), "aadhaar_last4": ("1234", 201)}),
+    301: (1, 1.0, {f: (v, 301) for f, v in zip(ALL, HAND_ROWS[5][1:15]) if v is not None}),
+    401: (3, 0.999, {f: (v, 401) for f, v in zip(ALL, HAND_ROWS[6][1:15]) if v is not None}),
+    501: (1, 1.0, {f: (v, 501) for f, v in zip(ALL, HAND_ROWS[9][1:15]) if v is not None}),
+}
+EXPECTED_MAP = {101: (101, 0.999), 102: (101, 0.999), 103: (101, 0.998), 201: (201, 0.97), 202: (201, 0.97),
+                301: (301, 1.0), 401: (401, 0.9995), 402: (401, 0.9995), 403: (401, 0.999), 501: (501, 1.0)}
+
+
+def _load_hand_warehouse(url: str) -> None:
+    citizens = pd.DataFrame(HAND_ROWS, columns=COLUMNS)
+    truth = pd.DataFrame({"citizen_id": list(HAND_ENTITY), "entity_id": list(HAND_ENTITY.values())})
+    with psycopg.connect(url) as conn:
+        warehouse.replace_tables(conn, {"citizens": citizens, "citizen_truth": truth})
+
+
+def _hand_scored():
+    ids = sorted(HAND_ENTITY)
+    pos = {cid: i for i, cid in enumerate(ids)}
+    return SimpleNamespace(records=pd.DataFrame({"record_id": ids}),
+                           pairs=SimpleNamespace(left=np.array([pos[a] for a, _, _ in HAND_EDGES]),
+                                                 right=np.array([pos[b] for _, b, _ in HAND_EDGES])),
+                           probabilities=np.array([p for _, _, p in HAND_EDGES]),
+                           entity=np.array([HAND_ENTITY[c] for c in ids]))
+
+
+def _read_tables(url: str):
+    with psycopg.connect(url) as conn:
+        g = conn.execute("SELECT golden_id, " + ", ".join(ALL) + ", member_count, cluster_confidence, "
+                         "field_sources, run_id FROM golden_records ORDER BY golden_id").fetchall()
+        m = conn.execute("SELECT citizen_id, golden_id, match_probability FROM citizen_golden_map "
+                         "ORDER BY citizen_id").fetchall()
+    return g, m
+
+
+@pytest.fixture
+def hand(hand_url):
+    _load_hand_warehouse(hand_url)
+    with psycopg.connect(hand_url) as conn:
+        yield conn
+
+
+def test_hand_made_warehouse_gives_exactly_the_expected_golden_records(hand, hand_url):
+    config = load_model_config()
+    result = golden.build_golden_records(_hand_scored(), config, hand, run_id="run-1")
+    g, m = _read_tables(hand_url)
+    assert [r[0] for r in g] == sorted(EXPECTED)
+    for row in g:
+        gid, values, count, confidence, sources, run_id = row[0], row[1:15], row[15], row[16], row[17], row[18]
+        exp_count, exp_conf, exp_fields = EXPECTED[gid]
+        assert (count, run_id) == (exp_count, "run-1")
+        assert confidence == pytest.approx(exp_conf)
+        got = {f: (str(v), sources[f]) for f, v in zip(ALL, values) if v is not None}
+        assert got == exp_fields, gid
+        assert set(sources) == set(exp_fields)              # null golden fields name no source
+    assert {c: (gid, pytest.approx(p)) for c, gid, p in m} == EXPECTED_MAP
+    # the frames returned are what was written
+    assert list(result.golden.columns) == list(golden.GOLDEN_COLUMNS)
+    assert list(result.mapping.columns) == list(golden.MAP_COLUMNS)
+    assert len(result.golden) == len(g) and len(result.mapping) == len(m)
+    met = result.metrics
+    assert met["golden_records"] == 5 and met["golden_true_people"] == 5 and met["largest_cluster_size"] == 3
+    for k in ("cluster_precision", "cluster_recall", "bcubed_precision", "bcubed_recall", "bcubed_f1",
+              "adjusted_rand_index"):
+        assert met[k] == pytest.approx(1.0), k
+    assert met["people_split_share"] == 0 and met["golden_merged_share"] == 0
+    assert met["golden_edges_dropped_weak"] == 1 and met["seconds_golden"] > 0
+
+
+def test_without_the_chaining_guard_the_weak_link_merges_two_people(hand, hand_url):
+    config = load_model_config(None, ["golden.min_edge_probability=0.5"])
+    result = golden.build_golden_records(_hand_scored(), config, hand)
+    g, m = _read_tables(hand_url)
+    assert [(r[0], r[15]) for r in g] == [(101, 6), (201, 2), (301, 1), (501, 1)]
+    assert g[0][16] == pytest.approx(0.96)                  # the weak link is the cluster's confidence
+    assert dict((c, p) for c, _, p in m)[401] == pytest.approx(0.9995)
+    met = result.metrics
+    # pairs inside golden records: 15 + 1; of them one person: 3 + 3 + 1
+    assert met["cluster_precision"] == pytest.approx(7 / 16) and met["cluster_recall"] == 1.0
+    assert met["bcubed_precision"] == pytest.approx((6 * 0.5 + 4) / 10) and met["bcubed_recall"] == 1.0
+    assert met["golden_merged"] == 1 and met["golden_merged_share"] == pytest.approx(1 / 4)
+    assert met["people_split"] == 0 and met["largest_cluster_size"] == 6
+
+
+def test_rerun_replaces_and_a_failed_write_leaves_the_previous_output_intact(hand, hand_url):
+    config = load_model_config()
+    first = golden.build_golden_records(_hand_scored(), config, hand, run_id="first")
+    before = _read_tables(hand_url)
+    # a broken write: the second table violates its primary key after the first was replaced
+    bad_map = pd.concat([first.mapping, first.mapping.head(1)], ignore_index=True)
+    other = first.golden.assign(run_id="broken")
+    with pytest.raises(WarehouseError, match="citizen_golden_map_pkey") as err:
+        golden.write_golden(hand, other, bad_map)
+    assert "the previous golden records are intact" in err.value.one_line()
+    assert _read_tables(hand_url) == before
+    # a value the column refuses (gender is char(1)) fails the first table: nothing changes either
+    with pytest.raises(WarehouseError):
+        golden.write_golden(hand, other.assign(gender="MALE"), first.mapping)
+    assert _read_tables(hand_url) == before
+    # a re-run with other settings replaces both tables completely
+    merged = load_model_config(None, ["golden.min_edge_probability=0.5"])
+    golden.build_golden_records(_hand_scored(), merged, hand, run_id="second")
+    g, m = _read_tables(hand_url)
+    assert [r[0] for r in g] == [101, 201, 301, 501] and {r[18] for r in g} == {"second"}
+    assert len(m) == 10 and {gid for _, gid, _ in m} == {101, 201, 301, 501}
+
+
+# --------------------------------------------------------------------------- survivorship rules
+def _cluster(values, sources=None, updated=None, field="mobile"):
+    n = len(values)
+    return pd.DataFrame({"record_id": np.arange(1, n + 1, dtype=np.int64), field: values,
+                         "source_system": sources or ["ration_card"] * n,
+                         "updated_at": pd.to_datetime(updated or ["2020-01-01"] * n, utc=True)})
+
+
+def _survivor(frame, chain, field="mobile", **settings):
+    s = GoldenSettings(default_rule=chain, **settings)
+    values, sources = golden.survive(frame, np.zeros(len(frame), dtype=np.int64), 1, s, [field])
+    return values[field].iloc[0], int(sources[field].iloc[0])
+
+
+def test_most_recent_skips_null_values_and_null_timestamps():
+    frame = _cluster(["111", "222", None, "444"], updated=["2021-01-01", "2023-01-01", "2024-01-01", None])
+    assert _survivor(frame, ["most_recent"]) == ("222", 2)   # 3 is newer but null; 4 has no timestamp
+
+
+def test_most_frequent_ignores_case_and_spaces():
+    frame = _cluster(["Laxmi", " laxmi ", "Lakshmi", "LAXMI"], field="first_name")
+    assert _survivor(frame, ["most_frequent"], field="first_name") == ("Laxmi", 1)   # lowest id of the 3
+
+
+def test_most_complete_prefers_the_longest_non_null_value():
+    frame = _cluster(["R.", None, "Ramesh", "Ramesh"], field="first_name")
+    assert _survivor(frame, ["most_complete"], field="first_name") == ("Ramesh", 3)
+
+
+def test_source_priority_follows_the_list_and_unlisted_sources_rank_last():
+    frame = _cluster(["a", "b", "c"], sources=["health_dept", "ration_card", "voter_registry"])
+    assert _survivor(frame, ["source_priority"], source_priority=["voter_registry", "ration_card"]) == ("c", 3)
+    assert _survivor(frame, ["source_priority"], source_priority=["pension", "ration_card"]) == ("b", 2)
+
+
+def test_fallback_chain_each_rule_breaks_the_previous_ties():
+    frame = _cluster(["aa", "bbb", "aa", "bbb"], sources=["ration_card", "voter_registry", "health_dept", "pension"],
+                     updated=["2024-01-01", "2020-01-01", "2021-01-01", "2022-01-01"])
+    # 2-2 frequency tie, then the source list decides
+    assert _survivor(frame, ["most_frequent", "source_priority"], source_priority=["voter_registry"]) == ("bbb", 2)
+    assert _survivor(frame, ["most_frequent", "source_priority"], source_priority=["health_dept"]) == ("aa", 3)
+    # no listed source: ties stay, the next rule (most_recent) decides
+    assert _survivor(frame, ["most_frequent", "source_priority", "most_recent"],
+                     source_priority=["school_education"]) == ("aa", 1)
+    # most_complete first ends the chain at once
+    assert _survivor(frame, ["most_complete", "most_recent"]) == ("bbb", 4)
+    # everything tied: the lowest citizen_id
+    assert _survivor(_cluster(["x", "x"]), ["most_frequent", "most_complete"]) == ("x", 1)
+
+
+def test_all_null_field_stays_null_and_clusters_are_independent():
+    frame = pd.concat([_cluster([None, None]), _cluster(["9", "8"]).assign(record_id=[3, 4])], ignore_index=True)
+    s = GoldenSettings(default_rule=["most_complete"])
+    values, sources = golden.survive(frame, np.array([0, 0, 1, 1]), 2, s, ["mobile"])
+    assert values["mobile"].isna().tolist() == [True, False] and values["mobile"][1] == "9"
+    assert sources["mobile"].tolist() == [-1, 3]
+    assert golden._field_sources_json(sources).tolist() == ["{}", '{"mobile": 3}']
+
+
+def test_config_rules_are_validated():
+    with pytest.raises(ConfigError, match="source_priority is empty"):
+        load_model_config(None, ["golden.source_priority=[]"])          # the default rules use it
+    with pytest.raises(ConfigError, match="unknown survivorship rule"):
+        load_model_config(None, ["golden.rules.email=[newest]"])
+    with pytest.raises(ConfigError, match="unknown golden record field"):
+        load_model_config(None, ["golden.rules.updated_at=[most_recent]"])
+    one = load_model_config(None, ["golden.rules.email=most_recent"])  # a single rule is a chain of one
+    assert one.golden.rules["email"] == ["most_recent"]
+    ok = load_model_config(None, ["golden.source_priority=[]", "golden.default_rule=[most_recent]",
+                                  "golden.rules={}"])
+    assert ok.golden.source_priority == []
+
+
+# --------------------------------------------------------------------------- clustering guards
+def test_weak_edge_guard_splits_two_cliques_joined_by_one_weak_link():
+    left, right, prob = [], [], []
+    for base in (0, 4):
+        for a in range(base, base + 4):
+            for b in range(a + 1, base + 4):
+                left.append(a), right.append(b), prob.append(0.999)
+    left.append(3), right.append(4), prob.append(0.96)
+    args = (8, np.array(left), np.array(right), np.array(prob), 0.95)
+    guarded = golden.cluster_pairs(*args, min_edge_probability=0.99, max_cluster_size=10)
+    assert sorted(guarded.sizes.tolist()) == [4, 4] and guarded.labels[3] != guarded.labels[4]
+    assert guarded.confidence.tolist() == [0.999, 0.999]
+    off = golden.cluster_pairs(*args, min_edge_probability=0.0, max_cluster_size=10)
+    assert off.sizes.tolist() == [8] and off.confidence[0] == 0.96
+
+
+def test_size_cap_cuts_the_weakest_links_of_a_long_chain():
+    left = np.arange(9)
+    right = left + 1
+    prob = np.full(9, 0.9999)
+    prob[4] = 0.999                                           # the weakest link: 4-5
+    clusters = golden.cluster_pairs(10, left, right, prob, 0.95, 0.99, max_cluster_size=5)
+    assert clusters.labels.tolist() == [0] * 5 + [1] * 5
+    assert clusters.stats["golden_edges_cut_size"] == 1 and clusters.stats["golden_clusters_oversized"] == 1
+
+
+def test_size_cap_holds_on_a_random_giant_component():
+    rng = np.random.default_rng(3)
+    n = 400
+    left, right = rng.integers(0, n, 3000), rng.integers(0, n, 3000)
+    keep = left < right
+    left, right = left[keep], right[keep]
+    prob = rng.uniform(0.991, 1.0, len(left))
+    clusters = golden.cluster_pairs(n, left, right, prob, 0.95, 0.99, max_cluster_size=7)
+    assert clusters.sizes.max() <= 7 and clusters.sizes.sum() == n
+    # each cluster lies within one original component and is connected by kept edges
+    inside = clusters.labels[left] == clusters.labels[right]
+    again = golden._components(n, left[inside], right[inside])
+    assert len(np.unique(again)) == clusters.n_clusters
+    assert np.all(clusters.link_probability[clusters.sizes[clusters.labels] > 1] >= 0.991)
+
+
+def test_metrics_on_a_split_person_and_against_sklearn():
+    m = golden.cluster_metrics(np.array([0, 0, 1]), np.array([7, 7, 7]))
+    assert m["people_split"] == 1 and m["people_split_share"] == 1.0 and m["golden_merged"] == 0
+    assert m["cluster_precision"] == 1.0 and m["cluster_recall"] == pytest.approx(1 / 3)
+    assert m["bcubed_recall"] == pytest.approx((2 / 3 + 2 / 3 + 1 / 3) / 3)
+    sklearn_metrics = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(0)
+    labels, entity = rng.integers(0, 40, 300), rng.integers(0, 50, 300)
+    labels = np.unique(labels, return_inverse=True)[1]
+    got = golden.cluster_metrics(labels, entity)["adjusted_rand_index"]
+    assert got == pytest.approx(sklearn_metrics.adjusted_rand_score(entity, labels))
+
+
+# --------------------------------------------------------------------------- seeded warehouse, end to end
+def test_build_on_a_scored_seeded_warehouse(seeded_url):
+    config = load_model_config()
+    progress = pipeline.Progress(quiet=True)
+    with psycopg.connect(seeded_url) as conn:
+        records, entity = pipeline.load(conn, config, progress)
+        scored = pipeline.fit_and_score(records, entity, config, progress)
+        result = golden.build_golden_records(scored, config, conn, run_id="direct")
+        n_golden, members = conn.execute("SELECT count(*), sum(member_count) FROM golden_records").fetchone()
+        orphans = conn.execute("SELECT count(*) FROM citizen_golden_map m LEFT JOIN golden_records g "
+                               "USING (golden_id) WHERE g.golden_id IS NULL").fetchone()[0]
+    assert n_golden == result.metrics["golden_records"] and members == 3000 and orphans == 0
+    assert result.metrics["bcubed_f1"] > 0.98 and result.metrics["largest_cluster_size"] <= 10
+    assert result.metrics["seconds_golden"] < 15
+
+
+def test_script_logs_cluster_metrics_to_the_trained_run(seeded_url, mlflow_store, tmp_path):
+    env = {"DATABASE_URL": seeded_url, "MLFLOW_TRACKING_URI": mlflow_store}
+    # once the trainer has --write-golden, the same training run writes the golden records too
+    write_flag = "--write-golden" in (USE_CASE / "src" / "golden_record" / "train.py").read_text()
+    done = run([sys.executable, "src/train.py", "--experiment", "golden_e2e", "--quiet",
+                *(["--write-golden"] if write_flag else [])], env, cwd=USE_CASE)
+    assert done.returncode == 0, done.stderr[-3000:]
+    client = MlflowClient(mlflow_store)
+    run_id = client.search_runs([client.get_experiment_by_name("golden_e2e").experiment_id])[0].info.run_id
+    if write_flag:
+        trained = client.get_run(run_id).data.metrics
+        with psycopg.connect(seeded_url) as conn:
+            written = conn.execute("SELECT count(*) FROM golden_records WHERE run_id = %s", (run_id,)).fetchone()[0]
+        assert written == trained["golden_records"] > 0 and trained["bcubed_f1"] > 0.98
+        assert "golden/golden_records_sample.csv" in {a.path for a in client.list_artifacts(run_id, "golden")}
+
+    done = run([sys.executable, "scripts/build_golden_records.py", "--run-id", run_id, "--quiet"], env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("golden records: ") and run_id in lines[0]
+
+    metrics = client.get_run(run_id).data.metrics
+    for k in ("golden_records", "golden_true_people", "cluster_precision", "cluster_recall", "bcubed_precision",
+              "bcubed_recall", "bcubed_f1", "adjusted_rand_index", "people_split_share", "golden_merged_share",
+              "largest_cluster_size", "seconds_golden"):
+        assert k in metrics, k
+    assert metrics["bcubed_f1"] > 0.98 and metrics["precision"] > 0.9   # the training metrics are still there
+    # independent figures straight from the tables
+    with psycopg.connect(seeded_url) as conn:
+        n_golden, n_runs = conn.execute("SELECT count(*), count(DISTINCT run_id) FROM golden_records "
+                                        "WHERE run_id = %s", (run_id,)).fetchone()
+        people, split = conn.execute(
+            "SELECT count(*), count(*) FILTER (WHERE k > 1) FROM (SELECT t.entity_id, count(DISTINCT m.golden_id) k "
+            "FROM citizen_truth t JOIN citizen_golden_map m USING (citizen_id) GROUP BY t.entity_id) s").fetchone()
+        largest = conn.execute("SELECT max(member_count) FROM golden_records").fetchone()[0]
+    assert (metrics["golden_records"], metrics["golden_true_people"]) == (n_golden, people) and n_runs == 1
+    assert metrics["people_split_share"] == pytest.approx(split / people)
+    assert metrics["largest_cluster_size"] == largest
+
+    artifacts = {a.path for a in client.list_artifacts(run_id, "golden")}
+    assert {"golden/cluster_size_histogram.png", "golden/golden_records_sample.csv",
+            "golden/golden_metrics.json"} <= artifacts
+    folder = client.download_artifacts(run_id, "golden", str(tmp_path))
+    sample = pd.read_csv(f"{folder}/golden_records_sample.csv")
+    assert set(sample["row"]) == {"golden", "member"} and (sample["row"] == "golden").sum() <= 200
+    heads = sample[sample["row"] == "golden"].set_index("golden_id")["member_count"]
+    assert (sample[sample["row"] == "member"].groupby("golden_id").size() == heads).all()
+    assert json.loads(open(f"{folder}/golden_metrics.json").read())["golden_records"] == n_golden
+
+    # errors: one line and an exit code
+    bad = run([sys.executable, "scripts/build_golden_records.py", "--run-id", "0" * 32], env)
+    assert bad.returncode == 1 and bad.stderr.strip().splitlines()[-1].startswith("error: MLflow run")
+    bad = run([sys.executable, "scripts/build_golden_records.py", "--run-id", run_id,
+               "--set", "model.em.max_iterations=3"], env)
+    assert bad.returncode == 2 and "only golden.*" in bad.stderr

@@ -1,0 +1,744 @@
+"""Golden records: from scored record pairs to one surviving record per person, in PostgreSQL.
+
+Three steps, all vectorised (NumPy / SciPy / pandas; no Python loop over clusters or records):
+
+1. **Clustering** (:func:`cluster_pairs`). The candidate pairs whose match probability is at least
+   ``model.params.match_threshold`` are the edges of a graph over the records; its connected
+   components (``scipy.sparse.csgraph.connected_components``) are the first clusters. Two guards
+   against *chaining* (one weak link merging two people's records) follow:
+
+   * **weak-edge guard**: in every component of more than 2 records, the edges below
+     ``golden.min_edge_probability`` are dropped and the component is re-split into the connected
+     components of its remaining edges. A pair on its own (2 records, one edge) is kept as is.
+   * **size cap**: a component still larger than ``golden.max_cluster_size`` is rebuilt from its
+     strongest edges: Kruskal's algorithm on its edges in descending probability (a maximum
+     spanning forest) that refuses any union making a cluster larger than the cap. The pieces are
+     therefore held together by their strongest edges and the weakest links are the ones cut.
+     Only the edges of such oversized components go through this (small) loop.
+
+   A record without any kept edge is a golden record of its own (a singleton).
+
+2. **Survivorship** (:func:`survive`). Per golden field a *rule chain* (``golden.rules.<field>``,
+   else ``golden.default_rule``) picks the value among the cluster's non-null values. Rules, by
+   name (registry :data:`RULES` = ``config.SURVIVORSHIP_RULES``):
+
+   * ``most_recent``: latest ``updated_at`` (``created_at`` when ``updated_at`` is not mapped);
+   * ``most_frequent``: the value held by most members (compared case- and space-insensitively);
+   * ``most_complete``: the longest value;
+   * ``source_priority``: the record whose ``source_system`` comes first in
+     ``golden.source_priority`` (unlisted sources rank after every listed one).
+
+   The chain is a fallback chain: each next rule breaks the ties the previous ones left (a
+   record without the rule's key, e.g. a null ``updated_at``, ranks last for that rule), and
+   the lowest citizen_id breaks any tie left. Implemented as one ``np.lexsort`` per field on
+   (cluster, value is null, rule keys..., citizen_id), taking the first row of each cluster.
+   ``field_sources`` records, per golden field, the citizen_id the value came from.
+
+3. **Output** (:func:`write_golden`): ``golden_records`` and ``citizen_golden_map``
+   (``sql/004_golden_records.sql``) replaced in one transaction (TRUNCATE + COPY): all new rows,
+   or, on any failure, the previous rows untouched.
+
+* ``golden_id`` is the smallest citizen_id of the cluster (stable across re-runs);
+* ``cluster_confidence`` is the lowest probability among the kept match edges inside the
+  cluster (1.0 for a singleton);
+* ``citizen_golden_map.match_probability`` is the best probability of a kept edge linking the
+  record into its cluster (1.0 for a singleton).
+
+Cluster metrics against the ground truth (when the warehouse has one): see :func:`cluster_metrics`.
+
+Entry points: :func:`build_golden_records` (used by ``src/train.py --write-golden``), then
+:func:`log_to_mlflow`; :func:`main` is ``scripts/build_golden_records.py --run-id RUN_ID``, which
+rebuilds the golden records from a logged model without retraining.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from . import warehouse
+from .config import FIELDS, SURVIVORSHIP_RULES, ConfigError, GoldenSettings, ModelConfig
+from .errors import DataError, TrackingError, WarehouseError
+
+#: Survivorship rule registry (names validated by :class:`config.GoldenSettings`).
+RULES = SURVIVORSHIP_RULES
+#: Fields a golden record holds (the columns of ``golden_records`` between golden_id and member_count).
+GOLDEN_FIELDS = tuple(f for f in FIELDS if f not in ("source_system", "created_at", "updated_at"))
+GOLDEN_COLUMNS = ("golden_id", *GOLDEN_FIELDS, "member_count", "cluster_confidence", "field_sources", "run_id",
+                  "created_at")
+MAP_COLUMNS = ("citizen_id", "golden_id", "match_probability")
+GOLDEN_TABLE, MAP_TABLE = "golden_records", "citizen_golden_map"
+ARTIFACT_PATH = "golden"
+_SCHEMA_FILE = "004_golden_records.sql"
+_NO_KEY = np.iinfo(np.int64).max
+
+
+# =============================================================================== clustering
+@dataclass
+class Clusters:
+    """Cluster of every record position, with per-cluster and per-record figures."""
+    labels: np.ndarray              # cluster index (0..k-1) per record position
+    sizes: np.ndarray               # records per cluster
+    confidence: np.ndarray          # per cluster: lowest kept edge probability inside (1.0 singletons)
+    link_probability: np.ndarray    # per record: best kept edge probability into its cluster (1.0 singletons)
+    stats: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def n_clusters(self) -> int:
+        return len(self.sizes)
+
+
+def _components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    graph = coo_matrix((np.ones(len(left), dtype=np.int8), (left, right)), shape=(n, n)).tocsr()
+    return connected_components(graph, directed=False)[1].astype(np.int64)
+
+
+def _capped_forest(left: np.ndarray, right: np.ndarray, prob: np.ndarray, cap: int) -> np.ndarray:
+    """Boolean mask of edges accepted by Kruskal (strongest first) under a cluster-size cap."""
+    order = np.lexsort((right, left, -prob))          # descending probability, ties deterministic
+    parent = {}
+    size = {}
+
+    def find(x: int) -> int:
+        root = x
+        while parent.get(root, root) != root:
+            root = parent[root]
+        while parent.get(x, x) != root:               # path compression
+            parent[x], x = root, parent[x]
+        return root
+
+    accepted = np.zeros(len(left), dtype=bool)
+    for e in order.tolist():
+        a, b = find(int(left[e])), find(int(right[e]))
+        if a == b:
+            continue
+        sa, sb = size.get(a, 1), size.get(b, 1)
+        if sa + sb > cap:
+            continue
+        if sa < sb:
+            a, b = b, a
+        parent[b] = a
+        size[a] = sa + sb
+        accepted[e] = True
+    return accepted
+
+
+def cluster_pairs(n: int, left: np.ndarray, right: np.ndarray, probabilities: np.ndarray, threshold: float,
+                  min_edge_probability: float, max_cluster_size: int) -> Clusters:
+    """Cluster ``n`` records from scored pairs (positions ``left``/``right``); see the module doc."""
+    left = np.asarray(left, dtype=np.int64)
+    right = np.asarray(right, dtype=np.int64)
+    prob = np.asarray(probabilities, dtype=np.float64)
+    match = prob >= threshold
+    l, r, p = left[match], right[match], prob[match]
+    stats: dict[str, float] = {"golden_match_edges": float(len(l))}
+
+    # 1. connected components of the match edges
+    labels = _components(n, l, r)
+    sizes = np.bincount(labels)
+    # 2. weak-edge guard: in components of more than 2 records, drop edges below min_edge_probability
+    keep = (sizes[labels[l]] <= 2) | (p >= min_edge_probability)
+    stats["golden_edges_dropped_weak"] = float((~keep).sum())
+    if not keep.all():
+        before = len(sizes)
+        l, r, p = l[keep], r[keep], p[keep]
+        labels = _components(n, l, r)
+        sizes = np.bincount(labels)
+        stats["golden_clusters_split_weak"] = float(len(sizes) - before)
+    else:
+        stats["golden_clusters_split_weak"] = 0.0
+    # 3. size cap: rebuild oversized components from their strongest edges
+    oversized = sizes[labels[l]] > max_cluster_size
+    stats["golden_clusters_oversized"] = float((sizes > max_cluster_size).sum())
+    if oversized.any():
+        accepted = np.ones(len(l), dtype=bool)
+        accepted[oversized] = _capped_forest(l[oversized], r[oversized], p[oversized], max_cluster_size)
+        before = len(sizes)
+        labels = _components(n, l[accepted], r[accepted])
+        sizes = np.bincount(labels)
+        stats["golden_clusters_split_size"] = float(len(sizes) - before)
+    else:
+        stats["golden_clusters_split_size"] = 0.0
+    # kept edges inside the final clusters: confidence and link probability
+    inside = labels[l] == labels[r]
+    stats["golden_edges_cut_size"] = float((~inside).sum())
+    li, ri, pi = l[inside], r[inside], p[inside]
+    stats["golden_edges_kept"] = float(len(li))
+    confidence = np.ones(len(sizes))
+    np.minimum.at(confidence, labels[li], pi)
+    link = np.zeros(n)
+    np.maximum.at(link, li, pi)
+    np.maximum.at(link, ri, pi)
+    link[sizes[labels] == 1] = 1.0
+    return Clusters(labels, sizes, confidence, link, stats)
+
+
+# =============================================================================== survivorship
+def _time_key(values: pd.Series) -> np.ndarray:
+    """Rank key for most_recent: later is smaller; missing is last."""
+    ts = pd.DatetimeIndex(pd.to_datetime(values, errors="coerce", utc=True)).asi8
+    missing = ts == np.iinfo(np.int64).min
+    return np.where(missing, _NO_KEY, -ts)
+
+
+def _source_key(values: pd.Series, priority: list[str]) -> np.ndarray:
+    """Rank key for source_priority: position in the list; unlisted or missing sources last."""
+    rank = {s: i for i, s in enumerate(priority)}
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    table = np.array([rank.get(u, len(priority)) for u in uniques] + [len(priority)], dtype=np.int64)
+    return table[codes]                                       # code -1 (missing) picks the last entry
+
+
+def _is_text(values: pd.Series) -> bool:
+    return values.dtype == object or isinstance(values.dtype, pd.StringDtype)
+
+
+def _frequency_key(values: pd.Series, labels: np.ndarray, null: np.ndarray) -> np.ndarray:
+    """Rank key for most_frequent: minus the number of cluster members holding the same value
+    (text compared case- and space-insensitively; each distinct value is normalised once)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    if _is_text(values) and len(uniques):
+        norm = pd.Series(np.asarray(uniques, dtype=object)).astype(str).str.lower().str.split().str.join(" ")
+        remap, norm_uniques = pd.factorize(norm)
+        codes = np.where(codes >= 0, remap[np.maximum(codes, 0)], -1)
+        n_values = len(norm_uniques)
+    else:
+        n_values = len(uniques)
+    combined = labels * (n_values + 1) + codes + 1
+    _, inverse, counts = np.unique(combined, return_inverse=True, return_counts=True)
+    key = -counts[inverse.ravel()].astype(np.int64)
+    key[null] = 0
+    return key
+
+
+def _length_key(values: pd.Series, null: np.ndarray) -> np.ndarray:
+    """Rank key for most_complete: minus the length of the value (missing last)."""
+    if _is_text(values):
+        lengths = values.str.len().fillna(0).to_numpy(dtype=np.int64)
+    else:
+        lengths = np.zeros(len(values), dtype=np.int64)
+    key = -lengths
+    key[null] = 0
+    return key
+
+
+def chain_for(settings: GoldenSettings, field_name: str) -> list[str]:
+    return list(settings.rules.get(field_name, settings.default_rule))
+
+
+def _check_rule_inputs(records: pd.DataFrame, settings: GoldenSettings, fields: list[str]) -> None:
+    used = {rule for f in fields for rule in chain_for(settings, f)}
+    if "most_recent" in used and not {"updated_at", "created_at"} & set(records.columns):
+        raise ConfigError("golden: the survivorship rule most_recent needs data.columns.updated_at "
+                          "(or created_at) mapped to a column")
+    if "source_priority" in used and "source_system" not in records.columns:
+        raise ConfigError("golden: the survivorship rule source_priority needs data.columns.source_system "
+                          "mapped to a column")
+
+
+def survive(records: pd.DataFrame, labels: np.ndarray, n_clusters: int, settings: GoldenSettings,
+            fields: list[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Surviving value per cluster and field, and the record_id it came from (-1: all null).
+
+    ``records`` holds ``record_id``, the fields, and (as the rules need) ``updated_at``,
+    ``created_at``, ``source_system``; row i belongs to cluster ``labels[i]`` (0..n_clusters-1,
+    every cluster non-empty). Returns two frames indexed by cluster: the values, and the source
+    record ids (int64, -1 when every member's value is null). Only the members of clusters of
+    two or more records are ranked; a singleton keeps its own values.
+    """
+    fields = [f for f in (fields or GOLDEN_FIELDS) if f in records.columns]
+    _check_rule_inputs(records, settings, fields)
+    labels = np.asarray(labels, dtype=np.int64)
+    record_id = records["record_id"].to_numpy(dtype=np.int64)
+    sizes = np.bincount(labels, minlength=n_clusters)
+    if len(sizes) != n_clusters or (sizes == 0).any():
+        raise ValueError(f"labels must cover clusters 0..{n_clusters - 1}, each at least once")
+    multi = np.flatnonzero(sizes[labels] > 1)          # records ranked by the rules
+    single = np.flatnonzero(sizes[labels] == 1)
+    sub = records.iloc[multi].reset_index(drop=True)
+    sub_labels = labels[multi]
+    sub_ids = record_id[multi]
+    base_pos = np.empty(n_clusters, dtype=np.int64)
+    base_pos[labels[single]] = single
+    shared: dict[str, np.ndarray] = {}
+    time_col = "updated_at" if "updated_at" in records.columns else "created_at"
+    values_out: dict[str, object] = {}
+    sources_out: dict[str, np.ndarray] = {}
+    for f in fields:
+        col = sub[f]
+        null = col.isna().to_numpy()
+        keys = []
+        for rule in chain_for(settings, f):
+            if rule == "most_recent":
+                if "most_recent" not in shared:
+                    shared["most_recent"] = _time_key(sub[time_col])
+                keys.append(shared["most_recent"])
+            elif rule == "source_priority":
+                if "source_priority" not in shared:
+                    shared["source_priority"] = _source_key(sub["source_system"], settings.source_priority)
+                keys.append(shared["source_priority"])
+            elif rule == "most_frequent":
+                keys.append(_frequency_key(col, sub_labels, null))
+            elif rule == "most_complete":
+                keys.append(_length_key(col, null))
+            else:  # pragma: no cover - the config validates rule names
+                raise ConfigError(f"golden: unknown survivorship rule {rule!r}; allowed: {list(RULES)}")
+        order = np.lexsort((sub_ids, *reversed(keys), null, sub_labels))
+        sorted_labels = sub_labels[order]
+        first = order[np.flatnonzero(np.r_[True, sorted_labels[1:] != sorted_labels[:-1]])] if len(order) else order
+        pos = base_pos.copy()
+        pos[sub_labels[first]] = multi[first]
+        values = records[f]
+        values_out[f] = values.iloc[pos].reset_index(drop=True)
+        sources_out[f] = np.where(values.isna().to_numpy()[pos], -1, record_id[pos])
+    return pd.DataFrame(values_out, index=pd.RangeIndex(n_clusters)), \
+        pd.DataFrame(sources_out, index=pd.RangeIndex(n_clusters), dtype=np.int64)
+
+
+def _field_sources_json(sources: pd.DataFrame) -> np.ndarray:
+    """One JSON object string per row: {"field": citizen_id, ...} (null values left out).
+
+    Most golden records take every field from one record (all singletons do): those rows are
+    filled from one template per pattern of null fields; the mixed rest goes through json.dumps.
+    """
+    names = list(sources.columns)
+    ids = sources.to_numpy(dtype=np.int64)
+    out = np.full(len(ids), "{}", dtype=object)
+    if not names or not len(ids):
+        return out
+    present = ids >= 0
+    top = ids.max(axis=1)
+    uniform = ((ids == top[:, None]) | ~present).all(axis=1) & (top >= 0)
+    masks = present.astype(np.int64) @ (np.int64(1) << np.arange(len(names), dtype=np.int64))
+    texts = np.full(len(ids), "", dtype=object)
+    texts[uniform] = top[uniform].astype(str).astype(object)
+    for mask in np.unique(masks[uniform]).tolist():
+        rows = np.flatnonzero(uniform & (masks == mask))
+        template = "{" + ", ".join(f'"{f}": \x00' for j, f in enumerate(names) if mask >> j & 1) + "}"
+        out[rows] = [template.replace("\x00", t) for t in texts[rows].tolist()]
+    mixed = np.flatnonzero(~uniform & present.any(axis=1))
+    out[mixed] = [json.dumps({f: v for f, v in zip(names, row) if v >= 0}) for row in ids[mixed].tolist()]
+    return out
+
+
+# =============================================================================== metrics
+def _pairs(counts: np.ndarray) -> int:
+    c = counts.astype(np.int64)
+    return int((c * (c - 1) // 2).sum())
+
+
+def cluster_metrics(labels: np.ndarray, entity: np.ndarray) -> dict[str, float]:
+    """Clusters (golden records) against the true people.
+
+    * ``cluster_precision`` / ``cluster_recall`` / ``cluster_f1``: pairwise over clusters: of the
+      record pairs inside a golden record, the share that are one person; of the record pairs of
+      one person, the share inside one golden record;
+    * ``bcubed_*``: B-cubed precision and recall (per record: share of its golden record that is
+      its person, share of its person that is in its golden record; averaged over records);
+    * ``adjusted_rand_index`` of the two partitions;
+    * ``people_split_share``: people whose records are spread over several golden records, over
+      all people (``people_split`` counts them); ``golden_merged_share``: golden records holding
+      records of several people, over all golden records (``golden_merged`` counts them).
+    """
+    labels = np.asarray(labels, dtype=np.int64)
+    ent_codes = pd.factorize(np.asarray(entity))[0].astype(np.int64)
+    n = len(labels)
+    n_people = int(ent_codes.max()) + 1 if n else 0
+    cluster_sizes = np.bincount(labels)
+    people_sizes = np.bincount(ent_codes, minlength=n_people)
+    cells, cell_inverse, cell_counts = np.unique(labels * max(n_people, 1) + ent_codes, return_inverse=True,
+                                                 return_counts=True)
+    cell_inverse = cell_inverse.ravel()
+    tp = _pairs(cell_counts)
+    predicted, true = _pairs(cluster_sizes), _pairs(people_sizes)
+    precision = tp / predicted if predicted else 1.0
+    recall = tp / true if true else 1.0
+    in_cell = cell_counts[cell_inverse].astype(np.float64)
+    b_precision = float(np.mean(in_cell / cluster_sizes[labels])) if n else 1.0
+    b_recall = float(np.mean(in_cell / people_sizes[ent_codes])) if n else 1.0
+    total = n * (n - 1) // 2
+    expected = predicted * true / total if total else 0.0
+    maximum = (predicted + true) / 2
+    ari = (tp - expected) / (maximum - expected) if maximum != expected else 1.0
+    cell_cluster = cells // max(n_people, 1)
+    cell_person = cells % max(n_people, 1)
+    clusters_per_person = np.bincount(cell_person, minlength=n_people)
+    people_per_cluster = np.bincount(cell_cluster, minlength=len(cluster_sizes))
+    split, merged = int((clusters_per_person > 1).sum()), int((people_per_cluster > 1).sum())
+    return {
+        "golden_true_people": float(n_people),
+        "cluster_precision": precision, "cluster_recall": recall,
+        "cluster_f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
+        "bcubed_precision": b_precision, "bcubed_recall": b_recall,
+        "bcubed_f1": 2 * b_precision * b_recall / (b_precision + b_recall) if b_precision + b_recall else 0.0,
+        "adjusted_rand_index": float(ari),
+        "people_split": float(split), "people_split_share": split / n_people if n_people else 0.0,
+        "golden_merged": float(merged),
+        "golden_merged_share": merged / len(cluster_sizes) if len(cluster_sizes) else 0.0,
+    }
+
+
+# =============================================================================== the whole step
+@dataclass
+class GoldenResult:
+    golden: pd.DataFrame            # rows of golden_records (columns GOLDEN_COLUMNS)
+    mapping: pd.DataFrame           # rows of citizen_golden_map (columns MAP_COLUMNS)
+    metrics: dict[str, float]
+    clusters: Clusters
+    records: pd.DataFrame           # the full source records (survivorship input), scored order
+    entity: np.ndarray | None
+    sample_size: int = 200
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def assemble(records: pd.DataFrame, clusters: Clusters, settings: GoldenSettings, run_id: str | None = None,
+             entity: np.ndarray | None = None) -> GoldenResult:
+    """Survivorship and the output frames for already clustered records (no database access)."""
+    started = time.perf_counter()
+    labels = clusters.labels
+    record_id = records["record_id"].to_numpy(dtype=np.int64)
+    golden_id = np.full(clusters.n_clusters, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(golden_id, labels, record_id)
+    values, sources = survive(records, labels, clusters.n_clusters, settings)
+    golden = pd.DataFrame({"golden_id": golden_id})
+    for f in GOLDEN_FIELDS:
+        golden[f] = values[f].to_numpy() if f in values.columns else None
+    golden["member_count"] = clusters.sizes.astype(np.int64)
+    golden["cluster_confidence"] = clusters.confidence
+    golden["field_sources"] = _field_sources_json(sources)
+    golden["run_id"] = run_id
+    golden["created_at"] = pd.Timestamp.now(tz="UTC")
+    order = np.argsort(golden_id, kind="stable")
+    golden = golden.iloc[order].reset_index(drop=True)
+    mapping = pd.DataFrame({"citizen_id": record_id, "golden_id": golden_id[labels],
+                            "match_probability": clusters.link_probability})
+    metrics: dict[str, float] = {
+        "golden_records": float(clusters.n_clusters),
+        "golden_citizens": float(len(record_id)),
+        "largest_cluster_size": float(clusters.sizes.max()) if len(clusters.sizes) else 0.0,
+        "golden_singletons": float((clusters.sizes == 1).sum()),
+        "golden_mean_cluster_size": float(clusters.sizes.mean()) if len(clusters.sizes) else 0.0,
+        **clusters.stats,
+    }
+    if entity is not None:
+        metrics.update(cluster_metrics(labels, entity))
+    result = GoldenResult(golden, mapping, metrics, clusters, records, entity, settings.sample_size)
+    result.timings["survive"] = time.perf_counter() - started
+    return result
+
+
+def _ensure_tables(conn) -> None:
+    if not (warehouse.table_exists(conn, GOLDEN_TABLE) and warehouse.table_exists(conn, MAP_TABLE)):
+        with conn.transaction():
+            conn.execute((warehouse.SQL_DIR / _SCHEMA_FILE).read_text(encoding="utf-8"))
+
+
+def _for_copy(golden: pd.DataFrame) -> pd.DataFrame:
+    out = golden
+    dob = golden["date_of_birth"]
+    if pd.api.types.is_datetime64_any_dtype(dob):
+        days = dob.to_numpy(dtype="datetime64[D]")
+        out = golden.assign(date_of_birth=np.where(np.isnat(days), None, days.astype(str).astype(object)))
+    return out
+
+
+def write_golden(conn, golden: pd.DataFrame, mapping: pd.DataFrame) -> None:
+    """Replace golden_records and citizen_golden_map in one transaction (creating them if missing).
+
+    Any transaction open on ``conn`` is committed first (the reads before); on failure the
+    previous rows of both tables are untouched and a :class:`WarehouseError` is raised.
+    """
+    import psycopg
+
+    try:
+        _ensure_tables(conn)
+        # replace_tables' transaction must be a real one, not a savepoint inside the caller's
+        if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            conn.commit()
+        warehouse.replace_tables(conn, {GOLDEN_TABLE: _for_copy(golden[list(GOLDEN_COLUMNS)]),
+                                        MAP_TABLE: mapping[list(MAP_COLUMNS)]})
+    except psycopg.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise WarehouseError(f"writing {GOLDEN_TABLE} and {MAP_TABLE} failed ({first})",
+                             "nothing was changed: the previous golden records are intact") from exc
+
+
+def load_full_records(conn, config: ModelConfig, record_ids: np.ndarray) -> pd.DataFrame:
+    """Every mapped field of the records, in the order of ``record_ids`` (the scored records)."""
+    fields = [f for f in FIELDS if f in config.data.columns]
+    full = warehouse.load_records(conn, config.data, fields)
+    ids = np.asarray(record_ids, dtype=np.int64)
+    if len(full) == len(ids) and np.array_equal(full["record_id"].to_numpy(), ids):
+        return full
+    full = full.set_index("record_id")
+    missing = ~np.isin(ids, full.index.to_numpy())
+    if missing.any():
+        raise DataError(f"{int(missing.sum()):,} scored records are no longer in table {config.data.table} "
+                        f"(e.g. {config.data.id_column} {int(ids[missing][0])})",
+                        "the table changed since the records were scored: build the golden records again")
+    return full.loc[ids].reset_index()
+
+
+def build_golden_records(scored, config: ModelConfig, conn, run_id: str | None = None,
+                         write: bool = True) -> GoldenResult:
+    """Cluster the scored pairs, apply survivorship, write both tables atomically, compute metrics.
+
+    ``scored`` is a :class:`pipeline.Scored` (records, pairs, probabilities, entity); the full
+    records are reloaded from ``conn`` (the trainer loads only the fields it compares).
+    ``result.metrics`` are ready for ``mlflow.log_metrics``; see :func:`log_to_mlflow`.
+    """
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    records = load_full_records(conn, config, scored.records["record_id"].to_numpy())
+    timings["load"] = time.perf_counter() - t
+    t = time.perf_counter()
+    g = config.golden
+    clusters = cluster_pairs(len(records), scored.pairs.left, scored.pairs.right, scored.probabilities,
+                             config.threshold, g.min_edge_probability, g.max_cluster_size)
+    timings["cluster"] = time.perf_counter() - t
+    result = assemble(records, clusters, g, run_id, scored.entity)
+    timings["survive"] = result.timings["survive"]
+    if write:
+        t = time.perf_counter()
+        write_golden(conn, result.golden, result.mapping)
+        timings["write"] = time.perf_counter() - t
+    result.timings = timings
+    result.metrics.update({f"seconds_golden_{k}": v for k, v in timings.items()})
+    result.metrics["seconds_golden"] = time.perf_counter() - started
+    return result
+
+
+# =============================================================================== artifacts
+def sample_frame(result: GoldenResult, size: int | None = None, seed: int = 0) -> pd.DataFrame:
+    """Golden records with their member records below each: half the largest clusters, half random
+    multi-member clusters (singletons fill up when there are too few)."""
+    size = result.sample_size if size is None else size
+    golden = result.golden
+    if size <= 0 or golden.empty:
+        return pd.DataFrame()
+    counts = golden["member_count"].to_numpy()
+    by_size = np.lexsort((golden["golden_id"].to_numpy(), -counts))
+    chosen = list(by_size[: size // 2])
+    rest = np.setdiff1d(np.flatnonzero(counts > 1), chosen)
+    rng = np.random.default_rng(seed)
+    chosen += list(rng.permutation(rest)[: size - len(chosen)])
+    if len(chosen) < size:
+        chosen += list(np.setdiff1d(np.arange(len(golden)), chosen)[: size - len(chosen)])
+    picked = golden.iloc[sorted(chosen)]
+    fields = [f for f in GOLDEN_FIELDS if f in result.records.columns]
+    head = pd.DataFrame({"golden_id": picked["golden_id"].to_numpy(), "row": "golden",
+                         "citizen_id": pd.array([pd.NA] * len(picked), dtype="Int64"),
+                         "member_count": picked["member_count"].to_numpy(),
+                         "cluster_confidence": picked["cluster_confidence"].to_numpy(),
+                         "match_probability": np.nan})
+    for f in fields:
+        head[f] = picked[f].to_numpy()
+    head["field_sources"] = picked["field_sources"].to_numpy()
+    in_sample = np.isin(result.mapping["golden_id"].to_numpy(), head["golden_id"].to_numpy())
+    rec = result.records.loc[in_sample]
+    members = pd.DataFrame({"golden_id": result.mapping["golden_id"].to_numpy()[in_sample], "row": "member",
+                            "citizen_id": pd.array(rec["record_id"].to_numpy(), dtype="Int64")})
+    members["member_count"] = pd.array([pd.NA] * len(rec), dtype="Int64")
+    members["cluster_confidence"] = np.nan
+    members["match_probability"] = result.mapping["match_probability"].to_numpy()[in_sample]
+    if result.entity is not None:
+        members["true_entity_id"] = pd.array(np.asarray(result.entity)[in_sample], dtype="Int64")
+    for c in ("source_system", "updated_at", *fields):
+        if c in rec.columns:
+            members[c] = rec[c].to_numpy()
+    members["field_sources"] = ""
+    head["member_count"] = pd.array(head["member_count"], dtype="Int64")
+    for c in members.columns:
+        if c not in head.columns:
+            head[c] = pd.Series(pd.array([None] * len(head), dtype=members[c].dtype), index=head.index)
+    frame = pd.concat([head[members.columns], members], ignore_index=True)
+    frame["_order"] = (frame["row"] == "member").astype(int)
+    frame = frame.sort_values(["golden_id", "_order", "citizen_id"], kind="stable").drop(columns="_order")
+    return frame.reset_index(drop=True)
+
+
+def write_artifacts(result: GoldenResult, folder: str | Path) -> Path:
+    """Write ``cluster_size_histogram.png``, ``golden_records_sample.csv`` and ``golden_metrics.json``
+    into ``folder`` (log it as artifacts under ``golden/``)."""
+    from . import plots
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    plots.save_figure(plots.cluster_size_plot(result.clusters.sizes), folder / "cluster_size_histogram.png")
+    sample_frame(result).to_csv(folder / "golden_records_sample.csv", index=False)
+    (folder / "golden_metrics.json").write_text(json.dumps(result.metrics, indent=2, sort_keys=True))
+    return folder
+
+
+def log_to_mlflow(result: GoldenResult, run_id: str | None = None, client=None) -> None:
+    """Log ``result.metrics`` and the artifacts (under ``golden/``) to ``run_id``, else to the active run."""
+    import mlflow
+
+    if run_id is None:
+        mlflow.log_metrics({k: float(v) for k, v in result.metrics.items()})
+        with tempfile.TemporaryDirectory() as tmp:
+            mlflow.log_artifacts(str(write_artifacts(result, tmp)), artifact_path=ARTIFACT_PATH)
+        return
+    from mlflow.entities import Metric
+
+    client = client or mlflow.MlflowClient()
+    now = int(time.time() * 1000)
+    client.log_batch(run_id, metrics=[Metric(k, float(v), now, 0) for k, v in result.metrics.items()])
+    with tempfile.TemporaryDirectory() as tmp:
+        client.log_artifacts(run_id, str(write_artifacts(result, tmp)), artifact_path=ARTIFACT_PATH)
+
+
+# =============================================================================== from a logged model
+_OVERRIDABLE = ("golden.", "model.params.match_threshold")
+
+
+def score_with_model(records: pd.DataFrame, entity: np.ndarray | None, config: ModelConfig, model, progress):
+    """prepare -> candidates -> compare -> score with an already fitted model (no EM)."""
+    from . import candidates as candidates_mod
+    from .comparisons import compare
+    from .pipeline import Scored, labels_for, true_pair_count
+    from .prepare import prepare
+
+    with progress.stage("prepare"):
+        prepared = prepare(records)
+    with progress.stage("candidates"):
+        pairs = candidates_mod.generate(prepared, config.model.params.blocking_fields, config.candidates)
+        progress.say(f"  {len(pairs):,} candidate pairs")
+        if len(pairs) == 0:
+            raise DataError("blocking yielded no candidate pairs",
+                            "check model.params.blocking_fields: the fields may be empty or all different")
+    with progress.stage("compare"):
+        vectors = compare(prepared, pairs.left, pairs.right, config.comparisons)
+    with progress.stage("score"):
+        weights, probs = model.score(vectors.levels)
+    labels = labels_for(entity, pairs) if entity is not None else None
+    total = true_pair_count(entity) if entity is not None else 0
+    return Scored(records, prepared, pairs, vectors, model, weights, probs, labels, entity, total)
+
+
+def _model_file(client, run_id: str, dst: Path) -> Path:
+    """Download the run's logged model and return its ``fellegi_sunter.json``."""
+    import mlflow
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    errors: list[str] = []
+
+    def candidates():
+        yield f"runs:/{run_id}/model"
+        try:  # MLflow 3: the run's LoggedModel, should the runs:/ URI not resolve
+            logged = mlflow.search_logged_models(filter_string=f"source_run_id = '{run_id}'", output_format="list")
+        except Exception as exc:  # noqa: BLE001 - stores without logged models
+            errors.append(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            return
+        yield from (m.artifact_location for m in logged if m.name == "model")
+
+    for i, uri in enumerate(candidates()):
+        try:
+            folder = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(dst / str(i))))
+        except Exception as exc:  # noqa: BLE001
+            errors.append(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            continue
+        found = sorted(folder.rglob("fellegi_sunter.json"))
+        if found:
+            return found[0]
+    raise TrackingError(f"MLflow run {run_id} has no logged model with fellegi_sunter.json"
+                        + (f" ({errors[-1][:200]})" if errors else ""),
+                        "train with tracking.log_model true (the default): python src/train.py")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="build_golden_records.py",
+                                description="Build the golden records from a logged model, without retraining: "
+                                            "score the warehouse, cluster, apply survivorship, replace "
+                                            "golden_records and citizen_golden_map, and log the cluster metrics "
+                                            "to the same MLflow run.")
+    p.add_argument("--run-id", required=True, help="MLflow run whose logged model scores the pairs")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override golden.* or model.params.match_threshold of the logged config, "
+                        "e.g. --set golden.max_cluster_size=6 (repeatable)")
+    p.add_argument("--no-log", action="store_true", help="do not log metrics and artifacts to the run")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.add_argument("--verbose", action="store_true", help="print the full traceback on failure")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``scripts/build_golden_records.py --run-id RUN_ID`` (wrapped by :func:`cli.run_main`)."""
+    import mlflow
+
+    from . import tracking
+    from pydantic import ValidationError
+
+    from .config import _format_validation_error, apply_overrides, load_settings, parse_override
+    from .pipeline import Progress, load
+    from .scoring import load_model_config_from_files, load_model_files
+
+    args = build_parser().parse_args(argv)
+    for text in args.overrides:
+        key = ".".join(parse_override(text)[0])
+        if not key.startswith(_OVERRIDABLE):
+            raise ConfigError(f"--set {text}: only golden.* and model.params.match_threshold can be changed "
+                              "for a logged model")
+    started = time.perf_counter()
+    settings = load_settings()
+    uri = tracking.configure(settings)
+    client = mlflow.MlflowClient(uri)
+    try:
+        run = client.get_run(args.run_id)
+    except Exception as exc:  # noqa: BLE001 - MlflowException: RESOURCE_DOES_NOT_EXIST
+        raise TrackingError(f"MLflow run {args.run_id!r} not found in {tracking.redact(uri)}",
+                            "pass the run id printed by python src/train.py (or copy it from the MLflow UI)") \
+            from exc
+    if run.info.lifecycle_stage == "deleted":
+        raise TrackingError(f"MLflow run {args.run_id} is deleted", "restore it in the MLflow UI or pick another run")
+    progress = Progress(quiet=args.quiet)
+    with tempfile.TemporaryDirectory() as tmp:
+        with progress.stage("model"):
+            path = _model_file(client, args.run_id, Path(tmp))
+            model, _, _ = load_model_files(path)
+            config = load_model_config_from_files(path)
+    if args.overrides:
+        data = apply_overrides(config.model_dump(mode="json"), args.overrides)
+        try:
+            config = ModelConfig.model_validate(data)
+        except ValidationError as err:
+            raise ConfigError(_format_validation_error("--set", err)) from None
+    target = warehouse.resolve_target(settings, announce=not args.quiet)
+    with warehouse.connect(target, settings.database.connect_timeout_seconds) as conn:
+        records, entity = load(conn, config, progress)
+        scored = score_with_model(records, entity, config, model, progress)
+        with progress.stage("golden"):
+            result = build_golden_records(scored, config, conn, run_id=args.run_id)
+    if not args.no_log:
+        with progress.stage("log"):
+            log_to_mlflow(result, run_id=run.info.run_id, client=client)
+            client.set_tag(run.info.run_id, "golden.database", target.safe_url)
+    m = result.metrics
+    quality = (f", B-cubed F1 {m['bcubed_f1']:.4f}, {int(m['people_split']):,} people split, "
+               f"{int(m['golden_merged']):,} merged" if "bcubed_f1" in m else "")
+    print(f"golden records: {int(m['golden_records']):,} from {int(m['golden_citizens']):,} citizens "
+          f"(largest cluster {int(m['largest_cluster_size'])}{quality}) written to {target.safe_url} "
+          f"in {m['seconds_golden']:.1f} s (total {time.perf_counter() - started:.1f} s)"
+          + ("" if args.no_log else f"; metrics logged to run {args.run_id}"))
+    return 0
+
+
+def cli() -> None:
+    from .cli import run_main
+
+    sys.exit(run_main(main))
+
+
+if __name__ == "__main__":
+    cli()
