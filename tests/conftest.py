@@ -7,10 +7,13 @@ user would run them, in a subprocess, with ``DATABASE_URL`` and ``MLFLOW_TRACKIN
 from __future__ import annotations
 
 import os
+import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
+import mlflow
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -18,8 +21,9 @@ SRC = ROOT / "use-cases" / "golden_record" / "src"
 if str(SRC) not in sys.path:
     sys.path.insert(0, str(SRC))
 
+from mlflow import MlflowClient  # noqa: E402
+
 from golden_record import warehouse  # noqa: E402
-from golden_record.config import load_settings  # noqa: E402
 
 TEST_DATABASE = "golden_record_test"
 
@@ -30,18 +34,36 @@ def run(cmd: list[str], env: dict[str, str], cwd: Path = ROOT, timeout: int = 60
     return subprocess.run(cmd, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
 
 
+def fresh_store(tmp_path_factory, folder) -> str:
+    """A new empty SQLite store: a copy of one created once per session (creating the schema takes
+    seconds; a copy takes milliseconds). Its Default experiment keeps artifacts in a temporary folder."""
+    template = tmp_path_factory.getbasetemp() / "mlflow_template" / "mlflow.db"
+    if not template.exists():
+        template.parent.mkdir(exist_ok=True)
+        partial = template.with_name("partial.db")
+        MlflowClient(f"sqlite:///{partial}").search_experiments()
+        with sqlite3.connect(partial) as conn:
+            conn.execute("UPDATE experiments SET artifact_location = ? WHERE experiment_id = 0",
+                         ((template.parent / "mlruns" / "0").as_uri(),))
+        partial.rename(template)
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(template, folder / "mlflow.db")
+    return f"sqlite:///{folder / 'mlflow.db'}"
+
+
+@pytest.fixture(autouse=True)
+def _restore_global_tracking_uri():
+    """The command lines call mlflow.set_tracking_uri; keep that from leaking into other tests."""
+    was_set = mlflow.is_tracking_uri_set()
+    previous = mlflow.get_tracking_uri() if was_set else None
+    yield
+    mlflow.set_tracking_uri(previous)
+
+
 @pytest.fixture(scope="session")
 def database_url() -> str:
     """URL of a real PostgreSQL database reserved for tests (created if missing)."""
-    saved = os.environ.pop("DATABASE_URL", None)
-    try:
-        target = warehouse.resolve_target(load_settings(), announce=False)
-    finally:
-        if saved is not None:
-            os.environ["DATABASE_URL"] = saved
-    url = warehouse._with_database(target.url, TEST_DATABASE)
-    warehouse.ensure_database(url)
-    return url
+    return warehouse.sibling_database(TEST_DATABASE)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from mlflow import MlflowClient
 
-from conftest import ROOT
+from conftest import ROOT, fresh_store
 from golden_record.config import MODEL_CONFIG_PATH, load_settings
 
 USE_CASE = ROOT / "use-cases" / "golden_record"
@@ -22,22 +22,6 @@ SRC = USE_CASE / "src" / "golden_record"
 BIN = Path(sys.executable).parent
 DEFAULT_EXPERIMENT = "smart/golden_record/baseline_v1"
 
-
-def fresh_store(tmp_path_factory, folder) -> str:
-    """A new empty SQLite store: a copy of one created once per session (creating the schema takes
-    seconds; a copy takes milliseconds). Its Default experiment keeps artifacts in a temporary folder."""
-    template = tmp_path_factory.getbasetemp() / "mlflow_template" / "mlflow.db"
-    if not template.exists():
-        template.parent.mkdir(exist_ok=True)
-        partial = template.with_name("partial.db")
-        MlflowClient(f"sqlite:///{partial}").search_experiments()
-        with sqlite3.connect(partial) as conn:
-            conn.execute("UPDATE experiments SET artifact_location = ? WHERE experiment_id = 0",
-                         ((template.parent / "mlruns" / "0").as_uri(),))
-        partial.rename(template)
-    folder.mkdir(parents=True, exist_ok=True)
-    shutil.copy(template, folder / "mlflow.db")
-    return f"sqlite:///{folder / 'mlflow.db'}"
 
 
 def handles_mlflow_run() -> bool:

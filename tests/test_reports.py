@@ -9,6 +9,8 @@ import sqlite3
 import mlflow
 import pandas as pd
 import pytest
+
+from conftest import fresh_store
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param
 
@@ -18,31 +20,6 @@ from golden_record.reports import export_runs_main, report_main
 
 EXPERIMENT = load_settings().tracking.experiment_name  # the default the report uses
 T0 = 1_700_000_000_000
-
-
-def fresh_store(tmp_path_factory, folder) -> str:
-    """A new empty SQLite store: a copy of one created once per session (creating the schema takes
-    seconds; a copy takes milliseconds). Its Default experiment keeps artifacts in a temporary folder."""
-    template = tmp_path_factory.getbasetemp() / "mlflow_template" / "mlflow.db"
-    if not template.exists():
-        template.parent.mkdir(exist_ok=True)
-        partial = template.with_name("partial.db")
-        MlflowClient(f"sqlite:///{partial}").search_experiments()
-        with sqlite3.connect(partial) as conn:
-            conn.execute("UPDATE experiments SET artifact_location = ? WHERE experiment_id = 0",
-                         ((template.parent / "mlruns" / "0").as_uri(),))
-        partial.rename(template)
-    shutil.copy(template, folder / "mlflow.db")
-    return f"sqlite:///{folder / 'mlflow.db'}"
-
-
-@pytest.fixture(autouse=True)
-def _restore_global_tracking_uri():
-    """The command lines call mlflow.set_tracking_uri; keep that from leaking into other tests."""
-    was_set = mlflow.is_tracking_uri_set()
-    previous = mlflow.get_tracking_uri() if was_set else None
-    yield
-    mlflow.set_tracking_uri(previous)
 
 
 def _run(client, exp_id, name, status, start, params, metrics, tags):

@@ -149,3 +149,34 @@ def test_a_failing_load_rolls_back(seeded_small, database_url):
         with pytest.raises(psycopg.errors.CheckViolation):
             warehouse.replace_tables(conn, {"citizens": bad, "citizen_truth": data.truth})
     assert _fingerprint(database_url) == before
+
+
+def test_without_a_server_the_embedded_postgresql_serves(tmp_path):
+    """A newcomer without PostgreSQL: DATABASE_URL unset and nothing answering at the configured
+    address -> the embedded server (pgserver) starts, says so in one line, and seeding works."""
+    pytest.importorskip("pgserver")
+    import os
+
+    import yaml
+
+    pgdata = tmp_path / "pg"
+    settings = tmp_path / "settings.yaml"
+    settings.write_text(yaml.safe_dump({"database": {"url": "postgresql://postgres@127.0.0.1:1/smart_warehouse",
+                                                     "embedded_fallback": True, "embedded_dir": str(pgdata),
+                                                     "connect_timeout_seconds": 2}}))
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["GOLDEN_RECORD_SETTINGS"] = str(settings)
+    try:
+        done = subprocess.run([sys.executable, "scripts/seed_data.py", "--rows", "200"], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        banner = [line for line in done.stderr.splitlines() if line.startswith("database:")]
+        assert len(banner) == 1 and "embedded PostgreSQL" in banner[0] and "127.0.0.1:1" in banner[0]
+        assert "seeded 200 records" in done.stdout
+        check = subprocess.run([sys.executable, "scripts/db_check.py"], cwd=ROOT, env=env, capture_output=True,
+                               text=True, timeout=120)
+        assert check.returncode == 0 and "citizens holds 200 rows" in check.stdout
+    finally:
+        import pgserver
+
+        pgserver.get_server(pgdata, cleanup_mode="stop").cleanup()

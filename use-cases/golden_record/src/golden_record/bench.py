@@ -51,15 +51,7 @@ def measure(cmd: list[str], env: dict, cwd: Path = REPO_ROOT) -> dict:
 def bench_database_url() -> str:
     from . import warehouse
 
-    saved = os.environ.pop("DATABASE_URL", None)
-    try:
-        target = warehouse.resolve_target(load_settings(), announce=False)
-    finally:
-        if saved is not None:
-            os.environ["DATABASE_URL"] = saved
-    url = warehouse._with_database(target.url, "golden_bench")
-    warehouse.ensure_database(url)
-    return url
+    return warehouse.sibling_database("golden_bench")
 
 
 def run_metrics(uri: str, experiment: str, run_name: str) -> dict:
@@ -147,6 +139,22 @@ def main(argv: list[str] | None = None) -> int:
             row.update({k.removeprefix("seconds_"): round(v, 2) for k, v in m.items()
                         if k.startswith("seconds_") and k != "seconds_total"})
             results["train"].append(row)
+            if n == sizes[0]:
+                print(f"threshold sweep of 20 thresholds and golden records on {n:,} records ...", flush=True)
+                r = measure([py, "src/train.py", "--experiment", "bench", "--run-name", f"sweep_{n}", "--quiet",
+                             "--sweep", "match_threshold=0.80:0.99:0.01"], env, cwd=USE_CASE)
+                sm = run_metrics(uri, "bench", f"sweep_{n}")
+                r2 = measure([py, "src/train.py", "--experiment", "bench", "--run-name", f"golden_{n}", "--quiet",
+                              "--write-golden"], env, cwd=USE_CASE)
+                gm = run_metrics(uri, "bench", f"golden_{n}")
+                results["sweep"] = {"records": n, "thresholds": 20, "sweep_seconds": round(sm["seconds_total"], 2),
+                                    "single_run_seconds": row["pipeline_seconds"],
+                                    "ratio": round(sm["seconds_total"] / row["pipeline_seconds"], 2),
+                                    "sweep_wall_seconds": round(r["seconds"], 2)}
+                results["golden"] = {"records": n, "golden_seconds": round(gm["seconds_golden"], 2),
+                                     "golden_records": int(gm["golden_records"]),
+                                     "bcubed_f1": round(gm.get("bcubed_f1", float("nan")), 5),
+                                     "wall_seconds": round(r2["seconds"], 2)}
             if args.baseline and n == sizes[0]:
                 print(f"recordlinkage baseline on {n:,} records ...", flush=True)
                 base = recordlinkage_baseline(database_url)
@@ -171,6 +179,14 @@ def write_report(results: dict) -> None:
         lines.append(f"| {r['records']:,} | {r['pipeline_seconds']} | {r['wall_seconds']} | {r['peak_mib']} | "
                      + " | ".join(str(r.get(s, "")) for s in stages)
                      + f" | {r['candidate_pairs']:,} | {r['f1_score']} | {r['pairs_completeness']} |")
+    if "sweep" in results:
+        sw, g = results["sweep"], results["golden"]
+        lines += ["", "## Sweep and golden records", "",
+                  f"* threshold sweep, {sw['thresholds']} thresholds on {sw['records']:,} records: "
+                  f"{sw['sweep_seconds']} s against {sw['single_run_seconds']} s for one training run "
+                  f"(ratio {sw['ratio']}x; one fit, one sort, 20 child runs)",
+                  f"* golden records (reload, cluster, survive, write) for {g['records']:,} records: "
+                  f"{g['golden_seconds']} s; {g['golden_records']:,} golden records, B-cubed F1 {g['bcubed_f1']}"]
     if "baseline" in results:
         b = results["baseline"]
         ours = next(r for r in results["train"] if r["records"] == b["records"])

@@ -430,7 +430,8 @@ def load_model_config(path: str | os.PathLike | None = None, overrides: list[str
 
 
 def load_settings(path: str | os.PathLike | None = None) -> Settings:
-    path = Path(path) if path else SETTINGS_PATH
+    """``config/settings.yaml``, or the file named by ``GOLDEN_RECORD_SETTINGS``."""
+    path = Path(path or os.environ.get("GOLDEN_RECORD_SETTINGS") or SETTINGS_PATH)
     data = _read_yaml(path) if path.exists() else {}
     try:
         return Settings.model_validate(data)

@@ -605,21 +605,9 @@ _OVERRIDABLE = ("golden.", "model.params.match_threshold")
 
 def score_with_model(records: pd.DataFrame, entity: np.ndarray | None, config: ModelConfig, model, progress):
     """prepare -> candidates -> compare -> score with an already fitted model (no EM)."""
-    from . import candidates as candidates_mod
-    from .comparisons import compare
-    from .pipeline import Scored, labels_for, true_pair_count
-    from .prepare import prepare
+    from .pipeline import Scored, candidate_vectors, labels_for, true_pair_count
 
-    with progress.stage("prepare"):
-        prepared = prepare(records)
-    with progress.stage("candidates"):
-        pairs = candidates_mod.generate(prepared, config.model.params.blocking_fields, config.candidates)
-        progress.say(f"  {len(pairs):,} candidate pairs")
-        if len(pairs) == 0:
-            raise DataError("blocking yielded no candidate pairs",
-                            "check model.params.blocking_fields: the fields may be empty or all different")
-    with progress.stage("compare"):
-        vectors = compare(prepared, pairs.left, pairs.right, config.comparisons)
+    prepared, pairs, vectors = candidate_vectors(records, config, progress)
     with progress.stage("score"):
         weights, probs = model.score(vectors.levels)
     labels = labels_for(entity, pairs) if entity is not None else None

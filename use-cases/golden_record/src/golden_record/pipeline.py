@@ -123,8 +123,10 @@ def load(conn, config: ModelConfig, progress: Progress) -> tuple[pd.DataFrame, n
     return records, entity
 
 
-def fit_and_score(records: pd.DataFrame, entity: np.ndarray | None, config: ModelConfig,
-                  progress: Progress) -> Scored:
+def candidate_vectors(records: pd.DataFrame, config: ModelConfig, progress: Progress
+                      ) -> tuple[pd.DataFrame, candidates_mod.Candidates, ComparisonVectors]:
+    """prepare -> candidates -> compare: everything before the model, shared by training,
+    re-scoring with a logged model (golden records, promotion) and sweeps."""
     from .prepare import prepare
 
     with progress.stage("prepare"):
@@ -143,6 +145,12 @@ def fit_and_score(records: pd.DataFrame, entity: np.ndarray | None, config: Mode
                             "check model.params.blocking_fields: the fields may be empty or all different")
     with progress.stage("compare"):
         vectors = compare(prepared, pairs.left, pairs.right, config.comparisons)
+    return prepared, pairs, vectors
+
+
+def fit_and_score(records: pd.DataFrame, entity: np.ndarray | None, config: ModelConfig,
+                  progress: Progress) -> Scored:
+    prepared, pairs, vectors = candidate_vectors(records, config, progress)
     with progress.stage("fit"):
         em = config.model.em
         model = FellegiSunter(vectors.names, vectors.labels)

@@ -36,11 +36,8 @@ def f1_on_current_data(client, run_id: str, settings: Settings) -> tuple[float, 
     import mlflow
 
     from . import tracking, warehouse
-    from .candidates import generate
-    from .comparisons import compare
     from .evaluation import evaluate
-    from .pipeline import Progress, labels_for, load, true_pair_count
-    from .prepare import prepare
+    from .pipeline import Progress, candidate_vectors, labels_for, load, true_pair_count
     from .scoring import load_model_config_from_files, load_model_files
 
     folder = mlflow.artifacts.download_artifacts(f"runs:/{run_id}/model")
@@ -53,9 +50,7 @@ def f1_on_current_data(client, run_id: str, settings: Settings) -> tuple[float, 
         records, entity = load(conn, config, Progress(quiet=True))
     if entity is None:
         raise GoldenRecordError("cannot compare models: the warehouse has no ground truth", "run make seed-data")
-    prepared = prepare(records)
-    pairs = generate(prepared, config.model.params.blocking_fields, config.candidates)
-    vectors = compare(prepared, pairs.left, pairs.right, config.comparisons)
+    _, pairs, vectors = candidate_vectors(records, config, Progress(quiet=True))
     _, probs = model.score(vectors.levels)
     ev = evaluate(probs, labels_for(entity, pairs), threshold, true_pair_count(entity), len(records))
     return float(ev.metrics["f1_score"]), tracking.frame_digest(records)

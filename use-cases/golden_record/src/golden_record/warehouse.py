@@ -178,6 +178,22 @@ def resolve_target(settings: Settings, announce: bool = True) -> DatabaseTarget:
     return target
 
 
+def sibling_database(name: str, settings: Settings | None = None) -> str:
+    """URL of database ``name`` on the configured server (ignoring DATABASE_URL), created if
+    missing: tests and benchmarks use such siblings so they never touch smart_warehouse."""
+    from .config import load_settings
+
+    saved = os.environ.pop("DATABASE_URL", None)
+    try:
+        target = resolve_target(settings or load_settings(), announce=False)
+    finally:
+        if saved is not None:
+            os.environ["DATABASE_URL"] = saved
+    url = _with_database(target.url, name)
+    ensure_database(url)
+    return url
+
+
 def connect(target: DatabaseTarget, timeout: int = 5) -> psycopg.Connection:
     return _try_connect(target.url, timeout)
 
