@@ -40,6 +40,17 @@ class Progress:
             print(text, file=sys.stderr, flush=True)
 
     @contextmanager
+    def bar(self, total: int, unit: str) -> Iterator:
+        """A progress bar on an interactive terminal (tqdm turns itself off when stderr is not a TTY)."""
+        if self.quiet:
+            yield _NoBar()
+            return
+        from tqdm import tqdm
+
+        with tqdm(total=total, unit=f" {unit}", leave=False, disable=None, file=sys.stderr) as bar:
+            yield bar
+
+    @contextmanager
     def stage(self, name: str, announce: bool = True) -> Iterator[None]:
         self.current = name
         if announce:
@@ -53,6 +64,12 @@ class Progress:
         self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start
         if announce:
             self.say(f"[{name}] done in {self.timings[name]:.2f} s")
+
+
+@dataclass
+class _NoBar:
+    def update(self, n: int = 1) -> None:
+        pass
 
 
 @dataclass
@@ -144,7 +161,9 @@ def candidate_vectors(records: pd.DataFrame, config: ModelConfig, progress: Prog
             raise DataError("blocking yielded no candidate pairs",
                             "check model.params.blocking_fields: the fields may be empty or all different")
     with progress.stage("compare"):
-        vectors = compare(prepared, pairs.left, pairs.right, config.comparisons)
+        with progress.bar(len(config.comparisons), "comparisons") as bar:
+            vectors = compare(prepared, pairs.left, pairs.right, config.comparisons,
+                              progress=lambda name: bar.update(1))
     return prepared, pairs, vectors
 
 
