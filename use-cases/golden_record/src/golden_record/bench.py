@@ -26,7 +26,8 @@ USE_CASE = REPO_ROOT / "use-cases" / "golden_record"
 
 
 def measure(cmd: list[str], env: dict, cwd: Path = REPO_ROOT) -> dict:
-    """Wall seconds and peak RSS (MiB, whole process tree) of a command; raises on failure."""
+    """Wall seconds and peak memory (MiB: RSS of the process + unique pages of its children) of a
+    command; raises on failure."""
     import psutil
 
     start = time.perf_counter()
@@ -36,7 +37,9 @@ def measure(cmd: list[str], env: dict, cwd: Path = REPO_ROOT) -> dict:
     ps = psutil.Process(proc.pid)
     while proc.poll() is None:
         try:
-            rss = ps.memory_info().rss + sum(c.memory_info().rss for c in ps.children(recursive=True))
+            # children (the forked plot renderer) share most pages with the parent copy-on-write:
+            # count only their unique pages (USS), not their RSS, or the peak is counted twice
+            rss = ps.memory_info().rss + sum(c.memory_full_info().uss for c in ps.children(recursive=True))
             peak = max(peak, rss)
         except psutil.Error:
             pass
