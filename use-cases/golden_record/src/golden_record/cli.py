@@ -5,6 +5,7 @@ import sys
 import time
 import traceback
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 from .config import ConfigError
@@ -35,15 +36,46 @@ def run_main(main: Callable[[list[str] | None], int], argv: list[str] | None = N
         return EXIT_INTERRUPTED
 
 
-@contextmanager
-def stage(name: str, timings: dict[str, float] | None = None, quiet: bool = False) -> Iterator[None]:
-    """Print ``name ...`` then ``name done in 1.23 s``; record the seconds in ``timings``."""
-    if not quiet:
-        print(f"[{name}] ...", file=sys.stderr, flush=True)
-    start = time.perf_counter()
-    yield
-    seconds = time.perf_counter() - start
-    if timings is not None:
-        timings[name] = seconds
-    if not quiet:
-        print(f"[{name}] done in {seconds:.2f} s", file=sys.stderr, flush=True)
+@dataclass
+class _NoBar:
+    def update(self, n: int = 1) -> None:
+        pass
+
+
+@dataclass
+class Progress:
+    """Prints each stage with its timing; remembers the current stage for failure reports."""
+    quiet: bool = False
+    timings: dict[str, float] = field(default_factory=dict)
+    current: str | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def say(self, text: str) -> None:
+        if not self.quiet:
+            print(text, file=sys.stderr, flush=True)
+
+    @contextmanager
+    def bar(self, total: int, unit: str) -> Iterator:
+        """A progress bar on an interactive terminal (tqdm turns itself off when stderr is not a TTY)."""
+        if self.quiet:
+            yield _NoBar()
+            return
+        from tqdm import tqdm
+
+        with tqdm(total=total, unit=f" {unit}", leave=False, disable=None, file=sys.stderr) as bar:
+            yield bar
+
+    @contextmanager
+    def stage(self, name: str, announce: bool = True) -> Iterator[None]:
+        self.current = name
+        if announce:
+            self.say(f"[{name}] ...")
+        start = time.perf_counter()
+        try:
+            yield
+        except GoldenRecordError as exc:
+            exc.stage = exc.stage or name
+            raise
+        self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start
+        if announce:
+            self.say(f"[{name}] done in {self.timings[name]:.2f} s")

@@ -669,7 +669,8 @@ def main(argv: list[str] | None = None) -> int:
     from pydantic import ValidationError
 
     from .config import _format_validation_error, apply_overrides, load_settings, parse_override
-    from .pipeline import Progress, load
+    from .cli import Progress
+    from .pipeline import load
     from .scoring import load_model_config_from_files, load_model_files
 
     args = build_parser().parse_args(argv)

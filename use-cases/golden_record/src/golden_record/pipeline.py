@@ -7,69 +7,20 @@ loaded apart and only ever used to label pairs for evaluation, never for fitting
 """
 from __future__ import annotations
 
-import sys
-import time
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from . import candidates as candidates_mod
 from . import warehouse
+from .cli import Progress
 from .comparisons import ComparisonVectors, compare
 from .config import ModelConfig
-from .errors import DataError, GoldenRecordError, ModelError
+from .errors import DataError, ModelError
 from .evaluation import Evaluation, evaluate
 from .model import FellegiSunter, level_frequencies
 
-STAGES = ("load", "prepare", "candidates", "compare", "fit", "evaluate", "log")
-
-
-@dataclass
-class Progress:
-    """Prints each stage with its timing; remembers the current stage for failure reports."""
-    quiet: bool = False
-    timings: dict[str, float] = field(default_factory=dict)
-    current: str | None = None
-    counts: dict[str, int] = field(default_factory=dict)
-
-    def say(self, text: str) -> None:
-        if not self.quiet:
-            print(text, file=sys.stderr, flush=True)
-
-    @contextmanager
-    def bar(self, total: int, unit: str) -> Iterator:
-        """A progress bar on an interactive terminal (tqdm turns itself off when stderr is not a TTY)."""
-        if self.quiet:
-            yield _NoBar()
-            return
-        from tqdm import tqdm
-
-        with tqdm(total=total, unit=f" {unit}", leave=False, disable=None, file=sys.stderr) as bar:
-            yield bar
-
-    @contextmanager
-    def stage(self, name: str, announce: bool = True) -> Iterator[None]:
-        self.current = name
-        if announce:
-            self.say(f"[{name}] ...")
-        start = time.perf_counter()
-        try:
-            yield
-        except GoldenRecordError as exc:
-            exc.stage = exc.stage or name
-            raise
-        self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start
-        if announce:
-            self.say(f"[{name}] done in {self.timings[name]:.2f} s")
-
-
-@dataclass
-class _NoBar:
-    def update(self, n: int = 1) -> None:
-        pass
 
 
 @dataclass

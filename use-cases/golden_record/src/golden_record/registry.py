@@ -37,7 +37,8 @@ def f1_on_current_data(client, run_id: str, settings: Settings) -> tuple[float, 
 
     from . import tracking, warehouse
     from .evaluation import evaluate
-    from .pipeline import Progress, candidate_vectors, labels_for, load, true_pair_count
+    from .cli import Progress
+    from .pipeline import candidate_vectors, labels_for, load, true_pair_count
     from .scoring import load_model_config_from_files, load_model_files
 
     folder = mlflow.artifacts.download_artifacts(f"runs:/{run_id}/model")

@@ -10,7 +10,7 @@ import sys
 import time
 
 from . import synthetic, warehouse
-from .cli import run_main, stage
+from .cli import Progress, run_main
 from .config import load_settings
 
 
@@ -35,13 +35,13 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.perf_counter()
     target = warehouse.resolve_target(settings)
-    timings: dict[str, float] = {}
-    with stage(f"generate {args.rows:,} synthetic citizens", timings):
+    progress = Progress()
+    with progress.stage(f"generate {args.rows:,} synthetic citizens"):
         data = synthetic.generate(rows=args.rows, duplicate_rate=args.duplicate_rate, seed=args.seed)
     with warehouse.connect(target) as conn:
-        with stage("apply schema", timings):
+        with progress.stage("apply schema"):
             warehouse.apply_schema(conn)
-        with stage("load (COPY, one transaction)", timings):
+        with progress.stage("load (COPY, one transaction)"):
             warehouse.replace_tables(conn, {"citizens": data.citizens, "citizen_truth": data.truth})
         conn.execute("ANALYZE citizens")
     total = time.perf_counter() - started

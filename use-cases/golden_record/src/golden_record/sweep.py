@@ -24,7 +24,8 @@ import yaml
 from . import diagnostics, plots, tracking, warehouse
 from .config import ConfigError, ModelConfig, Settings, apply_overrides, flatten, _format_validation_error
 from .evaluation import threshold_metrics
-from .pipeline import Progress, fit_and_score, load
+from .cli import Progress
+from .pipeline import fit_and_score, load
 
 THRESHOLD_KEY = "model.params.match_threshold"
 ALIASES = {"match_threshold": THRESHOLD_KEY, "threshold": THRESHOLD_KEY}

@@ -21,11 +21,11 @@ import pandas as pd
 
 from . import diagnostics, plots, tracking, warehouse
 from .bootstrap import bootstrap_intervals
-from .cli import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, EXIT_WAREHOUSE
+from .cli import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, EXIT_WAREHOUSE, Progress
 from .config import ConfigError, ModelConfig, Settings, flatten, load_model_config, load_settings
 from .errors import GoldenRecordError, WarehouseError
 from .evaluation import Evaluation
-from .pipeline import Progress, Scored, fit_and_score, load
+from .pipeline import Scored, fit_and_score, load
 from .scoring import pair_fields, python_model, save_model_files
 
 PIP_REQUIREMENTS_PACKAGES = ("mlflow", "numpy", "pandas", "rapidfuzz", "jellyfish", "pydantic", "PyYAML")
