@@ -46,7 +46,7 @@ def f1_on_current_data(client, run_id: str, settings: Settings) -> tuple[float, 
     path = glob.glob(f"{folder}/**/fellegi_sunter.json", recursive=True)[0]
     model, _, threshold = load_model_files(path)
     config = load_model_config_from_files(path)
-    target = warehouse.resolve_target(settings, announce=False)
+    target = warehouse.resolve_target(settings, announce=True)
     with warehouse.connect(target) as conn:
         records, entity = load(conn, config, Progress(quiet=True))
     if entity is None:
