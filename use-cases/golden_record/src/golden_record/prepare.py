@@ -45,9 +45,7 @@ ADDRESS_ABBREVIATIONS = {
     "blk": "block", "ln": "lane", "mkt": "market", "extn": "extension", "ext": "extension",
 }
 _NON_ALPHA = re.compile(r"[^a-z ]+")
-_NON_ALNUM = re.compile(r"[^a-z0-9 ]+")
 _SPACES = re.compile(r"\s+")
-_NON_DIGIT = re.compile(r"\D+")
 _SPLIT = re.compile(r"[\s.,;:/\\()\-]+")
 
 
@@ -62,13 +60,6 @@ def _by_unique(series: pd.Series, fn) -> pd.Series:
     out = mapped[codes]  # code -1 picks the trailing None
     result = pd.Series(out, index=series.index, dtype=object)
     return result.where(result.astype(bool) & result.notna(), None)
-
-
-def clean_name(text: str) -> str | None:
-    tokens = _SPACES.sub(" ", _NON_ALPHA.sub(" ", _ascii_lower(text))).split()
-    tokens = [NAME_VARIANTS.get(t, t) for t in tokens]
-    tokens = [t for t in tokens if t not in HONORIFICS]
-    return " ".join(tokens) or None
 
 
 @lru_cache(maxsize=200_000)
@@ -101,27 +92,6 @@ def sorted_tokens(text: str | None) -> str | None:
     return " ".join(sorted(t for t in text.split() if len(t) > 1)) or None
 
 
-def clean_address(text: str) -> str | None:
-    tokens = _SPACES.sub(" ", _NON_ALNUM.sub(" ", _ascii_lower(text))).split()
-    return " ".join(ADDRESS_ABBREVIATIONS.get(t, t) for t in tokens) or None
-
-
-def clean_digits(text: str, length: int | None = None) -> str | None:
-    digits = _NON_DIGIT.sub("", text)
-    if length is not None:
-        if len(digits) > length and digits.startswith(("91", "0")):  # +91 / 0 prefixes on mobiles
-            digits = digits[-length:]
-        if len(digits) != length:
-            return None
-    if not digits or len(set(digits)) == 1:  # 0000000000, 9999999999: placeholders, not IDs
-        return None
-    return digits
-
-
-def clean_lower(text: str) -> str | None:
-    return _SPACES.sub(" ", _ascii_lower(text).strip()) or None
-
-
 def phonetic(text: str | None) -> str | None:
     if not text:
         return None
@@ -129,8 +99,9 @@ def phonetic(text: str | None) -> str | None:
 
 
 def _arrow_clean(uniques: np.ndarray, kind: str, length: int | None = None) -> np.ndarray:
-    """Vectorised (pyarrow compute, C++) cleaning of distinct values; same rules as the
-    per-value functions above, for the fields where Python per value is the bottleneck."""
+    """Vectorised (pyarrow compute, C++) cleaning of distinct values: digits only (with +91/0
+    prefixes and placeholders like 0000000000 dropped), lower-cased text, or addresses with
+    abbreviations expanded (Rd -> road, Ngr -> nagar ...)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -173,12 +144,9 @@ def _by_unique_arrow(series: pd.Series, kind: str, length: int | None) -> pd.Ser
     return pd.Series(cleaned[codes], index=series.index, dtype=object)  # code -1 -> None
 
 
+#: per-value cleaners for the fields not handled in bulk by _ARROW_CLEANERS (names: token cache)
 FIELD_CLEANERS = {
     "full_name": name_key, "first_name": name_key, "last_name": name_key, "father_name": name_key,
-    "address": clean_address, "district": clean_lower, "state": clean_lower, "email": clean_lower,
-    "source_system": clean_lower,
-    "mobile": lambda v: clean_digits(v, 10), "jan_aadhaar": lambda v: clean_digits(v, 10),
-    "aadhaar_last4": lambda v: clean_digits(v, 4), "pincode": lambda v: clean_digits(v, 6),
     "gender": lambda v: (_ascii_lower(v).strip()[:1].upper() or None) if v else None,
 }
 

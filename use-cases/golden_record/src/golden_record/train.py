@@ -250,23 +250,24 @@ def log_model(scored: Scored, config: ModelConfig, folder: Path) -> None:
 
 
 # --------------------------------------------------------------------------- the run
-def preflight(config: ModelConfig, settings: Settings, quiet: bool) -> None:
+def preflight(config: ModelConfig, settings: Settings, quiet: bool) -> warehouse.DatabaseTarget | None:
     """Reject a column mapping that the table does not satisfy before any run is created.
 
     Only when the table can be inspected: an unreachable server or a missing table is left to
     the load stage, where it fails the run with a hint (the classic "run make seed-data").
+    Returns the database target it reached (reused by the load stage), or None.
     """
     try:
         target = warehouse.resolve_target(settings, announce=not quiet)
         with warehouse.connect(target, settings.database.connect_timeout_seconds) as conn:
-            if not warehouse.table_exists(conn, config.data.table):
-                return
-            try:
-                warehouse.check_source(conn, config.data, config.needed_fields())
-            except WarehouseError as exc:
-                raise ConfigError(f"{exc.message}: {exc.hint}") from None
+            if warehouse.table_exists(conn, config.data.table):
+                try:
+                    warehouse.check_source(conn, config.data, config.needed_fields())
+                except WarehouseError as exc:
+                    raise ConfigError(f"{exc.message}: {exc.hint}") from None
+        return target
     except WarehouseError:
-        return
+        return None
 
 
 def run_training(config: ModelConfig, settings: Settings, experiment: str | None = None,
@@ -275,7 +276,7 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
     import mlflow
 
     uri = tracking.configure(settings)                      # fail fast, before any data is loaded
-    preflight(config, settings, quiet)                      # a bad column mapping is a config error
+    target = preflight(config, settings, quiet)             # a bad column mapping is a config error
     experiment = experiment or settings.tracking.experiment_name
     experiment_id = tracking.ensure_experiment(experiment, uri)
     run_name = (run_name or "").strip() or f"deduplication_training_{datetime.now():%Y%m%d_%H%M%S}"
@@ -284,13 +285,12 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
     run = tracking.start_run(experiment_id, experiment, run_name)
     run_id = run.info.run_id
     progress.say(f"MLflow run {run_id} ({run_name}) in experiment '{experiment}' at {tracking.redact(uri)}")
-    target = None
     try:
         mlflow.set_tags({"model_type": config.model.type, "data.table": config.data.table,
                          "code_version": tracking.code_version(), **tracking.process_tags(), **(extra_tags or {})})
         mlflow.log_params(flatten(config))
         with progress.stage("load", announce=False):   # connecting is part of loading
-            target = warehouse.resolve_target(settings, announce=False)
+            target = target or warehouse.resolve_target(settings, announce=False)
             mlflow.set_tag("data.database", target.safe_url)
             conn = warehouse.connect(target, settings.database.connect_timeout_seconds)
         with conn:
