@@ -1,12 +1,16 @@
 """Shared fixtures: a real PostgreSQL test database and a temporary MLflow tracking store.
 
-The test database is the configured server (or the embedded one) with the database name
-``golden_record_test``, so tests never touch the user's ``smart_warehouse``. Commands run as a
-user would run them, in a subprocess, with ``DATABASE_URL`` and ``MLFLOW_TRACKING_URI`` set.
+Every database a test run uses is created by that run on the configured server (``DATABASE_URL``'s,
+else ``config/settings.yaml``'s, else the embedded one) under a prefix unique to the run
+(``<database>_t<6 hex>_<purpose>``), and only those are dropped at the end: two checkouts running
+``make test`` against one server never touch each other's databases, nor the user's
+``smart_warehouse``. Commands run as a user would run them, in a subprocess, with ``DATABASE_URL``
+and ``MLFLOW_TRACKING_URI`` set.
 """
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import sqlite3
 import subprocess
@@ -25,7 +29,70 @@ from mlflow import MlflowClient  # noqa: E402
 
 from golden_record import warehouse  # noqa: E402
 
-TEST_DATABASE = "golden_record_test"
+
+
+class RunDatabases:
+    """The databases of one test run: ``<prefix>_<purpose>``, created (or left for a command to
+    create) by this run only, and dropped by :meth:`drop_all`, which drops nothing else."""
+
+    def __init__(self, server_url: str, base: str = "golden_record_test"):
+        self.server_url = server_url
+        self.prefix = f"{base}_t{secrets.token_hex(3)}"
+        self.ours: list[str] = []
+
+    def name(self, purpose: str) -> str:
+        return f"{self.prefix}_{purpose}"
+
+    def url(self, purpose: str, create: bool = True) -> str:
+        """URL of this run's database ``purpose``; ``create=False`` leaves it missing (for tests of
+        what a command does with a missing database) but still claims it for :meth:`drop_all`."""
+        import psycopg
+
+        name = self.name(purpose)
+        if name not in self.ours:
+            self.ours.append(name)
+        url = warehouse._with_database(self.server_url, name)
+        if create:
+            with psycopg.connect(warehouse._with_database(self.server_url, "postgres"), autocommit=True) as conn:
+                if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+                    conn.execute(f'CREATE DATABASE "{name}"')
+        return url
+
+    def drop(self, purpose: str) -> None:
+        import psycopg
+
+        name = self.name(purpose)
+        assert name in self.ours, f"{name} is not a database of this test run"
+        with psycopg.connect(warehouse._with_database(self.server_url, "postgres"), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def drop_all(self) -> None:
+        for name in self.ours:
+            purpose = name[len(self.prefix) + 1:]
+            try:
+                self.drop(purpose)
+            except Exception as exc:  # noqa: BLE001 - cleaning up must not hide a test result
+                print(f"could not drop test database {name}: {exc}", file=sys.stderr)
+
+
+def _server_url() -> tuple[str, str]:
+    """(URL of the server tests use, base name for their databases): ``DATABASE_URL``'s server and
+    database name when it is set, else the configured (or embedded) server."""
+    from golden_record.config import load_settings
+
+    env_url = os.environ.get("DATABASE_URL", "").strip()
+    if env_url:
+        url = warehouse._libpq_url(env_url)
+        from urllib.parse import urlsplit
+
+        return url, (urlsplit(url).path.lstrip("/") or "golden_record") + "_test"
+    saved = os.environ.pop("DATABASE_URL", None)
+    try:
+        target = warehouse.resolve_target(load_settings(), announce=False)
+    finally:
+        if saved is not None:
+            os.environ["DATABASE_URL"] = saved
+    return target.url, "golden_record_test"
 
 
 def run(cmd: list[str], env: dict[str, str], cwd: Path = ROOT, timeout: int = 600) -> subprocess.CompletedProcess:
@@ -61,9 +128,18 @@ def _restore_global_tracking_uri():
 
 
 @pytest.fixture(scope="session")
-def database_url() -> str:
-    """URL of a real PostgreSQL database reserved for tests (created if missing)."""
-    return warehouse.sibling_database(TEST_DATABASE)
+def test_databases():
+    """This run's databases (see :class:`RunDatabases`); all of them dropped at the end."""
+    server, base = _server_url()
+    databases = RunDatabases(server, base)
+    yield databases
+    databases.drop_all()
+
+
+@pytest.fixture(scope="session")
+def database_url(test_databases) -> str:
+    """URL of the real PostgreSQL database shared by this run's tests."""
+    return test_databases.url("main")
 
 
 @pytest.fixture

@@ -17,13 +17,12 @@ from conftest import ROOT, run
 from golden_record import warehouse
 from test_train import USE_CASE, train
 
-SCRATCH = "golden_record_test_failures"
 
 
 @pytest.fixture(scope="module")
-def scratch(database_url, tmp_path_factory):
+def scratch(test_databases, tmp_path_factory):
     """A small seeded warehouse of its own, plus a fresh MLflow store, for breaking things."""
-    url = warehouse._with_database(database_url, SCRATCH)
+    url = test_databases.url("failures")
     done = run([sys.executable, "scripts/seed_data.py", "--rows", "1500", "--seed", "11"], {"DATABASE_URL": url})
     assert done.returncode == 0, done.stderr
     with psycopg.connect(url) as conn:
@@ -65,11 +64,9 @@ def check_failure(scratch, experiment, done, *, code, stage, words, hint):
     return r
 
 
-def test_table_missing_is_the_seed_hint(scratch, database_url):
+def test_table_missing_is_the_seed_hint(scratch, test_databases):
     """The classic: training before seeding. The database is created, then the table is missing."""
-    url = warehouse._with_database(database_url, "golden_record_test_unseeded")
-    with psycopg.connect(warehouse._with_database(database_url, "postgres"), autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS golden_record_test_unseeded WITH (FORCE)")
+    url = test_databases.url("unseeded", create=False)
     done = train({**scratch["env"], "DATABASE_URL": url}, "--experiment", "f-unseeded", "--quiet")
     check_failure(scratch, "f-unseeded", done, code=3, stage="load", words='relation "citizens" does not exist',
                   hint="make seed-data")

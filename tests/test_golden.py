@@ -2,7 +2,7 @@
 chain, the atomic replace of golden_records + citizen_golden_map in a real PostgreSQL, and the
 cluster metrics logged to MLflow by scripts/build_golden_records.py, read back through MlflowClient.
 
-These tests use databases of their own (``golden_record_test_golden*``): replacing the citizens
+These tests use databases of their own (this run's ``golden``, ``golden_seeded``): replacing the citizens
 of the shared test database would break the tests that seed it once per session.
 """
 from __future__ import annotations
@@ -28,22 +28,21 @@ COLUMNS = ["citizen_id", "full_name", "first_name", "last_name", "father_name", 
            "created_at", "updated_at"]
 
 
-def _db(database_url: str, name: str) -> str:
-    url = warehouse._with_database(database_url, name)
-    warehouse.ensure_database(url)
+def _db(test_databases, purpose: str) -> str:
+    url = test_databases.url(purpose)
     with psycopg.connect(url) as conn:
         warehouse.apply_schema(conn)
     return url
 
 
 @pytest.fixture(scope="module")
-def hand_url(database_url) -> str:
-    return _db(database_url, "golden_record_test_golden")
+def hand_url(test_databases) -> str:
+    return _db(test_databases, "golden")
 
 
 @pytest.fixture(scope="module")
-def seeded_url(database_url) -> str:
-    url = _db(database_url, "golden_record_test_golden_seeded")
+def seeded_url(test_databases) -> str:
+    url = _db(test_databases, "golden_seeded")
     done = run([sys.executable, "scripts/seed_data.py", "--rows", "3000", "--seed", "11"], {"DATABASE_URL": url})
     assert done.returncode == 0, done.stderr
     return url

@@ -102,16 +102,13 @@ def test_bad_database_url_gives_one_clear_line(url, words, never):
         assert never not in done.stderr + done.stdout
 
 
-def test_missing_database_is_created(database_url):
-    url = warehouse._with_database(database_url, "golden_record_test_created")
-    with psycopg.connect(warehouse._with_database(database_url, "postgres"), autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS golden_record_test_created")
+def test_missing_database_is_created(test_databases):
+    url = test_databases.url("created", create=False)
     done = run([sys.executable, "scripts/seed_data.py", "--rows", "50"], {"DATABASE_URL": url})
     assert done.returncode == 0, done.stderr
     with psycopg.connect(url) as conn:
         assert warehouse.count_rows(conn, "citizens") == 50
-    with psycopg.connect(warehouse._with_database(database_url, "postgres"), autocommit=True) as conn:
-        conn.execute("DROP DATABASE golden_record_test_created WITH (FORCE)")
+    test_databases.drop("created")
 
 
 def test_a_seed_killed_half_way_leaves_the_previous_rows(seeded_small, database_url):
