@@ -22,8 +22,14 @@ def test_default_config_matches_the_documented_defaults():
 
 
 @pytest.mark.parametrize("override, key, words", [
-    (["model.params.match_threshold=1.5"], "model.params.match_threshold", "less than or equal to 1"),
-    (["model.params.match_threshold=-0.1"], "model.params.match_threshold", "greater than or equal to 0"),
+    (["model.params.match_threshold=1.5"], "model.params.match_threshold", "strictly between 0 and 1"),
+    (["model.params.match_threshold=-0.1"], "model.params.match_threshold", "strictly between 0 and 1"),
+    (["model.params.match_threshold=1.0"], "model.params.match_threshold", "strictly between 0 and 1"),
+    (["model.params.match_threshold=0"], "model.params.match_threshold", "strictly between 0 and 1"),
+    (["data.table=citizens; DROP TABLE x; --"], "data.table", "not a valid table name"),
+    (["data.table=a.b.c"], "data.table", "SCHEMA.NAME"),
+    (["data.truth.entity_column=entity id"], "data.truth.entity_column", "not a valid column name"),
+    (["data.columns.mobile=mobile); --"], "data.columns", "not a valid column name"),
     (["model.params.match_threshold=high"], "model.params.match_threshold", "valid number"),
     (["model.colour=blue"], "model.colour", "unknown key"),
     (["comparisons.0.method=soundex"], "comparisons.0.method", "jaro_winkler"),
@@ -42,8 +48,10 @@ def test_invalid_values_are_rejected_naming_the_key(override, key, words):
 
 def test_overrides_change_typed_values():
     cfg = load_model_config(overrides=["model.params.match_threshold=0.9",
-                                       "model.params.blocking_fields=[jan_aadhaar, mobile]"])
+                                       "model.params.blocking_fields=[jan_aadhaar, mobile]",
+                                       "data.table=warehouse.people"])
     assert cfg.threshold == 0.9
+    assert cfg.data.table == "warehouse.people"   # schema-qualified names are accepted
     assert cfg.model.params.blocking_fields == ["jan_aadhaar", "mobile"]
 
 

@@ -64,32 +64,44 @@ def check_failure(scratch, experiment, done, *, code, stage, words, hint):
     return r
 
 
+def no_run(scratch, experiment):
+    client = MlflowClient(scratch["uri"])
+    exp = client.get_experiment_by_name(experiment)
+    return exp is None or not client.search_runs([exp.experiment_id])
+
+
 def test_table_missing_is_the_seed_hint(scratch, test_databases):
-    """The classic: training before seeding. The database is created, then the table is missing."""
-    url = test_databases.url("unseeded", create=False)
+    """The classic: training before seeding (the database exists, the table does not): said before
+    any run is created, with the seed hint (citizens is the seeder's table)."""
+    url = test_databases.url("unseeded")
     done = train({**scratch["env"], "DATABASE_URL": url}, "--experiment", "f-unseeded", "--quiet")
-    check_failure(scratch, "f-unseeded", done, code=3, stage="load", words='relation "citizens" does not exist',
-                  hint="make seed-data")
+    assert done.returncode == 3, done.stderr[-2000:]
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error")]
+    assert len(errors) == 1 and errors[0].startswith('error: relation "citizens" does not exist')
+    assert "make seed-data" in errors[0] and "Traceback" not in done.stderr
+    assert no_run(scratch, "f-unseeded")
 
 
-def test_server_unreachable(scratch):
+def test_server_unreachable_before_any_run(scratch):
+    """A wrong port is said before a run exists, as README's troubleshooting table shows it."""
     env = {**scratch["env"], "DATABASE_URL": "postgresql://postgres:hunter2@127.0.0.1:1/smart_warehouse"}
     done = train(env, "--experiment", "f-unreachable", "--quiet")
-    r = check_failure(scratch, "f-unreachable", done, code=3, stage="load", words="127.0.0.1:1/smart_warehouse",
-                      hint="start the server")
-    assert "hunter2" not in done.stderr + done.stdout + json.dumps(r.data.tags) + json.dumps(r.data.params)
+    assert done.returncode == 3, done.stderr[-2000:]
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error")]
+    assert len(errors) == 1
+    assert errors[0].startswith("error: cannot connect to PostgreSQL at 127.0.0.1:1/smart_warehouse")
+    assert "start the server" in errors[0] and "hunter2" not in done.stderr + done.stdout
+    assert no_run(scratch, "f-unreachable")
 
 
 @pytest.mark.parametrize("experiment, args, stage, words, hint", [
-    ("f-empty", ["--set", "data.table=citizens_empty"], "load", "table citizens_empty is empty", "make seed-data"),
+    ("f-empty", ["--set", "data.table=citizens_empty"], "load", "table citizens_empty is empty", "fill the table"),
     ("f-null", ["--set", "data.table=citizens_nulls"], "load", "father_name", "fill the column"),
     ("f-nopairs", ["--set", "model.params.blocking_fields=[created_at]"], "candidates", "no candidate pairs",
      "blocking_fields"),
     ("f-toomany", ["--set", "candidates.max_pairs=100"], "candidates", "more than candidates.max_pairs=100",
      "more selective"),
     ("f-em", ["--set", "model.em.max_iterations=1"], "fit", "EM did not converge", "max_iterations"),
-    ("f-collapse", ["--set", "model.params.match_threshold=0"], "fit", "every candidate pair is a match",
-     "check the comparisons"),
 ])
 def test_named_failures(scratch, experiment, args, stage, words, hint):
     done = train(scratch["env"], "--experiment", experiment, "--quiet", *args)
@@ -106,17 +118,30 @@ def test_wrong_column_type_is_a_config_error(scratch):
     assert client.get_experiment_by_name("f-type") is None
 
 
-def test_ground_truth_missing_trains_and_skips_evaluation(scratch):
-    done = train(scratch["env"], "--experiment", "f-notruth", "--quiet", "--set", "data.truth.table=no_such_truth")
+def test_no_ground_truth_configured_trains_and_skips_evaluation(scratch):
+    """Only a config without data.truth skips the evaluation."""
+    done = train(scratch["env"], "--experiment", "f-notruth", "--quiet", "--set", "data.truth=null")
     assert done.returncode == 0, done.stderr[-2000:]
     assert "evaluation skipped" in done.stdout
     client = MlflowClient(scratch["uri"])
     r = client.search_runs([client.get_experiment_by_name("f-notruth").experiment_id])[0]
     assert r.info.status == "FINISHED"
-    assert r.data.tags["evaluation"] == "skipped" and "no_such_truth" in r.data.tags["evaluation.reason"]
+    assert r.data.tags["evaluation"] == "skipped" and "data.truth" in r.data.tags["evaluation.reason"]
     assert "f1_score" not in r.data.metrics and r.data.metrics["training_pairs"] > 0
     models = [m for m in client.search_logged_models([r.info.experiment_id]) if m.source_run_id == r.info.run_id]
     assert len(models) == 1 and models[0].name == "model"
+
+
+@pytest.mark.parametrize("experiment, setting, words", [
+    ("f-truth-table", "data.truth.table=citizen_truht", 'relation "citizen_truht" does not exist'),
+    ("f-truth-column", "data.truth.entity_column=entity", "no column 'entity' (data.truth.entity_column)"),
+])
+def test_a_configured_ground_truth_that_is_missing_is_an_error(scratch, experiment, setting, words):
+    """A typo in data.truth never silently skips the evaluation: exit 2, the key named, no run."""
+    done = train(scratch["env"], "--experiment", experiment, "--quiet", "--set", setting)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert words in done.stderr and "data.truth" in done.stderr and "Traceback" not in done.stderr
+    assert no_run(scratch, experiment)
 
 
 def test_tracking_store_unreachable_fails_before_loading(scratch):

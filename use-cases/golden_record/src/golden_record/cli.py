@@ -34,6 +34,18 @@ def run_main(main: Callable[[list[str] | None], int], argv: list[str] | None = N
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 - a database error nobody explained still gets one line
+        import psycopg
+
+        if not isinstance(exc, psycopg.Error):
+            raise
+        if verbose:
+            traceback.print_exc()
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        hint = ("connect as a user with the needed privileges, or have the database owner grant them"
+                if isinstance(exc, psycopg.errors.InsufficientPrivilege) else "run again with --verbose to see where")
+        print(f"error: PostgreSQL: {first}: {hint}", file=sys.stderr)
+        return EXIT_WAREHOUSE
 
 
 @dataclass

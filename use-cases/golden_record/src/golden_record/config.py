@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -48,6 +49,14 @@ class ConfigError(ValueError):
     """A configuration value is invalid. The message names the key and what is allowed."""
 
 
+def check_threshold(value: float) -> float:
+    """The one rule for a match threshold: a probability strictly between 0 and 1."""
+    if not 0.0 < float(value) < 1.0:
+        raise ValueError("a match threshold is a match probability strictly between 0 and 1 (e.g. 0.95): "
+                         "at 0 every pair matches, at 1 only pairs whose probability rounds to exactly 1.0")
+    return float(value)
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -78,10 +87,36 @@ class Settings(_Strict):
 
 
 # --------------------------------------------------------------------------- model_config.yaml
+#: A PostgreSQL identifier as written in the config: letters, digits, _ and $ (not first), at most
+#: 63 characters; used verbatim (quoted), so case matters. Tables may be schema-qualified.
+_IDENTIFIER = re.compile(r"[^\W\d][\w$]{0,62}")
+
+
+def _check_identifier(value: str, what: str, qualified: bool = False) -> str:
+    parts = value.split(".") if qualified else [value]
+    if len(parts) > 2 or not all(_IDENTIFIER.fullmatch(p) for p in parts):
+        form = "NAME or SCHEMA.NAME" if qualified else "NAME"
+        raise ValueError(f"not a valid {what} name: use {form}, made of letters, digits and _ "
+                         "(starting with a letter or _), as the name is in the database")
+    return value
+
+
 class TruthSource(_Strict):
+    """Where the ground truth is (evaluation only). Leave ``data.truth`` out for a warehouse
+    without one: evaluation is then skipped. A configured truth that is not there is an error."""
     table: str = "citizen_truth"
     id_column: str = "citizen_id"
     entity_column: str = "entity_id"
+
+    @field_validator("table")
+    @classmethod
+    def _table_name(cls, value: str) -> str:
+        return _check_identifier(value, "table", qualified=True)
+
+    @field_validator("id_column", "entity_column")
+    @classmethod
+    def _column_name(cls, value: str) -> str:
+        return _check_identifier(value, "column")
 
 
 class DataSource(_Strict):
@@ -89,7 +124,18 @@ class DataSource(_Strict):
     id_column: str = "citizen_id"
     #: logical field -> column of ``table``; fields left out are not loaded.
     columns: dict[str, str] = Field(default_factory=lambda: {f: f for f in FIELDS})
-    truth: TruthSource = TruthSource()
+    #: the ground truth; None (the key left out, or ``truth: null``): no evaluation
+    truth: TruthSource | None = None
+
+    @field_validator("table")
+    @classmethod
+    def _table_name(cls, value: str) -> str:
+        return _check_identifier(value, "table", qualified=True)
+
+    @field_validator("id_column")
+    @classmethod
+    def _column_name(cls, value: str) -> str:
+        return _check_identifier(value, "column")
 
     @field_validator("columns")
     @classmethod
@@ -97,17 +143,29 @@ class DataSource(_Strict):
         unknown = sorted(set(value) - set(FIELDS))
         if unknown:
             raise ValueError(f"unknown field(s) {unknown}; allowed: {list(FIELDS)}")
+        for field, column in value.items():
+            try:
+                _check_identifier(column, "column")
+            except ValueError as exc:
+                raise ValueError(f"{field}: {column!r}: {exc}") from None
         return value
 
 
 class ModelParams(_Strict):
-    match_threshold: float = Field(0.95, ge=0.0, le=1.0)
+    #: a match probability strictly between 0 and 1: at 0 every pair would match; at 1 only pairs
+    #: whose probability rounds to exactly 1.0 in floating point would, an accident of precision
+    match_threshold: float = 0.95
     #: one exact blocking pass per entry; ``a+b`` blocks on the combination of fields a and b.
     blocking_fields: list[str] = Field(
         default_factory=lambda: ["jan_aadhaar", "mobile", "email", "date_of_birth+pincode", "full_name+pincode",
                                  "name_phonetic+birth_year"],
         min_length=1,
     )
+
+    @field_validator("match_threshold")
+    @classmethod
+    def _open_unit_interval(cls, value: float) -> float:
+        return check_threshold(value)
 
     @field_validator("blocking_fields")
     @classmethod

@@ -37,9 +37,7 @@ def explain(exc: BaseException) -> tuple[str, str, str]:
     if isinstance(exc, GoldenRecordError):
         return type(exc).__name__, exc.message, exc.hint
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    if "relation" in text and "does not exist" in text:
-        return type(exc).__name__, text, "run make seed-data"
-    hint = GENERIC_HINTS.get(type(exc).__name__, "run again with --verbose and see diagnostics/traceback.txt")
+    hint = GENERIC_HINTS.get(type(exc).__name__, "an unexpected error: run again with --verbose to see the traceback")
     return type(exc).__name__, text, hint
 
 

@@ -75,8 +75,9 @@ def true_pair_count(entity: np.ndarray) -> int:
 def load(conn, config: ModelConfig, progress: Progress) -> tuple[pd.DataFrame, np.ndarray | None]:
     with progress.stage("load"):
         fields = config.needed_fields()
-        records = warehouse.load_records(conn, config.data, fields)
-        truth = warehouse.load_truth(conn, config.data)
+        with warehouse.snapshot(conn):   # records and ground truth from one consistent snapshot
+            records = warehouse.load_records(conn, config.data, fields)
+            truth = warehouse.load_truth(conn, config.data)
         entity = None
         if truth is not None:
             mapped = truth.reindex(records["record_id"].to_numpy())

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .comparisons import compare
-from .config import Comparison, ModelConfig
+from .config import Comparison, ModelConfig, check_threshold
 from .model import FellegiSunter
 from .prepare import prepare
 
@@ -95,7 +95,7 @@ def _define_class(base):
             self.model, self.comparisons, self.threshold = load_model_files(context.artifacts["fellegi_sunter"])
 
         def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
-            threshold = float((params or {}).get("threshold", self.threshold))
+            threshold = check_threshold((params or {}).get("threshold", self.threshold))
             return score_pair_frame(pd.DataFrame(model_input), self.model, self.comparisons, threshold)
 
     return GoldenRecordPairModel

@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--duplicate-rate must be in [0, 1), got {args.duplicate_rate}")
 
     started = time.perf_counter()
-    target = warehouse.resolve_target(settings)
+    target = warehouse.resolve_target(settings, create=True)   # the seeder may create the database
     progress = Progress()
     with progress.stage(f"generate {args.rows:,} synthetic citizens"):
         data = synthetic.generate(rows=args.rows, duplicate_rate=args.duplicate_rate, seed=args.seed)

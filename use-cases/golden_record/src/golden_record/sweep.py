@@ -68,9 +68,10 @@ def parse_values(key: str, spec: str) -> list:
     if not values:
         raise ConfigError(f"--sweep {key}={spec}: no values")
     if key == THRESHOLD_KEY:
-        bad = [v for v in values if not isinstance(v, (int, float)) or not 0.0 <= float(v) <= 1.0]
+        bad = [v for v in values if not isinstance(v, (int, float)) or not 0.0 < float(v) < 1.0]
         if bad:
-            raise ConfigError(f"--sweep {key}: thresholds must be numbers in [0, 1], got {bad}")
+            raise ConfigError(f"--sweep {key}: thresholds must be match probabilities strictly between 0 and 1, "
+                              f"got {bad}")
         values = sorted({float(v) for v in values})
     return values
 
@@ -129,6 +130,8 @@ def run_sweep(base_data: dict, base_config: ModelConfig, spec: SweepSpec, settin
     experiment_id = tracking.ensure_experiment(experiment, uri)
     combos = spec.combinations()
     configs = [validate_combo(base_data, c) for c in combos]
+    if any(cfg.data.truth is None for cfg in configs):
+        raise ConfigError("--sweep compares thresholds against the ground truth, but data.truth is not configured")
     for cfg in configs:
         preflight(cfg, settings, quiet)
     run_name = (run_name or "").strip() or f"threshold_sweep_{datetime.now():%Y%m%d_%H%M%S}"

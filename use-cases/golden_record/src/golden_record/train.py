@@ -250,24 +250,24 @@ def log_model(scored: Scored, config: ModelConfig, folder: Path) -> None:
 
 
 # --------------------------------------------------------------------------- the run
-def preflight(config: ModelConfig, settings: Settings, quiet: bool) -> warehouse.DatabaseTarget | None:
-    """Reject a column mapping that the table does not satisfy before any run is created.
+def preflight(config: ModelConfig, settings: Settings, quiet: bool) -> warehouse.DatabaseTarget:
+    """Everything about the database that can be checked before a run is created.
 
-    Only when the table can be inspected: an unreachable server or a missing table is left to
-    the load stage, where it fails the run with a hint (the classic "run make seed-data").
-    Returns the database target it reached (reused by the load stage), or None.
+    The server answers and the database exists (else :class:`WarehouseError`, exit 3), the table
+    exists (exit 3; the seed hint only for the seeder's own table), every mapped column exists
+    with a usable type and a configured ground truth is there (else :class:`ConfigError`, exit 2).
+    Returns the database target, reused by the load stage.
     """
-    try:
-        target = warehouse.resolve_target(settings, announce=not quiet)
-        with warehouse.connect(target, settings.database.connect_timeout_seconds) as conn:
-            if warehouse.table_exists(conn, config.data.table):
-                try:
-                    warehouse.check_source(conn, config.data, config.needed_fields())
-                except WarehouseError as exc:
-                    raise ConfigError(f"{exc.message}: {exc.hint}") from None
-        return target
-    except WarehouseError:
-        return None
+    target = warehouse.resolve_target(settings, announce=not quiet)
+    with warehouse.connect(target, settings.database.connect_timeout_seconds) as conn:
+        if not warehouse.table_exists(conn, config.data.table):
+            raise warehouse.missing_table_error(conn, config.data.table, "data.table")
+        try:
+            warehouse.check_source(conn, config.data, config.needed_fields())
+            warehouse.check_truth(conn, config.data)
+        except WarehouseError as exc:
+            raise ConfigError(f"{exc.message}: {exc.hint}") from None
+    return target
 
 
 def run_training(config: ModelConfig, settings: Settings, experiment: str | None = None,
@@ -290,7 +290,6 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
                          "code_version": tracking.code_version(), **tracking.process_tags(), **(extra_tags or {})})
         mlflow.log_params(flatten(config))
         with progress.stage("load", announce=False):   # connecting is part of loading
-            target = target or warehouse.resolve_target(settings, announce=False)
             mlflow.set_tag("data.database", target.safe_url)
             conn = warehouse.connect(target, settings.database.connect_timeout_seconds)
         with conn:
@@ -311,9 +310,9 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
         evaluation = boot = None
         with progress.stage("evaluate"):
             if scored.labels is None:
-                mlflow.set_tags({"evaluation": "skipped", "evaluation.reason": "no ground truth table "
-                                 f"{config.data.truth.table!r} in the warehouse"})
-                progress.say("  no ground truth: evaluation skipped")
+                mlflow.set_tags({"evaluation": "skipped",
+                                 "evaluation.reason": "no ground truth configured (data.truth)"})
+                progress.say("  no ground truth configured (data.truth): evaluation skipped")
             else:
                 evaluation = scored.evaluate(config.threshold)
                 metrics.update({k: v for k, v in evaluation.metrics.items() if v == v})  # drop NaN

@@ -12,7 +12,8 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from contextlib import contextmanager
+from typing import Iterable, Iterator
 from urllib.parse import urlsplit, urlunsplit, parse_qs
 
 import numpy as np
@@ -27,6 +28,10 @@ from .errors import DataError, WarehouseError
 
 SQL_DIR = REPO_ROOT / "sql"
 SEED_HINT = "run make seed-data (or python scripts/seed_data.py)"
+#: The tables the seeder owns: only for these is "run make seed-data" the fix (it replaces them).
+SEEDED_TABLES = ("citizens", "citizen_truth")
+PRIVILEGE_HINT = ("connect as a user with the needed privileges (DATABASE_URL), or have the database owner "
+                  "grant them")
 
 
 # --------------------------------------------------------------------------- URLs
@@ -64,6 +69,10 @@ def _libpq_url(url: str) -> str:
     return url
 
 
+def _database_name(url: str) -> str:
+    return urlsplit(url).path.lstrip("/")
+
+
 def _with_database(url: str, database: str) -> str:
     parts = urlsplit(url)
     return urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, parts.fragment))
@@ -90,6 +99,8 @@ def _explain(exc: Exception, url: str) -> WarehouseError:
     text = str(exc)
     where = describe(url)
     first = text.splitlines()[0] if text else type(exc).__name__
+    if isinstance(exc, psycopg.errors.InsufficientPrivilege):
+        return WarehouseError(f"PostgreSQL at {where} refused: {first.strip()}", PRIVILEGE_HINT)
     if "password authentication failed" in text or ("role" in text and "does not exist" in text):
         return WarehouseError(
             f"PostgreSQL at {where} refused the login ({first.split('FATAL:')[-1].strip()})",
@@ -97,7 +108,8 @@ def _explain(exc: Exception, url: str) -> WarehouseError:
     if "does not exist" in text and "database" in text:
         return WarehouseError(f"database missing at {where} and it could not be created",
                               "create it (createdb) or point DATABASE_URL at an existing database")
-    if isinstance(exc, psycopg.ProgrammingError) or "invalid" in text or "missing \"=\"" in text:
+    # only the connection-string parser raises the bare ProgrammingError (server errors are subclasses)
+    if type(exc) is psycopg.ProgrammingError or isinstance(exc, ValueError) or "missing \"=\"" in text:
         return WarehouseError(f"DATABASE_URL is not a valid PostgreSQL URL ({first.strip()})",
                               "use the form postgresql://USER[:PASSWORD]@HOST:PORT/DATABASE")
     if "resolve host" in text or "Name or service not known" in text:
@@ -116,22 +128,37 @@ def _try_connect(url: str, timeout: int, **kwargs) -> psycopg.Connection:
         raise _explain(exc, url) from exc
 
 
-def ensure_database(url: str, timeout: int = 5) -> None:
-    """Create the target database when the server answers but the database is missing."""
+def _database_missing(exc: Exception) -> bool:
+    text = str(exc)
+    return isinstance(exc, psycopg.OperationalError) and "does not exist" in text and "database" in text
+
+
+def ensure_database(url: str, timeout: int = 5, create: bool = False) -> None:
+    """Check that the target database answers; with ``create``, create it when it is missing.
+
+    Only the seeder and ``make setup`` create the database: for every other tool a missing
+    database is an error (a typo in its name must not silently create an empty one).
+    """
     try:
         psycopg.connect(url, connect_timeout=timeout).close()
         return
-    except psycopg.OperationalError as exc:
-        if not ("does not exist" in str(exc) and "database" in str(exc)):
-            raise _explain(exc, url) from exc
     except (psycopg.Error, ValueError) as exc:
-        raise _explain(exc, url) from exc
-    database = urlsplit(url).path.lstrip("/")
+        if not _database_missing(exc):
+            raise _explain(exc, url) from exc
+    database = _database_name(url)
+    if not create:
+        raise WarehouseError(f"database {database!r} does not exist at {describe(url)}",
+                             "check the database name in DATABASE_URL (or config/settings.yaml); make setup or "
+                             "make seed-data create the configured one")
     with _try_connect(_with_database(url, "postgres"), timeout, autocommit=True) as conn:
         try:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
-        except psycopg.errors.DuplicateDatabase:
-            pass
+        except (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
+            pass   # created meanwhile by another process (two seeders started together)
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise WarehouseError(f"database {database!r} does not exist at {describe(url)} and this user may not "
+                                 "create it", "create it as its owner (createdb), grant CREATEDB to the user, "
+                                 "or point DATABASE_URL at an existing database") from exc
         except psycopg.Error as exc:
             raise _explain(exc, url) from exc
 
@@ -153,17 +180,20 @@ def _embedded_url(settings: Settings, database: str) -> str:
     return _libpq_url(server.get_uri(database))
 
 
-def resolve_target(settings: Settings, announce: bool = True) -> DatabaseTarget:
-    """Pick the database (DATABASE_URL > settings > embedded), create it if missing, say which."""
+def resolve_target(settings: Settings, announce: bool = True, create: bool = False) -> DatabaseTarget:
+    """Pick the database (DATABASE_URL > settings > embedded), check it answers, say which.
+
+    ``create`` (the seeder, ``make setup``) creates the database when it is missing; everything
+    else fails with a message naming it."""
     timeout = settings.database.connect_timeout_seconds
     env_url = os.environ.get("DATABASE_URL", "").strip()
     if env_url:
         target = DatabaseTarget(_libpq_url(env_url), "DATABASE_URL")
-        ensure_database(target.url, timeout)
+        ensure_database(target.url, timeout, create)
     else:
         target = DatabaseTarget(_libpq_url(settings.database.url), "config/settings.yaml")
         try:
-            ensure_database(target.url, timeout)
+            ensure_database(target.url, timeout, create)
         except WarehouseError as exc:
             refused = "cannot connect" in exc.message or "unknown host" in exc.message
             if not (settings.database.embedded_fallback and refused):
@@ -172,7 +202,7 @@ def resolve_target(settings: Settings, announce: bool = True) -> DatabaseTarget:
             target = DatabaseTarget(_embedded_url(settings, database),
                                     f"embedded PostgreSQL in {settings.database.embedded_dir}/, "
                                     f"because nothing answers at {describe(settings.database.url)}")
-            ensure_database(target.url, timeout)
+            ensure_database(target.url, timeout, create)
     if announce:
         print(target.banner(), file=sys.stderr, flush=True)
     return target
@@ -185,12 +215,12 @@ def sibling_database(name: str, settings: Settings | None = None) -> str:
 
     saved = os.environ.pop("DATABASE_URL", None)
     try:
-        target = resolve_target(settings or load_settings(), announce=False)
+        target = resolve_target(settings or load_settings(), announce=False, create=True)
     finally:
         if saved is not None:
             os.environ["DATABASE_URL"] = saved
     url = _with_database(target.url, name)
-    ensure_database(url)
+    ensure_database(url, create=True)
     return url
 
 
@@ -210,27 +240,72 @@ def schema_files() -> list[Path]:
 
 
 def apply_schema(conn: psycopg.Connection) -> None:
-    """Apply every ``sql/*.sql`` file in order (each is idempotent), in one transaction."""
-    with conn.transaction():
-        for path in schema_files():
-            conn.execute(path.read_text(encoding="utf-8"))
+    """Apply every ``sql/*.sql`` file in order (each is idempotent), in one transaction.
+
+    A transaction-level advisory lock serialises concurrent callers (two seeders on a fresh
+    database would otherwise race on ``CREATE TABLE IF NOT EXISTS``)."""
+    try:
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext('golden_record.apply_schema'))")
+            for path in schema_files():
+                conn.execute(path.read_text(encoding="utf-8"))
+    except psycopg.errors.InsufficientPrivilege as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise WarehouseError(f"cannot create the warehouse tables in database {conn.info.dbname!r} ({first})",
+                             "seed with a user that may create tables there (the database owner), or have "
+                             "the owner run make seed-data") from exc
+
+
+def table_ref(table: str) -> sql.Composable:
+    """``table`` or ``schema.table`` as a quoted SQL identifier (the config validates the syntax)."""
+    return sql.Identifier(*table.split("."))
+
+
+def _regclass_text(table: str) -> str:
+    """The quoted name ``to_regclass`` expects ("schema"."table"): exact, never parsed as SQL."""
+    return ".".join('"' + part.replace('"', '""') + '"' for part in table.split("."))
 
 
 def table_exists(conn: psycopg.Connection, table: str) -> bool:
-    return conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()[0]
+    return conn.execute("SELECT to_regclass(%s) IS NOT NULL", (_regclass_text(table),)).fetchone()[0]
 
 
 def table_columns(conn: psycopg.Connection, table: str) -> dict[str, str]:
-    """column -> data type of ``table`` (in the search path)."""
+    """column -> data type of ``table`` (``schema.table``, or in the search path)."""
     rows = conn.execute(
         "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
         "WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
-        (table,)).fetchall()
+        (_regclass_text(table),)).fetchall()
     return dict(rows)
 
 
+def list_tables(conn: psycopg.Connection, limit: int = 20) -> list[str]:
+    """Tables a user can read, ``schema.table`` outside the search path's first schema."""
+    rows = conn.execute(
+        "SELECT CASE WHEN table_schema = current_schema() THEN table_name "
+        "ELSE table_schema || '.' || table_name END FROM information_schema.tables "
+        "WHERE table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1 LIMIT %s", (limit,)).fetchall()
+    return [r[0] for r in rows]
+
+
+def is_seeded_table(table: str) -> bool:
+    return table in SEEDED_TABLES or table in {f"public.{t}" for t in SEEDED_TABLES}
+
+
+def missing_table_error(conn: psycopg.Connection, table: str, key: str) -> WarehouseError:
+    """The error for a configured table that is not there: the seed hint only for the seeder's own
+    tables (seeding another table's database would overwrite nothing useful, or worse)."""
+    where = f"{conn.info.dbname!r}"
+    if is_seeded_table(table):
+        return WarehouseError(f'relation "{table}" does not exist in database {where} ({key})', SEED_HINT)
+    tables = list_tables(conn)
+    return WarehouseError(f'relation "{table}" does not exist in database {where} ({key})',
+                          f"check {key}: the tables there are {tables}" if tables else
+                          f"check {key} and DATABASE_URL: the database holds no tables")
+
+
 def count_rows(conn: psycopg.Connection, table: str) -> int:
-    return conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))).fetchone()[0]
+    return conn.execute(sql.SQL("SELECT count(*) FROM {}").format(table_ref(table))).fetchone()[0]
 
 
 # --------------------------------------------------------------------------- reading
@@ -247,7 +322,7 @@ _TEXTLIKE = ("text", "character", "bigint", "integer", "numeric", "smallint")
 def check_source(conn: psycopg.Connection, source: DataSource, fields: Iterable[str]) -> dict[str, str]:
     """Check that the table exists and has every mapped column of a usable type."""
     if not table_exists(conn, source.table):
-        raise WarehouseError(f'relation "{source.table}" does not exist in the warehouse', SEED_HINT)
+        raise missing_table_error(conn, source.table, "data.table")
     columns = table_columns(conn, source.table)
     if source.id_column not in columns:
         raise WarehouseError(f"table {source.table} has no column {source.id_column!r} (data.id_column)",
@@ -285,11 +360,11 @@ def load_records(conn: psycopg.Connection, source: DataSource, fields: list[str]
         col = sql.Identifier(source.columns[field])
         cast = sql.SQL("{}::date::text") if field in _DATE_FIELDS else sql.SQL("{}::text")
         selects.append(sql.SQL("{} AS {}").format(cast.format(col), sql.Identifier(field)))
-    query = sql.SQL("SELECT {} FROM {} ORDER BY 1").format(sql.SQL(", ").join(selects),
-                                                           sql.Identifier(source.table))
+    query = sql.SQL("SELECT {} FROM {} ORDER BY 1").format(sql.SQL(", ").join(selects), table_ref(source.table))
     df = copy_out(conn, query)
     if df.empty:
-        raise DataError(f"table {source.table} is empty", SEED_HINT)
+        raise DataError(f"table {source.table} is empty", SEED_HINT if is_seeded_table(source.table) else
+                        "fill the table, or point data.table at the table that holds the records")
     df["record_id"] = df["record_id"].astype("int64")
     for field in fields:
         if field in _DATE_FIELDS:
@@ -302,29 +377,56 @@ def load_records(conn: psycopg.Connection, source: DataSource, fields: list[str]
     return df
 
 
-def load_truth(conn: psycopg.Connection, source: DataSource) -> pd.Series | None:
-    """record_id -> entity_id, or None when the warehouse has no ground truth."""
+def check_truth(conn: psycopg.Connection, source: DataSource) -> None:
+    """A configured ground truth must exist: a typo in ``data.truth`` is an error, never a silently
+    skipped evaluation (only a config without ``data.truth`` trains without evaluation)."""
     truth = source.truth
+    if truth is None:
+        return
     if not table_exists(conn, truth.table):
-        return None
+        err = missing_table_error(conn, truth.table, "data.truth.table")
+        raise WarehouseError(err.message, err.hint + "; or remove data.truth to train without evaluation")
     cols = table_columns(conn, truth.table)
-    if truth.id_column not in cols or truth.entity_column not in cols:
+    for key in ("id_column", "entity_column"):
+        column = getattr(truth, key)
+        if column not in cols:
+            raise WarehouseError(f"ground-truth table {truth.table} has no column {column!r} (data.truth.{key})",
+                                 f"set data.truth.{key} to one of {sorted(cols)}")
+
+
+def load_truth(conn: psycopg.Connection, source: DataSource) -> pd.Series | None:
+    """record_id -> entity_id, or None when the config declares no ground truth (``data.truth``)."""
+    truth = source.truth
+    if truth is None:
         return None
+    check_truth(conn, source)
     # two integer arrays in one row: ~8x faster than COPY for a million rows (psycopg's COPY
     # reader yields one row per Python iteration; integer arrays are parsed in C)
     ids, entities = conn.execute(sql.SQL("SELECT array_agg({}::bigint), array_agg({}::bigint) FROM {}").format(
-        sql.Identifier(truth.id_column), sql.Identifier(truth.entity_column), sql.Identifier(truth.table))).fetchone()
+        sql.Identifier(truth.id_column), sql.Identifier(truth.entity_column), table_ref(truth.table))).fetchone()
     if not ids:
-        return None
+        raise DataError(f"ground-truth table {truth.table} (data.truth.table) is empty",
+                        "fill it, or remove data.truth to train without evaluation")
     return pd.Series(np.asarray(entities, dtype=np.int64), index=pd.Index(np.asarray(ids, dtype=np.int64),
                                                                            name="record_id"), name="entity_id")
+
+
+@contextmanager
+def snapshot(conn: psycopg.Connection) -> Iterator[None]:
+    """One REPEATABLE READ, READ ONLY transaction: every read inside sees the same data, even while
+    another process rewrites the tables (records and ground truth always agree)."""
+    if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        conn.commit()
+    with conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
 
 
 # --------------------------------------------------------------------------- writing
 def copy_in(conn: psycopg.Connection, table: str, df: pd.DataFrame, chunk_rows: int = 200_000) -> None:
     """Bulk-load ``df`` (columns named as the table's) with COPY, inside the caller's transaction."""
     stmt = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(
-        sql.Identifier(table), sql.SQL(", ").join(sql.Identifier(c) for c in df.columns))
+        table_ref(table), sql.SQL(", ").join(sql.Identifier(c) for c in df.columns))
     with conn.cursor() as cur, cur.copy(stmt) as copy:
         for start in range(0, len(df), chunk_rows):
             part = _iso_datetimes(df.iloc[start:start + chunk_rows])
@@ -350,13 +452,13 @@ def replace_tables(conn: psycopg.Connection, frames: dict[str, pd.DataFrame]) ->
     with conn.transaction():
         conn.execute("SET LOCAL timezone = 'UTC'")
         conn.execute("SET LOCAL maintenance_work_mem = '256MB'")
-        conn.execute(sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(sql.Identifier(t) for t in frames)))
+        conn.execute(sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(table_ref(t) for t in frames)))
         # secondary indexes are dropped and rebuilt once after the load (much faster than
         # maintaining them row by row); DDL is transactional, so a failure restores them too
         indexes = conn.execute(
             "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
             "WHERE i.indrelid = ANY(%s::regclass[]) AND NOT i.indisprimary AND NOT i.indisunique",
-            (list(frames),)).fetchall()
+            ([_regclass_text(t) for t in frames],)).fetchall()
         for name, _ in indexes:
             conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(*name.split("."))))
         for table, df in frames.items():
@@ -371,7 +473,7 @@ def check_main(argv: list[str] | None = None) -> int:
     from .config import load_settings
 
     settings = load_settings()
-    target = resolve_target(settings, announce=True)
+    target = resolve_target(settings, announce=True, create=True)
     with connect(target, settings.database.connect_timeout_seconds) as conn:
         apply_schema(conn)
         rows = count_rows(conn, "citizens")
