@@ -239,6 +239,9 @@ def schema_files() -> list[Path]:
     return sorted(SQL_DIR.glob("*.sql"))
 
 
+_SCHEMA_LOCK = "SELECT pg_advisory_xact_lock(hashtext('golden_record.warehouse_tables'))"
+
+
 def apply_schema(conn: psycopg.Connection) -> None:
     """Apply every ``sql/*.sql`` file in order (each is idempotent), in one transaction.
 
@@ -246,7 +249,7 @@ def apply_schema(conn: psycopg.Connection) -> None:
     database would otherwise race on ``CREATE TABLE IF NOT EXISTS``)."""
     try:
         with conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(hashtext('golden_record.apply_schema'))")
+            conn.execute(_SCHEMA_LOCK)
             for path in schema_files():
                 conn.execute(path.read_text(encoding="utf-8"))
     except psycopg.errors.InsufficientPrivilege as exc:
@@ -450,6 +453,9 @@ def _iso_datetimes(df: pd.DataFrame) -> pd.DataFrame:
 def replace_tables(conn: psycopg.Connection, frames: dict[str, pd.DataFrame]) -> None:
     """Replace the contents of several tables atomically: all new rows, or the old ones untouched."""
     with conn.transaction():
+        # the same lock as apply_schema: two seeders (or a seeder and a schema update) would
+        # otherwise take the tables' locks in opposite orders and deadlock
+        conn.execute(_SCHEMA_LOCK)
         conn.execute("SET LOCAL timezone = 'UTC'")
         conn.execute("SET LOCAL maintenance_work_mem = '256MB'")
         conn.execute(sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(table_ref(t) for t in frames)))
