@@ -18,7 +18,7 @@ def test_parse_range_and_list():
     assert parse_values(THRESHOLD_KEY, "0.80:0.99:0.01") == pytest.approx([round(0.8 + i / 100, 2) for i in range(20)])
     assert parse_values(THRESHOLD_KEY, "0.5:0.99:0.05")[-1] == pytest.approx(0.95)
     assert parse_values(THRESHOLD_KEY, "0.98,0.9,0.95") == [0.9, 0.95, 0.98]
-    with pytest.raises(ConfigError, match="in \\[0, 1\\]"):
+    with pytest.raises(ConfigError, match="strictly between 0 and 1"):
         parse_values(THRESHOLD_KEY, "0.9,1.5")
     cfg = load_model_config()
     spec = parse_sweeps(["model.params.blocking_fields=[[jan_aadhaar, full_name], [jan_aadhaar]]",
