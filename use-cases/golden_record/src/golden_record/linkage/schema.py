@@ -1,0 +1,170 @@
+"""The record schema: declared fields, each with a column (or several) and a type.
+
+``data.fields`` in the model config maps a logical field name to a :class:`FieldSpec`::
+
+    given_name:  {column: given_name, type: name, rules: english}
+    address:     {columns: [street_number, address_1, address_2], type: address}
+    postcode:    {column: postcode, type: identifier}
+    date_of_birth: {column: date_of_birth, type: date, formats: ["%Y%m%d"]}
+    soc_sec_id:  {column: soc_sec_id, type: identifier, digits: true, length: 7}
+    phone:       {column: phone, type: phone, length: 9, prefixes: ["61", "0"]}
+    sex:         {column: sex, type: category, values: {M: [m, male], F: [f, female]}}
+
+The type chooses the cleaner (:mod:`.cleaning`); :func:`clean_field` applies it and reports what
+it did (:class:`.cleaning.FieldQuality`). No field name means anything to the code: all that
+matters is the declared type and options.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from . import cleaning
+from .cleaning import FieldQuality, by_distinct, examples
+from .regions import ADDRESS_ABBREVIATIONS, NAME_RULES
+
+FieldType = Literal["name", "text", "address", "identifier", "phone", "email", "date", "category", "timestamp"]
+#: the options each type accepts (anything else is a configuration error naming the key)
+TYPE_OPTIONS = {
+    "name": {"rules"}, "text": set(), "address": {"abbreviations"},
+    "identifier": {"digits", "length"}, "phone": {"length", "prefixes"}, "email": set(),
+    "date": {"formats"}, "category": {"values"}, "timestamp": {"formats"},
+}
+
+
+class FieldSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: FieldType
+    #: the column holding the field (default: the field's own name)
+    column: str | None = None
+    #: several columns joined with a space, in order (e.g. street number + address lines)
+    columns: list[str] | None = Field(None, min_length=1)
+    #: name: region preset for honorifics and transliteration (none, english, indian)
+    rules: str = "none"
+    #: address: abbreviation preset (none, english, indian)
+    abbreviations: str = "english"
+    #: identifier: keep digits only (else upper-case letters and digits)
+    digits: bool = False
+    #: identifier / phone: the expected number of characters; other lengths are kept and counted
+    length: int | None = Field(None, ge=1, le=64)
+    #: phone: prefixes (country code, trunk 0) cut from numbers longer than ``length``
+    prefixes: list[str] = Field(default_factory=list)
+    #: date / timestamp: text formats tried in order (strftime codes); none: ISO and native types
+    formats: list[str] = Field(default_factory=list)
+    #: category: canonical value -> its spellings (compared case-insensitively)
+    values: dict[str, list[str]] = Field(default_factory=dict)
+
+    @field_validator("rules")
+    @classmethod
+    def _known_rules(cls, value: str) -> str:
+        if value not in NAME_RULES:
+            raise ValueError(f"unknown name rules {value!r}; allowed: {sorted(NAME_RULES)}")
+        return value
+
+    @field_validator("abbreviations")
+    @classmethod
+    def _known_abbreviations(cls, value: str) -> str:
+        if value not in ADDRESS_ABBREVIATIONS:
+            raise ValueError(f"unknown abbreviations {value!r}; allowed: {sorted(ADDRESS_ABBREVIATIONS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _options_fit_the_type(self) -> "FieldSpec":
+        if self.column and self.columns:
+            raise ValueError("give column or columns, not both")
+        given = {k for k in self.model_fields_set if k not in ("type", "column", "columns")}
+        wrong = sorted(given - TYPE_OPTIONS[self.type])
+        if wrong:
+            allowed = sorted(TYPE_OPTIONS[self.type]) or "none"
+            raise ValueError(f"option(s) {wrong} do not apply to type {self.type!r} (its options: {allowed})")
+        return self
+
+    def source_columns(self, name: str) -> list[str]:
+        return list(self.columns) if self.columns else [self.column or name]
+
+
+def _lower_map(values: dict[str, list[str]]) -> dict[str, str]:
+    out = {}
+    for canonical, spellings in values.items():
+        out[canonical.lower()] = canonical
+        for s in spellings:
+            out[str(s).strip().lower()] = canonical
+    return out
+
+
+def clean_field(name: str, spec: FieldSpec, raw: pd.Series) -> tuple[pd.Series, FieldQuality]:
+    """The cleaned values of one field and the report of what cleaning did.
+
+    ``raw`` holds strings (text columns), or dates/timestamps for native date columns. Missing
+    stays missing; blank strings count as missing before cleaning (they never held a value).
+    """
+    if raw.dtype == object:
+        raw = raw.where(~raw.map(lambda v: isinstance(v, str) and not v.strip()), None)
+    present_before = int(raw.notna().sum())
+    unusual = np.zeros(0, dtype=bool)
+    reason = ""
+    if spec.type in ("date", "timestamp"):
+        if pd.api.types.is_datetime64_any_dtype(raw):
+            values = raw.dt.tz_localize(None) if getattr(raw.dt, "tz", None) is not None else raw
+            cleaned = pd.Series(values.to_numpy(), index=raw.index)
+            raw_u = clean_u = np.empty(0, dtype=object)
+        else:
+            codes, uniques = pd.factorize(raw.astype(object), use_na_sentinel=True)
+            raw_u = np.asarray(uniques, dtype=object)
+            clean_u = cleaning.parse_dates(raw_u, spec.formats)
+            parsed = np.append(clean_u, np.datetime64("NaT"))[codes]
+            cleaned = pd.Series(parsed.astype("datetime64[ns]"), index=raw.index)
+            clean_u = np.where(pd.isna(clean_u), None, clean_u).astype(object)
+        if spec.type == "date":
+            cleaned = cleaned.dt.normalize()
+    else:
+        fn = _cleaner(spec)
+        cleaned, raw_u, clean_u = by_distinct(raw.astype(object), fn)
+        if spec.type in ("identifier", "phone") and spec.length:
+            unusual = np.array([v is not None and len(v) != spec.length for v in clean_u], dtype=bool)
+            reason = f"of another length than {spec.length}"
+        elif spec.type == "category" and spec.values:
+            unusual = np.array([v is not None and v not in spec.values for v in clean_u], dtype=bool)
+            reason = f"outside {sorted(spec.values)}"
+        elif spec.type == "email":
+            unusual = np.array([v is not None and not cleaning._EMAIL.match(v) for v in clean_u], dtype=bool)
+            reason = "not shaped like an address"
+    dropped_u = raw_u[np.array([c is None for c in clean_u], dtype=bool)] if len(raw_u) else raw_u
+    report = FieldQuality(field=name, type=spec.type, rows=len(raw), present_before=present_before,
+                          present_after=int(cleaned.notna().sum()), distinct_after=int(cleaned.nunique()),
+                          dropped_examples=examples(dropped_u))
+    if unusual.any():
+        unusual_values = clean_u[unusual]
+        report.unusual = int(cleaned.isin(set(unusual_values)).sum())
+        report.unusual_examples = examples(raw_u[unusual])
+        report.unusual_reason = reason
+    return cleaned, report
+
+
+def _cleaner(spec: FieldSpec):
+    if spec.type == "name":
+        rules = NAME_RULES[spec.rules]
+        return lambda v: cleaning.clean_name(v, rules)
+    if spec.type == "text":
+        return cleaning.clean_text
+    if spec.type == "address":
+        abbreviations = ADDRESS_ABBREVIATIONS[spec.abbreviations]
+        return lambda v: cleaning.clean_address(v, abbreviations)
+    if spec.type == "identifier":
+        return lambda v: cleaning.clean_identifier(v, spec.digits)
+    if spec.type == "phone":
+        return lambda v: cleaning.clean_phone(v, spec.length, spec.prefixes)
+    if spec.type == "email":
+        return cleaning.clean_email
+    if spec.type == "category":
+        mapping = _lower_map(spec.values)
+
+        def category(values: np.ndarray) -> np.ndarray:
+            text = cleaning.clean_text(values)
+            return np.array([None if t is None else mapping.get(t, t.upper()) for t in text], dtype=object)
+        return category
+    raise ValueError(f"no cleaner for type {spec.type!r}")  # pragma: no cover - Literal guards it
