@@ -16,7 +16,7 @@ def test_default_config_matches_the_documented_defaults():
     assert cfg.threshold == 0.95
     assert "jan_aadhaar" in cfg.model.params.blocking_fields
     assert any("full_name" in b for b in cfg.model.params.blocking_fields)
-    assert any("name_phonetic" in b for b in cfg.model.params.blocking_fields)  # the fuzzy pass
+    assert any(b.startswith("phonetic(") for b in cfg.model.params.blocking_fields)  # the fuzzy pass
     assert cfg.data.table == "citizens"
     assert load_settings().tracking.experiment_name == "smart/golden_record/baseline_v1"
 
@@ -29,7 +29,15 @@ def test_default_config_matches_the_documented_defaults():
     (["data.table=citizens; DROP TABLE x; --"], "data.table", "not a valid table name"),
     (["data.table=a.b.c"], "data.table", "SCHEMA.NAME"),
     (["data.truth.entity_column=entity id"], "data.truth.entity_column", "not a valid column name"),
-    (["data.columns.mobile=mobile); --"], "data.columns", "not a valid column name"),
+    (["data.fields.mobile.column=mobile); --"], "data.fields", "not a valid column name"),
+    (["data.columns.mobile=cell"], "data", "replaced by data.id and data.fields"),
+    (["data.fields.gender.type=colour"], "data.fields.gender.type", "'name'"),
+    (["data.fields.full_name.length=4"], "data.fields.full_name", "do not apply to type 'name'"),
+    (["model.params.blocking_fields=[soundex(first_name)]"], "model.params.blocking_fields", "unknown transform"),
+    (["model.params.blocking_fields=[year(first_name)]"], "model_config.yaml: ", "year() does not apply"),
+    (["comparisons.3.method=jaro_winkler", "comparisons.3.levels=[0.9]"], "(top level)",
+     "does not apply to 'date_of_birth' of type 'date'"),
+    (["data.recency=null"], "model_config.yaml: ", "needs data.recency"),
     (["model.params.match_threshold=high"], "model.params.match_threshold", "valid number"),
     (["model.colour=blue"], "model.colour", "unknown key"),
     (["comparisons.0.method=soundex"], "comparisons.0.method", "jaro_winkler"),
@@ -37,7 +45,7 @@ def test_default_config_matches_the_documented_defaults():
     (["candidates.fuzzy.method=magic"], "candidates.fuzzy.method", "phonetic"),
     (["golden.default_rule=[longest_name]"], "golden.default_rule", "most_recent"),
     (["comparisons.2.levels=[0.5, 0.9]"], "comparisons.2.levels", "strictly decreasing"),
-    (["data.columns.shoe_size=shoe"], "data.columns", "shoe_size"),
+    (["comparisons.0.field=shoe_size"], "model_config.yaml: ", "shoe_size"),
 ])
 def test_invalid_values_are_rejected_naming_the_key(override, key, words):
     with pytest.raises(ConfigError) as err:
@@ -57,7 +65,7 @@ def test_overrides_change_typed_values():
 
 def test_a_comparison_on_an_unmapped_field_is_rejected(tmp_path):
     data = yaml.safe_load(MODEL_CONFIG_PATH.read_text())
-    del data["data"]["columns"]["father_name"]
+    del data["data"]["fields"]["father_name"]
     path = tmp_path / "cfg.yaml"
     path.write_text(yaml.safe_dump(data))
     with pytest.raises(ConfigError, match="father_name"):

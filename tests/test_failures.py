@@ -112,8 +112,8 @@ def test_named_failures(scratch, experiment, args, stage, words, hint):
 
 
 def test_wrong_column_type_is_a_config_error(scratch):
-    done = train(scratch["env"], "--experiment", "f-type", "--quiet", "--set", "data.columns.date_of_birth=citizen_id")
-    assert done.returncode == 2 and "data.columns.date_of_birth" in done.stderr and "bigint" in done.stderr
+    done = train(scratch["env"], "--experiment", "f-type", "--quiet", "--set", "data.fields.date_of_birth.column=citizen_id")
+    assert done.returncode == 2 and "data.fields.date_of_birth.column" in done.stderr and "bigint" in done.stderr
     client = MlflowClient(scratch["uri"])
     assert client.get_experiment_by_name("f-type") is None
 

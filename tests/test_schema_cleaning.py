@@ -59,7 +59,7 @@ def test_native_dates_pass_through():
 def test_categories_map_spellings_and_keep_the_rest():
     cleaned, q = _clean({"type": "category", "values": {"M": ["male", "m"], "F": ["female", "f"]}},
                         ["Male", "f", "FEMALE", "x", None])
-    assert cleaned.tolist() == ["M", "F", "F", "X", None]
+    assert cleaned.tolist() == ["M", "F", "F", "x", None]
     assert q.unusual == 1 and q.dropped == 0
 
 

@@ -147,7 +147,8 @@ def test_console_summary_says_where_to_look(trained):
 def test_renamed_table_and_columns_served_by_config(seeded_small, database_url, mlflow_store, tmp_path):
     mapping = {"full_name": "name_full", "first_name": "fname", "last_name": "sname", "father_name": "father",
                "gender": "sex", "date_of_birth": "dob", "mobile": "phone", "email": "mail", "address": "addr",
-               "pincode": "pin", "jan_aadhaar": "household_id", "aadhaar_last4": "uid4"}
+               "pincode": "pin", "jan_aadhaar": "household_id", "aadhaar_last4": "uid4", "district": "district",
+               "state": "state", "source_system": "origin", "updated_at": "changed_at"}
     select = ", ".join(f"{src} AS {dst}" for src, dst in mapping.items())
     with psycopg.connect(database_url) as conn:
         conn.execute("DROP TABLE IF EXISTS people_registry, registry_truth")
@@ -155,8 +156,10 @@ def test_renamed_table_and_columns_served_by_config(seeded_small, database_url, 
         conn.execute("CREATE TABLE registry_truth AS SELECT citizen_id AS person_key, entity_id AS person "
                      "FROM citizen_truth")
     cfg = yaml.safe_load(MODEL_CONFIG_PATH.read_text())
-    cfg["data"] = {"table": "people_registry", "id_column": "person_key", "columns": mapping,
-                   "truth": {"table": "registry_truth", "id_column": "person_key", "entity_column": "person"}}
+    cfg["data"]["table"], cfg["data"]["id"] = "people_registry", "person_key"
+    for field, column in mapping.items():
+        cfg["data"]["fields"][field]["column"] = column
+    cfg["data"]["truth"] = {"table": "registry_truth", "id_column": "person_key", "entity_column": "person"}
     path = tmp_path / "renamed.yaml"
     path.write_text(yaml.safe_dump(cfg))
     env = {**seeded_small["env"], "MLFLOW_TRACKING_URI": mlflow_store}
@@ -168,10 +171,10 @@ def test_renamed_table_and_columns_served_by_config(seeded_small, database_url, 
     assert run_.data.metrics["records"] == 3000 and run_.data.metrics["f1_score"] >= 0.9
 
     # a mapped column the table lacks is rejected before any run starts
-    cfg["data"]["columns"]["mobile"] = "cell_phone"
+    cfg["data"]["fields"]["mobile"]["column"] = "cell_phone"
     path.write_text(yaml.safe_dump(cfg))
     done = train(env, "--config", str(path), "--experiment", "renamed-bad", "--quiet")
     assert done.returncode == 2
-    assert "cell_phone" in done.stderr and "data.columns.mobile" in done.stderr
+    assert "cell_phone" in done.stderr and "data.fields.mobile.column" in done.stderr
     assert client.get_experiment_by_name("renamed-bad") is None or not client.search_runs(
         [client.get_experiment_by_name("renamed-bad").experiment_id])

@@ -15,12 +15,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .config import DERIVED_BLOCKING_KEYS, CandidateSettings
+from .config import CandidateSettings
 from .errors import DataError
-from .prepare import phonetic
-
-#: blocking field -> column of the prepared frame holding its key
-KEY_COLUMNS = {"full_name": "name_tokens"}
+from .linkage.keys import KeyPart, key_values, parse_key
 
 
 @dataclass
@@ -42,21 +39,11 @@ class Candidates:
         return len(self.left)
 
 
-def derived_key(prepared: pd.DataFrame, name: str) -> pd.Series:
-    """Blocking keys computed from prepared fields (see config.DERIVED_BLOCKING_KEYS)."""
-    if name == "name_phonetic":
-        return fuzzy_key(prepared, ["first_name", "last_name"])
-    if name == "birth_year":
-        return pd.to_datetime(prepared["date_of_birth"], errors="coerce").dt.year
-    raise KeyError(name)
-
-
 def _key_codes(prepared: pd.DataFrame, entry: str) -> np.ndarray:
-    """int64 block code per record for ``a+b`` (missing in any part -> -1)."""
+    """int64 block code per record for ``a+transform(b)`` (missing in any part -> -1)."""
     codes = None
-    for part in entry.split("+"):
-        col = derived_key(prepared, part) if part in DERIVED_BLOCKING_KEYS else prepared[KEY_COLUMNS.get(part, part)]
-        c, uniq = pd.factorize(col, use_na_sentinel=True)
+    for part in parse_key(entry):
+        c, uniq = pd.factorize(key_values(prepared, part), use_na_sentinel=True)
         c = c.astype(np.int64)
         if codes is None:
             codes = c
@@ -105,12 +92,7 @@ def _pair_count(sizes: np.ndarray) -> int:
 
 def fuzzy_key(prepared: pd.DataFrame, fields: list[str]) -> pd.Series:
     """Sorted Soundex codes of the tokens of ``fields`` (so a typo or a swap keeps the key)."""
-    combined = prepared[fields[0]].fillna("")
-    for f in fields[1:]:
-        combined = combined + " " + prepared[f].fillna("")
-    codes, uniques = pd.factorize(combined)
-    keys = np.array([phonetic(u.strip()) for u in uniques], dtype=object)
-    return pd.Series(keys[codes], index=prepared.index)
+    return key_values(prepared, KeyPart("phonetic", tuple(fields)))
 
 
 def generate(prepared: pd.DataFrame, blocking_fields: list[str], settings: CandidateSettings,

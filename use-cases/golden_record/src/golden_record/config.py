@@ -21,24 +21,26 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .linkage.keys import TRANSFORMS, parse_key
+from .linkage.schema import FieldSpec
+
 REPO_ROOT = Path(__file__).resolve().parents[4]
 SETTINGS_PATH = REPO_ROOT / "config" / "settings.yaml"
 MODEL_CONFIG_PATH = REPO_ROOT / "use-cases" / "golden_record" / "config" / "model_config.yaml"
 
-#: Logical fields a citizen record can have; the data source maps each to a table column.
-FIELDS = (
-    "full_name", "first_name", "last_name", "father_name", "gender", "date_of_birth", "mobile",
-    "email", "address", "district", "state", "pincode", "jan_aadhaar", "aadhaar_last4",
-    "source_system", "created_at", "updated_at",
-)
-
-#: Blocking keys derived during preparation, usable in ``blocking_fields`` besides FIELDS:
-#: ``name_phonetic`` (sorted Soundex codes of the name tokens: survives typos, transliteration and
-#: swapped names) and ``birth_year``.
-DERIVED_BLOCKING_KEYS = {"name_phonetic": ("first_name", "last_name"), "birth_year": ("date_of_birth",)}
-
+#: Names a declared field may not take: they are columns of the golden-record output.
+RESERVED_FIELDS = frozenset({"record_id", "golden_id", "member_count", "cluster_confidence", "field_sources",
+                             "run_id", "created_at_golden", "match_probability"})
+#: Comparison methods and the field types each applies to.
+METHOD_TYPES = {
+    "exact": frozenset({"name", "text", "address", "identifier", "phone", "email", "category", "date",
+                        "timestamp"}),
+    "date": frozenset({"date", "timestamp"}),
+    **{m: frozenset({"name", "text", "address", "identifier", "phone", "email"})
+       for m in ("jaro_winkler", "levenshtein", "token_set", "token_sort")},
+}
 #: Registry of comparison methods (implemented in :mod:`golden_record.comparisons`).
-COMPARISON_METHODS = ("exact", "jaro_winkler", "levenshtein", "token_set", "token_sort", "date")
+COMPARISON_METHODS = tuple(METHOD_TYPES)
 #: Registry of fuzzy candidate passes (implemented in :mod:`golden_record.candidates`).
 FUZZY_BLOCKING_METHODS = ("phonetic", "sorted_neighbourhood", "none")
 #: Registry of survivorship rules (implemented in :mod:`golden_record.golden`).
@@ -104,9 +106,9 @@ def _check_identifier(value: str, what: str, qualified: bool = False) -> str:
 class TruthSource(_Strict):
     """Where the ground truth is (evaluation only). Leave ``data.truth`` out for a warehouse
     without one: evaluation is then skipped. A configured truth that is not there is an error."""
-    table: str = "citizen_truth"
-    id_column: str = "citizen_id"
-    entity_column: str = "entity_id"
+    table: str
+    id_column: str
+    entity_column: str
 
     @field_validator("table")
     @classmethod
@@ -119,48 +121,80 @@ class TruthSource(_Strict):
         return _check_identifier(value, "column")
 
 
+class DataQuality(_Strict):
+    #: a field whose cleaning turns more than this share of its present values into missing
+    #: fails the run before any pair is generated (the value kept its meaning nowhere)
+    max_dropped_share: float = Field(0.05, ge=0.0, le=1.0)
+
+
 class DataSource(_Strict):
-    table: str = "citizens"
-    id_column: str = "citizen_id"
-    #: logical field -> column of ``table``; fields left out are not loaded.
-    columns: dict[str, str] = Field(default_factory=lambda: {f: f for f in FIELDS})
+    """The records: a table, its id column, and the declared fields (see linkage.schema)."""
+    table: str
+    #: the record id column: any type (integer, text, UUID); unique per record
+    id: str
+    #: logical field name -> its column(s) and type
+    fields: dict[str, FieldSpec] = Field(min_length=1)
+    #: the field that says how recent a record is (rule most_recent): a date or timestamp field
+    recency: str | None = None
+    #: the field that names a record's source system (rule source_priority)
+    source: str | None = None
+    quality: DataQuality = DataQuality()
     #: the ground truth; None (the key left out, or ``truth: null``): no evaluation
     truth: TruthSource | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_layout(cls, data: Any) -> Any:
+        if isinstance(data, dict) and ("columns" in data or "id_column" in data):
+            raise ValueError("data.columns and data.id_column were replaced by data.id and data.fields "
+                             "(a column and a type per field): see use-cases/golden_record/config/examples/")
+        return data
 
     @field_validator("table")
     @classmethod
     def _table_name(cls, value: str) -> str:
         return _check_identifier(value, "table", qualified=True)
 
-    @field_validator("id_column")
+    @field_validator("id")
     @classmethod
     def _column_name(cls, value: str) -> str:
         return _check_identifier(value, "column")
 
-    @field_validator("columns")
+    @field_validator("fields")
     @classmethod
-    def _known_fields(cls, value: dict[str, str]) -> dict[str, str]:
-        unknown = sorted(set(value) - set(FIELDS))
-        if unknown:
-            raise ValueError(f"unknown field(s) {unknown}; allowed: {list(FIELDS)}")
-        for field, column in value.items():
-            try:
-                _check_identifier(column, "column")
-            except ValueError as exc:
-                raise ValueError(f"{field}: {column!r}: {exc}") from None
+    def _field_names(cls, value: dict[str, FieldSpec]) -> dict[str, FieldSpec]:
+        for name, spec in value.items():
+            _check_identifier(name, "field")
+            if name in RESERVED_FIELDS:
+                raise ValueError(f"{name!r} is reserved (an output column); name the field otherwise")
+            for column in spec.source_columns(name):
+                try:
+                    _check_identifier(column, "column")
+                except ValueError as exc:
+                    raise ValueError(f"{name}: {column!r}: {exc}") from None
         return value
+
+    @model_validator(mode="after")
+    def _roles(self) -> "DataSource":
+        for role, types in (("recency", {"date", "timestamp"}), ("source", None)):
+            name = getattr(self, role)
+            if name is None:
+                continue
+            if name not in self.fields:
+                raise ValueError(f"data.{role} = {name!r} is not a declared field; declared: {sorted(self.fields)}")
+            if types and self.fields[name].type not in types:
+                raise ValueError(f"data.{role} = {name!r} has type {self.fields[name].type!r}; "
+                                 f"it must be one of {sorted(types)}")
+        return self
 
 
 class ModelParams(_Strict):
     #: a match probability strictly between 0 and 1: at 0 every pair would match; at 1 only pairs
     #: whose probability rounds to exactly 1.0 in floating point would, an accident of precision
     match_threshold: float = 0.95
-    #: one exact blocking pass per entry; ``a+b`` blocks on the combination of fields a and b.
-    blocking_fields: list[str] = Field(
-        default_factory=lambda: ["jan_aadhaar", "mobile", "email", "date_of_birth+pincode", "full_name+pincode",
-                                 "name_phonetic+birth_year"],
-        min_length=1,
-    )
+    #: one exact blocking pass per entry, unioned (see linkage.keys): a declared field, or a
+    #: transform of fields, ``+``-joined, e.g. ``phonetic(first_name,last_name)+year(date_of_birth)``
+    blocking_fields: list[str] = Field(min_length=1)
 
     @field_validator("match_threshold")
     @classmethod
@@ -169,12 +203,9 @@ class ModelParams(_Strict):
 
     @field_validator("blocking_fields")
     @classmethod
-    def _known_blocking_fields(cls, value: list[str]) -> list[str]:
-        allowed = list(FIELDS) + list(DERIVED_BLOCKING_KEYS)
+    def _readable_keys(cls, value: list[str]) -> list[str]:
         for entry in value:
-            for part in entry.split("+"):
-                if part not in allowed:
-                    raise ValueError(f"unknown blocking field {part!r} in {entry!r}; allowed: {allowed}")
+            parse_key(entry)
         return value
 
 
@@ -193,7 +224,7 @@ class EMSettings(_Strict):
 
 class ModelSection(_Strict):
     type: Literal["fellegi_sunter"] = "fellegi_sunter"
-    params: ModelParams = ModelParams()
+    params: ModelParams
     em: EMSettings = EMSettings()
 
 
@@ -209,13 +240,6 @@ class FuzzyBlocking(_Strict):
             raise ValueError(f"unknown fuzzy blocking method {value!r}; allowed: {list(FUZZY_BLOCKING_METHODS)}")
         return value
 
-    @field_validator("fields")
-    @classmethod
-    def _known_fields(cls, value: list[str]) -> list[str]:
-        bad = [f for f in value if f not in FIELDS]
-        if bad:
-            raise ValueError(f"unknown field(s) {bad}; allowed: {list(FIELDS)}")
-        return value
 
 
 class CandidateSettings(_Strict):
@@ -229,6 +253,8 @@ class CandidateSettings(_Strict):
 class Comparison(_Strict):
     field: str
     method: str
+    #: the comparison's name (default: the field's); give one to compare a field more than once
+    name: str = ""
     #: similarity thresholds, strictly decreasing, each in (0, 1]: the levels are
     #: exact > levels[0] > levels[1] > ... > far. Ignored by ``exact`` and ``date``.
     levels: list[float] = Field(default_factory=list)
@@ -244,13 +270,6 @@ class Comparison(_Strict):
             raise ValueError(f"unknown comparison method {value!r}; allowed: {list(COMPARISON_METHODS)}")
         return value
 
-    @field_validator("field", "swap_with")
-    @classmethod
-    def _known_field(cls, value: str | None) -> str | None:
-        if value is not None and value not in FIELDS:
-            raise ValueError(f"unknown field {value!r}; allowed: {list(FIELDS)}")
-        return value
-
     @field_validator("levels")
     @classmethod
     def _levels_in_range(cls, value: list[float]) -> list[float]:
@@ -260,15 +279,19 @@ class Comparison(_Strict):
             raise ValueError(f"similarity levels must be strictly decreasing, got {value}")
         return value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _default_name(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data.get("name") and data.get("field"):
+            data = {**data, "name": data["field"]}
+        return data
+
     @model_validator(mode="after")
     def _levels_for_fuzzy(self) -> "Comparison":
         if self.method in ("jaro_winkler", "levenshtein", "token_set", "token_sort") and not self.levels:
             raise ValueError(f"method {self.method!r} needs at least one similarity level, e.g. [0.9]")
         return self
 
-    @property
-    def name(self) -> str:
-        return self.field
 
 
 class TrackingOptions(_Strict):
@@ -297,6 +320,14 @@ class GoldenSettings(_Strict):
     source_priority: list[str] = Field(default_factory=list)
     #: golden records (with their member records) written to golden_records_sample.csv
     sample_size: int = Field(200, ge=0, le=100_000)
+    #: output tables: one golden record per person, and record id -> golden id
+    table: str = "golden_records"
+    map_table: str = "golden_record_map"
+
+    @field_validator("table", "map_table")
+    @classmethod
+    def _table_name(cls, value: str) -> str:
+        return _check_identifier(value, "table", qualified=True)
 
     @field_validator("default_rule", mode="before")
     @classmethod
@@ -319,10 +350,7 @@ class GoldenSettings(_Strict):
     @field_validator("rules")
     @classmethod
     def _known_rules(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
-        surviving = [f for f in FIELDS if f not in ("source_system", "created_at", "updated_at")]
         for field, chain in value.items():
-            if field not in surviving:
-                raise ValueError(f"unknown golden record field {field!r}; allowed: {surviving}")
             _check_rules(field, chain)
         return value
 
@@ -355,35 +383,57 @@ def _check_rules(where: str, chain: list[str]) -> None:
 
 
 class ModelConfig(_Strict):
-    model: ModelSection = ModelSection()
-    data: DataSource = DataSource()
+    model: ModelSection
+    data: DataSource
     candidates: CandidateSettings = CandidateSettings()
     comparisons: list[Comparison] = Field(min_length=1)
     tracking: TrackingOptions = TrackingOptions()
     golden: GoldenSettings = GoldenSettings()
 
     @model_validator(mode="after")
-    def _fields_are_mapped(self) -> "ModelConfig":
-        mapped = set(self.data.columns)
-        needed: dict[str, str] = {}
+    def _fields_are_declared(self) -> "ModelConfig":
+        fields = self.data.fields
+
+        def declared(name: str, where: str) -> str:
+            if name not in fields:
+                raise ValueError(f"{where} uses field {name!r}, which data.fields does not declare; "
+                                 f"declared: {sorted(fields)}")
+            return fields[name].type
+
         for i, c in enumerate(self.comparisons):
-            needed[c.field] = f"comparisons[{i}].field"
+            ftype = declared(c.field, f"comparisons[{i}].field")
+            if ftype not in METHOD_TYPES[c.method]:
+                raise ValueError(f"comparisons[{i}]: method {c.method!r} does not apply to {c.field!r} of type "
+                                 f"{ftype!r} (it applies to {sorted(METHOD_TYPES[c.method])})")
             if c.swap_with:
-                needed[c.swap_with] = f"comparisons[{i}].swap_with"
+                declared(c.swap_with, f"comparisons[{i}].swap_with")
         for entry in self.model.params.blocking_fields:
-            for part in entry.split("+"):
-                for field in DERIVED_BLOCKING_KEYS.get(part, (part,)):
-                    needed[field] = "model.params.blocking_fields"
+            for part in parse_key(entry):
+                for name in part.fields:
+                    ftype = declared(name, f"model.params.blocking_fields entry {entry!r}")
+                    if part.transform and ftype not in TRANSFORMS[part.transform]:
+                        raise ValueError(f"model.params.blocking_fields entry {entry!r}: {part.transform}() does not "
+                                         f"apply to {name!r} of type {ftype!r} (it applies to "
+                                         f"{sorted(TRANSFORMS[part.transform])})")
         if self.candidates.fuzzy.method != "none":
             for f in self.candidates.fuzzy.fields:
-                needed[f] = "candidates.fuzzy.fields"
-        missing = {f: where for f, where in needed.items() if f not in mapped}
-        if missing:
-            f, where = next(iter(missing.items()))
-            raise ValueError(f"{where} uses field {f!r}, which data.columns does not map to a column")
+                declared(f, "candidates.fuzzy.fields")
         names = [c.name for c in self.comparisons]
         if len(set(names)) != len(names):
-            raise ValueError(f"comparisons: each field may be compared once, got {names}")
+            dup = sorted({n for n in names if names.count(n) > 1})
+            raise ValueError(f"comparisons: names must be unique, {dup} appear twice; give a second comparison "
+                             "of a field its own name (name: ...)")
+        for field in self.golden.rules:
+            declared(field, f"golden.rules.{field}")
+        chains = {"golden.default_rule": self.golden.default_rule,
+                  **{f"golden.rules.{k}": v for k, v in self.golden.rules.items()}}
+        for where, chain in chains.items():
+            if "most_recent" in chain and self.data.recency is None:
+                raise ValueError(f"{where} uses the rule most_recent, which needs data.recency (a date or "
+                                 "timestamp field saying how recent a record is); set it or drop the rule")
+            if "source_priority" in chain and self.data.source is None:
+                raise ValueError(f"{where} uses the rule source_priority, which needs data.source (the field "
+                                 "naming a record's source system); set it or drop the rule")
         return self
 
     @property
@@ -391,18 +441,23 @@ class ModelConfig(_Strict):
         return self.model.params.match_threshold
 
     def needed_fields(self) -> list[str]:
-        """Logical fields the pipeline reads (in the order of ``FIELDS``)."""
+        """Declared fields the pipeline compares or blocks on (in declaration order)."""
         needed = set()
         for c in self.comparisons:
             needed.add(c.field)
             if c.swap_with:
                 needed.add(c.swap_with)
         for entry in self.model.params.blocking_fields:
-            for part in entry.split("+"):
-                needed.update(DERIVED_BLOCKING_KEYS.get(part, (part,)))
+            for part in parse_key(entry):
+                needed.update(part.fields)
         if self.candidates.fuzzy.method != "none":
             needed.update(self.candidates.fuzzy.fields)
-        return [f for f in FIELDS if f in needed and f in self.data.columns]
+        return [f for f in self.data.fields if f in needed]
+
+    def golden_fields(self) -> list[str]:
+        """Declared fields a golden record holds: all but the recency and source roles."""
+        roles = {self.data.recency, self.data.source}
+        return [f for f in self.data.fields if f not in roles]
 
 
 # --------------------------------------------------------------------------- loading
@@ -416,6 +471,9 @@ def _format_validation_error(source: str, err: ValidationError) -> str:
         value = e.get("input")
         shown = "" if isinstance(value, (dict, list)) and e["type"] != "list_type" else f" = {value!r}"
         msg = e["msg"].removeprefix("Value error, ")
+        if not e["loc"]:          # a rule across sections: the message names the keys itself
+            lines.append(f"{source}: {msg}")
+            continue
         lines.append(f"{source}: {key}{shown}: {msg}")
     return "\n".join(lines)
 

@@ -607,12 +607,12 @@ def score_with_model(records: pd.DataFrame, entity: np.ndarray | None, config: M
     """prepare -> candidates -> compare -> score with an already fitted model (no EM)."""
     from .pipeline import Scored, candidate_vectors, labels_for, true_pair_count
 
-    prepared, pairs, vectors = candidate_vectors(records, config, progress)
+    prepared, pairs, vectors, quality = candidate_vectors(records, config, progress)
     with progress.stage("score"):
         weights, probs = model.score(vectors.levels)
     labels = labels_for(entity, pairs) if entity is not None else None
     total = true_pair_count(entity) if entity is not None else 0
-    return Scored(records, prepared, pairs, vectors, model, weights, probs, labels, entity, total)
+    return Scored(records, prepared, pairs, vectors, model, weights, probs, labels, entity, total, quality)
 
 
 def _model_file(client, run_id: str, dst: Path) -> Path:

@@ -7,7 +7,7 @@ loaded apart and only ever used to label pairs for evaluation, never for fitting
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -19,6 +19,8 @@ from .comparisons import ComparisonVectors, compare
 from .config import ModelConfig
 from .errors import DataError, ModelError
 from .evaluation import Evaluation, evaluate
+from .linkage.cleaning import FieldQuality
+from .linkage.schema import clean_records
 from .model import FellegiSunter, level_frequencies
 
 
@@ -36,6 +38,7 @@ class Scored:
     labels: np.ndarray | None        # True where both records belong to the same person (None: no truth)
     entity: np.ndarray | None        # entity id per record position
     total_true_pairs: int = 0
+    quality: "DataQuality | None" = None     # what preparation did to each field
 
     @property
     def n_records(self) -> int:
@@ -80,7 +83,7 @@ def load(conn, config: ModelConfig, progress: Progress) -> tuple[pd.DataFrame, n
             truth = warehouse.load_truth(conn, config.data)
         entity = None
         if truth is not None:
-            mapped = truth.reindex(records["record_id"].to_numpy())
+            mapped = truth.reindex(records["record_id"].astype(str).to_numpy())
             # records without a truth entry are their own person
             fill = -np.arange(1, mapped.isna().sum() + 1, dtype=np.int64)
             values = mapped.to_numpy(dtype=float)
@@ -88,18 +91,55 @@ def load(conn, config: ModelConfig, progress: Progress) -> tuple[pd.DataFrame, n
             entity = values.astype(np.int64)
         progress.counts["records"] = len(records)
         progress.say(f"  {len(records):,} records, {len(fields)} fields"
-                     + ("" if entity is None else f", ground truth for {np.isin(records['record_id'], truth.index).sum():,}"))
+                     + ("" if entity is None else f", ground truth for {int(mapped.notna().sum()):,}"))
     return records, entity
 
 
+@dataclass
+class DataQuality:
+    """What preparation did to every field, and which blocking passes found nothing."""
+    fields: list[FieldQuality]
+    max_dropped_share: float
+    empty_passes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"max_dropped_share": self.max_dropped_share, "fields": [q.to_dict() for q in self.fields],
+                "empty_blocking_passes": self.empty_passes}
+
+    def metrics(self) -> dict[str, float]:
+        out = {f"quality_present_{q.field}": q.present_after / q.rows for q in self.fields if q.rows}
+        out["quality_fields_with_drops"] = float(sum(q.dropped > 0 for q in self.fields))
+        out["blocking_passes_empty"] = float(len(self.empty_passes))
+        return out
+
+
+def prepare(records: pd.DataFrame, config: ModelConfig, progress: Progress) -> tuple[pd.DataFrame, DataQuality]:
+    """Clean every field by its declared type, print one quality line per field, and stop (before
+    any pair is generated) when a field lost more than ``data.quality.max_dropped_share`` of its
+    present values in cleaning: the value was there, and the pipeline could not read it."""
+    prepared, reports = clean_records(records, config.data.fields)
+    limit = config.data.quality.max_dropped_share
+    progress.say("  data quality (present before -> after cleaning):")
+    for q in reports:
+        progress.say(q.line())
+    quality = DataQuality(reports, limit)
+    bad = [q for q in reports if q.dropped_share > limit]
+    if bad:
+        q = bad[0]
+        raise DataError(
+            f"field {q.field} (type {q.type}) lost {q.dropped_share:.1%} of its {q.present_before:,} present values "
+            f"in cleaning, more than data.quality.max_dropped_share={limit:g} (e.g. {q.dropped_examples[:3]})",
+            f"declare the field's type and options to fit its values (data.fields.{q.field}, e.g. formats for a "
+            "date), map it to another column, or raise data.quality.max_dropped_share")
+    return prepared, quality
+
+
 def candidate_vectors(records: pd.DataFrame, config: ModelConfig, progress: Progress
-                      ) -> tuple[pd.DataFrame, candidates_mod.Candidates, ComparisonVectors]:
+                      ) -> tuple[pd.DataFrame, candidates_mod.Candidates, ComparisonVectors, DataQuality]:
     """prepare -> candidates -> compare: everything before the model, shared by training,
     re-scoring with a logged model (golden records, promotion) and sweeps."""
-    from .prepare import prepare
-
     with progress.stage("prepare"):
-        prepared = prepare(records)
+        prepared, quality = prepare(records, config, progress)
     with progress.stage("candidates"):
         pairs = candidates_mod.generate(
             prepared, config.model.params.blocking_fields, config.candidates,
@@ -107,6 +147,11 @@ def candidate_vectors(records: pd.DataFrame, config: ModelConfig, progress: Prog
                 f"  pass {r.name}: {r.pairs:,} pairs in {r.blocks:,} blocks"
                 + (f" ({r.skipped_blocks:,} blocks of > {config.candidates.max_block_size} records skipped)"
                    if r.skipped_blocks else "")))
+        empty = [r.name for r in pairs.passes if r.pairs == 0]
+        for name in empty:
+            progress.say(f"  warning: blocking pass {name} yielded no pairs: its keys never agree between two "
+                         "records (check the fields' cleaning in the quality lines above, or drop the pass)")
+        quality.empty_passes = empty
         progress.counts["candidate_pairs"] = len(pairs)
         progress.say(f"  {len(pairs):,} candidate pairs after union")
         if len(pairs) == 0:
@@ -116,12 +161,12 @@ def candidate_vectors(records: pd.DataFrame, config: ModelConfig, progress: Prog
         with progress.bar(len(config.comparisons), "comparisons") as bar:
             vectors = compare(prepared, pairs.left, pairs.right, config.comparisons,
                               progress=lambda name: bar.update(1))
-    return prepared, pairs, vectors
+    return prepared, pairs, vectors, quality
 
 
 def fit_and_score(records: pd.DataFrame, entity: np.ndarray | None, config: ModelConfig,
                   progress: Progress) -> Scored:
-    prepared, pairs, vectors = candidate_vectors(records, config, progress)
+    prepared, pairs, vectors, quality = candidate_vectors(records, config, progress)
     with progress.stage("fit"):
         em = config.model.em
         model = FellegiSunter(vectors.names, vectors.labels)
@@ -144,4 +189,4 @@ def fit_and_score(records: pd.DataFrame, entity: np.ndarray | None, config: Mode
                 "check the comparisons (a field that is always equal or always different) and blocking")
     labels = labels_for(entity, pairs) if entity is not None else None
     total = true_pair_count(entity) if entity is not None else 0
-    return Scored(records, prepared, pairs, vectors, model, weights, probs, labels, entity, total)
+    return Scored(records, prepared, pairs, vectors, model, weights, probs, labels, entity, total, quality)

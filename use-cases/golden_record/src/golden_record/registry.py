@@ -51,7 +51,7 @@ def f1_on_current_data(client, run_id: str, settings: Settings) -> tuple[float, 
         records, entity = load(conn, config, Progress(quiet=True))
     if entity is None:
         raise GoldenRecordError("cannot compare models: the warehouse has no ground truth", "run make seed-data")
-    _, pairs, vectors = candidate_vectors(records, config, Progress(quiet=True))
+    _, pairs, vectors, _ = candidate_vectors(records, config, Progress(quiet=True))
     _, probs = model.score(vectors.levels)
     ev = evaluate(probs, labels_for(entity, pairs), threshold, true_pair_count(entity), len(records))
     return float(ev.metrics["f1_score"]), tracking.frame_digest(records)

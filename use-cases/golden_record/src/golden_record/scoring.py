@@ -9,48 +9,47 @@ import numpy as np
 import pandas as pd
 
 from .comparisons import compare
-from .config import Comparison, ModelConfig, check_threshold
+from .config import ModelConfig, check_threshold
 from .model import FellegiSunter
-from .prepare import prepare
+from .linkage.schema import clean_records
 
 LEFT, RIGHT = "_l", "_r"
 
 
-def pair_fields(comparisons: list[Comparison]) -> list[str]:
+def pair_fields(config: ModelConfig) -> list[str]:
+    """The fields a pair of records is scored on: every compared field (and swap partner)."""
     fields = []
-    for c in comparisons:
+    for c in config.comparisons:
         for f in (c.field, c.swap_with):
             if f and f not in fields:
                 fields.append(f)
-    if "first_name" in fields and "last_name" in fields and "full_name" not in fields:
-        fields.append("full_name")
     return fields
 
 
-def score_pair_frame(pairs: pd.DataFrame, model: FellegiSunter, comparisons: list[Comparison],
+def score_pair_frame(pairs: pd.DataFrame, model: FellegiSunter, config: ModelConfig,
                      threshold: float) -> pd.DataFrame:
-    """``pairs`` has ``<field>_l`` and ``<field>_r`` columns; returns weight, probability, is_match."""
-    fields = pair_fields(comparisons)
-    missing = [f + side for f in fields for side in (LEFT, RIGHT) if f + side not in pairs.columns
-               and f != "full_name"]
-    if missing:
-        raise ValueError(f"record pairs lack columns {missing}; expected <field>_l and <field>_r for {fields}")
+    """``pairs`` has ``<field>_l`` and ``<field>_r`` columns (any subset: an absent column is a
+    missing value, which counts neither way); values are cleaned by each field's declared type,
+    exactly as in training. Returns weight, probability and is_match per pair."""
+    fields = pair_fields(config)
+    known = {f + side for f in fields for side in (LEFT, RIGHT)}
+    if not known & set(pairs.columns):
+        raise ValueError(f"record pairs have none of the columns <field>_l / <field>_r for the fields {fields}")
     n = len(pairs)
     sides = []
     for side in (LEFT, RIGHT):
         part = pd.DataFrame({"record_id": np.arange(n)})
         for f in fields:
             col = f + side
-            if col in pairs.columns:
-                part[f] = pairs[col].to_numpy(dtype=object)
-        if "full_name" not in part.columns and {"first_name", "last_name"} <= set(part.columns):
-            part["full_name"] = (part["first_name"].fillna("") + " " + part["last_name"].fillna("")).str.strip()
+            values = pairs[col] if col in pairs.columns else pd.Series([None] * n, index=pairs.index)
+            if pd.api.types.is_datetime64_any_dtype(values):
+                values = values.dt.strftime("%Y-%m-%d %H:%M:%S")
+            part[f] = [None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
+                       for v in values.to_numpy(dtype=object)]
         sides.append(part)
     records = pd.concat(sides, ignore_index=True)
-    records["date_of_birth"] = pd.to_datetime(records.get("date_of_birth"), errors="coerce") \
-        if "date_of_birth" in records.columns else None
-    prepared = prepare(records)
-    vectors = compare(prepared, np.arange(n), np.arange(n) + n, comparisons)
+    prepared, _ = clean_records(records, config.data.fields)
+    vectors = compare(prepared, np.arange(n), np.arange(n) + n, config.comparisons)
     weights, probs = model.score(vectors.levels)
     return pd.DataFrame({"match_weight": weights, "match_probability": probs, "is_match": probs >= threshold})
 
@@ -61,15 +60,14 @@ def save_model_files(folder: Path, model: FellegiSunter, config: ModelConfig) ->
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "fellegi_sunter.json"
     path.write_text(json.dumps({"model": model.to_dict(), "threshold": config.threshold,
-                                "comparisons": [c.model_dump(mode="json") for c in config.comparisons],
                                 "config": config.model_dump(mode="json")}, indent=2))
     return path
 
 
-def load_model_files(path: str | Path) -> tuple[FellegiSunter, list[Comparison], float]:
+def load_model_files(path: str | Path) -> tuple[FellegiSunter, ModelConfig, float]:
+    """The fitted model, the config it was trained with, and its threshold."""
     data = json.loads(Path(path).read_text())
-    return (FellegiSunter.from_dict(data["model"]), [Comparison.model_validate(c) for c in data["comparisons"]],
-            float(data["threshold"]))
+    return FellegiSunter.from_dict(data["model"]), ModelConfig.model_validate(data["config"]), float(data["threshold"])
 
 
 def load_model_config_from_files(path: str | Path) -> ModelConfig:
@@ -92,11 +90,11 @@ def _define_class(base):
         ``match_weight``, ``match_probability`` and ``is_match`` per pair."""
 
         def load_context(self, context):
-            self.model, self.comparisons, self.threshold = load_model_files(context.artifacts["fellegi_sunter"])
+            self.model, self.config, self.threshold = load_model_files(context.artifacts["fellegi_sunter"])
 
         def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
             threshold = check_threshold((params or {}).get("threshold", self.threshold))
-            return score_pair_frame(pd.DataFrame(model_input), self.model, self.comparisons, threshold)
+            return score_pair_frame(pd.DataFrame(model_input), self.model, self.config, threshold)
 
     return GoldenRecordPairModel
 

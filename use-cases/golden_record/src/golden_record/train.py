@@ -79,10 +79,9 @@ def training_samples(scored: Scored, threshold: float, n: int, seed: int = 0) ->
     left, right = scored.pairs.left[idx], scored.pairs.right[idx]
     rec = scored.records
     out = pd.DataFrame({"left_id": rec["record_id"].to_numpy()[left], "right_id": rec["record_id"].to_numpy()[right]})
-    for col in ("full_name", "date_of_birth"):
-        if col in rec.columns:
-            values = rec[col].to_numpy()
-            out[f"left_{col}"], out[f"right_{col}"] = values[left], values[right]
+    for col in [c for c in rec.columns if c != "record_id"][:3]:     # the first fields, to recognise the pair
+        values = rec[col].to_numpy()
+        out[f"left_{col}"], out[f"right_{col}"] = values[left], values[right]
     for k, name in enumerate(scored.vectors.names):
         labels = np.array(scored.vectors.labels[k] + ["missing"], dtype=object)
         out[f"cmp_{name}"] = labels[scored.vectors.levels[idx, k]]  # -1 picks "missing"
@@ -141,6 +140,9 @@ def write_artifacts(folder: Path, scored: Scored, evaluation: Evaluation | None,
     if evaluation is not None:
         report["confusion_matrix"] = evaluation.confusion
     (folder / "evaluation_report.json").write_text(json.dumps(report, indent=2, default=_json_default))
+    if scored.quality is not None:
+        (folder / "data_quality.json").write_text(json.dumps(scored.quality.to_dict(), indent=2,
+                                                             default=_json_default))
     (folder / "evaluation_summary.txt").write_text(summary_text(metrics, evaluation, scored, config, dataset,
                                                                 run_name))
 
@@ -217,19 +219,16 @@ def log_model(scored: Scored, config: ModelConfig, folder: Path) -> None:
     from .scoring import LEFT, RIGHT, score_pair_frame
 
     path = save_model_files(folder / "model_files", scored.model, config)
-    fields = pair_fields(config.comparisons)
+    fields = pair_fields(config)
     sample_idx = np.arange(min(5, len(scored.pairs)))
     rec = scored.records
     example = pd.DataFrame({f + side: rec[f].to_numpy()[pos[sample_idx]]
                             for f in fields if f in rec.columns
                             for side, pos in ((LEFT, scored.pairs.left), (RIGHT, scored.pairs.right))})
-    for side in (LEFT, RIGHT):
-        if "date_of_birth" + side in example:
-            example["date_of_birth" + side] = pd.to_datetime(example["date_of_birth" + side]).dt.strftime("%Y-%m-%d")
     example = example.astype(object).where(example.notna(), None)
-    output = score_pair_frame(example, scored.model, config.comparisons, config.threshold)
-    # every field as a string column; full_name is optional (rebuilt from first and last name)
-    inputs = Schema([ColSpec("string", f + side, required=(f != "full_name")) for f in fields if f in rec.columns
+    output = score_pair_frame(example, scored.model, config, config.threshold)
+    # every field as an optional string column: an absent one is a missing value
+    inputs = Schema([ColSpec("string", f + side, required=False) for f in fields if f in rec.columns
                      for side in (LEFT, RIGHT)])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -306,6 +305,7 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
             "em_iterations": scored.model.report.iterations, "em_converged": float(scored.model.report.converged),
             "em_match_share": scored.model.match_share, "em_patterns": scored.model.report.patterns,
             "predicted_match_pairs": int((scored.probabilities >= config.threshold).sum()),
+            **(scored.quality.metrics() if scored.quality is not None else {}),
         }
         evaluation = boot = None
         with progress.stage("evaluate"):

@@ -12,7 +12,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Iterable, Iterator
 from urllib.parse import urlsplit, urlunsplit, parse_qs
 
@@ -312,36 +312,71 @@ def count_rows(conn: psycopg.Connection, table: str) -> int:
 
 
 # --------------------------------------------------------------------------- reading
-_DATE_FIELDS = {"date_of_birth"}
-_TIME_FIELDS = {"created_at", "updated_at"}
-_ALLOWED_TYPES = {
-    "date_of_birth": ("date", "timestamp", "text", "character"),
-    "created_at": ("timestamp", "date"),
-    "updated_at": ("timestamp", "date"),
-}
-_TEXTLIKE = ("text", "character", "bigint", "integer", "numeric", "smallint")
+_INTEGER_TYPES = ("bigint", "integer", "smallint")
+_NOT_A_DATE = ("bigint", "integer", "smallint", "numeric", "double precision", "real", "boolean", "bytea")
 
 
 def check_source(conn: psycopg.Connection, source: DataSource, fields: Iterable[str]) -> dict[str, str]:
-    """Check that the table exists and has every mapped column of a usable type."""
+    """The table exists and has the id column and every declared field's column(s); a date or
+    timestamp field is not read from a number or boolean column. Returns column -> type."""
     if not table_exists(conn, source.table):
         raise missing_table_error(conn, source.table, "data.table")
     columns = table_columns(conn, source.table)
-    if source.id_column not in columns:
-        raise WarehouseError(f"table {source.table} has no column {source.id_column!r} (data.id_column)",
-                             f"set data.id_column to one of {sorted(columns)}")
+    if source.id not in columns:
+        raise WarehouseError(f"table {source.table} has no column {source.id!r} (data.id)",
+                             f"set data.id to one of {sorted(columns)}")
     for field in fields:
-        column = source.columns[field]
-        if column not in columns:
-            raise WarehouseError(
-                f"table {source.table} has no column {column!r} (data.columns.{field})",
-                f"map {field} to one of the table's columns: {sorted(columns)}")
-        allowed = _ALLOWED_TYPES.get(field, _TEXTLIKE)
-        if not columns[column].startswith(allowed):
-            raise WarehouseError(
-                f"column {source.table}.{column} (data.columns.{field}) has type {columns[column]}, "
-                f"expected one of {list(allowed)}", "map the field to a column of the right type")
+        spec = source.fields[field]
+        key = f"data.fields.{field}.{'columns' if spec.columns else 'column'}"
+        for column in spec.source_columns(field):
+            if column not in columns:
+                raise WarehouseError(f"table {source.table} has no column {column!r} ({key})",
+                                     f"set {key} to one of the table's columns: {sorted(columns)}")
+            if spec.type in ("date", "timestamp") and columns[column].startswith(_NOT_A_DATE):
+                raise WarehouseError(
+                    f"column {source.table}.{column} ({key}) has type {columns[column]}, which cannot hold a "
+                    f"{spec.type}", f"map data.fields.{field} to a date, timestamp or text column, or change its type")
     return columns
+
+
+def _field_select(source: DataSource, field: str) -> sql.Composable:
+    """The field as text: one column, or several joined with a space (NULL and blank parts skipped)."""
+    parts = [sql.SQL("NULLIF(btrim({}::text), '')").format(sql.Identifier(c))
+             for c in source.fields[field].source_columns(field)]
+    expr = parts[0] if len(parts) == 1 else sql.SQL("NULLIF(concat_ws(' ', {}), '')").format(sql.SQL(", ").join(parts))
+    return sql.SQL("{} AS {}").format(expr, sql.Identifier(field))
+
+
+def load_records(conn: psycopg.Connection, source: DataSource, fields: list[str]) -> pd.DataFrame:
+    """The declared fields as text (nothing is cast in SQL, so no value can fail the query), with
+    ``record_id`` first: int64 for an integer id column, else text. Dates and timestamps are
+    parsed by the field's cleaner, where an invalid one becomes missing and is counted."""
+    columns = check_source(conn, source, fields)
+    selects = [sql.SQL("{}::text AS record_id").format(sql.Identifier(source.id))]
+    selects += [_field_select(source, f) for f in fields]
+    query = sql.SQL("SELECT {} FROM {} ORDER BY {}").format(sql.SQL(", ").join(selects), table_ref(source.table),
+                                                            sql.Identifier(source.id))
+    with snapshot(conn) if conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE else nullcontext():
+        df = copy_out(conn, query)
+    if df.empty:
+        raise DataError(f"table {source.table} is empty", SEED_HINT if is_seeded_table(source.table) else
+                        "fill the table, or point data.table at the table that holds the records")
+    ids = df["record_id"]
+    if ids.isna().any():
+        raise DataError(f"{int(ids.isna().sum()):,} records of {source.table} have no id (column {source.id}, data.id)",
+                        "every record needs an id: fill the column or choose another as data.id")
+    dup = ids.duplicated(keep=False)
+    if dup.any():
+        raise DataError(f"ids in {source.table}.{source.id} (data.id) are not unique: {int(dup.sum()):,} records "
+                        f"share an id (e.g. {ids[dup].iloc[0]!r})", "data.id must name a column unique per record")
+    if columns[source.id].startswith(_INTEGER_TYPES):
+        df["record_id"] = ids.astype("int64")
+    for field in fields:
+        if df[field].isna().all():
+            cols = ", ".join(source.fields[field].source_columns(field))
+            raise DataError(f"field {field} (column {source.table}.{cols}) is entirely null",
+                            "fill the column, map the field to another column, or drop it from the config")
+    return df
 
 
 def copy_out(conn: psycopg.Connection, query: sql.Composable) -> pd.DataFrame:
@@ -353,31 +388,6 @@ def copy_out(conn: psycopg.Connection, query: sql.Composable) -> pd.DataFrame:
                 buf.write(block)
     buf.seek(0)
     return pd.read_csv(buf, dtype=str, keep_default_na=False, na_values=[""])
-
-
-def load_records(conn: psycopg.Connection, source: DataSource, fields: list[str]) -> pd.DataFrame:
-    """Only the needed columns, renamed to logical fields, with ``record_id`` (int64) first."""
-    check_source(conn, source, fields)
-    selects = [sql.SQL("{}::bigint AS record_id").format(sql.Identifier(source.id_column))]
-    for field in fields:
-        col = sql.Identifier(source.columns[field])
-        cast = sql.SQL("{}::date::text") if field in _DATE_FIELDS else sql.SQL("{}::text")
-        selects.append(sql.SQL("{} AS {}").format(cast.format(col), sql.Identifier(field)))
-    query = sql.SQL("SELECT {} FROM {} ORDER BY 1").format(sql.SQL(", ").join(selects), table_ref(source.table))
-    df = copy_out(conn, query)
-    if df.empty:
-        raise DataError(f"table {source.table} is empty", SEED_HINT if is_seeded_table(source.table) else
-                        "fill the table, or point data.table at the table that holds the records")
-    df["record_id"] = df["record_id"].astype("int64")
-    for field in fields:
-        if field in _DATE_FIELDS:
-            df[field] = pd.to_datetime(df[field], format="%Y-%m-%d", errors="coerce")
-        elif field in _TIME_FIELDS:
-            df[field] = pd.to_datetime(df[field], errors="coerce", utc=True)
-        if df[field].isna().all():
-            raise DataError(f"field {field} (column {source.table}.{source.columns[field]}) is entirely null",
-                            "fill the column, map the field to another column, or drop it from the config")
-    return df
 
 
 def check_truth(conn: psycopg.Connection, source: DataSource) -> None:
@@ -398,20 +408,22 @@ def check_truth(conn: psycopg.Connection, source: DataSource) -> None:
 
 
 def load_truth(conn: psycopg.Connection, source: DataSource) -> pd.Series | None:
-    """record_id -> entity_id, or None when the config declares no ground truth (``data.truth``)."""
+    """record id (as text) -> entity code, or None when the config declares no ground truth."""
     truth = source.truth
     if truth is None:
         return None
     check_truth(conn, source)
-    # two integer arrays in one row: ~8x faster than COPY for a million rows (psycopg's COPY
-    # reader yields one row per Python iteration; integer arrays are parsed in C)
-    ids, entities = conn.execute(sql.SQL("SELECT array_agg({}::bigint), array_agg({}::bigint) FROM {}").format(
+    # two arrays in one row: ~8x faster than COPY for a million rows (psycopg's COPY reader yields
+    # one row per Python iteration; arrays are parsed in C). Ids as text (any id type); entities
+    # as integer codes (an entity id may be text too)
+    ids, entities = conn.execute(sql.SQL("SELECT array_agg({}::text), array_agg({}::text) FROM {}").format(
         sql.Identifier(truth.id_column), sql.Identifier(truth.entity_column), table_ref(truth.table))).fetchone()
     if not ids:
         raise DataError(f"ground-truth table {truth.table} (data.truth.table) is empty",
                         "fill it, or remove data.truth to train without evaluation")
-    return pd.Series(np.asarray(entities, dtype=np.int64), index=pd.Index(np.asarray(ids, dtype=np.int64),
-                                                                           name="record_id"), name="entity_id")
+    codes, _ = pd.factorize(pd.Series(entities, dtype=object))
+    return pd.Series(codes.astype(np.int64), index=pd.Index(np.asarray(ids, dtype=object), name="record_id"),
+                     name="entity_id")
 
 
 @contextmanager
@@ -422,6 +434,9 @@ def snapshot(conn: psycopg.Connection) -> Iterator[None]:
         conn.commit()
     with conn.transaction():
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        # dates and timestamps read as text in one unambiguous form
+        conn.execute("SET LOCAL DateStyle = 'ISO, YMD'")
+        conn.execute("SET LOCAL timezone = 'UTC'")
         yield
 
 

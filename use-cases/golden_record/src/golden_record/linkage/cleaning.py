@@ -116,8 +116,10 @@ def clean_address(values: np.ndarray, abbreviations: dict[str, str]) -> np.ndarr
 
 
 def _placeholder(values: np.ndarray) -> np.ndarray:
-    """True for values made of one repeated character (0000000000, 999, XXXX)."""
-    return np.array([isinstance(v, str) and len(v) > 0 and v == v[0] * len(v) for v in values], dtype=bool)
+    """True for filler values: all zeros (0000), or one character repeated six times or more
+    (9999999999, XXXXXX). A short repeat such as 5555 can be a real value and is kept."""
+    return np.array([isinstance(v, str) and len(v) > 0 and v == v[0] * len(v) and (v[0] == "0" or len(v) >= 6)
+                     for v in values], dtype=bool)
 
 
 def clean_identifier(values: np.ndarray, digits_only: bool) -> np.ndarray:

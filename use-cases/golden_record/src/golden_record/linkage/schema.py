@@ -165,6 +165,23 @@ def _cleaner(spec: FieldSpec):
 
         def category(values: np.ndarray) -> np.ndarray:
             text = cleaning.clean_text(values)
-            return np.array([None if t is None else mapping.get(t, t.upper()) for t in text], dtype=object)
+            return np.array([None if t is None else mapping.get(t, t) for t in text], dtype=object)
         return category
     raise ValueError(f"no cleaner for type {spec.type!r}")  # pragma: no cover - Literal guards it
+
+
+def clean_records(records: pd.DataFrame, fields: dict[str, FieldSpec]) -> tuple[pd.DataFrame, list[FieldQuality]]:
+    """Every declared field of ``records`` cleaned by its type (same rows and order, ``record_id``
+    first), and one quality report per field. Columns that are not declared fields pass through."""
+    out = pd.DataFrame({"record_id": records["record_id"].to_numpy()})
+    reports = []
+    for name in records.columns:
+        if name == "record_id":
+            continue
+        if name in fields:
+            cleaned, report = clean_field(name, fields[name], records[name])
+            out[name] = cleaned.to_numpy()
+            reports.append(report)
+        else:
+            out[name] = records[name].to_numpy()
+    return out, reports
