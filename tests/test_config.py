@@ -35,7 +35,7 @@ def test_default_config_matches_the_documented_defaults():
     (["data.fields.full_name.length=4"], "data.fields.full_name", "do not apply to type 'name'"),
     (["model.params.blocking_fields=[soundex(first_name)]"], "model.params.blocking_fields", "unknown transform"),
     (["model.params.blocking_fields=[year(first_name)]"], "model_config.yaml: ", "year() does not apply"),
-    (["comparisons.3.method=jaro_winkler", "comparisons.3.levels=[0.9]"], "(top level)",
+    (["comparisons.3.method=jaro_winkler", "comparisons.3.levels=[0.9]"], "comparisons[3]",
      "does not apply to 'date_of_birth' of type 'date'"),
     (["data.recency=null"], "model_config.yaml: ", "needs data.recency"),
     (["model.params.match_threshold=high"], "model.params.match_threshold", "valid number"),
