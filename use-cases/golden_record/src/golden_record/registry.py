@@ -8,6 +8,7 @@ retraining) so that both F1 scores come from the same records.
 from __future__ import annotations
 
 import numpy as np
+from pydantic import ValidationError
 
 from .config import Settings
 from .errors import GoldenRecordError
@@ -83,11 +84,15 @@ def register(run_id: str, settings: Settings, uri: str) -> str:
     if champ_run.data.tags.get("data.digest") == digest and run_f1(champ_run) is not None:
         champ_f1, how = run_f1(champ_run), "as logged on the same data"
     else:
-        champ_f1, current = f1_on_current_data(client, champion.run_id, settings)
-        how = "re-scored on the current warehouse"
+        try:
+            champ_f1, current = f1_on_current_data(client, champion.run_id, settings)
+            how = "re-scored on the current warehouse"
+        except ValidationError:   # trained with a config layout this version cannot read
+            champ_f1, current = float("-inf"), digest
+            how = "its config uses a layout this version cannot read, so it cannot be re-scored"
         if current != digest:
             f1, _ = f1_on_current_data(client, run_id, settings)
-    if np.isfinite(champ_f1) and f1 > champ_f1:
+    if champ_f1 == float("-inf") or (np.isfinite(champ_f1) and f1 > champ_f1):
         client.set_registered_model_alias(MODEL_NAME, ALIAS, version.version)
         return (f"registered {MODEL_NAME} version {version.version}: F1 {f1:.4f} beats champion version "
                 f"{champion.version} (F1 {champ_f1:.4f}, {how}); '{ALIAS}' now points to version {version.version}")
