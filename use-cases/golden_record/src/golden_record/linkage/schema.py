@@ -76,7 +76,9 @@ class FieldSpec(BaseModel):
     def _options_fit_the_type(self) -> "FieldSpec":
         if self.column and self.columns:
             raise ValueError("give column or columns, not both")
-        given = {k for k in self.model_fields_set if k not in ("type", "column", "columns")}
+        # options set away from their defaults (a dumped-and-reloaded spec carries every key)
+        given = {k for k in self.model_fields_set if k not in ("type", "column", "columns")
+                 and getattr(self, k) != type(self).model_fields[k].get_default(call_default_factory=True)}
         wrong = sorted(given - TYPE_OPTIONS[self.type])
         if wrong:
             allowed = sorted(TYPE_OPTIONS[self.type]) or "none"
