@@ -81,17 +81,19 @@ def recordlinkage_baseline(database_url: str) -> dict:
         df = warehouse.load_records(conn, config.data, config.needed_fields())
         truth = warehouse.load_truth(conn, config.data)
     df = df.set_index("record_id")
+    # the textbook pipeline from the same config: block on each single-field blocking entry,
+    # compare each comparison's field (string methods as Jaro-Winkler >= 0.85, others exact)
     indexer = recordlinkage.Index()
-    for f in ("jan_aadhaar", "full_name", "mobile", "email"):
-        indexer.block(f)
+    for entry in config.model.params.blocking_fields:
+        if entry in df.columns:
+            indexer.block(entry)
     pairs = indexer.index(df)
     cmp = recordlinkage.Compare(n_jobs=1)
-    cmp.string("first_name", "first_name", method="jarowinkler", threshold=0.85, label="first_name")
-    cmp.string("last_name", "last_name", method="jarowinkler", threshold=0.85, label="last_name")
-    cmp.string("father_name", "father_name", method="jarowinkler", threshold=0.85, label="father_name")
-    for f in ("date_of_birth", "gender", "mobile", "email", "jan_aadhaar", "aadhaar_last4", "pincode"):
-        cmp.exact(f, f, label=f)
-    cmp.string("address", "address", method="levenshtein", threshold=0.8, label="address")
+    for c in config.comparisons:
+        if c.method in ("jaro_winkler", "levenshtein", "token_set", "token_sort"):
+            cmp.string(c.field, c.field, method="jarowinkler", threshold=0.85, label=c.name)
+        else:
+            cmp.exact(c.field, c.field, label=c.name)
     features = cmp.compute(pairs, df)
     ecm = recordlinkage.ECMClassifier(binarize=0.5)
     matches = ecm.fit_predict(features)

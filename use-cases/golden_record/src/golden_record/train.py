@@ -42,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sweep", action="append", default=[], metavar="KEY=VALUES",
                    help="sweep a setting: match_threshold=0.80:0.99:0.01 (range), match_threshold=0.9,0.95 "
                         "(list), or any config key with a YAML list, e.g. "
-                        "'model.params.blocking_fields=[[jan_aadhaar, full_name], [jan_aadhaar]]' (repeatable)")
+                        "'model.params.blocking_fields=[[email, phonetic(first_name,last_name)], [email]]' "
+                        "(repeatable)")
     p.add_argument("--target-precision", type=float, default=0.99,
                    help="a sweep also reports the lowest threshold reaching this precision (default 0.99)")
     p.add_argument("--register", action="store_true",

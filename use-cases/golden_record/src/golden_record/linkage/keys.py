@@ -2,7 +2,7 @@
 
     soc_sec_id                               the cleaned field itself
     date_of_birth+postcode                   both must agree
-    sorted_tokens(full_name)+pincode         name tokens in any order (swapped names meet)
+    sorted_tokens(full_name)+postcode        name tokens in any order (swapped names meet)
     phonetic(given_name,surname)+year(date_of_birth)   Soundex codes of the name tokens
 
 A transform applies to fields of the types listed in :data:`TRANSFORMS`; the config rejects any
