@@ -59,19 +59,19 @@ def _row(cid, full, first, last, father, gender, dob, mobile, email, address, di
 
 HAND_ROWS = [
     _row(101, "Ramesh Kumar", "Ramesh", "Kumar", "Suresh Kumar", "M", "1980-05-01", "9876500001", None,
-         "12 MG Road", "Jaipur", "302001", "1111111111", None, "ration_card", "2020-01-01 00:00:00+00"),
+         "12 MG Road", "Jaipur", "302001", "1111111118", None, "ration_card", "2020-01-01 00:00:00+00"),
     _row(102, "R. Kumar", "R.", "Kumar", "Suresh Kumar", "M", "1980-05-01", "9876500002", "ramesh@x.in",
          "12 M.G. Rd", "Jaipur", "302001", "1111111119", "4321", "jan_aadhaar_portal", "2022-01-01 00:00:00+00"),
     _row(103, "Ramesh Kumar", "Ramesh", "Kumaar", None, "M", "1980-05-01", "9876500002", None,
          "12 MG Road, Near Temple", "Jaipur", "302001", None, "4321", "health_dept", "2021-01-01 00:00:00+00"),
     _row(201, "Lakshmi Devi", "Lakshmi", "Devi", "Ram Prasad", "F", "1990-02-03", "9000000001", "lakshmi@x.in",
-         "5 Park Street", "Kota", "324001", "2222222222", "1234", "voter_registry", "2023-06-01 00:00:00+00"),
+         "5 Park Street", "Kota", "324001", "2222222228", "1234", "voter_registry", "2023-06-01 00:00:00+00"),
     _row(202, "Laxmi Devi", "Laxmi", "Devi", "Ramprasad", "F", "1990-02-03", "9000000002", None,
-         "5 Park St", "Kota", "324001", "2222222222", None, "pension", "2024-01-01 00:00:00+00"),
+         "5 Park St", "Kota", "324001", "2222222228", None, "pension", "2024-01-01 00:00:00+00"),
     _row(301, "Mohammed Iqbal", "Mohammed", "Iqbal", "Abdul Iqbal", "M", "1975-11-30", None, "iqbal@x.in",
          "7 Lake Road", "Ajmer", "305001", None, "9876", "health_dept", "2019-03-01 00:00:00+00"),
     *[_row(cid, "Sunita Sharma", "Sunita", "Sharma", "Mohan Sharma", "F", "2001-07-15", "9111111111", None,
-           "3 Station Road", "Alwar", "301001", "4444444444", "5555", source, "2020-01-01 00:00:00+00")
+           "3 Station Road", "Alwar", "301001", "4444444448", "5556", source, "2020-01-01 00:00:00+00")
       for cid, source in ((401, "school_education"), (402, "school_education"), (403, "ration_card"))],
     _row(501, "Pooja Meena", "Pooja", "Meena", None, "F", None, "9222222222", None,
          None, "Dausa", "303303", None, None, "ration_card", "2018-01-01 00:00:00+00"),
@@ -96,7 +96,7 @@ EXPECTED = {  # golden_id -> (member_count, cluster_confidence, {field: (value, 
         "father_name": ("Ram Prasad", 201), "gender": ("F", 201), "date_of_birth": ("1990-02-03", 201),
         "mobile": ("9000000002", 202), "email": ("lakshmi@x.in", 201), "address": ("5 Park Street", 201),
         "district": ("Kota", 202), "state": ("Rajasthan", 202), "pincode": ("324001", 202),
-        "jan_aadhaar": ("2222222222", 201), "aadhaar_last4": ("1234", 201)}),
+        "jan_aadhaar": ("2222222228", 201), "aadhaar_last4": ("1234", 201)}),
     301: (1, 1.0, {f: (v, 301) for f, v in zip(ALL, HAND_ROWS[5][1:15]) if v is not None}),
     401: (3, 0.999, {f: (v, 401) for f, v in zip(ALL, HAND_ROWS[6][1:15]) if v is not None}),
     501: (1, 1.0, {f: (v, 501) for f, v in zip(ALL, HAND_ROWS[9][1:15]) if v is not None}),
@@ -191,9 +191,12 @@ def test_rerun_replaces_and_a_failed_write_leaves_the_previous_output_intact(han
         golden.write_golden(hand, other, bad_map)
     assert "the previous golden records are intact" in err.value.one_line()
     assert _read_tables(hand_url) == before
-    # a value the column refuses (gender is char(1)) fails the first table: nothing changes either
-    with pytest.raises(WarehouseError):
-        golden.write_golden(hand, other.assign(gender="MALE"), first.mapping)
+    # a value a column refuses fails the first table: the error names the column and the row;
+    # nothing changes either
+    bad_dob = other.assign(date_of_birth=["1980-05-01"] * 3 + ["31/02/1990"] + ["1980-05-01"])
+    with pytest.raises(WarehouseError, match=r"at column golden_records\.date_of_birth \(golden_id 401\)") as err:
+        golden.write_golden(hand, bad_dob, first.mapping)
+    assert "the previous golden records are intact" in err.value.one_line()
     assert _read_tables(hand_url) == before
     # a re-run with other settings replaces both tables completely
     merged = load_model_config(None, ["golden.min_edge_probability=0.5"])
@@ -201,6 +204,106 @@ def test_rerun_replaces_and_a_failed_write_leaves_the_previous_output_intact(han
     g, m = _read_tables(hand_url)
     assert [r[0] for r in g] == [101, 201, 301, 501] and {r[18] for r in g} == {"second"}
     assert len(m) == 10 and {gid for _, gid, _ in m} == {101, 201, 301, 501}
+
+
+# --------------------------------------------------------------------------- canonical values, any column type
+# A registry whose columns are all text, holding values the trainer accepts as they are: gender
+# spelled out, mobile numbers with +91 / 0 prefixes and spaces, e-mail in mixed case. Golden
+# records hold the canonical values (gender M/F, the 10-digit national number, lower-case e-mail).
+TEXT_TABLE = "registry_text"
+TEXT_ROWS = [  # citizen_id, full_name, first, last, gender, mobile, email, pincode, jan_aadhaar, updated
+    (1, "Priya Sharma", "Priya", "Sharma", "female", "+91 98765 43210", " Priya.Sharma@Mail.COM ", "302 001",
+     "1234-567-890", "2021-01-01"),
+    (2, "Priya  Sharma ", "Priya", "Sharma", "F", "098765 43210", None, "302001", "1234567890", "2020-01-01"),
+    (3, "Arjun Singh", "Arjun", "Singh", "Male", "+91-98290-12345", "arjun@x.in", "302002", None, "2020-01-01"),
+    (4, "Arjun Singh", "Arjun", "Singh", "male", "0000000000", None, "302002", None, "2022-01-01"),
+    (5, "Alex Roy", "Alex", "Roy", "Other", "12345", None, None, None, "2020-01-01"),
+]
+TEXT_EDGES = [(1, 2, 0.999), (3, 4, 0.999)]
+OLD_GOLDEN_DDL = """
+CREATE TABLE golden_records (
+    golden_id bigint PRIMARY KEY, full_name text, first_name text, last_name text, father_name text,
+    gender char(1), date_of_birth date, mobile varchar(10), email text, address text, district text, state text,
+    pincode varchar(6), jan_aadhaar varchar(10), aadhaar_last4 varchar(4), member_count integer NOT NULL,
+    cluster_confidence double precision NOT NULL, field_sources jsonb NOT NULL DEFAULT '{}'::jsonb, run_id text,
+    created_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE citizen_golden_map (citizen_id bigint PRIMARY KEY, golden_id bigint NOT NULL,
+                                 match_probability double precision NOT NULL);
+"""
+
+
+@pytest.fixture(scope="module")
+def text_url(test_databases) -> str:
+    url = test_databases.url("golden_text")           # no schema applied: only the registry
+    with psycopg.connect(url) as conn:
+        conn.execute(f"CREATE TABLE {TEXT_TABLE} (citizen_id bigint PRIMARY KEY, full_name text, first_name text, "
+                     "last_name text, father_name text, gender text, date_of_birth date, mobile text, email text, "
+                     "address text, district text, state text, pincode text, jan_aadhaar text, aadhaar_last4 text, "
+                     "source_system text, created_at timestamptz, updated_at timestamptz)")
+        with conn.cursor() as cur:
+            cur.executemany(f"INSERT INTO {TEXT_TABLE} (citizen_id, full_name, first_name, last_name, gender, "
+                            "mobile, email, pincode, jan_aadhaar, updated_at, date_of_birth, father_name, "
+                            "address, district, state, aadhaar_last4, source_system, created_at) VALUES (%s, %s, "
+                            "%s, %s, %s, %s, %s, %s, %s, %s, '1990-01-01', 'Mohan', '1 Main Road', 'Jaipur', "
+                            "'Rajasthan', '4321', 'pension', '2015-01-01')", TEXT_ROWS)
+    return url
+
+
+def _text_scored():
+    ids = [r[0] for r in TEXT_ROWS]
+    return SimpleNamespace(records=pd.DataFrame({"record_id": ids}),
+                           pairs=SimpleNamespace(left=np.array([ids.index(a) for a, _, _ in TEXT_EDGES]),
+                                                 right=np.array([ids.index(b) for _, b, _ in TEXT_EDGES])),
+                           probabilities=np.array([p for _, _, p in TEXT_EDGES]), entity=None)
+
+
+def _golden_rows(url: str) -> dict[int, dict]:
+    with psycopg.connect(url, row_factory=psycopg.rows.dict_row) as conn:
+        return {r["golden_id"]: r for r in conn.execute("SELECT * FROM golden_records ORDER BY golden_id")}
+
+
+def test_values_the_trainer_accepts_become_canonical_golden_values(text_url):
+    config = load_model_config(None, [f"data.table={TEXT_TABLE}"])
+    with psycopg.connect(text_url) as conn:
+        result = golden.build_golden_records(_text_scored(), config, conn, run_id="text")
+    rows = _golden_rows(text_url)
+    assert sorted(rows) == [1, 3, 5]
+    got = {gid: (r["gender"], r["mobile"], r["email"], r["pincode"], r["jan_aadhaar"], r["full_name"])
+           for gid, r in rows.items()}
+    assert got == {
+        1: ("F", "9876543210", "priya.sharma@mail.com", "302001", "1234567890", "Priya Sharma"),
+        3: ("M", "9829012345", "arjun@x.in", "302002", None, "Arjun Singh"),  # placeholder 0000000000 never wins
+        5: ("OTHER", None, None, None, None, "Alex Roy"),                      # other genders kept, upper case
+    }
+    # "+91 98765 43210" and "098765 43210" are one number: most_frequent counts them together
+    assert rows[1]["field_sources"]["mobile"] == 1 and rows[3]["field_sources"]["mobile"] == 3
+    # numbers the trainer's cleaner refuses (placeholder, wrong length) are counted, not silently lost
+    assert result.metrics["golden_values_refused_mobile"] == 2
+    assert result.metrics["golden_values_refused_jan_aadhaar"] == 0
+
+
+def test_an_old_golden_table_is_migrated_and_write_errors_name_the_column(text_url):
+    config = load_model_config(None, [f"data.table={TEXT_TABLE}"])
+    with psycopg.connect(text_url) as conn:
+        conn.execute("DROP TABLE IF EXISTS golden_records, citizen_golden_map")
+        conn.execute(OLD_GOLDEN_DDL)
+        conn.commit()
+        result = golden.build_golden_records(_text_scored(), config, conn, run_id="migrated")
+        types = warehouse.table_columns(conn, "golden_records")
+    for column in ("gender", "mobile", "pincode", "jan_aadhaar", "aadhaar_last4", "full_name"):
+        assert types[column] == "text", column
+    assert types["date_of_birth"] == "date"
+    assert {gid: r["gender"] for gid, r in _golden_rows(text_url).items()} == {1: "F", 3: "M", 5: "OTHER"}
+    with psycopg.connect(text_url) as conn:                # applying the schema again changes nothing
+        warehouse.apply_schema(conn)
+        assert warehouse.table_columns(conn, "golden_records") == types
+    # a value a column still refuses: the error names table, column and row; nothing changes
+    before = _golden_rows(text_url)
+    bad = result.golden.assign(date_of_birth=["1990-01-01", "not a date", "1990-01-01"])
+    with psycopg.connect(text_url) as conn, \
+            pytest.raises(WarehouseError, match=r"at column golden_records\.date_of_birth \(golden_id 3\)"):
+        golden.write_golden(conn, bad, result.mapping)
+    assert _golden_rows(text_url) == before
 
 
 # --------------------------------------------------------------------------- survivorship rules

@@ -1,6 +1,7 @@
 """Golden records: from scored record pairs to one surviving record per person, in PostgreSQL.
 
-Three steps, all vectorised (NumPy / SciPy / pandas; no Python loop over clusters or records):
+Three steps, all vectorised (NumPy / SciPy / pandas; no Python loop over clusters or records, only
+over distinct values where strings are cleaned):
 
 1. **Clustering** (:func:`cluster_pairs`). The candidate pairs whose match probability is at least
    ``model.params.match_threshold`` are the edges of a graph over the records; its connected
@@ -18,9 +19,14 @@ Three steps, all vectorised (NumPy / SciPy / pandas; no Python loop over cluster
 
    A record without any kept edge is a golden record of its own (a singleton).
 
-2. **Survivorship** (:func:`survive`). Per golden field a *rule chain* (``golden.rules.<field>``,
-   else ``golden.default_rule``) picks the value among the cluster's non-null values. Rules, by
-   name (registry :data:`RULES` = ``config.SURVIVORSHIP_RULES``):
+2. **Survivorship** (:func:`survive`), on the records' *canonical* values
+   (:func:`canonical_records`): gender ``M``/``F`` (any other value upper-cased, kept), mobile,
+   pincode and ID numbers digits only as the trainer's cleaner (:func:`prepare.prepare`) makes
+   them (mobile: the 10-digit national number, +91 / 0 dropped; placeholders and numbers of the
+   wrong length missing, counted in ``golden_values_refused_<field>``), e-mail lower case, names
+   and addresses with their spacing trimmed. Per golden field a *rule chain*
+   (``golden.rules.<field>``, else ``golden.default_rule``) picks the value among the cluster's
+   non-null values. Rules, by name (registry :data:`RULES` = ``config.SURVIVORSHIP_RULES``):
 
    * ``most_recent``: latest ``updated_at`` (``created_at`` when ``updated_at`` is not mapped);
    * ``most_frequent``: the value held by most members (compared case- and space-insensitively);
@@ -35,8 +41,9 @@ Three steps, all vectorised (NumPy / SciPy / pandas; no Python loop over cluster
    ``field_sources`` records, per golden field, the citizen_id the value came from.
 
 3. **Output** (:func:`write_golden`): ``golden_records`` and ``citizen_golden_map``
-   (``sql/004_golden_records.sql``) replaced in one transaction (TRUNCATE + COPY): all new rows,
-   or, on any failure, the previous rows untouched.
+   (``sql/004_golden_records.sql``, whose text fields are ``text``; tables of an earlier version
+   are migrated) replaced in one transaction (TRUNCATE + COPY): all new rows, or, on any failure,
+   the previous rows untouched and an error naming the column and row refused.
 
 * ``golden_id`` is the smallest citizen_id of the cluster (stable across re-runs);
 * ``cluster_confidence`` is the lowest probability among the kept match edges inside the
@@ -55,6 +62,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import tempfile
 import time
@@ -69,6 +77,7 @@ from scipy.sparse.csgraph import connected_components
 from . import warehouse
 from .config import FIELDS, SURVIVORSHIP_RULES, ConfigError, GoldenSettings, ModelConfig
 from .errors import DataError, TrackingError, WarehouseError
+from .prepare import prepare as prepare_records
 
 #: Survivorship rule registry (names validated by :class:`config.GoldenSettings`).
 RULES = SURVIVORSHIP_RULES
@@ -181,6 +190,65 @@ def cluster_pairs(n: int, left: np.ndarray, right: np.ndarray, probabilities: np
     np.maximum.at(link, ri, pi)
     link[sizes[labels] == 1] = 1.0
     return Clusters(labels, sizes, confidence, link, stats)
+
+
+# =============================================================================== canonical values
+#: Fields cleaned by the trainer's own normaliser (:func:`prepare.prepare`): digits only, mobile
+#: numbers as the 10-digit national number (+91 / 0 prefixes dropped), placeholders such as
+#: 0000000000 and numbers of the wrong length missing (the model saw them as missing too);
+#: e-mail lower case, trimmed.
+CLEANED_FIELDS = ("mobile", "email", "pincode", "jan_aadhaar", "aadhaar_last4")
+#: Display fields (names, address, district, state): kept as written, spacing trimmed and collapsed.
+DISPLAY_FIELDS = ("full_name", "first_name", "last_name", "father_name", "address", "district", "state")
+#: Spellings of gender codes (compared case-insensitively, dots and spaces ignored); any other
+#: value is kept, upper-cased and trimmed ("Other" -> "OTHER"), never dropped.
+GENDER_CODES = {"m": "M", "male": "M", "man": "M", "boy": "M", "purush": "M",
+                "f": "F", "female": "F", "woman": "F", "girl": "F", "mahila": "F", "stree": "F"}
+
+
+def canonical_gender(value) -> str | None:
+    """``Male``/``male``/``m``/``M.`` -> ``M``, ``Female``/``f`` -> ``F``; other text upper-cased."""
+    if not isinstance(value, str):
+        return None
+    text = " ".join(value.replace(".", " ").split())
+    if not text:
+        return None
+    return GENDER_CODES.get(text.casefold(), text.upper())
+
+
+def _squash(value) -> str | None:
+    if not isinstance(value, str):
+        return None
+    return " ".join(value.split()) or None
+
+
+def _map_distinct(values: pd.Series, fn) -> pd.Series:
+    """``fn`` applied once per distinct non-missing value (missing stays missing)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    mapped = np.array([fn(v) for v in uniques] + [None], dtype=object)
+    return pd.Series(mapped[codes], index=values.index, dtype=object)
+
+
+def canonical_records(records: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The records with every golden field in its canonical form, and per cleaned field the number
+    of non-blank values the cleaner refused (wrong length, placeholder), which become missing."""
+    new: dict[str, pd.Series] = {}
+    refused: dict[str, int] = {}
+    cleaned_fields = [f for f in CLEANED_FIELDS if f in records.columns]
+    if cleaned_fields:
+        cleaned = prepare_records(records[["record_id", *cleaned_fields]])
+        for f in cleaned_fields:
+            new[f] = pd.Series(cleaned[f].to_numpy(), index=records.index, dtype=object)
+            blank = _map_distinct(records[f], _squash).isna().to_numpy()
+            refused[f] = int((~blank & new[f].isna().to_numpy()).sum())
+    if "gender" in records.columns:
+        new["gender"] = _map_distinct(records["gender"], canonical_gender)
+    for f in DISPLAY_FIELDS:
+        if f in records.columns:
+            new[f] = _map_distinct(records[f], _squash)
+    # only the cleaned columns are new; the others are shared with ``records`` (never modified)
+    out = pd.DataFrame({c: new.get(c, records[c]) for c in records.columns}, index=records.index, copy=False)
+    return out, refused
 
 
 # =============================================================================== survivorship
@@ -403,8 +471,13 @@ class GoldenResult:
 
 def assemble(records: pd.DataFrame, clusters: Clusters, settings: GoldenSettings, run_id: str | None = None,
              entity: np.ndarray | None = None) -> GoldenResult:
-    """Survivorship and the output frames for already clustered records (no database access)."""
+    """Survivorship and the output frames for already clustered records (no database access).
+
+    The records are first put in their canonical form (:func:`canonical_records`): survivorship
+    compares, and the golden records hold, the cleaned values.
+    """
     started = time.perf_counter()
+    records, refused = canonical_records(records)
     labels = clusters.labels
     record_id = records["record_id"].to_numpy(dtype=np.int64)
     golden_id = np.full(clusters.n_clusters, np.iinfo(np.int64).max, dtype=np.int64)
@@ -429,6 +502,7 @@ def assemble(records: pd.DataFrame, clusters: Clusters, settings: GoldenSettings
         "golden_singletons": float((clusters.sizes == 1).sum()),
         "golden_mean_cluster_size": float(clusters.sizes.mean()) if len(clusters.sizes) else 0.0,
         **clusters.stats,
+        **{f"golden_values_refused_{f}": float(n) for f, n in refused.items()},
     }
     if entity is not None:
         metrics.update(cluster_metrics(labels, entity))
@@ -438,9 +512,10 @@ def assemble(records: pd.DataFrame, clusters: Clusters, settings: GoldenSettings
 
 
 def _ensure_tables(conn) -> None:
-    if not (warehouse.table_exists(conn, GOLDEN_TABLE) and warehouse.table_exists(conn, MAP_TABLE)):
-        with conn.transaction():
-            conn.execute((warehouse.SQL_DIR / _SCHEMA_FILE).read_text(encoding="utf-8"))
+    """Create the golden tables, or migrate ones created by an earlier version (the schema file is
+    idempotent: CREATE ... IF NOT EXISTS, and column types changed only when they differ)."""
+    with conn.transaction():
+        conn.execute((warehouse.SQL_DIR / _SCHEMA_FILE).read_text(encoding="utf-8"))
 
 
 def _for_copy(golden: pd.DataFrame) -> pd.DataFrame:
@@ -452,24 +527,52 @@ def _for_copy(golden: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+_COPY_CONTEXT = re.compile(r"COPY (?P<table>[^\s,]+), line (?P<line>\d+)(?:, column (?P<column>[^\s:]+))?")
+
+
+def _where_write_failed(exc, frames: dict[str, pd.DataFrame]) -> str:
+    """"column golden_records.gender (golden_id 101)" from psycopg's diagnostics (the COPY
+    context names the table, line and column), or ""."""
+    diag = getattr(exc, "diag", None)
+    table = getattr(diag, "table_name", None)
+    column = getattr(diag, "column_name", None)
+    line = None
+    match = _COPY_CONTEXT.search(getattr(diag, "context", None) or "")
+    if match:
+        table, line = table or match["table"], int(match["line"])
+        column = column or match["column"]
+    if not column and line is None:
+        return ""
+    where = (f"column {table}.{column}" if table else f"column {column}") if column else f"table {table}"
+    frame = frames.get(table)
+    if line is not None and frame is not None and 0 < line <= len(frame) and len(frame.columns):
+        key = frame.columns[0]
+        where += f" ({key} {frame[key].iloc[line - 1]})"
+    return where
+
+
 def write_golden(conn, golden: pd.DataFrame, mapping: pd.DataFrame) -> None:
-    """Replace golden_records and citizen_golden_map in one transaction (creating them if missing).
+    """Replace golden_records and citizen_golden_map in one transaction (creating them if missing,
+    migrating their column types if they were created by an earlier version).
 
     Any transaction open on ``conn`` is committed first (the reads before); on failure the
-    previous rows of both tables are untouched and a :class:`WarehouseError` is raised.
+    previous rows of both tables are untouched and a :class:`WarehouseError` names the column
+    (and the golden_id or citizen_id of the row) that was refused.
     """
     import psycopg
 
+    frames = {GOLDEN_TABLE: _for_copy(golden[list(GOLDEN_COLUMNS)]), MAP_TABLE: mapping[list(MAP_COLUMNS)]}
     try:
-        _ensure_tables(conn)
         # replace_tables' transaction must be a real one, not a savepoint inside the caller's
         if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
             conn.commit()
-        warehouse.replace_tables(conn, {GOLDEN_TABLE: _for_copy(golden[list(GOLDEN_COLUMNS)]),
-                                        MAP_TABLE: mapping[list(MAP_COLUMNS)]})
+        _ensure_tables(conn)
+        warehouse.replace_tables(conn, frames)
     except psycopg.Error as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise WarehouseError(f"writing {GOLDEN_TABLE} and {MAP_TABLE} failed ({first})",
+        where = _where_write_failed(exc, frames)
+        raise WarehouseError(f"writing {GOLDEN_TABLE} and {MAP_TABLE} failed"
+                             + (f" at {where}" if where else "") + f" ({first})",
                              "nothing was changed: the previous golden records are intact") from exc
 
 
