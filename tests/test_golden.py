@@ -365,6 +365,55 @@ def test_all_null_field_stays_null_and_clusters_are_independent():
     assert golden._field_sources_json(sources).tolist() == ["{}", '{"mobile": 3}']
 
 
+def _names(rows, sources=None):
+    """A cluster of (full_name, first_name, last_name) rows, ids 1..n."""
+    n = len(rows)
+    return pd.DataFrame({"record_id": np.arange(1, n + 1, dtype=np.int64),
+                         "full_name": [r[0] for r in rows], "first_name": [r[1] for r in rows],
+                         "last_name": [r[2] for r in rows], "source_system": sources or ["ration_card"] * n,
+                         "updated_at": pd.to_datetime(["2020-01-01"] * n, utc=True)})
+
+
+def _golden_names(frame, labels=None):
+    labels = np.zeros(len(frame), dtype=np.int64) if labels is None else np.asarray(labels)
+    s = load_model_config().golden
+    values, sources = golden.survive(frame, labels, int(labels.max()) + 1, s,
+                                     ["full_name", "first_name", "last_name"])
+    return [tuple(v) for v in values.itertuples(index=False)], golden._field_sources_json(sources).tolist()
+
+
+def test_full_name_agrees_with_the_surviving_first_and_last_name():
+    # the issue's case: every full name differs, the trusted source holds the typo "Esema Sharma";
+    # first and last name each survive by vote (Seema 2:1, Sharma 2:1): full_name follows them
+    frame = _names([("Seema Shrama", "Seema", "Shrama"), ("Seema Sharma", "Seema", "Sharma"),
+                    ("Esema Sharma", "Esema", "Sharma")], sources=["ration_card", "ration_card", "jan_aadhaar_portal"])
+    values, sources = _golden_names(frame)
+    assert values == [("Seema Sharma", "Seema", "Sharma")]
+    assert json.loads(sources[0]) == {"full_name": 2, "first_name": 1, "last_name": 3}
+    # no member holds "Seema Sharma" (the parts came from different records): the three name fields
+    # are taken together from the record whose full name ranks first, so the golden name is one a
+    # record holds ("Seema Shrama" and "Esema Sharma" tie on length; the lowest citizen_id wins)
+    frame = _names([("Seema Shrama", "Seema", "Shrama"), ("Seema Varma", "Seema", "Varma"),
+                    ("Esema Sharma", "Esema", "Sharma"), ("Esma Sharma", "Esma", "Sharma")])
+    values, sources = _golden_names(frame)
+    assert values == [("Seema Shrama", "Seema", "Shrama")]
+    assert json.loads(sources[0]) == {"full_name": 1, "first_name": 1, "last_name": 1}
+    # agreement is on words (case, punctuation, middle names ignored); "last first" is the fallback
+    frame = _names([("RAM PRASAD  sharma", "Ram", "Sharma"), ("R. Kumar", "R.", "Kumar"),
+                    ("Iqbal Mohammad", "Mohammad", "Iqbal"), ("Esema Sharma", "Seema", "Sharma")])
+    values, _ = _golden_names(frame, labels=[0, 1, 2, 3])
+    assert values == [("RAM PRASAD  sharma", "Ram", "Sharma"), ("R. Kumar", "R.", "Kumar"),
+                      ("Iqbal Mohammad", "Mohammad", "Iqbal"),
+                      ("Seema Sharma", "Seema", "Sharma")]     # a record disagreeing with itself: rebuilt
+    frame = _names([("Esema Sharma", "Seema", "Sharma"), ("Sharma", None, "Sharma")])
+    values, sources = _golden_names(frame)                   # no record consistent and complete: rebuilt
+    assert values == [("Seema Sharma", "Seema", "Sharma")] and "full_name" not in json.loads(sources[0])
+    ranks = golden.name_agreement(np.array(["Esema Sharma", "Sharma Seema", None], dtype=object),
+                                  np.array(["Seema"] * 3, dtype=object),
+                                  np.array(["Sharma", "Sharma", None], dtype=object))
+    assert ranks.tolist() == [golden.NAMES_DISAGREE, golden.NAMES_SWAPPED, golden.NAMES_AGREE]
+
+
 def test_config_rules_are_validated():
     with pytest.raises(ConfigError, match="source_priority is empty"):
         load_model_config(None, ["golden.source_priority=[]"])          # the default rules use it
@@ -435,7 +484,8 @@ def test_metrics_on_a_split_person_and_against_sklearn():
 
 
 # --------------------------------------------------------------------------- seeded warehouse, end to end
-def test_build_on_a_scored_seeded_warehouse(seeded_url):
+@pytest.fixture(scope="module")
+def seeded_built(seeded_url):
     config = load_model_config()
     progress = pipeline.Progress(quiet=True)
     with psycopg.connect(seeded_url) as conn:
@@ -445,9 +495,31 @@ def test_build_on_a_scored_seeded_warehouse(seeded_url):
         n_golden, members = conn.execute("SELECT count(*), sum(member_count) FROM golden_records").fetchone()
         orphans = conn.execute("SELECT count(*) FROM citizen_golden_map m LEFT JOIN golden_records g "
                                "USING (golden_id) WHERE g.golden_id IS NULL").fetchone()[0]
-    assert n_golden == result.metrics["golden_records"] and members == 3000 and orphans == 0
+        names = conn.execute("SELECT golden_id, member_count, full_name, first_name, last_name, field_sources "
+                             "FROM golden_records WHERE first_name IS NOT NULL AND last_name IS NOT NULL").fetchall()
+    return SimpleNamespace(result=result, n_golden=n_golden, members=members, orphans=orphans, names=names)
+
+
+def test_build_on_a_scored_seeded_warehouse(seeded_built):
+    result = seeded_built.result
+    assert seeded_built.n_golden == result.metrics["golden_records"] and seeded_built.members == 3000
+    assert seeded_built.orphans == 0
     assert result.metrics["bcubed_f1"] > 0.98 and result.metrics["largest_cluster_size"] <= 10
     assert result.metrics["seconds_golden"] < 15
+
+
+def test_seeded_golden_full_names_agree_with_their_first_and_last_names(seeded_built):
+    # every seeded record's full_name is "first last" (or "last first" after a name swap); so is
+    # every golden record's, read back from golden_records
+    names = seeded_built.names
+    assert len(names) == seeded_built.n_golden
+    disagree = [r for r in names if r[2] not in (f"{r[3]} {r[4]}", f"{r[4]} {r[3]}")]
+    assert disagree == []
+    multi = [r for r in names if r[1] > 1]
+    assert len(multi) > 300
+    # seeded records are consistent: the names are always one record's, never rebuilt
+    assert all("full_name" in r[5] for r in names)
+    assert seeded_built.result.metrics["golden_full_name_rebuilt"] == 0
 
 
 def test_script_logs_cluster_metrics_to_the_trained_run(seeded_url, mlflow_store, tmp_path):
