@@ -8,6 +8,7 @@ of the shared test database would break the tests that seed it once per session.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from types import SimpleNamespace
 
@@ -20,7 +21,7 @@ from mlflow import MlflowClient
 from conftest import ROOT, run
 from golden_record import golden, pipeline, warehouse
 from golden_record.config import ConfigError, GoldenSettings, load_model_config
-from golden_record.errors import WarehouseError
+from golden_record.errors import DataError, WarehouseError
 
 USE_CASE = ROOT / "use-cases" / "golden_record"
 COLUMNS = ["citizen_id", "full_name", "first_name", "last_name", "father_name", "gender", "date_of_birth", "mobile",
@@ -481,6 +482,98 @@ def test_metrics_on_a_split_person_and_against_sklearn():
     labels = np.unique(labels, return_inverse=True)[1]
     got = golden.cluster_metrics(labels, entity)["adjusted_rand_index"]
     assert got == pytest.approx(sklearn_metrics.adjusted_rand_score(entity, labels))
+
+
+# --------------------------------------------------------------------------- the table changes while a run trains
+CHANGED_HINT = ("the table changed while the run was training: run again when nothing writes to it; "
+                "the golden tables were not changed")
+
+
+def _seed(url: str, seed: int) -> None:
+    done = run([sys.executable, "scripts/seed_data.py", "--rows", "3000", "--seed", str(seed)], {"DATABASE_URL": url})
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.fixture
+def changing_url(test_databases) -> str:
+    """A warehouse of its own, freshly seeded (seed 11) for each test: the tests change it."""
+    url = test_databases.url("golden_changing")
+    _seed(url, 11)
+    return url
+
+
+def test_golden_records_from_a_table_changed_since_scoring_fail_and_write_nothing(changing_url):
+    config = load_model_config()
+    progress = pipeline.Progress(quiet=True)
+    with psycopg.connect(changing_url) as conn:
+        records, entity = pipeline.load(conn, config, progress)
+        scored = pipeline.fit_and_score(records, entity, config, progress)
+        golden.build_golden_records(scored, config, conn, run_id="same data")      # unchanged: fine
+    before = _read_tables(changing_url)
+
+    def fails(pattern: str) -> None:
+        with psycopg.connect(changing_url) as conn, pytest.raises(DataError) as err:
+            golden.build_golden_records(scored, config, conn, run_id="changed")
+        assert re.fullmatch(r"table citizens changed since its records were scored: " + pattern, err.value.message), \
+            err.value.message
+        assert err.value.hint == CHANGED_HINT
+        assert _read_tables(changing_url) == before                                  # nothing written
+
+    with psycopg.connect(changing_url, autocommit=True) as conn:
+        # one value of a scored column
+        mobile = conn.execute("SELECT mobile FROM citizens WHERE citizen_id = 17").fetchone()[0]
+        conn.execute("UPDATE citizens SET mobile = '9000012345' WHERE citizen_id = 17")
+        fails(r"0 records added, 0 removed, 1 changed \(e\.g\. citizen_id 17\)")
+        conn.execute("UPDATE citizens SET mobile = %s WHERE citizen_id = 17", (mobile,))
+        # one record removed, one added
+        conn.execute("CREATE TEMP TABLE saved AS SELECT * FROM citizens WHERE citizen_id = 42")
+        conn.execute("DELETE FROM citizens WHERE citizen_id = 42")
+        fails(r"0 records added, 1 removed, 0 changed \(e\.g\. citizen_id 42\)")
+        conn.execute("INSERT INTO citizens SELECT * FROM saved")
+        conn.execute("INSERT INTO citizens SELECT citizen_id + 10000, full_name, first_name, last_name, father_name, "
+                     "gender, date_of_birth, mobile, email, address, district, state, pincode, jan_aadhaar, "
+                     "aadhaar_last4, source_system, created_at, updated_at FROM saved")
+        fails(r"1 records added, 0 removed, 0 changed \(e\.g\. citizen_id 10042\)")
+        conn.execute("DELETE FROM citizens WHERE citizen_id = 10042")
+    # the issue's case: the table re-seeded (same ids 1..3000, other people)
+    _seed(changing_url, 12)
+    fails(r"0 records added, 0 removed, [23],\d{3} changed \(e\.g\. citizen_id 1\)")
+
+
+def test_training_run_fails_in_stage_golden_when_the_table_is_reseeded_mid_run(changing_url, mlflow_store):
+    # the golden tables hold a previous result, which must survive the failed run
+    with psycopg.connect(changing_url) as conn:
+        golden.write_golden(conn, pd.DataFrame({"golden_id": [1], **{f: [None] for f in ALL}, "member_count": [1],
+                                                "cluster_confidence": [1.0], "field_sources": ["{}"],
+                                                "run_id": ["previous"], "created_at": [pd.Timestamp.now(tz="UTC")]}),
+                            pd.DataFrame({"citizen_id": [1], "golden_id": [1], "match_probability": [1.0]}))
+    before = _read_tables(changing_url)
+    # train.py --write-golden, with another process re-seeding the table right after the model is
+    # fitted (the trainer's own fit_and_score, followed by a real seed_data.py run)
+    driver = (
+        "import subprocess, sys\n"
+        f"sys.path.insert(0, {str(USE_CASE / 'src')!r})\n"
+        "from golden_record import train\n"
+        "fit = train.fit_and_score\n"
+        "def fit_then_reseed(*args, **kwargs):\n"
+        "    scored = fit(*args, **kwargs)\n"
+        "    subprocess.run([sys.executable, 'scripts/seed_data.py', '--rows', '3000', '--seed', '12'],\n"
+        f"                   cwd={str(ROOT)!r}, check=True, capture_output=True)\n"
+        "    return scored\n"
+        "train.fit_and_score = fit_then_reseed\n"
+        "sys.exit(train.main(sys.argv[1:]))\n")
+    done = run([sys.executable, "-c", driver, "--write-golden", "--experiment", "golden_reseeded", "--quiet"],
+               {"DATABASE_URL": changing_url, "MLFLOW_TRACKING_URI": mlflow_store}, cwd=USE_CASE)
+    assert done.returncode == 1, done.stderr[-3000:]
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("error in stage golden: table citizens changed since its records were scored: "), last
+    assert CHANGED_HINT in last and "marked FAILED" in last
+    client = MlflowClient(mlflow_store)
+    (r,) = client.search_runs([client.get_experiment_by_name("golden_reseeded").experiment_id])
+    assert r.info.status == "FAILED"
+    assert r.data.tags["error.stage"] == "golden" and r.data.tags["error.type"] == "DataError"
+    assert "golden_records" not in r.data.metrics
+    assert _read_tables(changing_url) == before
 
 
 # --------------------------------------------------------------------------- seeded warehouse, end to end

@@ -53,6 +53,11 @@ over distinct values where strings are cleaned):
    are migrated) replaced in one transaction (TRUNCATE + COPY): all new rows, or, on any failure,
    the previous rows untouched and an error naming the column and row refused.
 
+Before any of this, the records are reloaded (the trainer loads only the fields it compares) and
+checked to be exactly the scored ones (:func:`verify_same_records`): same ids, same values in every
+column training loaded. A table changed since (re-seeded, updated) fails with a :class:`DataError`
+and nothing is written: pairs scored on other data would make golden records of strangers.
+
 * ``golden_id`` is the smallest citizen_id of the cluster (stable across re-runs);
 * ``cluster_confidence`` is the lowest probability among the kept match edges inside the
   cluster (1.0 for a singleton);
@@ -704,20 +709,55 @@ def write_golden(conn, golden: pd.DataFrame, mapping: pd.DataFrame) -> None:
                              "nothing was changed: the previous golden records are intact") from exc
 
 
-def load_full_records(conn, config: ModelConfig, record_ids: np.ndarray) -> pd.DataFrame:
-    """Every mapped field of the records, in the order of ``record_ids`` (the scored records)."""
+def _same_values(a: pd.Series, b: pd.Series) -> np.ndarray:
+    """Elementwise equality of two aligned columns, missing equal to missing."""
+    a, b = a.reset_index(drop=True), b.reset_index(drop=True)
+    if a.dtype != b.dtype:
+        a, b = a.astype(str).where(a.notna(), None), b.astype(str).where(b.notna(), None)
+    return ((a == b) | (a.isna() & b.isna())).to_numpy(dtype=bool)
+
+
+def verify_same_records(full: pd.DataFrame, scored: pd.DataFrame, table: str, id_column: str) -> pd.DataFrame:
+    """``full`` (reloaded) in the order of ``scored`` (the records training loaded and scored), after
+    checking that both hold the same ids and, in every column ``scored`` has, the same values.
+
+    Raises :class:`DataError` naming the table, how many records were added, removed and changed,
+    and an example id: the pairs were scored on other data, so golden records built from them
+    would be wrong (clusters of different people under one golden_id).
+    """
+    ids = scored["record_id"].to_numpy(dtype=np.int64)
+    got = full["record_id"].to_numpy(dtype=np.int64)
+    if len(got) == len(ids) and np.array_equal(got, ids):
+        aligned, kept = full, np.ones(len(ids), dtype=bool)
+    else:
+        kept = np.isin(ids, got)
+        aligned = full.set_index("record_id").loc[ids[kept]].reset_index()
+    removed = ids[~kept]
+    added = np.setdiff1d(got, ids)
+    changed_mask = np.zeros(int(kept.sum()), dtype=bool)
+    for column in scored.columns:
+        if column != "record_id" and column in aligned.columns:
+            changed_mask |= ~_same_values(scored[column][kept], aligned[column])
+    changed = ids[kept][changed_mask]
+    if len(removed) or len(added) or len(changed):
+        example = next(int(x[0]) for x in (removed, changed, added) if len(x))
+        raise DataError(
+            f"table {table} changed since its records were scored: {len(added):,} records added, "
+            f"{len(removed):,} removed, {len(changed):,} changed (e.g. {id_column} {example})",
+            "the table changed while the run was training: run again when nothing writes to it; "
+            "the golden tables were not changed")
+    return aligned
+
+
+def load_full_records(conn, config: ModelConfig, scored_records: pd.DataFrame | np.ndarray) -> pd.DataFrame:
+    """Every mapped field of the scored records, in their order, verified to be the records that
+    were scored: same ids and the same values in every column training loaded (``scored_records``
+    is ``scored.records``; an array of ids checks the ids only). See :func:`verify_same_records`."""
+    if not isinstance(scored_records, pd.DataFrame):
+        scored_records = pd.DataFrame({"record_id": np.asarray(scored_records, dtype=np.int64)})
     fields = [f for f in FIELDS if f in config.data.columns]
     full = warehouse.load_records(conn, config.data, fields)
-    ids = np.asarray(record_ids, dtype=np.int64)
-    if len(full) == len(ids) and np.array_equal(full["record_id"].to_numpy(), ids):
-        return full
-    full = full.set_index("record_id")
-    missing = ~np.isin(ids, full.index.to_numpy())
-    if missing.any():
-        raise DataError(f"{int(missing.sum()):,} scored records are no longer in table {config.data.table} "
-                        f"(e.g. {config.data.id_column} {int(ids[missing][0])})",
-                        "the table changed since the records were scored: build the golden records again")
-    return full.loc[ids].reset_index()
+    return verify_same_records(full, scored_records, config.data.table, config.data.id_column)
 
 
 def build_golden_records(scored, config: ModelConfig, conn, run_id: str | None = None,
@@ -725,13 +765,15 @@ def build_golden_records(scored, config: ModelConfig, conn, run_id: str | None =
     """Cluster the scored pairs, apply survivorship, write both tables atomically, compute metrics.
 
     ``scored`` is a :class:`pipeline.Scored` (records, pairs, probabilities, entity); the full
-    records are reloaded from ``conn`` (the trainer loads only the fields it compares).
+    records are reloaded from ``conn`` (the trainer loads only the fields it compares) and must be
+    exactly the scored ones (:func:`verify_same_records`), else a :class:`DataError` is raised and
+    nothing is written.
     ``result.metrics`` are ready for ``mlflow.log_metrics``; see :func:`log_to_mlflow`.
     """
     started = time.perf_counter()
     timings: dict[str, float] = {}
     t = time.perf_counter()
-    records = load_full_records(conn, config, scored.records["record_id"].to_numpy())
+    records = load_full_records(conn, config, scored.records)
     timings["load"] = time.perf_counter() - t
     t = time.perf_counter()
     g = config.golden
