@@ -101,7 +101,8 @@ def build_url(params: dict[str, str], with_password: bool = False) -> str:
     userinfo = quote(user, safe="")
     if with_password and password:
         userinfo += ":" + quote(password, safe="")
-    url = "postgresql://" + (f"{userinfo}@" if userinfo else "") + netloc + (f"/{quote(dbname, safe='')}" if dbname else "")
+    url = "postgresql://" + (f"{userinfo}@" if userinfo else "") + netloc
+    url += f"/{quote(dbname, safe='')}" if dbname else ""
     if p:
         url += "?" + urlencode(p, safe="/", quote_via=quote)
     return url
