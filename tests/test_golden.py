@@ -8,6 +8,7 @@ of the shared test database would break the tests that seed it once per session.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from types import SimpleNamespace
 
@@ -20,7 +21,7 @@ from mlflow import MlflowClient
 from conftest import ROOT, run
 from golden_record import golden, pipeline, warehouse
 from golden_record.config import ConfigError, GoldenSettings, load_model_config
-from golden_record.errors import WarehouseError
+from golden_record.errors import DataError, WarehouseError
 
 USE_CASE = ROOT / "use-cases" / "golden_record"
 COLUMNS = ["citizen_id", "full_name", "first_name", "last_name", "father_name", "gender", "date_of_birth", "mobile",
@@ -59,19 +60,19 @@ def _row(cid, full, first, last, father, gender, dob, mobile, email, address, di
 
 HAND_ROWS = [
     _row(101, "Ramesh Kumar", "Ramesh", "Kumar", "Suresh Kumar", "M", "1980-05-01", "9876500001", None,
-         "12 MG Road", "Jaipur", "302001", "1111111111", None, "ration_card", "2020-01-01 00:00:00+00"),
+         "12 MG Road", "Jaipur", "302001", "1111111118", None, "ration_card", "2020-01-01 00:00:00+00"),
     _row(102, "R. Kumar", "R.", "Kumar", "Suresh Kumar", "M", "1980-05-01", "9876500002", "ramesh@x.in",
          "12 M.G. Rd", "Jaipur", "302001", "1111111119", "4321", "jan_aadhaar_portal", "2022-01-01 00:00:00+00"),
     _row(103, "Ramesh Kumar", "Ramesh", "Kumaar", None, "M", "1980-05-01", "9876500002", None,
          "12 MG Road, Near Temple", "Jaipur", "302001", None, "4321", "health_dept", "2021-01-01 00:00:00+00"),
     _row(201, "Lakshmi Devi", "Lakshmi", "Devi", "Ram Prasad", "F", "1990-02-03", "9000000001", "lakshmi@x.in",
-         "5 Park Street", "Kota", "324001", "2222222222", "1234", "voter_registry", "2023-06-01 00:00:00+00"),
+         "5 Park Street", "Kota", "324001", "2222222228", "1234", "voter_registry", "2023-06-01 00:00:00+00"),
     _row(202, "Laxmi Devi", "Laxmi", "Devi", "Ramprasad", "F", "1990-02-03", "9000000002", None,
-         "5 Park St", "Kota", "324001", "2222222222", None, "pension", "2024-01-01 00:00:00+00"),
+         "5 Park St", "Kota", "324001", "2222222228", None, "pension", "2024-01-01 00:00:00+00"),
     _row(301, "Mohammed Iqbal", "Mohammed", "Iqbal", "Abdul Iqbal", "M", "1975-11-30", None, "iqbal@x.in",
          "7 Lake Road", "Ajmer", "305001", None, "9876", "health_dept", "2019-03-01 00:00:00+00"),
     *[_row(cid, "Sunita Sharma", "Sunita", "Sharma", "Mohan Sharma", "F", "2001-07-15", "9111111111", None,
-           "3 Station Road", "Alwar", "301001", "4444444444", "5555", source, "2020-01-01 00:00:00+00")
+           "3 Station Road", "Alwar", "301001", "4444444448", "5556", source, "2020-01-01 00:00:00+00")
       for cid, source in ((401, "school_education"), (402, "school_education"), (403, "ration_card"))],
     _row(501, "Pooja Meena", "Pooja", "Meena", None, "F", None, "9222222222", None,
          None, "Dausa", "303303", None, None, "ration_card", "2018-01-01 00:00:00+00"),
@@ -96,7 +97,7 @@ EXPECTED = {  # golden_id -> (member_count, cluster_confidence, {field: (value, 
         "father_name": ("Ram Prasad", 201), "gender": ("F", 201), "date_of_birth": ("1990-02-03", 201),
         "mobile": ("9000000002", 202), "email": ("lakshmi@x.in", 201), "address": ("5 Park Street", 201),
         "district": ("Kota", 202), "state": ("Rajasthan", 202), "pincode": ("324001", 202),
-        "jan_aadhaar": ("2222222222", 201), "aadhaar_last4": ("1234", 201)}),
+        "jan_aadhaar": ("2222222228", 201), "aadhaar_last4": ("1234", 201)}),
     301: (1, 1.0, {f: (v, 301) for f, v in zip(ALL, HAND_ROWS[5][1:15]) if v is not None}),
     401: (3, 0.999, {f: (v, 401) for f, v in zip(ALL, HAND_ROWS[6][1:15]) if v is not None}),
     501: (1, 1.0, {f: (v, 501) for f, v in zip(ALL, HAND_ROWS[9][1:15]) if v is not None}),
@@ -191,9 +192,12 @@ def test_rerun_replaces_and_a_failed_write_leaves_the_previous_output_intact(han
         golden.write_golden(hand, other, bad_map)
     assert "the previous golden records are intact" in err.value.one_line()
     assert _read_tables(hand_url) == before
-    # a value the column refuses (gender is char(1)) fails the first table: nothing changes either
-    with pytest.raises(WarehouseError):
-        golden.write_golden(hand, other.assign(gender="MALE"), first.mapping)
+    # a value a column refuses fails the first table: the error names the column and the row;
+    # nothing changes either
+    bad_dob = other.assign(date_of_birth=["1980-05-01"] * 3 + ["31/02/1990"] + ["1980-05-01"])
+    with pytest.raises(WarehouseError, match=r"at column golden_records\.date_of_birth \(golden_id 401\)") as err:
+        golden.write_golden(hand, bad_dob, first.mapping)
+    assert "the previous golden records are intact" in err.value.one_line()
     assert _read_tables(hand_url) == before
     # a re-run with other settings replaces both tables completely
     merged = load_model_config(None, ["golden.min_edge_probability=0.5"])
@@ -201,6 +205,106 @@ def test_rerun_replaces_and_a_failed_write_leaves_the_previous_output_intact(han
     g, m = _read_tables(hand_url)
     assert [r[0] for r in g] == [101, 201, 301, 501] and {r[18] for r in g} == {"second"}
     assert len(m) == 10 and {gid for _, gid, _ in m} == {101, 201, 301, 501}
+
+
+# --------------------------------------------------------------------------- canonical values, any column type
+# A registry whose columns are all text, holding values the trainer accepts as they are: gender
+# spelled out, mobile numbers with +91 / 0 prefixes and spaces, e-mail in mixed case. Golden
+# records hold the canonical values (gender M/F, the 10-digit national number, lower-case e-mail).
+TEXT_TABLE = "registry_text"
+TEXT_ROWS = [  # citizen_id, full_name, first, last, gender, mobile, email, pincode, jan_aadhaar, updated
+    (1, "Priya Sharma", "Priya", "Sharma", "female", "+91 98765 43210", " Priya.Sharma@Mail.COM ", "302 001",
+     "1234-567-890", "2021-01-01"),
+    (2, "Priya  Sharma ", "Priya", "Sharma", "F", "098765 43210", None, "302001", "1234567890", "2020-01-01"),
+    (3, "Arjun Singh", "Arjun", "Singh", "Male", "+91-98290-12345", "arjun@x.in", "302002", None, "2020-01-01"),
+    (4, "Arjun Singh", "Arjun", "Singh", "male", "0000000000", None, "302002", None, "2022-01-01"),
+    (5, "Alex Roy", "Alex", "Roy", "Other", "12345", None, None, None, "2020-01-01"),
+]
+TEXT_EDGES = [(1, 2, 0.999), (3, 4, 0.999)]
+OLD_GOLDEN_DDL = """
+CREATE TABLE golden_records (
+    golden_id bigint PRIMARY KEY, full_name text, first_name text, last_name text, father_name text,
+    gender char(1), date_of_birth date, mobile varchar(10), email text, address text, district text, state text,
+    pincode varchar(6), jan_aadhaar varchar(10), aadhaar_last4 varchar(4), member_count integer NOT NULL,
+    cluster_confidence double precision NOT NULL, field_sources jsonb NOT NULL DEFAULT '{}'::jsonb, run_id text,
+    created_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE citizen_golden_map (citizen_id bigint PRIMARY KEY, golden_id bigint NOT NULL,
+                                 match_probability double precision NOT NULL);
+"""
+
+
+@pytest.fixture(scope="module")
+def text_url(test_databases) -> str:
+    url = test_databases.url("golden_text")           # no schema applied: only the registry
+    with psycopg.connect(url) as conn:
+        conn.execute(f"CREATE TABLE {TEXT_TABLE} (citizen_id bigint PRIMARY KEY, full_name text, first_name text, "
+                     "last_name text, father_name text, gender text, date_of_birth date, mobile text, email text, "
+                     "address text, district text, state text, pincode text, jan_aadhaar text, aadhaar_last4 text, "
+                     "source_system text, created_at timestamptz, updated_at timestamptz)")
+        with conn.cursor() as cur:
+            cur.executemany(f"INSERT INTO {TEXT_TABLE} (citizen_id, full_name, first_name, last_name, gender, "
+                            "mobile, email, pincode, jan_aadhaar, updated_at, date_of_birth, father_name, "
+                            "address, district, state, aadhaar_last4, source_system, created_at) VALUES (%s, %s, "
+                            "%s, %s, %s, %s, %s, %s, %s, %s, '1990-01-01', 'Mohan', '1 Main Road', 'Jaipur', "
+                            "'Rajasthan', '4321', 'pension', '2015-01-01')", TEXT_ROWS)
+    return url
+
+
+def _text_scored():
+    ids = [r[0] for r in TEXT_ROWS]
+    return SimpleNamespace(records=pd.DataFrame({"record_id": ids}),
+                           pairs=SimpleNamespace(left=np.array([ids.index(a) for a, _, _ in TEXT_EDGES]),
+                                                 right=np.array([ids.index(b) for _, b, _ in TEXT_EDGES])),
+                           probabilities=np.array([p for _, _, p in TEXT_EDGES]), entity=None)
+
+
+def _golden_rows(url: str) -> dict[int, dict]:
+    with psycopg.connect(url, row_factory=psycopg.rows.dict_row) as conn:
+        return {r["golden_id"]: r for r in conn.execute("SELECT * FROM golden_records ORDER BY golden_id")}
+
+
+def test_values_the_trainer_accepts_become_canonical_golden_values(text_url):
+    config = load_model_config(None, [f"data.table={TEXT_TABLE}"])
+    with psycopg.connect(text_url) as conn:
+        result = golden.build_golden_records(_text_scored(), config, conn, run_id="text")
+    rows = _golden_rows(text_url)
+    assert sorted(rows) == [1, 3, 5]
+    got = {gid: (r["gender"], r["mobile"], r["email"], r["pincode"], r["jan_aadhaar"], r["full_name"])
+           for gid, r in rows.items()}
+    assert got == {
+        1: ("F", "9876543210", "priya.sharma@mail.com", "302001", "1234567890", "Priya Sharma"),
+        3: ("M", "9829012345", "arjun@x.in", "302002", None, "Arjun Singh"),  # placeholder 0000000000 never wins
+        5: ("OTHER", None, None, None, None, "Alex Roy"),                      # other genders kept, upper case
+    }
+    # "+91 98765 43210" and "098765 43210" are one number: most_frequent counts them together
+    assert rows[1]["field_sources"]["mobile"] == 1 and rows[3]["field_sources"]["mobile"] == 3
+    # numbers the trainer's cleaner refuses (placeholder, wrong length) are counted, not silently lost
+    assert result.metrics["golden_values_refused_mobile"] == 2
+    assert result.metrics["golden_values_refused_jan_aadhaar"] == 0
+
+
+def test_an_old_golden_table_is_migrated_and_write_errors_name_the_column(text_url):
+    config = load_model_config(None, [f"data.table={TEXT_TABLE}"])
+    with psycopg.connect(text_url) as conn:
+        conn.execute("DROP TABLE IF EXISTS golden_records, citizen_golden_map")
+        conn.execute(OLD_GOLDEN_DDL)
+        conn.commit()
+        result = golden.build_golden_records(_text_scored(), config, conn, run_id="migrated")
+        types = warehouse.table_columns(conn, "golden_records")
+    for column in ("gender", "mobile", "pincode", "jan_aadhaar", "aadhaar_last4", "full_name"):
+        assert types[column] == "text", column
+    assert types["date_of_birth"] == "date"
+    assert {gid: r["gender"] for gid, r in _golden_rows(text_url).items()} == {1: "F", 3: "M", 5: "OTHER"}
+    with psycopg.connect(text_url) as conn:                # applying the schema again changes nothing
+        warehouse.apply_schema(conn)
+        assert warehouse.table_columns(conn, "golden_records") == types
+    # a value a column still refuses: the error names table, column and row; nothing changes
+    before = _golden_rows(text_url)
+    bad = result.golden.assign(date_of_birth=["1990-01-01", "not a date", "1990-01-01"])
+    with psycopg.connect(text_url) as conn, \
+            pytest.raises(WarehouseError, match=r"at column golden_records\.date_of_birth \(golden_id 3\)"):
+        golden.write_golden(conn, bad, result.mapping)
+    assert _golden_rows(text_url) == before
 
 
 # --------------------------------------------------------------------------- survivorship rules
@@ -260,6 +364,55 @@ def test_all_null_field_stays_null_and_clusters_are_independent():
     assert values["mobile"].isna().tolist() == [True, False] and values["mobile"][1] == "9"
     assert sources["mobile"].tolist() == [-1, 3]
     assert golden._field_sources_json(sources).tolist() == ["{}", '{"mobile": 3}']
+
+
+def _names(rows, sources=None):
+    """A cluster of (full_name, first_name, last_name) rows, ids 1..n."""
+    n = len(rows)
+    return pd.DataFrame({"record_id": np.arange(1, n + 1, dtype=np.int64),
+                         "full_name": [r[0] for r in rows], "first_name": [r[1] for r in rows],
+                         "last_name": [r[2] for r in rows], "source_system": sources or ["ration_card"] * n,
+                         "updated_at": pd.to_datetime(["2020-01-01"] * n, utc=True)})
+
+
+def _golden_names(frame, labels=None):
+    labels = np.zeros(len(frame), dtype=np.int64) if labels is None else np.asarray(labels)
+    s = load_model_config().golden
+    values, sources = golden.survive(frame, labels, int(labels.max()) + 1, s,
+                                     ["full_name", "first_name", "last_name"])
+    return [tuple(v) for v in values.itertuples(index=False)], golden._field_sources_json(sources).tolist()
+
+
+def test_full_name_agrees_with_the_surviving_first_and_last_name():
+    # the issue's case: every full name differs, the trusted source holds the typo "Esema Sharma";
+    # first and last name each survive by vote (Seema 2:1, Sharma 2:1): full_name follows them
+    frame = _names([("Seema Shrama", "Seema", "Shrama"), ("Seema Sharma", "Seema", "Sharma"),
+                    ("Esema Sharma", "Esema", "Sharma")], sources=["ration_card", "ration_card", "jan_aadhaar_portal"])
+    values, sources = _golden_names(frame)
+    assert values == [("Seema Sharma", "Seema", "Sharma")]
+    assert json.loads(sources[0]) == {"full_name": 2, "first_name": 1, "last_name": 3}
+    # no member holds "Seema Sharma" (the parts came from different records): the three name fields
+    # are taken together from the record whose full name ranks first, so the golden name is one a
+    # record holds ("Seema Shrama" and "Esema Sharma" tie on length; the lowest citizen_id wins)
+    frame = _names([("Seema Shrama", "Seema", "Shrama"), ("Seema Varma", "Seema", "Varma"),
+                    ("Esema Sharma", "Esema", "Sharma"), ("Esma Sharma", "Esma", "Sharma")])
+    values, sources = _golden_names(frame)
+    assert values == [("Seema Shrama", "Seema", "Shrama")]
+    assert json.loads(sources[0]) == {"full_name": 1, "first_name": 1, "last_name": 1}
+    # agreement is on words (case, punctuation, middle names ignored); "last first" is the fallback
+    frame = _names([("RAM PRASAD  sharma", "Ram", "Sharma"), ("R. Kumar", "R.", "Kumar"),
+                    ("Iqbal Mohammad", "Mohammad", "Iqbal"), ("Esema Sharma", "Seema", "Sharma")])
+    values, _ = _golden_names(frame, labels=[0, 1, 2, 3])
+    assert values == [("RAM PRASAD  sharma", "Ram", "Sharma"), ("R. Kumar", "R.", "Kumar"),
+                      ("Iqbal Mohammad", "Mohammad", "Iqbal"),
+                      ("Seema Sharma", "Seema", "Sharma")]     # a record disagreeing with itself: rebuilt
+    frame = _names([("Esema Sharma", "Seema", "Sharma"), ("Sharma", None, "Sharma")])
+    values, sources = _golden_names(frame)                   # no record consistent and complete: rebuilt
+    assert values == [("Seema Sharma", "Seema", "Sharma")] and "full_name" not in json.loads(sources[0])
+    ranks = golden.name_agreement(np.array(["Esema Sharma", "Sharma Seema", None], dtype=object),
+                                  np.array(["Seema"] * 3, dtype=object),
+                                  np.array(["Sharma", "Sharma", None], dtype=object))
+    assert ranks.tolist() == [golden.NAMES_DISAGREE, golden.NAMES_SWAPPED, golden.NAMES_AGREE]
 
 
 def test_config_rules_are_validated():
@@ -331,8 +484,101 @@ def test_metrics_on_a_split_person_and_against_sklearn():
     assert got == pytest.approx(sklearn_metrics.adjusted_rand_score(entity, labels))
 
 
+# --------------------------------------------------------------------------- the table changes while a run trains
+CHANGED_HINT = ("the table changed while the run was training: run again when nothing writes to it; "
+                "the golden tables were not changed")
+
+
+def _seed(url: str, seed: int) -> None:
+    done = run([sys.executable, "scripts/seed_data.py", "--rows", "3000", "--seed", str(seed)], {"DATABASE_URL": url})
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.fixture
+def changing_url(test_databases) -> str:
+    """A warehouse of its own, freshly seeded (seed 11) for each test: the tests change it."""
+    url = test_databases.url("golden_changing")
+    _seed(url, 11)
+    return url
+
+
+def test_golden_records_from_a_table_changed_since_scoring_fail_and_write_nothing(changing_url):
+    config = load_model_config()
+    progress = pipeline.Progress(quiet=True)
+    with psycopg.connect(changing_url) as conn:
+        records, entity = pipeline.load(conn, config, progress)
+        scored = pipeline.fit_and_score(records, entity, config, progress)
+        golden.build_golden_records(scored, config, conn, run_id="same data")      # unchanged: fine
+    before = _read_tables(changing_url)
+
+    def fails(pattern: str) -> None:
+        with psycopg.connect(changing_url) as conn, pytest.raises(DataError) as err:
+            golden.build_golden_records(scored, config, conn, run_id="changed")
+        assert re.fullmatch(r"table citizens changed since its records were scored: " + pattern, err.value.message), \
+            err.value.message
+        assert err.value.hint == CHANGED_HINT
+        assert _read_tables(changing_url) == before                                  # nothing written
+
+    with psycopg.connect(changing_url, autocommit=True) as conn:
+        # one value of a scored column
+        mobile = conn.execute("SELECT mobile FROM citizens WHERE citizen_id = 17").fetchone()[0]
+        conn.execute("UPDATE citizens SET mobile = '9000012345' WHERE citizen_id = 17")
+        fails(r"0 records added, 0 removed, 1 changed \(e\.g\. citizen_id 17\)")
+        conn.execute("UPDATE citizens SET mobile = %s WHERE citizen_id = 17", (mobile,))
+        # one record removed, one added
+        conn.execute("CREATE TEMP TABLE saved AS SELECT * FROM citizens WHERE citizen_id = 42")
+        conn.execute("DELETE FROM citizens WHERE citizen_id = 42")
+        fails(r"0 records added, 1 removed, 0 changed \(e\.g\. citizen_id 42\)")
+        conn.execute("INSERT INTO citizens SELECT * FROM saved")
+        conn.execute("INSERT INTO citizens SELECT citizen_id + 10000, full_name, first_name, last_name, father_name, "
+                     "gender, date_of_birth, mobile, email, address, district, state, pincode, jan_aadhaar, "
+                     "aadhaar_last4, source_system, created_at, updated_at FROM saved")
+        fails(r"1 records added, 0 removed, 0 changed \(e\.g\. citizen_id 10042\)")
+        conn.execute("DELETE FROM citizens WHERE citizen_id = 10042")
+    # the issue's case: the table re-seeded (same ids 1..3000, other people)
+    _seed(changing_url, 12)
+    fails(r"0 records added, 0 removed, [23],\d{3} changed \(e\.g\. citizen_id 1\)")
+
+
+def test_training_run_fails_in_stage_golden_when_the_table_is_reseeded_mid_run(changing_url, mlflow_store):
+    # the golden tables hold a previous result, which must survive the failed run
+    with psycopg.connect(changing_url) as conn:
+        golden.write_golden(conn, pd.DataFrame({"golden_id": [1], **{f: [None] for f in ALL}, "member_count": [1],
+                                                "cluster_confidence": [1.0], "field_sources": ["{}"],
+                                                "run_id": ["previous"], "created_at": [pd.Timestamp.now(tz="UTC")]}),
+                            pd.DataFrame({"citizen_id": [1], "golden_id": [1], "match_probability": [1.0]}))
+    before = _read_tables(changing_url)
+    # train.py --write-golden, with another process re-seeding the table right after the model is
+    # fitted (the trainer's own fit_and_score, followed by a real seed_data.py run)
+    driver = (
+        "import subprocess, sys\n"
+        f"sys.path.insert(0, {str(USE_CASE / 'src')!r})\n"
+        "from golden_record import train\n"
+        "fit = train.fit_and_score\n"
+        "def fit_then_reseed(*args, **kwargs):\n"
+        "    scored = fit(*args, **kwargs)\n"
+        "    subprocess.run([sys.executable, 'scripts/seed_data.py', '--rows', '3000', '--seed', '12'],\n"
+        f"                   cwd={str(ROOT)!r}, check=True, capture_output=True)\n"
+        "    return scored\n"
+        "train.fit_and_score = fit_then_reseed\n"
+        "sys.exit(train.main(sys.argv[1:]))\n")
+    done = run([sys.executable, "-c", driver, "--write-golden", "--experiment", "golden_reseeded", "--quiet"],
+               {"DATABASE_URL": changing_url, "MLFLOW_TRACKING_URI": mlflow_store}, cwd=USE_CASE)
+    assert done.returncode == 1, done.stderr[-3000:]
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("error in stage golden: table citizens changed since its records were scored: "), last
+    assert CHANGED_HINT in last and "marked FAILED" in last
+    client = MlflowClient(mlflow_store)
+    (r,) = client.search_runs([client.get_experiment_by_name("golden_reseeded").experiment_id])
+    assert r.info.status == "FAILED"
+    assert r.data.tags["error.stage"] == "golden" and r.data.tags["error.type"] == "DataError"
+    assert "golden_records" not in r.data.metrics
+    assert _read_tables(changing_url) == before
+
+
 # --------------------------------------------------------------------------- seeded warehouse, end to end
-def test_build_on_a_scored_seeded_warehouse(seeded_url):
+@pytest.fixture(scope="module")
+def seeded_built(seeded_url):
     config = load_model_config()
     progress = pipeline.Progress(quiet=True)
     with psycopg.connect(seeded_url) as conn:
@@ -342,9 +588,31 @@ def test_build_on_a_scored_seeded_warehouse(seeded_url):
         n_golden, members = conn.execute("SELECT count(*), sum(member_count) FROM golden_records").fetchone()
         orphans = conn.execute("SELECT count(*) FROM citizen_golden_map m LEFT JOIN golden_records g "
                                "USING (golden_id) WHERE g.golden_id IS NULL").fetchone()[0]
-    assert n_golden == result.metrics["golden_records"] and members == 3000 and orphans == 0
+        names = conn.execute("SELECT golden_id, member_count, full_name, first_name, last_name, field_sources "
+                             "FROM golden_records WHERE first_name IS NOT NULL AND last_name IS NOT NULL").fetchall()
+    return SimpleNamespace(result=result, n_golden=n_golden, members=members, orphans=orphans, names=names)
+
+
+def test_build_on_a_scored_seeded_warehouse(seeded_built):
+    result = seeded_built.result
+    assert seeded_built.n_golden == result.metrics["golden_records"] and seeded_built.members == 3000
+    assert seeded_built.orphans == 0
     assert result.metrics["bcubed_f1"] > 0.98 and result.metrics["largest_cluster_size"] <= 10
     assert result.metrics["seconds_golden"] < 15
+
+
+def test_seeded_golden_full_names_agree_with_their_first_and_last_names(seeded_built):
+    # every seeded record's full_name is "first last" (or "last first" after a name swap); so is
+    # every golden record's, read back from golden_records
+    names = seeded_built.names
+    assert len(names) == seeded_built.n_golden
+    disagree = [r for r in names if r[2] not in (f"{r[3]} {r[4]}", f"{r[4]} {r[3]}")]
+    assert disagree == []
+    multi = [r for r in names if r[1] > 1]
+    assert len(multi) > 300
+    # seeded records are consistent: the names are always one record's, never rebuilt
+    assert all("full_name" in r[5] for r in names)
+    assert seeded_built.result.metrics["golden_full_name_rebuilt"] == 0
 
 
 def test_script_logs_cluster_metrics_to_the_trained_run(seeded_url, mlflow_store, tmp_path):

@@ -79,6 +79,14 @@ def _tree(list_fn: Callable[[str | None], list], path: str | None = None) -> lis
     return out
 
 
+def _write_json(path: Path, doc: dict) -> None:
+    """Write an exported document, every string scrubbed of passwords: these files are committed to
+    Git, so this is the last line of defence for a run logged before secrets were scrubbed."""
+    from .redaction import scrub_obj
+
+    path.write_text(json.dumps(scrub_obj(doc), indent=2) + "\n")
+
+
 def _inputs_to_json(run) -> list[dict]:
     out = []
     for di in getattr(run.inputs, "dataset_inputs", None) or []:
@@ -104,10 +112,10 @@ def export_run(run_id: str, out_root: Path = BASELINES_DIR, uri: str | None = No
     exp = client.get_experiment(run.info.experiment_id)
     exp_dir = Path(out_root) / safe_name(exp.name)
     exp_dir.mkdir(parents=True, exist_ok=True)
-    (exp_dir / "experiment.json").write_text(json.dumps({
+    _write_json(exp_dir / "experiment.json", {
         "format_version": FORMAT_VERSION, "name": exp.name, "source_experiment_id": exp.experiment_id,
         "tags": dict(sorted(exp.tags.items())), "mlflow_version": mlflow.__version__,
-        "exported_at_ms": int(time.time() * 1000)}, indent=2) + "\n")
+        "exported_at_ms": int(time.time() * 1000)})
 
     run_dir = exp_dir / "runs" / run.info.run_id
     if run_dir.exists():
@@ -170,7 +178,7 @@ def export_run(run_id: str, out_root: Path = BASELINES_DIR, uri: str | None = No
         "inputs": _inputs_to_json(run),
         "artifacts": {"files": sorted(files), "models": models, "skipped": skipped},
     }
-    (run_dir / "run.json").write_text(json.dumps(doc, indent=2) + "\n")
+    _write_json(run_dir / "run.json", doc)
     if info.status == "RUNNING":
         say(f"  warning: run {info.run_id} is still RUNNING; exported as it is now")
     return ExportedRun(info.run_id, info.run_name, info.status, run_dir, len(files), skipped)
@@ -312,6 +320,9 @@ def _configure(uri: str | None) -> str:
 
     if uri:
         import mlflow
+
+        from .redaction import register_url
+        register_url(uri)
         mlflow.set_tracking_uri(uri)
         return uri
     return tracking.configure(load_settings())

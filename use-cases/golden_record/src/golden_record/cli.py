@@ -10,6 +10,7 @@ from typing import Callable, Iterator
 
 from .config import ConfigError
 from .errors import GoldenRecordError
+from .redaction import protect_process, scrub
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2        # bad arguments or invalid configuration: nothing was started
@@ -20,16 +21,17 @@ EXIT_INTERRUPTED = 130
 def run_main(main: Callable[[list[str] | None], int], argv: list[str] | None = None) -> int:
     """Call ``main`` and turn expected failures into one line on stderr and an exit code."""
     verbose = "--verbose" in (argv if argv is not None else sys.argv[1:])
+    protect_process()   # no password in anything printed, tracebacks and warnings included
     try:
         return main(argv)
     except ConfigError as exc:
-        print(f"error: invalid configuration: {exc}", file=sys.stderr)
+        print(scrub(f"error: invalid configuration: {exc}"), file=sys.stderr)
         return EXIT_USAGE
     except GoldenRecordError as exc:
         if verbose:
             traceback.print_exc()
         from .errors import WarehouseError
-        print(f"error: {exc.one_line()}", file=sys.stderr)
+        print(scrub(f"error: {exc.one_line()}"), file=sys.stderr)
         return EXIT_WAREHOUSE if isinstance(exc, WarehouseError) else EXIT_FAILURE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -3,7 +3,8 @@
 ``record_failure`` sets the tags ``error.stage``, ``error.type``, ``error.message`` and
 ``error.hint``, writes ``diagnostics/error_report.json`` and ``diagnostics/traceback.txt``, puts a
 one-sentence description on the run page (``mlflow.note.content``) and ends the run FAILED
-(KILLED for Ctrl-C / SIGTERM). Metrics logged before the failure stay.
+(KILLED for Ctrl-C / SIGTERM). Metrics logged before the failure stay. Every string it sends is
+scrubbed of passwords (:func:`golden_record.redaction.scrub`): exception texts may quote a URL.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import GoldenRecordError
+from .redaction import scrub, scrub_obj
 
 GENERIC_HINTS = {
     "MemoryError": "reduce candidates.max_block_size or candidates.max_pairs, or use fewer rows",
@@ -46,10 +48,11 @@ def record_failure(run_id: str, exc: BaseException, stage: str | None, context: 
     import mlflow
     from mlflow.entities import RunStatus
 
-    etype, message, hint = explain(exc)
+    etype, message, hint = (scrub(text) for text in explain(exc))
     killed = isinstance(exc, (KeyboardInterrupt, Terminated))
-    report = {"status": "KILLED" if killed else "FAILED", "stage": stage or "unknown", "error_type": etype,
-              "error_message": message, "hint": hint, **context}
+    # everything below leaves the process (tags, the run description, artifacts): scrubbed of secrets
+    report = scrub_obj({"status": "KILLED" if killed else "FAILED", "stage": stage or "unknown",
+                        "error_type": etype, "error_message": message, "hint": hint, **context})
     client = mlflow.MlflowClient()
     note = (f"{'Killed' if killed else 'Failed'} in stage '{report['stage']}': {etype}: {message}. "
             f"Fix: {hint}.")
@@ -59,8 +62,8 @@ def record_failure(run_id: str, exc: BaseException, stage: str | None, context: 
             client.set_tag(run_id, key, value)
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
-            (folder / "error_report.json").write_text(json.dumps(report, indent=2, default=str))
-            (folder / "traceback.txt").write_text("".join(traceback.format_exception(exc)))
+            (folder / "error_report.json").write_text(scrub(json.dumps(report, indent=2, default=str)))
+            (folder / "traceback.txt").write_text(scrub("".join(traceback.format_exception(exc))))
             client.log_artifacts(run_id, str(folder), artifact_path="diagnostics")
     finally:
         status = RunStatus.to_string(RunStatus.KILLED if killed else RunStatus.FAILED)

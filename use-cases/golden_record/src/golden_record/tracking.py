@@ -17,8 +17,9 @@ from typing import Any
 import pandas as pd
 
 from .config import REPO_ROOT, Settings
+from . import redaction
 from .errors import TrackingError
-from .warehouse import redact
+from .redaction import redact  # noqa: F401 - tracking.redact is used by the command lines
 
 
 def resolve_uri(settings: Settings) -> str:
@@ -32,18 +33,14 @@ def resolve_uri(settings: Settings) -> str:
         if not path.is_absolute():
             path = REPO_ROOT / path
         uri = path.resolve().as_uri()
+    redaction.register_url(uri)   # an http://user:password@host store: scrub() removes the password
     return uri
 
 
 def scrub(text: str, uri: str) -> str:
-    """``text`` with the URI's password (if any) removed wherever it appears."""
-    from urllib.parse import urlsplit
-
-    try:
-        password = urlsplit(uri).password
-    except ValueError:
-        password = None
-    return text.replace(f":{password}@", "@").replace(password, "***") if password else text
+    """``text`` with the URI's password (and any other registered secret) removed wherever it appears."""
+    redaction.register_url(uri)
+    return redaction.scrub(text)
 
 
 def artifact_root(uri: str) -> str | None:
@@ -180,7 +177,7 @@ def log_dataset(records: pd.DataFrame, database_url: str, table: str, digest: st
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # schema-inference hints about integer columns
         dataset = mlflow.data.from_pandas(records.head(1000), name=table, digest=digest,
-                                          source=PostgresTableSource(redact(database_url), table))
+                                          source=PostgresTableSource(redaction.safe_target(database_url), table))
         mlflow.log_input(dataset, context="training", tags={"rows": str(len(records))})
 
 
@@ -215,7 +212,8 @@ def init_main(argv: list[str] | None = None) -> int:
         cmd = [str(mlflow_cli) if mlflow_cli.exists() else "mlflow", "db", "upgrade", uri]
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode != 0:
-            raise TrackingError(f"mlflow db upgrade failed for {redact(uri)}: {done.stderr.strip().splitlines()[-1:]}",
+            raise TrackingError(f"mlflow db upgrade failed for {redact(uri)}: "
+                                f"{scrub(str(done.stderr.strip().splitlines()[-1:]), uri)}",
                                 "check MLFLOW_TRACKING_URI")
     configure(settings)
     exp_id = ensure_experiment(settings.tracking.experiment_name, uri)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import diagnostics, plots, tracking, warehouse
+from . import diagnostics, plots, redaction, tracking, warehouse
 from .bootstrap import bootstrap_intervals
 from .cli import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, EXIT_WAREHOUSE, Progress
 from .config import ConfigError, ModelConfig, Settings, flatten, load_model_config, load_settings
@@ -140,12 +140,14 @@ def write_artifacts(folder: Path, scored: Scored, evaluation: Evaluation | None,
               "evaluation": evaluation.to_dict() if evaluation is not None else {"skipped": "no ground truth"}}
     if evaluation is not None:
         report["confusion_matrix"] = evaluation.confusion
-    (folder / "evaluation_report.json").write_text(json.dumps(report, indent=2, default=_json_default))
+    # both embed the database: scrubbed like every string that leaves the process
+    (folder / "evaluation_report.json").write_text(redaction.scrub(json.dumps(report, indent=2,
+                                                                              default=_json_default)))
+    (folder / "evaluation_summary.txt").write_text(redaction.scrub(summary_text(metrics, evaluation, scored, config,
+                                                                                dataset, run_name)))
     if scored.quality is not None:
         (folder / "data_quality.json").write_text(json.dumps(scored.quality.to_dict(), indent=2,
                                                              default=_json_default))
-    (folder / "evaluation_summary.txt").write_text(summary_text(metrics, evaluation, scored, config, dataset,
-                                                                run_name))
 
 
 def render_plots(folder: Path, scored: Scored, evaluation: Evaluation | None, threshold: float) -> None:
@@ -395,6 +397,7 @@ def main(argv: list[str] | None = None) -> int:
     from . import registry, sweep
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    redaction.protect_process()   # no password in anything printed, tracebacks and warnings included
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.run_id and not args.register:
@@ -411,10 +414,10 @@ def main(argv: list[str] | None = None) -> int:
         base_data = config.model_dump(mode="json")
         spec = sweep.parse_sweeps(args.sweep, base_data, config) if args.sweep else None
     except ConfigError as exc:
-        print(f"error: invalid configuration: {exc}", file=sys.stderr)
+        print(redaction.scrub(f"error: invalid configuration: {exc}"), file=sys.stderr)
         return EXIT_USAGE
     except GoldenRecordError as exc:
-        print(f"error: {exc.one_line()}", file=sys.stderr)
+        print(redaction.scrub(f"error: {exc.one_line()}"), file=sys.stderr)
         return EXIT_FAILURE
     diagnostics.install_sigterm_handler()
     try:
@@ -434,7 +437,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.register:
             print(registry.register(run_id, settings, tracking.resolve_uri(settings)))
     except ConfigError as exc:
-        print(f"error: invalid configuration: {exc}", file=sys.stderr)
+        print(redaction.scrub(f"error: invalid configuration: {exc}"), file=sys.stderr)
         return EXIT_USAGE
     except (GoldenRecordError, Exception, KeyboardInterrupt, diagnostics.Terminated) as exc:
         if args.verbose:
@@ -445,8 +448,9 @@ def main(argv: list[str] | None = None) -> int:
         where = f" in stage {stage}" if stage else ""
         run = getattr(exc, "run_id", None)
         killed = isinstance(exc, (KeyboardInterrupt, diagnostics.Terminated))
-        print(f"error{where}: {message}: {hint}"
-              + (f" (MLflow run {run} marked {'KILLED' if killed else 'FAILED'})" if run else ""), file=sys.stderr)
+        print(redaction.scrub(f"error{where}: {message}: {hint}"
+                              + (f" (MLflow run {run} marked {'KILLED' if killed else 'FAILED'})" if run else "")),
+              file=sys.stderr)
         if killed:
             return EXIT_INTERRUPTED
         return EXIT_WAREHOUSE if isinstance(exc, WarehouseError) else EXIT_FAILURE

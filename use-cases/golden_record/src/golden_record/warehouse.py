@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from contextlib import contextmanager, nullcontext
 from typing import Iterable, Iterator
-from urllib.parse import urlsplit, urlunsplit, parse_qs
 
 import numpy as np
 import pandas as pd
@@ -23,6 +22,7 @@ from psycopg import sql
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine, make_url
 
+from . import redaction
 from .config import REPO_ROOT, DataSource, Settings
 from .errors import DataError, WarehouseError
 
@@ -35,68 +35,69 @@ PRIVILEGE_HINT = ("connect as a user with the needed privileges (DATABASE_URL), 
 
 
 # --------------------------------------------------------------------------- URLs
+# DATABASE_URL may be any form libpq accepts (URL, query parameters, SQLAlchemy driver prefix,
+# key=value DSN): parsed by libpq's own parser, shown and scrubbed by golden_record.redaction.
 def redact(url: str) -> str:
-    """The URL with any password removed: safe to print, log and store."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable URL>"
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)
-    user = parts.username or ""
-    host = netloc[1] if len(netloc) == 2 else ""
-    return urlunsplit((parts.scheme, f"{user}@{host}", parts.path, parts.query, parts.fragment))
+    """The URL (or DSN) with any password removed: safe to print, log and store."""
+    return redaction.redact(url)
 
 
 def describe(url: str) -> str:
     """``host:port/database`` (or the socket folder) for messages."""
     try:
-        parts = urlsplit(url)
-        host = parts.hostname or parse_qs(parts.query).get("host", ["local socket"])[0]
-        port = parts.port or 5432
-        db = parts.path.lstrip("/") or "(default)"
-        return f"{host}:{port}/{db}"
-    except ValueError:
-        return "<unparseable URL>"
+        params = redaction.parse(url)
+    except Exception:  # noqa: BLE001 - psycopg.ProgrammingError: never echo the string
+        return redaction.UNPARSEABLE
+    host = params.get("host") or params.get("hostaddr") or "local socket"
+    return redaction.scrub(f"{host}:{params.get('port') or 5432}/{params.get('dbname') or '(default)'}")
 
 
 def _libpq_url(url: str) -> str:
-    """SQLAlchemy-style ``postgresql+psycopg://`` to the libpq form psycopg accepts."""
-    for prefix in ("postgresql+psycopg://", "postgresql+psycopg2://", "postgres://"):
-        if url.startswith(prefix):
-            return "postgresql://" + url[len(prefix):]
-    return url
+    """SQLAlchemy-style ``postgresql+psycopg://`` to the libpq form psycopg accepts (a DSN unchanged)."""
+    redaction.register_url(url)
+    return redaction.libpq_form(url)
 
 
 def _database_name(url: str) -> str:
-    return urlsplit(url).path.lstrip("/")
+    """The database a URL or DSN names ("" when it names none or cannot be parsed)."""
+    try:
+        return redaction.parse(url).get("dbname", "")
+    except Exception:  # noqa: BLE001
+        return ""
 
 
 def _with_database(url: str, database: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, parts.fragment))
+    """The same server and credentials, database ``database``: a URL stays a URL, a DSN a DSN."""
+    from psycopg.conninfo import make_conninfo
+
+    if redaction.is_url(url):
+        return redaction.build_url({**redaction.parse(url), "dbname": database}, with_password=True)
+    return make_conninfo(url, dbname=database)
 
 
 @dataclass(frozen=True)
 class DatabaseTarget:
-    url: str       # libpq URL, may contain a password: never print it, use .safe_url
+    url: str       # libpq URL or DSN, may contain a password: never print it, use .safe_url
     origin: str    # "DATABASE_URL", "config/settings.yaml" or "embedded PostgreSQL (.pgdata)"
+
+    def __post_init__(self) -> None:
+        redaction.register_url(self.url)   # whatever prints or logs later, scrub() knows the password
 
     @property
     def safe_url(self) -> str:
-        return redact(self.url)
+        return redaction.safe_target(self.url)
 
     @property
     def database(self) -> str:
-        return urlsplit(self.url).path.lstrip("/")
+        return _database_name(self.url)
 
     def banner(self) -> str:
-        return f"database: {self.safe_url} (from {self.origin})"
+        return redaction.scrub(f"database: {self.safe_url} (from {self.origin})")
 
 
 def _explain(exc: Exception, url: str) -> WarehouseError:
-    text = str(exc)
+    redaction.register_url(url)
+    text = redaction.scrub(str(exc))   # libpq quotes the offending part of a URL it rejects
     where = describe(url)
     first = text.splitlines()[0] if text else type(exc).__name__
     if isinstance(exc, psycopg.errors.InsufficientPrivilege):
@@ -111,7 +112,8 @@ def _explain(exc: Exception, url: str) -> WarehouseError:
     # only the connection-string parser raises the bare ProgrammingError (server errors are subclasses)
     if type(exc) is psycopg.ProgrammingError or isinstance(exc, ValueError) or "missing \"=\"" in text:
         return WarehouseError(f"DATABASE_URL is not a valid PostgreSQL URL ({first.strip()})",
-                              "use the form postgresql://USER[:PASSWORD]@HOST:PORT/DATABASE")
+                              "use the form postgresql://USER[:PASSWORD]@HOST:PORT/DATABASE (percent-encode "
+                              "special characters of the password) or host=HOST user=USER dbname=DATABASE")
     if "resolve host" in text or "Name or service not known" in text:
         return WarehouseError(f"cannot reach PostgreSQL at {where}: unknown host",
                               "check the host name in DATABASE_URL")
