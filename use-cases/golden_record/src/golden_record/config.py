@@ -320,6 +320,9 @@ class GoldenSettings(_Strict):
     source_priority: list[str] = Field(default_factory=list)
     #: golden records (with their member records) written to golden_records_sample.csv
     sample_size: int = Field(200, ge=0, le=100_000)
+    #: a field made of others, kept in agreement with their surviving values, e.g.
+    #: ``full_name: [first_name, last_name]`` (the first part leads, the second ends the value)
+    composite: dict[str, list[str]] = Field(default_factory=dict)
     #: output tables: one golden record per person, and record id -> golden id
     table: str = "golden_records"
     map_table: str = "golden_record_map"
@@ -425,6 +428,12 @@ class ModelConfig(_Strict):
                              "of a field its own name (name: ...)")
         for field in self.golden.rules:
             declared(field, f"golden.rules.{field}")
+        for field, parts in self.golden.composite.items():
+            declared(field, f"golden.composite.{field}")
+            if len(parts) != 2:
+                raise ValueError(f"golden.composite.{field}: give two parts [first, last], got {parts}")
+            for part in parts:
+                declared(part, f"golden.composite.{field}")
         chains = {"golden.default_rule": self.golden.default_rule,
                   **{f"golden.rules.{k}": v for k, v in self.golden.rules.items()}}
         for where, chain in chains.items():

@@ -20,49 +20,52 @@ over distinct values where strings are cleaned):
    A record without any kept edge is a golden record of its own (a singleton).
 
 2. **Survivorship** (:func:`survive`), on the records' *canonical* values
-   (:func:`canonical_records`): gender ``M``/``F`` (any other value upper-cased, kept), mobile,
-   pincode and ID numbers digits only as the trainer's cleaner (:func:`prepare.prepare`) makes
-   them (mobile: the 10-digit national number, +91 / 0 dropped; placeholders and numbers of the
-   wrong length missing, counted in ``golden_values_refused_<field>``), e-mail lower case, names
-   and addresses with their spacing trimmed. Per golden field a *rule chain*
-   (``golden.rules.<field>``, else ``golden.default_rule``) picks the value among the cluster's
-   non-null values. Rules, by name (registry :data:`RULES` = ``config.SURVIVORSHIP_RULES``):
+   (:func:`canonical_records`): identifiers, phones, e-mails, categories, dates and timestamps as
+   their type's cleaner makes them (the same cleaner as training: a phone as its digits, ``Male``
+   as ``M`` when the category declares it; values the cleaner cannot use become missing and are
+   counted in ``golden_values_refused_<field>``); names, text and addresses as written, spacing
+   trimmed. Per golden field a *rule chain* (``golden.rules.<field>``, else
+   ``golden.default_rule``) picks the value among the cluster's non-null values. Rules, by name
+   (registry :data:`RULES` = ``config.SURVIVORSHIP_RULES``):
 
-   * ``most_recent``: latest ``updated_at`` (``created_at`` when ``updated_at`` is not mapped);
+   * ``most_recent``: the latest value of the ``data.recency`` field;
    * ``most_frequent``: the value held by most members (compared case- and space-insensitively);
    * ``most_complete``: the longest value;
-   * ``source_priority``: the record whose ``source_system`` comes first in
+   * ``source_priority``: the record whose ``data.source`` value comes first in
      ``golden.source_priority`` (unlisted sources rank after every listed one).
 
    The chain is a fallback chain: each next rule breaks the ties the previous ones left (a
-   record without the rule's key, e.g. a null ``updated_at``, ranks last for that rule), and
-   the lowest citizen_id breaks any tie left. Implemented as one ``np.lexsort`` per field on
-   (cluster, value is null, rule keys..., citizen_id), taking the first row of each cluster.
-   ``field_sources`` records, per golden field, the citizen_id the value came from.
+   record without the rule's key ranks last for that rule), and the lowest record id breaks any
+   tie left. Implemented as one ``np.lexsort`` per field on (cluster, value is null, rule keys...,
+   record id), taking the first row of each cluster. ``field_sources`` records, per golden field,
+   the id of the record the value came from.
 
-   ``full_name`` agrees with the surviving ``first_name`` and ``last_name`` (:func:`_survive_full_name`):
-   first and last name survive by their own chains (a vote per part beats a vote on whole names,
-   which all differ when each copy has its own typo); full_name is then the best-ranked member
-   full name that agrees with them, else the three come together from one record consistent in
-   itself, else full_name is rebuilt from the parts (``golden_full_name_rebuilt``). On a
-   seeded warehouse of 20,000 records this makes 100 % of golden names consistent (91 % before) and raises the
-   share of multi-record golden full names equal to the person's true name from 72 % to 74 %.
+   A *composite* field (``golden.composite``, e.g. ``full_name: [first_name, last_name]``) agrees
+   with its surviving parts (:func:`_survive_composite`): the parts survive by their own chains (a
+   vote per part beats a vote on whole names, which all differ when each copy has its own typo);
+   the composite is then the best-ranked member value that agrees with them, else the three come
+   together from one record consistent in itself, else it is rebuilt from the parts
+   (``golden_<field>_rebuilt``). On a seeded warehouse of 20,000 records this makes 100 % of
+   golden names consistent (91 % before) and raises the share of multi-record golden full names
+   equal to the person's true name from 72 % to 74 %.
 
-3. **Output** (:func:`write_golden`): ``golden_records`` and ``citizen_golden_map``
-   (``sql/004_golden_records.sql``, whose text fields are ``text``; tables of an earlier version
-   are migrated) replaced in one transaction (TRUNCATE + COPY): all new rows, or, on any failure,
-   the previous rows untouched and an error naming the column and row refused.
+3. **Output** (:func:`write_golden`): the golden table (``golden.table``) and the map table
+   (``golden.map_table``: record id -> golden_id), created from the schema (:class:`Layout`: text
+   for every field but dates and timestamps, the id column's type for the ids), replaced in one
+   transaction (TRUNCATE + COPY; a table shaped otherwise is dropped and recreated in the same
+   transaction): all new rows, or, on any failure, the previous rows untouched and an error naming
+   the column and row refused.
 
 Before any of this, the records are reloaded (the trainer loads only the fields it compares) and
 checked to be exactly the scored ones (:func:`verify_same_records`): same ids, same values in every
 column training loaded. A table changed since (re-seeded, updated) fails with a :class:`DataError`
 and nothing is written: pairs scored on other data would make golden records of strangers.
 
-* ``golden_id`` is the smallest citizen_id of the cluster (stable across re-runs);
+* ``golden_id`` is the smallest record id of the cluster (stable across re-runs);
 * ``cluster_confidence`` is the lowest probability among the kept match edges inside the
   cluster (1.0 for a singleton);
-* ``citizen_golden_map.match_probability`` is the best probability of a kept edge linking the
-  record into its cluster (1.0 for a singleton).
+* the map's ``match_probability`` is the best probability of a kept edge linking the record into
+  its cluster (1.0 for a singleton).
 
 Cluster metrics against the ground truth (when the warehouse has one): see :func:`cluster_metrics`.
 
@@ -88,21 +91,64 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from . import warehouse
-from .config import FIELDS, SURVIVORSHIP_RULES, ConfigError, GoldenSettings, ModelConfig
+from .config import SURVIVORSHIP_RULES, ConfigError, GoldenSettings, ModelConfig
 from .errors import DataError, TrackingError, WarehouseError
-from .prepare import prepare as prepare_records
+from .linkage.schema import FieldSpec, clean_field
 
 #: Survivorship rule registry (names validated by :class:`config.GoldenSettings`).
 RULES = SURVIVORSHIP_RULES
-#: Fields a golden record holds (the columns of ``golden_records`` between golden_id and member_count).
-GOLDEN_FIELDS = tuple(f for f in FIELDS if f not in ("source_system", "created_at", "updated_at"))
-GOLDEN_COLUMNS = ("golden_id", *GOLDEN_FIELDS, "member_count", "cluster_confidence", "field_sources", "run_id",
-                  "created_at")
-MAP_COLUMNS = ("citizen_id", "golden_id", "match_probability")
-GOLDEN_TABLE, MAP_TABLE = "golden_records", "citizen_golden_map"
+#: Columns of the golden table after the fields
+GOLDEN_META = ("member_count", "cluster_confidence", "field_sources", "run_id", "created_at")
 ARTIFACT_PATH = "golden"
-_SCHEMA_FILE = "004_golden_records.sql"
 _NO_KEY = np.iinfo(np.int64).max
+#: Field types whose cleaned value is the canonical one a golden record holds; names, free text
+#: and addresses keep their written form (spacing trimmed): their cleaned form is a matching key
+CANONICAL_TYPES = ("identifier", "phone", "email", "category", "date", "timestamp")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What the golden records of a schema look like: the fields (all declared fields but the
+    recency and source roles), their specs, the roles, composite fields and the output tables."""
+    fields: tuple[str, ...]
+    specs: dict[str, FieldSpec]
+    id_column: str = "record_id"
+    recency: str | None = None
+    source: str | None = None
+    composites: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    table: str = "golden_records"
+    map_table: str = "golden_record_map"
+
+    @classmethod
+    def from_config(cls, config: ModelConfig) -> "Layout":
+        d, g = config.data, config.golden
+        return cls(tuple(config.golden_fields()), dict(d.fields), d.id, d.recency, d.source,
+                   {k: tuple(v) for k, v in g.composite.items()}, g.table, g.map_table)
+
+    @property
+    def golden_columns(self) -> tuple[str, ...]:
+        return ("golden_id", *self.fields, *GOLDEN_META)
+
+    @property
+    def map_columns(self) -> tuple[str, ...]:
+        return (self.id_column, "golden_id", "match_probability")
+
+    def ddl(self, id_type: str) -> str:
+        """CREATE TABLE statements of both tables: text for every field but dates and timestamps."""
+        from psycopg import sql as _sql  # noqa: F401 - quoting below uses the same rules
+
+        def q(name: str) -> str:
+            return ".".join('"' + p.replace('"', '""') + '"' for p in name.split("."))
+
+        kinds = {"date": "date", "timestamp": "timestamptz"}
+        cols = ",\n    ".join(f"{q(f)} {kinds.get(self.specs[f].type, 'text')}" for f in self.fields)
+        return (f"CREATE TABLE {q(self.table)} (\n    golden_id {id_type} PRIMARY KEY,\n    {cols},\n"
+                "    member_count integer NOT NULL,\n    cluster_confidence double precision NOT NULL,\n"
+                "    field_sources jsonb NOT NULL DEFAULT '{}'::jsonb,\n    run_id text,\n"
+                "    created_at timestamptz NOT NULL DEFAULT now()\n);\n"
+                f"CREATE TABLE {q(self.map_table)} (\n    {q(self.id_column)} {id_type} PRIMARY KEY,\n"
+                f"    golden_id {id_type} NOT NULL,\n    match_probability double precision NOT NULL\n);\n"
+                f"CREATE INDEX ON {q(self.map_table)} (golden_id);")
 
 
 # =============================================================================== clustering
@@ -206,28 +252,7 @@ def cluster_pairs(n: int, left: np.ndarray, right: np.ndarray, probabilities: np
 
 
 # =============================================================================== canonical values
-#: Fields cleaned by the trainer's own normaliser (:func:`prepare.prepare`): digits only, mobile
-#: numbers as the 10-digit national number (+91 / 0 prefixes dropped), placeholders such as
-#: 0000000000 and numbers of the wrong length missing (the model saw them as missing too);
-#: e-mail lower case, trimmed.
-CLEANED_FIELDS = ("mobile", "email", "pincode", "jan_aadhaar", "aadhaar_last4")
-#: Display fields (names, address, district, state): kept as written, spacing trimmed and collapsed.
-DISPLAY_FIELDS = ("full_name", "first_name", "last_name", "father_name", "address", "district", "state")
-#: Spellings of gender codes (compared case-insensitively, dots and spaces ignored); any other
-#: value is kept, upper-cased and trimmed ("Other" -> "OTHER"), never dropped.
-GENDER_CODES = {"m": "M", "male": "M", "man": "M", "boy": "M", "purush": "M",
-                "f": "F", "female": "F", "woman": "F", "girl": "F", "mahila": "F", "stree": "F"}
 _NAME_TOKEN = re.compile(r"[^\W_]+")
-
-
-def canonical_gender(value) -> str | None:
-    """``Male``/``male``/``m``/``M.`` -> ``M``, ``Female``/``f`` -> ``F``; other text upper-cased."""
-    if not isinstance(value, str):
-        return None
-    text = " ".join(value.replace(".", " ").split())
-    if not text:
-        return None
-    return GENDER_CODES.get(text.casefold(), text.upper())
 
 
 def _squash(value) -> str | None:
@@ -243,22 +268,25 @@ def _map_distinct(values: pd.Series, fn) -> pd.Series:
     return pd.Series(mapped[codes], index=values.index, dtype=object)
 
 
-def canonical_records(records: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
-    """The records with every golden field in its canonical form, and per cleaned field the number
-    of non-blank values the cleaner refused (wrong length, placeholder), which become missing."""
+def canonical_records(records: pd.DataFrame, specs: dict[str, FieldSpec]) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The records with every declared field in the form a golden record holds, and per field the
+    number of present values its cleaner could not use (they become missing, as in training).
+
+    Identifiers, phones, e-mails, categories, dates and timestamps take their cleaned value (the
+    same cleaner as training: ``+91 98765 43210`` and ``098765 43210`` are one number, ``Male`` is
+    ``M`` when the category declares it); names, text and addresses keep their written form with
+    the spacing trimmed (their cleaned form is a matching key, not a value to show).
+    """
     new: dict[str, pd.Series] = {}
     refused: dict[str, int] = {}
-    cleaned_fields = [f for f in CLEANED_FIELDS if f in records.columns]
-    if cleaned_fields:
-        cleaned = prepare_records(records[["record_id", *cleaned_fields]])
-        for f in cleaned_fields:
-            new[f] = pd.Series(cleaned[f].to_numpy(), index=records.index, dtype=object)
-            blank = _map_distinct(records[f], _squash).isna().to_numpy()
-            refused[f] = int((~blank & new[f].isna().to_numpy()).sum())
-    if "gender" in records.columns:
-        new["gender"] = _map_distinct(records["gender"], canonical_gender)
-    for f in DISPLAY_FIELDS:
-        if f in records.columns:
+    for f, spec in specs.items():
+        if f not in records.columns:
+            continue
+        if spec.type in CANONICAL_TYPES:
+            cleaned, quality = clean_field(f, spec, records[f])
+            new[f] = pd.Series(cleaned.to_numpy(), index=records.index)
+            refused[f] = quality.dropped
+        else:
             new[f] = _map_distinct(records[f], _squash)
     # only the cleaned columns are new; the others are shared with ``records`` (never modified)
     out = pd.DataFrame({c: new.get(c, records[c]) for c in records.columns}, index=records.index, copy=False)
@@ -363,35 +391,23 @@ def chain_for(settings: GoldenSettings, field_name: str) -> list[str]:
     return list(settings.rules.get(field_name, settings.default_rule))
 
 
-def _check_rule_inputs(records: pd.DataFrame, settings: GoldenSettings, fields: list[str]) -> None:
-    used = {rule for f in fields for rule in chain_for(settings, f)}
-    if "most_recent" in used and not {"updated_at", "created_at"} & set(records.columns):
-        raise ConfigError("golden: the survivorship rule most_recent needs data.columns.updated_at "
-                          "(or created_at) mapped to a column")
-    if "source_priority" in used and "source_system" not in records.columns:
-        raise ConfigError("golden: the survivorship rule source_priority needs data.columns.source_system "
-                          "mapped to a column")
-
-
 def survive(records: pd.DataFrame, labels: np.ndarray, n_clusters: int, settings: GoldenSettings,
-            fields: list[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Surviving value per cluster and field, and the record_id it came from (-1: all null, or a
-    full_name rebuilt from first_name and last_name).
+            layout: Layout, fields: list[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Surviving value per cluster and field, and the position of the record it came from (-1: all
+    null, or a composite rebuilt from its parts).
 
-    ``records`` holds ``record_id``, the fields, and (as the rules need) ``updated_at``,
-    ``created_at``, ``source_system``; row i belongs to cluster ``labels[i]`` (0..n_clusters-1,
-    every cluster non-empty). Returns two frames indexed by cluster: the values, and the source
-    record ids (int64, -1 when every member's value is null). Only the members of clusters of
-    two or more records are ranked; a singleton keeps its own values.
+    ``records`` holds ``record_id``, the fields, and (as the rules need) the layout's recency and
+    source fields; row i belongs to cluster ``labels[i]`` (0..n_clusters-1, every cluster
+    non-empty). Returns two frames indexed by cluster: the values, and the source record positions
+    (int64). Only the members of clusters of two or more records are ranked; a singleton keeps its
+    own values.
 
-    ``full_name`` must agree with the surviving ``first_name`` / ``last_name`` (see
-    :func:`name_agreement` and :func:`_survive_full_name`): it survives last, among the members
-    whose full name agrees with them.
+    A composite field (``golden.composite``, e.g. full_name of first_name and last_name) survives
+    last, agreeing with its surviving parts (see :func:`name_agreement`, :func:`_survive_composite`).
     """
-    fields = [f for f in (fields or GOLDEN_FIELDS) if f in records.columns]
-    _check_rule_inputs(records, settings, fields)
+    fields = [f for f in (fields or layout.fields) if f in records.columns]
     labels = np.asarray(labels, dtype=np.int64)
-    record_id = records["record_id"].to_numpy(dtype=np.int64)
+    positions = np.arange(len(records), dtype=np.int64)
     sizes = np.bincount(labels, minlength=n_clusters)
     if len(sizes) != n_clusters or (sizes == 0).any():
         raise ValueError(f"labels must cover clusters 0..{n_clusters - 1}, each at least once")
@@ -399,11 +415,10 @@ def survive(records: pd.DataFrame, labels: np.ndarray, n_clusters: int, settings
     single = np.flatnonzero(sizes[labels] == 1)
     sub = records.iloc[multi].reset_index(drop=True)
     sub_labels = labels[multi]
-    sub_ids = record_id[multi]
+    sub_order = _id_order(records["record_id"])[multi]   # lowest id breaks the last ties
     base_pos = np.empty(n_clusters, dtype=np.int64)
     base_pos[labels[single]] = single
     shared: dict[str, np.ndarray] = {}
-    time_col = "updated_at" if "updated_at" in records.columns else "created_at"
 
     def pick(f: str, rank: np.ndarray | None = None) -> np.ndarray:
         """Record position of the surviving value of ``f`` per cluster; with ``rank`` (per record,
@@ -414,11 +429,11 @@ def survive(records: pd.DataFrame, labels: np.ndarray, n_clusters: int, settings
         for rule in chain_for(settings, f):
             if rule == "most_recent":
                 if "most_recent" not in shared:
-                    shared["most_recent"] = _time_key(sub[time_col])
+                    shared["most_recent"] = _time_key(sub[layout.recency])
                 keys.append(shared["most_recent"])
             elif rule == "source_priority":
                 if "source_priority" not in shared:
-                    shared["source_priority"] = _source_key(sub["source_system"], settings.source_priority)
+                    shared["source_priority"] = _source_key(sub[layout.source], settings.source_priority)
                 keys.append(shared["source_priority"])
             elif rule == "most_frequent":
                 keys.append(_frequency_key(col, sub_labels, null))
@@ -427,55 +442,64 @@ def survive(records: pd.DataFrame, labels: np.ndarray, n_clusters: int, settings
             else:  # pragma: no cover - the config validates rule names
                 raise ConfigError(f"golden: unknown survivorship rule {rule!r}; allowed: {list(RULES)}")
         last = null if rank is None else np.where(null, NAMES_DISAGREE + 1, rank[multi])
-        order = np.lexsort((sub_ids, *reversed(keys), last, sub_labels))
+        order = np.lexsort((sub_order, *reversed(keys), last, sub_labels))
         sorted_labels = sub_labels[order]
         first = order[np.flatnonzero(np.r_[True, sorted_labels[1:] != sorted_labels[:-1]])] if len(order) else order
         pos = base_pos.copy()
         pos[sub_labels[first]] = multi[first]
         return pos
 
-    reconcile = "full_name" in fields and bool({"first_name", "last_name"} & set(fields))
+    composites = {c: parts for c, parts in layout.composites.items()
+                  if c in fields and any(p in fields for p in parts)}
     values_out: dict[str, pd.Series] = {}
     sources_out: dict[str, np.ndarray] = {}
     for f in fields:
-        if f != "full_name" or not reconcile:
+        if f not in composites:
             pos = pick(f)
             values_out[f] = records[f].iloc[pos].reset_index(drop=True)
-            sources_out[f] = np.where(records[f].isna().to_numpy()[pos], -1, record_id[pos])
-    if reconcile:
-        _survive_full_name(records, labels, record_id, pick, values_out, sources_out)
+            sources_out[f] = np.where(records[f].isna().to_numpy()[pos], -1, positions[pos])
+    for composite, parts in composites.items():
+        _survive_composite(records, labels, composite, parts, pick, values_out, sources_out)
     values_frame = pd.DataFrame({f: values_out[f] for f in fields}, index=pd.RangeIndex(n_clusters))
     sources_frame = pd.DataFrame({f: sources_out[f] for f in fields}, index=pd.RangeIndex(n_clusters),
                                  dtype=np.int64)
     return values_frame, sources_frame
 
 
-def _survive_full_name(records: pd.DataFrame, labels: np.ndarray, record_id: np.ndarray, pick,
-                       values_out: dict[str, pd.Series], sources_out: dict[str, np.ndarray]) -> None:
-    """full_name agreeing with first_name / last_name (which have survived already), in place:
+def _id_order(ids: pd.Series) -> np.ndarray:
+    """Rank of each record id (integers numerically, text ids as text)."""
+    return pd.Series(ids.to_numpy()).rank(method="dense").to_numpy(dtype=np.int64)
 
-    1. the best-ranked member full name (by full_name's rule chain) that agrees with the surviving
-       first and last name ("first ... last" before "last ... first");
-    2. where no member's does (the parts came from different records), the three name fields
-       together from the best-ranked record whose full name agrees with its own complete first
-       and last name: the golden name is then a name some record holds;
-    3. where no record is consistent with itself, full_name rebuilt as "first_name last_name"
-       (source -1: field_sources leaves it out).
+
+def _survive_composite(records: pd.DataFrame, labels: np.ndarray, composite: str, parts: tuple[str, ...], pick,
+                       values_out: dict[str, pd.Series], sources_out: dict[str, np.ndarray]) -> None:
+    """A composite field (full name) agreeing with its two parts (first and last name, which have
+    survived already), in place:
+
+    1. the best-ranked member value (by the composite's rule chain) that agrees with the surviving
+       parts ("first ... last" before "last ... first");
+    2. where no member's does (the parts came from different records), the composite and its
+       parts together from the best-ranked record whose composite agrees with its own complete
+       parts: the golden name is then a name some record holds;
+    3. where no record is consistent with itself, the composite rebuilt as "first last" (source
+       -1: field_sources leaves it out).
     """
-    part_names = [p for p in ("first_name", "last_name") if p in values_out]
-    full = records["full_name"].to_numpy(dtype=object)
-    present = records["full_name"].notna().to_numpy()
+    first_name, last_name = parts
+    part_names = [p for p in parts if p in values_out]
+    full = records[composite].to_numpy(dtype=object)
+    present = records[composite].notna().to_numpy()
+    positions = np.arange(len(records), dtype=np.int64)
 
     def parts_of(frame_values: dict[str, np.ndarray]) -> list[np.ndarray]:
         return [frame_values[p] if p in frame_values else np.full(len(full), None, dtype=object)
-                for p in ("first_name", "last_name")]
+                for p in (first_name, last_name)]
 
     # 1. agreeing with the surviving parts
     survived = parts_of({p: values_out[p].to_numpy(dtype=object)[labels] for p in part_names})
     agreement = name_agreement(full, *survived)
-    pos = pick("full_name", rank=agreement)
-    values = records["full_name"].iloc[pos].to_numpy(dtype=object)
-    sources = np.where(present[pos], record_id[pos], -1)
+    pos = pick(composite, rank=agreement)
+    values = records[composite].iloc[pos].to_numpy(dtype=object)
+    sources = np.where(present[pos], positions[pos], -1)
     mixed = present[pos] & (agreement[pos] == NAMES_DISAGREE)
     if mixed.any():
         # 2. one consistent record for all three (only the members of mixed clusters are checked)
@@ -484,49 +508,55 @@ def _survive_full_name(records: pd.DataFrame, labels: np.ndarray, record_id: np.
         complete = np.logical_and.reduce([records[p].notna().to_numpy()[rows] for p in part_names])
         group_rank = np.full(len(full), NAMES_DISAGREE, dtype=np.int64)
         group_rank[rows] = np.where(complete, name_agreement(full[rows], *own), NAMES_DISAGREE)
-        group_pos = pick("full_name", rank=group_rank)
+        group_pos = pick(composite, rank=group_rank)
         take = np.flatnonzero(mixed & (group_rank[group_pos] != NAMES_DISAGREE))
         values[take] = full[group_pos[take]]
-        sources[take] = record_id[group_pos[take]]
+        sources[take] = positions[group_pos[take]]
         for p in part_names:
             part = values_out[p].astype(object).to_numpy(copy=True)
             part[take] = records[p].to_numpy(dtype=object)[group_pos[take]]
             values_out[p] = pd.Series(part, dtype=object)
             sources_out[p] = sources_out[p].copy()
-            sources_out[p][take] = record_id[group_pos[take]]
+            sources_out[p][take] = positions[group_pos[take]]
         # 3. rebuilt from the surviving parts
         rebuild = np.flatnonzero(mixed & (group_rank[group_pos] == NAMES_DISAGREE))
         firsts, lasts = parts_of({p: values_out[p].to_numpy(dtype=object)[rebuild] for p in part_names})
         values[rebuild] = [" ".join(x for x in (a, b) if isinstance(x, str) and x) or None
                            for a, b in zip(firsts, lasts)]
         sources[rebuild] = -1
-    values_out["full_name"] = pd.Series(values, dtype=object)
-    sources_out["full_name"] = sources
+    values_out[composite] = pd.Series(values, dtype=object)
+    sources_out[composite] = sources
 
 
-def _field_sources_json(sources: pd.DataFrame) -> np.ndarray:
-    """One JSON object string per row: {"field": citizen_id, ...} (null values left out).
+def _field_sources_json(sources: pd.DataFrame, ids: np.ndarray | None = None) -> np.ndarray:
+    """One JSON object string per row: {"field": record id, ...} (null values left out).
 
-    Most golden records take every field from one record (all singletons do): those rows are
-    filled from one template per pattern of null fields; the mixed rest goes through json.dumps.
+    ``sources`` holds record positions (-1: none); ``ids`` maps a position to its record id
+    (integer or text; the positions themselves when None). Most golden records take every field
+    from one record (all singletons do): those rows are filled from one template per pattern of
+    null fields; the mixed rest goes through json.dumps.
     """
     names = list(sources.columns)
-    ids = sources.to_numpy(dtype=np.int64)
-    out = np.full(len(ids), "{}", dtype=object)
-    if not names or not len(ids):
+    pos = sources.to_numpy(dtype=np.int64)
+    out = np.full(len(pos), "{}", dtype=object)
+    if not names or not len(pos):
         return out
-    present = ids >= 0
-    top = ids.max(axis=1)
-    uniform = ((ids == top[:, None]) | ~present).all(axis=1) & (top >= 0)
+    ids = np.arange(int(pos.max()) + 1) if ids is None else np.asarray(ids)
+    as_json = np.array([json.dumps(v.item() if hasattr(v, "item") else v) for v in ids], dtype=object) \
+        if len(ids) else np.empty(0, dtype=object)
+    present = pos >= 0
+    top = pos.max(axis=1)
+    uniform = ((pos == top[:, None]) | ~present).all(axis=1) & (top >= 0)
     masks = present.astype(np.int64) @ (np.int64(1) << np.arange(len(names), dtype=np.int64))
-    texts = np.full(len(ids), "", dtype=object)
-    texts[uniform] = top[uniform].astype(str).astype(object)
+    texts = np.full(len(pos), "", dtype=object)
+    texts[uniform] = as_json[top[uniform]]
     for mask in np.unique(masks[uniform]).tolist():
         rows = np.flatnonzero(uniform & (masks == mask))
         template = "{" + ", ".join(f'"{f}": \x00' for j, f in enumerate(names) if mask >> j & 1) + "}"
         out[rows] = [template.replace("\x00", t) for t in texts[rows].tolist()]
     mixed = np.flatnonzero(~uniform & present.any(axis=1))
-    out[mixed] = [json.dumps({f: v for f, v in zip(names, row) if v >= 0}) for row in ids[mixed].tolist()]
+    out[mixed] = ["{" + ", ".join(f'"{f}": {as_json[v]}' for f, v in zip(names, row) if v >= 0) + "}"
+                  for row in pos[mixed].tolist()]
     return out
 
 
@@ -590,73 +620,94 @@ def cluster_metrics(labels: np.ndarray, entity: np.ndarray) -> dict[str, float]:
 # =============================================================================== the whole step
 @dataclass
 class GoldenResult:
-    golden: pd.DataFrame            # rows of golden_records (columns GOLDEN_COLUMNS)
-    mapping: pd.DataFrame           # rows of citizen_golden_map (columns MAP_COLUMNS)
+    golden: pd.DataFrame            # rows of the golden table (columns layout.golden_columns)
+    mapping: pd.DataFrame           # rows of the map table (columns layout.map_columns)
     metrics: dict[str, float]
     clusters: Clusters
     records: pd.DataFrame           # the full source records (survivorship input), scored order
     entity: np.ndarray | None
     sample_size: int = 200
     timings: dict[str, float] = field(default_factory=dict)
+    layout: Layout | None = None
 
 
-def assemble(records: pd.DataFrame, clusters: Clusters, settings: GoldenSettings, run_id: str | None = None,
-             entity: np.ndarray | None = None) -> GoldenResult:
+def _golden_ids(ids: pd.Series, labels: np.ndarray, n_clusters: int) -> np.ndarray:
+    """The smallest member id of each cluster (integers numerically, text ids as text)."""
+    values = ids.to_numpy()
+    if np.issubdtype(values.dtype, np.integer):
+        out = np.full(n_clusters, np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(out, labels, values.astype(np.int64))
+        return out
+    return pd.Series(values, dtype=object).groupby(labels).min().reindex(range(n_clusters)).to_numpy(dtype=object)
+
+
+def assemble(records: pd.DataFrame, clusters: Clusters, settings: GoldenSettings, layout: Layout,
+             run_id: str | None = None, entity: np.ndarray | None = None) -> GoldenResult:
     """Survivorship and the output frames for already clustered records (no database access).
 
     The records are first put in their canonical form (:func:`canonical_records`): survivorship
     compares, and the golden records hold, the cleaned values.
     """
     started = time.perf_counter()
-    records, refused = canonical_records(records)
+    records, refused = canonical_records(records, layout.specs)
     labels = clusters.labels
-    record_id = records["record_id"].to_numpy(dtype=np.int64)
-    golden_id = np.full(clusters.n_clusters, np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(golden_id, labels, record_id)
-    values, sources = survive(records, labels, clusters.n_clusters, settings)
+    record_id = records["record_id"]
+    golden_id = _golden_ids(record_id, labels, clusters.n_clusters)
+    values, sources = survive(records, labels, clusters.n_clusters, settings, layout)
     golden = pd.DataFrame({"golden_id": golden_id})
-    for f in GOLDEN_FIELDS:
+    for f in layout.fields:
         golden[f] = values[f].to_numpy() if f in values.columns else None
     golden["member_count"] = clusters.sizes.astype(np.int64)
     golden["cluster_confidence"] = clusters.confidence
-    golden["field_sources"] = _field_sources_json(sources)
+    golden["field_sources"] = _field_sources_json(sources, record_id.to_numpy())
     golden["run_id"] = run_id
     golden["created_at"] = pd.Timestamp.now(tz="UTC")
     order = np.argsort(golden_id, kind="stable")
     golden = golden.iloc[order].reset_index(drop=True)
-    mapping = pd.DataFrame({"citizen_id": record_id, "golden_id": golden_id[labels],
+    mapping = pd.DataFrame({layout.id_column: record_id.to_numpy(), "golden_id": golden_id[labels],
                             "match_probability": clusters.link_probability})
     metrics: dict[str, float] = {
         "golden_records": float(clusters.n_clusters),
-        "golden_citizens": float(len(record_id)),
+        "golden_source_records": float(len(record_id)),
         "largest_cluster_size": float(clusters.sizes.max()) if len(clusters.sizes) else 0.0,
         "golden_singletons": float((clusters.sizes == 1).sum()),
         "golden_mean_cluster_size": float(clusters.sizes.mean()) if len(clusters.sizes) else 0.0,
         **clusters.stats,
         **{f"golden_values_refused_{f}": float(n) for f, n in refused.items()},
     }
-    if "full_name" in sources.columns:
-        metrics["golden_full_name_rebuilt"] = float(((sources["full_name"] < 0) & values["full_name"].notna()).sum())
+    for composite in layout.composites:
+        if composite in sources.columns:
+            metrics[f"golden_{composite}_rebuilt"] = float(((sources[composite] < 0)
+                                                            & values[composite].notna()).sum())
     if entity is not None:
         metrics.update(cluster_metrics(labels, entity))
-    result = GoldenResult(golden, mapping, metrics, clusters, records, entity, settings.sample_size)
+    result = GoldenResult(golden, mapping, metrics, clusters, records, entity, settings.sample_size, layout=layout)
     result.timings["survive"] = time.perf_counter() - started
     return result
 
 
-def _ensure_tables(conn) -> None:
-    """Create the golden tables, or migrate ones created by an earlier version (the schema file is
-    idempotent: CREATE ... IF NOT EXISTS, and column types changed only when they differ)."""
-    with conn.transaction():
-        conn.execute((warehouse.SQL_DIR / _SCHEMA_FILE).read_text(encoding="utf-8"))
+def _ensure_tables(conn, layout: Layout, id_type: str) -> None:
+    """Create the golden tables from the schema, inside the caller's transaction; tables whose
+    columns differ from the schema's (an earlier version, another config) are dropped and
+    recreated in the same transaction, so a failure still leaves the old ones."""
+    expected = {"golden": ["golden_id", *layout.fields, *GOLDEN_META], "map": list(layout.map_columns)}
+    same = all(list(warehouse.table_columns(conn, t)) == expected[k]
+               for k, t in (("golden", layout.table), ("map", layout.map_table)))
+    if same:
+        return
+    for t in (layout.table, layout.map_table):
+        if warehouse.table_exists(conn, t):
+            conn.execute(f"DROP TABLE {warehouse._regclass_text(t)}")
+    conn.execute(layout.ddl(id_type))
 
 
-def _for_copy(golden: pd.DataFrame) -> pd.DataFrame:
+def _for_copy(golden: pd.DataFrame, layout: Layout) -> pd.DataFrame:
+    """Dates as ISO days; timestamps are written by copy_in."""
     out = golden
-    dob = golden["date_of_birth"]
-    if pd.api.types.is_datetime64_any_dtype(dob):
-        days = dob.to_numpy(dtype="datetime64[D]")
-        out = golden.assign(date_of_birth=np.where(np.isnat(days), None, days.astype(str).astype(object)))
+    for f in layout.fields:
+        if layout.specs[f].type == "date" and pd.api.types.is_datetime64_any_dtype(golden[f]):
+            days = golden[f].to_numpy(dtype="datetime64[D]")
+            out = out.assign(**{f: np.where(np.isnat(days), None, days.astype(str).astype(object))})
     return out
 
 
@@ -684,27 +735,30 @@ def _where_write_failed(exc, frames: dict[str, pd.DataFrame]) -> str:
     return where
 
 
-def write_golden(conn, golden: pd.DataFrame, mapping: pd.DataFrame) -> None:
-    """Replace golden_records and citizen_golden_map in one transaction (creating them if missing,
-    migrating their column types if they were created by an earlier version).
+def write_golden(conn, golden: pd.DataFrame, mapping: pd.DataFrame, layout: Layout) -> None:
+    """Replace the golden table and the map table in one transaction (created from the schema when
+    missing or shaped otherwise), so readers see all the old rows or all the new ones.
 
     Any transaction open on ``conn`` is committed first (the reads before); on failure the
     previous rows of both tables are untouched and a :class:`WarehouseError` names the column
-    (and the golden_id or citizen_id of the row) that was refused.
+    (and the row's golden_id or record id) that was refused.
     """
     import psycopg
 
-    frames = {GOLDEN_TABLE: _for_copy(golden[list(GOLDEN_COLUMNS)]), MAP_TABLE: mapping[list(MAP_COLUMNS)]}
+    frames = {layout.table: _for_copy(golden[list(layout.golden_columns)], layout),
+              layout.map_table: mapping[list(layout.map_columns)]}
+    id_type = "bigint" if np.issubdtype(np.asarray(golden["golden_id"]).dtype, np.integer) else "text"
     try:
-        # replace_tables' transaction must be a real one, not a savepoint inside the caller's
+        # one real transaction (not a savepoint inside the caller's): DDL, TRUNCATE and COPY together
         if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
             conn.commit()
-        _ensure_tables(conn)
-        warehouse.replace_tables(conn, frames)
+        with conn.transaction():
+            _ensure_tables(conn, layout, id_type)
+            warehouse.replace_tables(conn, frames)
     except psycopg.Error as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         where = _where_write_failed(exc, frames)
-        raise WarehouseError(f"writing {GOLDEN_TABLE} and {MAP_TABLE} failed"
+        raise WarehouseError(f"writing {layout.table} and {layout.map_table} failed"
                              + (f" at {where}" if where else "") + f" ({first})",
                              "nothing was changed: the previous golden records are intact") from exc
 
@@ -725,8 +779,8 @@ def verify_same_records(full: pd.DataFrame, scored: pd.DataFrame, table: str, id
     and an example id: the pairs were scored on other data, so golden records built from them
     would be wrong (clusters of different people under one golden_id).
     """
-    ids = scored["record_id"].to_numpy(dtype=np.int64)
-    got = full["record_id"].to_numpy(dtype=np.int64)
+    ids = scored["record_id"].to_numpy()
+    got = full["record_id"].to_numpy()
     if len(got) == len(ids) and np.array_equal(got, ids):
         aligned, kept = full, np.ones(len(ids), dtype=bool)
     else:
@@ -740,7 +794,8 @@ def verify_same_records(full: pd.DataFrame, scored: pd.DataFrame, table: str, id
             changed_mask |= ~_same_values(scored[column][kept], aligned[column])
     changed = ids[kept][changed_mask]
     if len(removed) or len(added) or len(changed):
-        example = next(int(x[0]) for x in (removed, changed, added) if len(x))
+        example = next(x[0] for x in (removed, changed, added) if len(x))
+        example = example.item() if hasattr(example, "item") else example
         raise DataError(
             f"table {table} changed since its records were scored: {len(added):,} records added, "
             f"{len(removed):,} removed, {len(changed):,} changed (e.g. {id_column} {example})",
@@ -750,14 +805,13 @@ def verify_same_records(full: pd.DataFrame, scored: pd.DataFrame, table: str, id
 
 
 def load_full_records(conn, config: ModelConfig, scored_records: pd.DataFrame | np.ndarray) -> pd.DataFrame:
-    """Every mapped field of the scored records, in their order, verified to be the records that
+    """Every declared field of the scored records, in their order, verified to be the records that
     were scored: same ids and the same values in every column training loaded (``scored_records``
     is ``scored.records``; an array of ids checks the ids only). See :func:`verify_same_records`."""
     if not isinstance(scored_records, pd.DataFrame):
-        scored_records = pd.DataFrame({"record_id": np.asarray(scored_records, dtype=np.int64)})
-    fields = [f for f in FIELDS if f in config.data.columns]
-    full = warehouse.load_records(conn, config.data, fields)
-    return verify_same_records(full, scored_records, config.data.table, config.data.id_column)
+        scored_records = pd.DataFrame({"record_id": np.asarray(scored_records)})
+    full = warehouse.load_records(conn, config.data, list(config.data.fields), allow_null=True)
+    return verify_same_records(full, scored_records, config.data.table, config.data.id)
 
 
 def build_golden_records(scored, config: ModelConfig, conn, run_id: str | None = None,
@@ -772,6 +826,7 @@ def build_golden_records(scored, config: ModelConfig, conn, run_id: str | None =
     """
     started = time.perf_counter()
     timings: dict[str, float] = {}
+    layout = Layout.from_config(config)
     t = time.perf_counter()
     records = load_full_records(conn, config, scored.records)
     timings["load"] = time.perf_counter() - t
@@ -780,11 +835,11 @@ def build_golden_records(scored, config: ModelConfig, conn, run_id: str | None =
     clusters = cluster_pairs(len(records), scored.pairs.left, scored.pairs.right, scored.probabilities,
                              config.threshold, g.min_edge_probability, g.max_cluster_size)
     timings["cluster"] = time.perf_counter() - t
-    result = assemble(records, clusters, g, run_id, scored.entity)
+    result = assemble(records, clusters, g, layout, run_id, scored.entity)
     timings["survive"] = result.timings["survive"]
     if write:
         t = time.perf_counter()
-        write_golden(conn, result.golden, result.mapping)
+        write_golden(conn, result.golden, result.mapping, layout)
         timings["write"] = time.perf_counter() - t
     result.timings = timings
     result.metrics.update({f"seconds_golden_{k}": v for k, v in timings.items()})
@@ -809,9 +864,14 @@ def sample_frame(result: GoldenResult, size: int | None = None, seed: int = 0) -
     if len(chosen) < size:
         chosen += list(np.setdiff1d(np.arange(len(golden)), chosen)[: size - len(chosen)])
     picked = golden.iloc[sorted(chosen)]
-    fields = [f for f in GOLDEN_FIELDS if f in result.records.columns]
+    layout = result.layout or Layout(tuple(c for c in result.records.columns if c != "record_id"), {})
+    fields = [f for f in layout.fields if f in result.records.columns]
+    idc = layout.id_column
+    ids = result.records["record_id"]
+    id_array = (lambda values: pd.array(values, dtype="Int64")) if np.issubdtype(ids.to_numpy().dtype, np.integer) \
+        else (lambda values: pd.array(values, dtype=object))
     head = pd.DataFrame({"golden_id": picked["golden_id"].to_numpy(), "row": "golden",
-                         "citizen_id": pd.array([pd.NA] * len(picked), dtype="Int64"),
+                         idc: id_array([None] * len(picked)),
                          "member_count": picked["member_count"].to_numpy(),
                          "cluster_confidence": picked["cluster_confidence"].to_numpy(),
                          "match_probability": np.nan})
@@ -821,23 +881,24 @@ def sample_frame(result: GoldenResult, size: int | None = None, seed: int = 0) -
     in_sample = np.isin(result.mapping["golden_id"].to_numpy(), head["golden_id"].to_numpy())
     rec = result.records.loc[in_sample]
     members = pd.DataFrame({"golden_id": result.mapping["golden_id"].to_numpy()[in_sample], "row": "member",
-                            "citizen_id": pd.array(rec["record_id"].to_numpy(), dtype="Int64")})
+                            idc: id_array(rec["record_id"].to_numpy())})
     members["member_count"] = pd.array([pd.NA] * len(rec), dtype="Int64")
     members["cluster_confidence"] = np.nan
     members["match_probability"] = result.mapping["match_probability"].to_numpy()[in_sample]
     if result.entity is not None:
         members["true_entity_id"] = pd.array(np.asarray(result.entity)[in_sample], dtype="Int64")
-    for c in ("source_system", "updated_at", *fields):
+    for c in (layout.source, layout.recency, *fields):
         if c in rec.columns:
             members[c] = rec[c].to_numpy()
     members["field_sources"] = ""
     head["member_count"] = pd.array(head["member_count"], dtype="Int64")
+    members = members.loc[:, ~members.columns.duplicated()]
     for c in members.columns:
         if c not in head.columns:
             head[c] = pd.Series(pd.array([None] * len(head), dtype=members[c].dtype), index=head.index)
     frame = pd.concat([head[members.columns], members], ignore_index=True)
     frame["_order"] = (frame["row"] == "member").astype(int)
-    frame = frame.sort_values(["golden_id", "_order", "citizen_id"], kind="stable").drop(columns="_order")
+    frame = frame.sort_values(["golden_id", "_order", idc], kind="stable").drop(columns="_order")
     return frame.reset_index(drop=True)
 
 
@@ -922,7 +983,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="build_golden_records.py",
                                 description="Build the golden records from a logged model, without retraining: "
                                             "score the warehouse, cluster, apply survivorship, replace "
-                                            "golden_records and citizen_golden_map, and log the cluster metrics "
+                                            "the golden table and its map, and log the cluster metrics "
                                             "to the same MLflow run.")
     p.add_argument("--run-id", required=True, help="MLflow run whose logged model scores the pairs")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -989,7 +1050,7 @@ def main(argv: list[str] | None = None) -> int:
     m = result.metrics
     quality = (f", B-cubed F1 {m['bcubed_f1']:.4f}, {int(m['people_split']):,} people split, "
                f"{int(m['golden_merged']):,} merged" if "bcubed_f1" in m else "")
-    print(f"golden records: {int(m['golden_records']):,} from {int(m['golden_citizens']):,} citizens "
+    print(f"golden records: {int(m['golden_records']):,} from {int(m['golden_source_records']):,} records "
           f"(largest cluster {int(m['largest_cluster_size'])}{quality}) written to {target.safe_url} "
           f"in {m['seconds_golden']:.1f} s (total {time.perf_counter() - started:.1f} s)"
           + ("" if args.no_log else f"; metrics logged to run {args.run_id}"))

@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-id", help="with --register: register this run's model without training")
     p.add_argument("--write-golden", action="store_true",
                    help="after training, cluster the matches into golden records and write them to PostgreSQL "
-                        "(golden_records, citizen_golden_map), with cluster metrics on the same run")
+                        "(golden.table and golden.map_table of the config), with cluster metrics on the same run")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.add_argument("--verbose", action="store_true", help="print the full traceback on failure")
     return p
@@ -350,8 +350,8 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
                     result = golden.build_golden_records(scored, config, conn, run_id)
                 golden.log_to_mlflow(result)   # metrics (incl. seconds_golden) + artifacts under golden/
             metrics.update(result.metrics)
-            progress.say(f"  {int(result.metrics['golden_records']):,} golden records written to golden_records "
-                         f"and citizen_golden_map")
+            progress.say(f"  {int(result.metrics['golden_records']):,} golden records written to "
+                         f"{config.golden.table} and {config.golden.map_table}")
         total = time.perf_counter() - started
         mlflow.log_metrics({"seconds_log": progress.timings["log"], "seconds_total": total})
         metrics["seconds_log"], metrics["seconds_total"] = progress.timings["log"], total

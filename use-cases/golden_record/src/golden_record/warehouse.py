@@ -349,7 +349,8 @@ def _field_select(source: DataSource, field: str) -> sql.Composable:
     return sql.SQL("{} AS {}").format(expr, sql.Identifier(field))
 
 
-def load_records(conn: psycopg.Connection, source: DataSource, fields: list[str]) -> pd.DataFrame:
+def load_records(conn: psycopg.Connection, source: DataSource, fields: list[str],
+                 allow_null: bool = False) -> pd.DataFrame:
     """The declared fields as text (nothing is cast in SQL, so no value can fail the query), with
     ``record_id`` first: int64 for an integer id column, else text. Dates and timestamps are
     parsed by the field's cleaner, where an invalid one becomes missing and is counted."""
@@ -373,7 +374,7 @@ def load_records(conn: psycopg.Connection, source: DataSource, fields: list[str]
                         f"share an id (e.g. {ids[dup].iloc[0]!r})", "data.id must name a column unique per record")
     if columns[source.id].startswith(_INTEGER_TYPES):
         df["record_id"] = ids.astype("int64")
-    for field in fields:
+    for field in [] if allow_null else fields:     # a field the model uses must hold values
         if df[field].isna().all():
             cols = ", ".join(source.fields[field].source_columns(field))
             raise DataError(f"field {field} (column {source.table}.{cols}) is entirely null",
