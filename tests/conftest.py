@@ -171,3 +171,20 @@ def seeded_small(database_url) -> dict:
     done = run([sys.executable, "scripts/seed_data.py", "--rows", "3000", "--seed", "7"], env)
     assert done.returncode == 0, done.stderr
     return {"env": env, "stdout": done.stdout, "stderr": done.stderr, "rows": 3000, "seed": 7}
+
+
+# --------------------------------------------------------------------------- test lanes
+#: fixtures that reach a real PostgreSQL server or MLflow store: a test using any of them (directly
+#: or through another fixture) is in the end-to-end lane
+_E2E_FIXTURES = {"test_databases", "database_url", "db", "seeded_small", "mlflow_store", "tmp_store"}
+#: modules that start servers or commands against real stores without those fixtures
+_E2E_MODULES = {"test_ui", "test_mlproject", "test_baselines", "test_reports", "test_failures", "test_secrets"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Two lanes: ``pytest -m "not e2e"`` (fast, no database, no MLflow store) and
+    ``pytest -m e2e`` (real PostgreSQL and MLflow); ``make test`` runs both."""
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1]
+        if module in _E2E_MODULES or _E2E_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.e2e)

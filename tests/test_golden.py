@@ -165,9 +165,6 @@ def hand(hand_url):
 
 #: golden fields whose rule chain uses source_priority (names, gender, date of birth, the ids)
 SOURCE_RULED = {f for f in ALL if "source_priority" in golden.chain_for(CONFIG.golden, f)}
-SOURCE_PRIORITY_BUG = ("golden.assemble cleans the source role (source_system, a category) before survivorship: "
-                       "'jan_aadhaar_portal' becomes 'jan aadhaar portal', so no record matches golden.source_priority "
-                       "and the rule never decides")
 
 
 def test_hand_made_warehouse_golden_records_map_and_metrics(hand, hand_url):
@@ -205,7 +202,6 @@ def test_hand_made_warehouse_golden_records_map_and_metrics(hand, hand_url):
     assert met["golden_full_name_rebuilt"] == 0
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=SOURCE_PRIORITY_BUG)
 def test_hand_made_warehouse_gives_exactly_the_expected_golden_records(hand, hand_url):
     golden.build_golden_records(_hand_scored(), CONFIG, hand, run_id="run-1")
     g, _ = _read_tables(hand_url)
@@ -213,7 +209,6 @@ def test_hand_made_warehouse_gives_exactly_the_expected_golden_records(hand, han
     assert got == {gid: fields for gid, (_, _, fields) in EXPECTED.items()}
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=SOURCE_PRIORITY_BUG)
 def test_source_priority_ranks_the_sources_as_configured_names_them():
     # two records, the same gender: gender's chain [most_frequent, source_priority] must take it from
     # the jan_aadhaar_portal record (first in golden.source_priority), not the lowest id
@@ -453,10 +448,6 @@ def test_a_golden_table_of_another_shape_is_replaced_by_the_schemas_and_write_er
     _old_tables_are_replaced(text_url, ddl)
 
 
-@pytest.mark.xfail(strict=True, raises=WarehouseError,
-                   reason="golden._ensure_tables compares column names only: an old golden_records with the "
-                          "schema's column names but old types (gender char(1), mobile varchar(10)) is kept, "
-                          "and writing 'other' fails with value too long for type character(1)")
 def test_an_old_golden_table_is_replaced_by_the_schemas_shape_and_write_errors_name_the_column(text_url):
     # the previous fixed schema's golden_records: the same column names, narrower types
     _old_tables_are_replaced(text_url, OLD_GOLDEN_DDL)
@@ -597,8 +588,6 @@ def test_config_rules_are_validated():
     assert ok.golden.source_priority == []
 
 
-@pytest.mark.xfail(strict=True, reason="config accepts golden.rules for the recency/source role fields, which "
-                                       "golden records do not hold (the rule is silently ignored)")
 def test_a_rule_for_a_field_golden_records_do_not_hold_is_refused():
     # updated_at is declared, but it is the recency role: no golden record holds it, so a rule for it
     # would silently do nothing (the fixed-schema version refused it: "unknown golden record field")

@@ -361,60 +361,52 @@ def test_20k_rows_in_under_10_seconds():
 
 
 # ----------------------------------------------------------------------------- PostgreSQL
-SERVER = os.environ.get("PEOPLE_SYNTH_TEST_SERVER", "postgresql://postgres@127.0.0.1:5432")
+def test_write_table_against_postgres(test_databases):
+    """The tables land as declared, in a database of this test run's own (dropped at its end)."""
+    import psycopg
 
+    url = test_databases.url("people_synth")
+    d = generate(2_000, seed=3)
+    with psycopg.connect(url) as conn:
+        conn.execute("CREATE SCHEMA other")
+        conn.commit()
+        ps.write_table(conn, "people", d, "people_truth")
+        ps.write_table(conn, "people", d, "people_truth")          # drop if exists: re-runnable
+        ps.write_table(conn, "other.people", d, "other.people_truth")
+        types = dict(conn.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = 'public' AND table_name = 'people' ORDER BY ordinal_position").fetchall())
+        assert list(types) == PEOPLE_COLUMNS
+        assert types.pop("updated_at") == "timestamp with time zone"
+        assert set(types.values()) == {"text"}
+        truth_types = dict(conn.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = 'public' AND table_name = 'people_truth'").fetchall())
+        assert truth_types == {"rec_id": "text", "person_id": "bigint"}
+        pk = conn.execute("SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
+                          "AND a.attnum = ANY(i.indkey) WHERE i.indrelid = 'people'::regclass "
+                          "AND i.indisprimary").fetchall()
+        assert pk == [("rec_id",)]
+        assert conn.execute("SELECT count(*) FROM people").fetchone()[0] == 2_000
+        assert conn.execute("SELECT count(*) FROM other.people_truth").fetchone()[0] == 2_000
 
-def test_write_table_against_postgres():
-    """write_table into a database of this test's own (people_synth_test_<hex>), dropped at the end."""
-    psycopg = pytest.importorskip("psycopg")
-    name = f"people_synth_test_{secrets.token_hex(4)}"
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True, connect_timeout=5) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        d = generate(2_000, seed=3)
-        with psycopg.connect(f"{SERVER}/{name}") as conn:
-            conn.execute("CREATE SCHEMA other")
-            conn.commit()
-            ps.write_table(conn, "people", d, "people_truth")
-            ps.write_table(conn, "people", d, "people_truth")          # drop if exists: re-runnable
-            ps.write_table(conn, "other.people", d, "other.people_truth")
-            types = dict(conn.execute(
-                "SELECT column_name, data_type FROM information_schema.columns "
-                "WHERE table_schema = 'public' AND table_name = 'people' ORDER BY ordinal_position").fetchall())
-            assert list(types) == PEOPLE_COLUMNS
-            assert types.pop("updated_at") == "timestamp with time zone"
-            assert set(types.values()) == {"text"}
-            truth_types = dict(conn.execute(
-                "SELECT column_name, data_type FROM information_schema.columns "
-                "WHERE table_schema = 'public' AND table_name = 'people_truth'").fetchall())
-            assert truth_types == {"rec_id": "text", "person_id": "bigint"}
-            pk = conn.execute("SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
-                              "AND a.attnum = ANY(i.indkey) WHERE i.indrelid = 'people'::regclass "
-                              "AND i.indisprimary").fetchall()
-            assert pk == [("rec_id",)]
-            assert conn.execute("SELECT count(*) FROM people").fetchone()[0] == 2_000
-            assert conn.execute("SELECT count(*) FROM other.people_truth").fetchone()[0] == 2_000
+        # the table holds exactly the frame: NULL stays NULL, '' stays '', postcodes keep their zeros
+        cols = ", ".join(PEOPLE_COLUMNS[:-1])
+        rows = conn.execute(f"SELECT {cols}, updated_at FROM people ORDER BY rec_id").fetchall()
+        back = pd.DataFrame(rows, columns=PEOPLE_COLUMNS)
+        want = d.records.sort_values("rec_id").reset_index(drop=True)
+        for c in TEXT_COLUMNS:
+            assert _same(back[c], want[c]).all(), c
+        assert (pd.to_datetime(back["updated_at"], utc=True) == want["updated_at"]).all()
+        truth = pd.DataFrame(conn.execute("SELECT rec_id, person_id FROM people_truth").fetchall(),
+                             columns=["rec_id", "person_id"])
+        assert truth.sort_values("rec_id").reset_index(drop=True).equals(
+            d.truth.sort_values("rec_id").reset_index(drop=True))
 
-            # the table holds exactly the frame: NULL stays NULL, '' stays '', postcodes keep their zeros
-            cols = ", ".join(PEOPLE_COLUMNS[:-1])
-            rows = conn.execute(f"SELECT {cols}, updated_at FROM people ORDER BY rec_id").fetchall()
-            back = pd.DataFrame(rows, columns=PEOPLE_COLUMNS)
-            want = d.records.sort_values("rec_id").reset_index(drop=True)
-            for c in TEXT_COLUMNS:
-                assert _same(back[c], want[c]).all(), c
-            assert (pd.to_datetime(back["updated_at"], utc=True) == want["updated_at"]).all()
-            truth = pd.DataFrame(conn.execute("SELECT rec_id, person_id FROM people_truth").fetchall(),
-                                 columns=["rec_id", "person_id"])
-            assert truth.sort_values("rec_id").reset_index(drop=True).equals(
-                d.truth.sort_values("rec_id").reset_index(drop=True))
-
-            # one transaction: a load that fails leaves the previous tables as they were
-            bad = ps.PeopleData(records=pd.concat([d.records, d.records.head(1)]), truth=d.truth,
-                                corruptions=d.corruptions, stats=d.stats)
-            with pytest.raises(psycopg.errors.UniqueViolation):
-                ps.write_table(conn, "people", bad, "people_truth")
-            assert conn.execute("SELECT count(*) FROM people").fetchone()[0] == 2_000
-            assert conn.execute("SELECT count(*) FROM people_truth").fetchone()[0] == 2_000
-    finally:
-        with psycopg.connect(f"{SERVER}/postgres", autocommit=True, connect_timeout=5) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        # one transaction: a load that fails leaves the previous tables as they were
+        bad = ps.PeopleData(records=pd.concat([d.records, d.records.head(1)]), truth=d.truth,
+                            corruptions=d.corruptions, stats=d.stats)
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            ps.write_table(conn, "people", bad, "people_truth")
+        assert conn.execute("SELECT count(*) FROM people").fetchone()[0] == 2_000
+        assert conn.execute("SELECT count(*) FROM people_truth").fetchone()[0] == 2_000

@@ -426,8 +426,12 @@ class ModelConfig(_Strict):
             dup = sorted({n for n in names if names.count(n) > 1})
             raise ValueError(f"comparisons: names must be unique, {dup} appear twice; give a second comparison "
                              "of a field its own name (name: ...)")
+        roles = {self.data.recency, self.data.source} - {None}
         for field in self.golden.rules:
             declared(field, f"golden.rules.{field}")
+            if field in roles:
+                raise ValueError(f"golden.rules.{field}: {field} is the data.recency or data.source role, which "
+                                 "golden records do not hold; drop the rule")
         for field, parts in self.golden.composite.items():
             declared(field, f"golden.composite.{field}")
             if len(parts) != 2:

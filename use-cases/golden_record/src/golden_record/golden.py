@@ -133,6 +133,15 @@ class Layout:
     def map_columns(self) -> tuple[str, ...]:
         return (self.id_column, "golden_id", "match_probability")
 
+    def column_types(self, id_type: str) -> dict[str, dict[str, str]]:
+        """table -> column -> type (as PostgreSQL's format_type names it) of both output tables."""
+        kinds = {"date": "date", "timestamp": "timestamp with time zone"}
+        golden = {"golden_id": id_type, **{f: kinds.get(self.specs[f].type, "text") for f in self.fields},
+                  "member_count": "integer", "cluster_confidence": "double precision", "field_sources": "jsonb",
+                  "run_id": "text", "created_at": "timestamp with time zone"}
+        mapping = {self.id_column: id_type, "golden_id": id_type, "match_probability": "double precision"}
+        return {self.table: golden, self.map_table: mapping}
+
     def ddl(self, id_type: str) -> str:
         """CREATE TABLE statements of both tables: text for every field but dates and timestamps."""
         from psycopg import sql as _sql  # noqa: F401 - quoting below uses the same rules
@@ -433,7 +442,8 @@ def survive(records: pd.DataFrame, labels: np.ndarray, n_clusters: int, settings
                 keys.append(shared["most_recent"])
             elif rule == "source_priority":
                 if "source_priority" not in shared:
-                    shared["source_priority"] = _source_key(sub[layout.source], settings.source_priority)
+                    shared["source_priority"] = _source_key(sub[layout.source],
+                                                            _canonical_names(settings.source_priority, layout))
                 keys.append(shared["source_priority"])
             elif rule == "most_frequent":
                 keys.append(_frequency_key(col, sub_labels, null))
@@ -464,6 +474,15 @@ def survive(records: pd.DataFrame, labels: np.ndarray, n_clusters: int, settings
     sources_frame = pd.DataFrame({f: sources_out[f] for f in fields}, index=pd.RangeIndex(n_clusters),
                                  dtype=np.int64)
     return values_frame, sources_frame
+
+
+def _canonical_names(priority: list[str], layout: Layout) -> list[str]:
+    """The configured source names in the form the source field's cleaner gives its values."""
+    spec = layout.specs.get(layout.source) if layout.source else None
+    if spec is None or spec.type not in CANONICAL_TYPES or not priority:
+        return list(priority)
+    cleaned, _ = clean_field(layout.source, spec, pd.Series(list(priority), dtype=object))
+    return [c if c is not None else p for c, p in zip(cleaned.tolist(), priority)]
 
 
 def _id_order(ids: pd.Series) -> np.ndarray:
@@ -690,9 +709,8 @@ def _ensure_tables(conn, layout: Layout, id_type: str) -> None:
     """Create the golden tables from the schema, inside the caller's transaction; tables whose
     columns differ from the schema's (an earlier version, another config) are dropped and
     recreated in the same transaction, so a failure still leaves the old ones."""
-    expected = {"golden": ["golden_id", *layout.fields, *GOLDEN_META], "map": list(layout.map_columns)}
-    same = all(list(warehouse.table_columns(conn, t)) == expected[k]
-               for k, t in (("golden", layout.table), ("map", layout.map_table)))
+    same = all(warehouse.table_columns(conn, t) == expected
+               for t, expected in layout.column_types(id_type).items())
     if same:
         return
     for t in (layout.table, layout.map_table):

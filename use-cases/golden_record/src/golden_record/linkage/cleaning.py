@@ -95,11 +95,11 @@ def _empty_to_null(arr):
 
 
 def clean_text(values: np.ndarray) -> np.ndarray:
-    """ASCII, lower case, punctuation to spaces, spacing collapsed; empty -> missing."""
+    """ASCII, lower case, punctuation (but ``@ . _ - '``) to spaces, spacing collapsed; empty -> missing."""
     import pyarrow.compute as pc
 
     arr = pc.utf8_lower(_arrow(to_ascii(values)))
-    arr = pc.replace_substring_regex(arr, r"[^a-z0-9@.\-' ]+", " ")
+    arr = pc.replace_substring_regex(arr, r"[^a-z0-9@._\-' ]+", " ")
     arr = pc.utf8_trim_whitespace(pc.replace_substring_regex(arr, r"\s+", " "))
     return _empty_to_null(arr).to_numpy(zero_copy_only=False)
 
