@@ -42,8 +42,9 @@ train: install ## train, evaluate and log a run to MLflow (TRAIN_ARGS="--set mod
 mlflow-ui: install ## serve the MLflow UI on http://127.0.0.1:5000 over the project's store
 	$(BIN)/mlflow ui --backend-store-uri "$$($(PY) scripts/init_tracking.py --print-uri)" --host 127.0.0.1 --port $(UI_PORT)
 
-test: install ## run the test suite (needs PostgreSQL: see README)
-	$(PY) -m pytest -q
+test: install ## both test lanes: fast (no database) then end to end (real PostgreSQL and MLflow)
+	$(PY) -m pytest -q -m "not e2e"
+	$(PY) -m pytest -q -m e2e -n 2 --dist loadfile
 
 bench: install ## seeding and training speed at 100k and 1M records; writes bench/results.md
 	$(PY) scripts/bench.py --baseline
