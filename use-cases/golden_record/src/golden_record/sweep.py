@@ -1,7 +1,7 @@
 """Sweeps: ``--sweep match_threshold=0.80:0.99:0.01`` (a range) or ``=0.90,0.95,0.98`` (a list),
 and ``--sweep KEY=[v1, v2]`` for any other config key (each combination is fitted once).
 
-One parent run (``threshold_sweep_YYYYMMDD_HHMMSS``) holds the shared parameters, the fitted
+One parent run (``threshold_sweep_YYYYMMDD_HHMMSS_<4 hex>``) holds the shared parameters, the fitted
 model, the summary (best threshold by F1, lowest threshold reaching a target precision, a plot
 and a CSV of every threshold) and tags naming the best child; one nested child run per
 (combination, threshold) holds its parameters and metrics, so the MLflow UI's compare view lines
@@ -14,7 +14,6 @@ import itertools
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +23,7 @@ import yaml
 from . import diagnostics, plots, tracking, warehouse
 from .config import ConfigError, ModelConfig, Settings, apply_overrides, flatten, _format_validation_error
 from .evaluation import threshold_metrics
+from .lifecycle import SWEEP_RUN_PREFIX, default_run_name
 from .cli import Progress
 from .pipeline import fit_and_score, load
 
@@ -131,7 +131,7 @@ def run_sweep(base_data: dict, base_config: ModelConfig, spec: SweepSpec, settin
     configs = [validate_combo(base_data, c) for c in combos]
     for cfg in configs:
         preflight(cfg, settings, quiet)
-    run_name = (run_name or "").strip() or f"threshold_sweep_{datetime.now():%Y%m%d_%H%M%S}"
+    run_name = (run_name or "").strip() or default_run_name(SWEEP_RUN_PREFIX)
     progress = Progress(quiet=quiet)
     started = time.perf_counter()
     parent = tracking.start_run(experiment_id, experiment, run_name)

@@ -13,7 +13,6 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +24,7 @@ from .cli import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, EXIT_WAREHOUSE, Pro
 from .config import ConfigError, ModelConfig, Settings, flatten, load_model_config, load_settings
 from .errors import GoldenRecordError, WarehouseError
 from .evaluation import Evaluation
+from .lifecycle import TRAINING_RUN_PREFIX, default_run_name
 from .pipeline import Scored, fit_and_score, load
 from .scoring import pair_fields, python_model, save_model_files
 
@@ -38,7 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. --set model.params.match_threshold=0.9 (repeatable)")
     p.add_argument("--experiment", help="MLflow experiment (default from config/settings.yaml)")
-    p.add_argument("--run-name", help="run name (default deduplication_training_YYYYMMDD_HHMMSS)")
+    p.add_argument("--run-name", help="run name (default deduplication_training_YYYYMMDD_HHMMSS_<4 hex>; "
+                   "a sweep: threshold_sweep_YYYYMMDD_HHMMSS_<4 hex>)")
     p.add_argument("--sweep", action="append", default=[], metavar="KEY=VALUES",
                    help="sweep a setting: match_threshold=0.80:0.99:0.01 (range), match_threshold=0.9,0.95 "
                         "(list), or any config key with a YAML list, e.g. "
@@ -279,7 +280,7 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
     target = preflight(config, settings, quiet)             # a bad column mapping is a config error
     experiment = experiment or settings.tracking.experiment_name
     experiment_id = tracking.ensure_experiment(experiment, uri)
-    run_name = (run_name or "").strip() or f"deduplication_training_{datetime.now():%Y%m%d_%H%M%S}"
+    run_name = (run_name or "").strip() or default_run_name(TRAINING_RUN_PREFIX)
     progress = Progress(quiet=quiet)
     started = time.perf_counter()
     run = tracking.start_run(experiment_id, experiment, run_name)
