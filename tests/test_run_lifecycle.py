@@ -1,4 +1,4 @@
-"""Run lifecycle (issue 12): default run names are unique.
+"""Run lifecycle (issue 12): default run names are unique; SIGTERM while logging is quiet.
 
 Real signals, a real PostgreSQL warehouse, real SQLite MLflow stores read back through MlflowClient.
 """
@@ -118,3 +118,24 @@ def test_runs_started_in_the_same_second_get_distinct_names(test_databases, tmp_
     assert len(runs) == 4 and len(set(names)) == 4, names
     assert sum(bool(re.fullmatch(NAME.format("deduplication_training"), n)) for n in names) == 2, names
     assert sum(bool(re.fullmatch(NAME.format("threshold_sweep"), n)) for n in names) == 2, names
+
+
+# --------------------------------------------------------------------------- SIGTERM while logging
+def test_sigterm_while_logging_is_quiet_and_stops_the_plot_process(seeded_small, tmp_path_factory):
+    uri, env = _store(tmp_path_factory, seeded_small, "log-sigterm")
+    job = Trainer(env, "--experiment", "log-sigterm")
+    job.wait_for("[log] ...")
+    parent = psutil.Process(job.proc.pid)
+    deadline = time.time() + 10
+    while not (plotters := [p for p in parent.children() if "python" in p.name().lower()]) and time.time() < deadline:
+        time.sleep(0.01)
+    assert plotters, "no plot process seen"
+    job.proc.send_signal(signal.SIGTERM)
+    assert job.finish(60) == 130, job.stderr[-3000:]
+    assert "Traceback" not in job.stderr, job.stderr[-5000:]
+    assert "marked KILLED" in _one_error_line(job.stderr)
+    time.sleep(0.5)
+    for p in plotters:
+        assert not p.is_running() or p.status() == psutil.STATUS_ZOMBIE, "the plot process outlived the trainer"
+    _, (r,) = _runs(uri, "log-sigterm")
+    assert r.info.status == "KILLED" and r.data.tags["error.stage"] == "log"

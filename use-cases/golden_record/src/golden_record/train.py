@@ -162,10 +162,66 @@ def render_plots(folder: Path, scored: Scored, evaluation: Evaluation | None, th
                           pdir / "match_weight_histogram.png")
 
 
-def start_plots(folder: Path, scored: Scored, evaluation: Evaluation | None, threshold: float):
+class PlotProcess:
+    """The plots being rendered in a forked process: call it to wait (raises if rendering failed);
+    as a context manager it also stops the process when the block is left early (a failure,
+    Ctrl-C, SIGTERM), before the folder it writes to is removed."""
+
+    def __init__(self, proc=None, reader=None):
+        self.proc, self.reader = proc, reader
+
+    def __call__(self) -> None:
+        if self.proc is None:
+            return
+        self.proc.join()
+        try:
+            reason = self.reader.recv() if self.reader.poll() else None
+        except EOFError:
+            reason = None
+        code, self.proc = self.proc.exitcode, None
+        self.reader.close()
+        if code != 0:
+            raise RuntimeError(f"rendering the plots failed: {reason or f'exit code {code}'}")
+
+    def stop(self) -> None:
+        """Terminate and reap the process if it is still there; quiet (see :func:`_render_child`)."""
+        if self.proc is None:
+            return
+        if self.proc.is_alive():
+            self.proc.terminate()
+        self.proc.join(10)
+        self.proc = None
+        self.reader.close()
+
+    def __enter__(self) -> "PlotProcess":
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        self.stop()
+        return False
+
+
+def _render_child(writer, folder: Path, scored: Scored, evaluation: Evaluation | None, threshold: float) -> None:
+    """The forked process: the parent's SIGTERM handler (raise Terminated) and Ctrl-C would print
+    a traceback here, so SIGTERM just ends it and SIGINT is left to the parent, which stops it.
+    A rendering error goes to the parent as one line, not as a traceback on the terminal."""
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})  # blocked by start_plots
+    try:
+        render_plots(folder, scored, evaluation, threshold)
+    except BaseException as exc:  # noqa: BLE001
+        writer.send(f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"[:500])
+        sys.exit(1)
+
+
+def start_plots(folder: Path, scored: Scored, evaluation: Evaluation | None, threshold: float) -> PlotProcess:
     """Render the plots in a forked process, in parallel with the model logging (2 cores).
 
-    Returns a ``join()`` callable that waits and raises if rendering failed. Falls back to
+    Returns a :class:`PlotProcess`: call it to wait (it raises if rendering failed); use it as a
+    context manager so that the process is stopped if the caller fails first. Falls back to
     rendering in this process where ``fork`` is unavailable.
     """
     import multiprocessing as mp
@@ -174,15 +230,19 @@ def start_plots(folder: Path, scored: Scored, evaluation: Evaluation | None, thr
         ctx = mp.get_context("fork")
     except ValueError:
         render_plots(folder, scored, evaluation, threshold)
-        return lambda: None
-    proc = ctx.Process(target=render_plots, args=(folder, scored, evaluation, threshold), daemon=True)
-    proc.start()
+        return PlotProcess()
+    import signal
 
-    def join() -> None:
-        proc.join()
-        if proc.exitcode != 0:
-            raise RuntimeError(f"rendering the plots failed (exit code {proc.exitcode})")
-    return join
+    reader, writer = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_render_child, args=(writer, folder, scored, evaluation, threshold), daemon=True)
+    # a signal arriving while forking must not reach the child before it has reset its handlers
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+    try:
+        proc.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+    writer.close()
+    return PlotProcess(proc, reader)
 
 
 def _json_default(o):
@@ -333,13 +393,13 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
             with tempfile.TemporaryDirectory() as tmp:
                 folder = Path(tmp) / "artifacts"
                 folder.mkdir()
-                join_plots = start_plots(folder, scored, evaluation, config.threshold)
-                write_artifacts(folder, scored, evaluation, config, metrics, dataset, run_name)
-                if boot is not None:
-                    boot.samples.to_csv(folder / "bootstrap_results.csv", index=False)
-                if config.tracking.log_model:
-                    log_model(scored, config, Path(tmp))
-                join_plots()
+                with start_plots(folder, scored, evaluation, config.threshold) as join_plots:
+                    write_artifacts(folder, scored, evaluation, config, metrics, dataset, run_name)
+                    if boot is not None:
+                        boot.samples.to_csv(folder / "bootstrap_results.csv", index=False)
+                    if config.tracking.log_model:
+                        log_model(scored, config, Path(tmp))
+                    join_plots()
                 mlflow.log_artifacts(str(folder))
         if write_golden:
             from . import golden
