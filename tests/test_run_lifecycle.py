@@ -1,4 +1,6 @@
-"""Run lifecycle (issue 12): default run names are unique; SIGTERM while logging is quiet.
+"""Run lifecycle (issue 12): every run a process opens ends KILLED/FAILED, never RUNNING, on SIGTERM;
+an MLflow store failure is its own stage in one line; SIGTERM while logging is quiet; default run
+names are unique.
 
 Real signals, a real PostgreSQL warehouse, real SQLite MLflow stores read back through MlflowClient.
 """
@@ -120,6 +122,112 @@ def test_runs_started_in_the_same_second_get_distinct_names(test_databases, tmp_
     assert sum(bool(re.fullmatch(NAME.format("threshold_sweep"), n)) for n in names) == 2, names
 
 
+# --------------------------------------------------------------------------- the lifecycle itself
+@pytest.mark.parametrize("error, status", [(RuntimeError("boom"), "FAILED"), (KeyboardInterrupt(), "KILLED")])
+def test_lifecycle_closes_every_run_it_opened(tmp_path_factory, error, status):
+    """In process, on a real store: a failure inside the lifecycle ends the main run and every
+    child still open with the same status (also a child the registry never heard of, found in the
+    store by its parent id), leaves finished children alone, and empties the open-runs registry."""
+    import mlflow
+
+    from golden_record import lifecycle
+
+    uri = fresh_store(tmp_path_factory, tmp_path_factory.mktemp("lifecycle"))
+    mlflow.set_tracking_uri(uri)
+    client = MlflowClient(uri)
+    exp = client.create_experiment("lifecycle")
+    runs = lifecycle.RunLifecycle(uri, exp, "lifecycle")
+    with pytest.raises(type(error)):
+        with runs:
+            main = runs.start("main").info.run_id
+            done = runs.child("done").info.run_id
+            runs.end(done)
+            open_child = runs.child("open").info.run_id
+            stray = client.create_run(exp, run_name="stray", tags={"mlflow.parentRunId": main}).info.run_id
+            assert set(lifecycle.open_runs()) == {main, open_child}
+            raise error
+    assert lifecycle.open_runs() == {}
+    get = client.get_run
+    assert get(main).info.status == status and get(main).data.tags["error.type"] == type(error).__name__
+    assert get(done).info.status == "FINISHED"
+    for child in (open_child, stray):
+        assert get(child).info.status == status
+        assert main in get(child).data.tags["error.message"] and get(child).data.tags["error.stage"]
+    assert get(open_child).data.tags["pid"] == str(os.getpid()) and get(open_child).data.tags["host"]
+    assert mlflow.active_run() is None
+
+
+# --------------------------------------------------------------------------- sweeps and signals
+def test_sigterm_during_a_sweep_leaves_no_run_running(seeded_small, tmp_path_factory):
+    uri, env = _store(tmp_path_factory, seeded_small, "sweep-sigterm")
+    job = Trainer(env, "--experiment", "sweep-sigterm", "--sweep", MANY_THRESHOLDS)
+    _wait_for_children(uri, "sweep-sigterm", 5, job)
+    job.proc.send_signal(signal.SIGTERM)
+    assert job.finish(60) == 130, job.stderr[-3000:]
+    assert "Traceback" not in job.stderr
+    assert "marked KILLED" in _one_error_line(job.stderr)
+    _, runs = _runs(uri, "sweep-sigterm")
+    parent = next(r for r in runs if "mlflow.parentRunId" not in r.data.tags)
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert len(children) + 1 == len(runs) and 5 <= len(children) < 246
+    assert parent.info.status == "KILLED"
+    assert [c.info.run_name for c in children if c.info.status == "RUNNING"] == []
+    # a child is written whole (signals wait for it), so the children that exist are FINISHED
+    assert {c.info.status for c in children} == {"FINISHED"}
+    for c in children:
+        assert c.data.tags["pid"] == parent.data.tags["pid"] == str(job.proc.pid)
+        assert c.data.tags["host"] == parent.data.tags["host"]
+
+
+# --------------------------------------------------------------------------- the store locked mid-run
+def test_a_locked_store_is_a_tracking_failure_in_one_line(seeded_small, tmp_path_factory):
+    """Another process holds ``BEGIN EXCLUSIVE`` on mlflow.db from the fit on, so the first write
+    after the evaluation waits MLflow's 20 s and fails. (a) The lock is released after that: the
+    failure is recorded as stage 'tracking'. (b) The lock is held to the end: one line says the
+    failure could not be recorded. Both run side by side, in stores of their own."""
+    jobs = {}
+    for case in ("released", "held"):
+        uri, env = _store(tmp_path_factory, seeded_small, f"locked-{case}")
+        jobs[case] = {"uri": uri, "job": Trainer(env, "--experiment", "locked")}
+    for case, j in jobs.items():
+        j["job"].wait_for("[fit] ...")
+        j["lock"] = sqlite3.connect(j["uri"][len("sqlite:///"):], isolation_level=None, timeout=30)
+        j["lock"].execute("BEGIN EXCLUSIVE")
+    try:
+        evaluated = jobs["released"]["job"].wait_for("[evaluate] done")
+        # the write after the evaluation fails at +20 s; recording the failure waits from then on
+        time.sleep(max(0.0, evaluated + 30 - time.time()))
+        assert jobs["released"]["job"].proc.poll() is None
+        jobs["released"]["lock"].execute("ROLLBACK")
+        assert jobs["released"]["job"].finish(120) == 1
+        assert jobs["held"]["job"].finish(120) == 1
+    finally:
+        for j in jobs.values():
+            j["job"].proc.kill() if j["job"].proc.poll() is None else None
+            j["lock"].close()
+    for case, j in jobs.items():
+        stderr = j["job"].stderr
+        assert "Traceback" not in stderr and "SQLAlchemy" not in stderr and "[SQL:" not in stderr, stderr[-3000:]
+        assert len(stderr.splitlines()) < 30, stderr
+        line = _one_error_line(stderr)
+        assert line.startswith("error in stage tracking: MLflow store") and "is locked" in line, line
+        assert "the MLflow store is locked or unreachable" in line
+    client, (r,) = _runs(jobs["released"]["uri"], "locked")
+    assert r.info.status == "FAILED"
+    tags = r.data.tags
+    assert tags["error.stage"] == "tracking" and tags["error.type"] == "TrackingStoreLocked"
+    assert tags["error.hint"].startswith("the MLflow store is locked or unreachable: ")
+    assert "database is locked" in tags["error.message"]
+    assert {a.path for a in client.list_artifacts(r.info.run_id, "diagnostics")} == {
+        "diagnostics/error_report.json", "diagnostics/traceback.txt"}
+    assert f"MLflow run {r.info.run_id} marked FAILED" in jobs["released"]["job"].stderr
+    _, (held,) = _runs(jobs["held"]["uri"], "locked")
+    notes = [line for line in jobs["held"]["job"].stderr.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1 and "could not be recorded in MLflow" in notes[0] and held.info.run_id in notes[0]
+    assert "--mark-failed" in notes[0] and "marked FAILED" not in jobs["held"]["job"].stderr
+    assert held.info.status == "RUNNING"                 # nothing could be written; diagnose closes it later
+
+
 # --------------------------------------------------------------------------- SIGTERM while logging
 def test_sigterm_while_logging_is_quiet_and_stops_the_plot_process(seeded_small, tmp_path_factory):
     uri, env = _store(tmp_path_factory, seeded_small, "log-sigterm")
@@ -133,7 +241,7 @@ def test_sigterm_while_logging_is_quiet_and_stops_the_plot_process(seeded_small,
     job.proc.send_signal(signal.SIGTERM)
     assert job.finish(60) == 130, job.stderr[-3000:]
     assert "Traceback" not in job.stderr, job.stderr[-5000:]
-    assert "marked KILLED" in _one_error_line(job.stderr)
+    assert "in stage log" in _one_error_line(job.stderr)
     time.sleep(0.5)
     for p in plotters:
         assert not p.is_running() or p.status() == psutil.STATUS_ZOMBIE, "the plot process outlived the trainer"

@@ -24,7 +24,7 @@ from .cli import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, EXIT_WAREHOUSE, Pro
 from .config import ConfigError, ModelConfig, Settings, flatten, load_model_config, load_settings
 from .errors import GoldenRecordError, WarehouseError
 from .evaluation import Evaluation
-from .lifecycle import TRAINING_RUN_PREFIX, default_run_name
+from .lifecycle import TRAINING_RUN_PREFIX, RunLifecycle, default_run_name, quiet_store_logs
 from .pipeline import Scored, fit_and_score, load
 from .scoring import pair_fields, python_model, save_model_files
 
@@ -343,7 +343,8 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
     run_name = (run_name or "").strip() or default_run_name(TRAINING_RUN_PREFIX)
     progress = Progress(quiet=quiet)
     started = time.perf_counter()
-    run = tracking.start_run(experiment_id, experiment, run_name)
+    runs = RunLifecycle(uri, experiment_id, experiment, progress)   # closes the run whatever happens
+    run = runs.start(run_name)
     run_id = run.info.run_id
     progress.say(f"MLflow run {run_id} ({run_name}) in experiment '{experiment}' at {tracking.redact(uri)}")
     try:
@@ -414,21 +415,20 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
         total = time.perf_counter() - started
         mlflow.log_metrics({"seconds_log": progress.timings["log"], "seconds_total": total})
         metrics["seconds_log"], metrics["seconds_total"] = progress.timings["log"], total
-        mlflow.end_run("FINISHED")
+        runs.finish()
         return RunOutcome(run_id, experiment_id, metrics, scored, evaluation)
     except BaseException as exc:
         if isinstance(exc, GoldenRecordError) and exc.stage is None:
             exc.stage = progress.current
-        try:
-            mlflow.log_metrics({f"seconds_{k}": v for k, v in progress.timings.items()})
-        except Exception:  # noqa: BLE001
-            pass
         context = {"stage_timings_seconds": progress.timings, "counts": progress.counts,
                    "database": target.safe_url if target else None, "config": config.model_dump(mode="json"),
                    "run_id": run_id, "experiment": experiment}
-        diagnostics.record_failure(run_id, exc, getattr(exc, "stage", None) or progress.current, context)
-        exc.run_id = run_id  # type: ignore[attr-defined]
-        raise
+        # records the error and ends the run FAILED/KILLED; an MLflow store failure becomes stage "tracking"
+        report = runs.fail(exc, getattr(exc, "stage", None) or progress.current, context,
+                           metrics={f"seconds_{k}": v for k, v in progress.timings.items()})
+        if report is exc:
+            raise
+        raise report from exc
 
 
 def ui_hint(experiment_id: str, run_id: str) -> str:
@@ -478,6 +478,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc.one_line()}", file=sys.stderr)
         return EXIT_FAILURE
     diagnostics.install_sigterm_handler()
+    quiet_store_logs()   # a store error is reported in one line, not with SQLAlchemy's traceback and SQL
     try:
         if spec is not None:
             result = sweep.run_sweep(base_data, config, spec, settings, args.experiment, args.run_name,
@@ -504,7 +505,7 @@ def main(argv: list[str] | None = None) -> int:
         etype, message, hint = diagnostics.explain(exc)
         stage = getattr(exc, "stage", None)
         where = f" in stage {stage}" if stage else ""
-        run = getattr(exc, "run_id", None)
+        run = getattr(exc, "run_id", None) if getattr(exc, "run_closed", True) else None
         killed = isinstance(exc, (KeyboardInterrupt, diagnostics.Terminated))
         print(f"error{where}: {message}: {hint}"
               + (f" (MLflow run {run} marked {'KILLED' if killed else 'FAILED'})" if run else ""), file=sys.stderr)
