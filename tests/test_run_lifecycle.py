@@ -1,6 +1,6 @@
 """Run lifecycle (issue 12): every run a process opens ends KILLED/FAILED, never RUNNING, on SIGTERM;
-an MLflow store failure is its own stage in one line; SIGTERM while logging is quiet; default run
-names are unique.
+stale sweep children are found and closed by diagnose; an MLflow store failure is its own stage in
+one line; SIGTERM while logging is quiet; default run names are unique.
 
 Real signals, a real PostgreSQL warehouse, real SQLite MLflow stores read back through MlflowClient.
 """
@@ -177,6 +177,72 @@ def test_sigterm_during_a_sweep_leaves_no_run_running(seeded_small, tmp_path_fac
     for c in children:
         assert c.data.tags["pid"] == parent.data.tags["pid"] == str(job.proc.pid)
         assert c.data.tags["host"] == parent.data.tags["host"]
+
+
+def test_sigkill_during_sweeps_then_diagnose_closes_parents_and_children(seeded_small, tmp_path_factory):
+    """SIGKILL leaves the parent and the child in progress RUNNING; diagnose --mark-failed closes
+    both. A kill can land between two children, so sweeps are killed until one leaves a child open."""
+    uri, env = _store(tmp_path_factory, seeded_small, "sweep-sigkill")
+    client = MlflowClient(uri)
+    for _attempt in range(4):
+        job = Trainer(env, "--experiment", "sweep-sigkill", "--quiet", "--sweep", MANY_THRESHOLDS)
+        _, before = _runs(uri, "sweep-sigkill")
+        _wait_for_children(uri, "sweep-sigkill", len([r for r in before if "mlflow.parentRunId" in r.data.tags]) + 5,
+                           job)
+        job.proc.send_signal(signal.SIGKILL)
+        job.finish(60)
+        _, runs = _runs(uri, "sweep-sigkill")
+        if any(r.info.status == "RUNNING" and "mlflow.parentRunId" in r.data.tags for r in runs):
+            break
+    running = [r for r in runs if r.info.status == "RUNNING"]
+    parents = [r for r in running if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in running if "mlflow.parentRunId" in r.data.tags]
+    assert parents and children, "no kill left a child RUNNING in 4 attempts"
+    for c in children:
+        assert c.data.tags["host"] and c.data.tags["pid"].isdigit()
+    listed = run([sys.executable, "scripts/diagnose_runs.py", "--experiment", "sweep-sigkill", "--limit", "5"], env)
+    assert listed.returncode == 0 and "STALE" in listed.stdout, listed.stdout + listed.stderr
+    assert f"{len(running)} stale RUNNING run(s) ({len(children)} of them child runs)" in listed.stdout
+    closed = run([sys.executable, "scripts/diagnose_runs.py", "--experiment", "sweep-sigkill", "--mark-failed"], env)
+    assert closed.returncode == 0, closed.stderr
+    for r in running:
+        assert f"marked {r.info.run_id} FAILED" in closed.stdout
+        after = client.get_run(r.info.run_id)
+        assert after.info.status == "FAILED"
+        assert after.data.tags["stale.closed_by"] == "diagnose_runs --mark-failed"
+        assert "is gone" in after.data.tags["error.message"]
+    _, runs = _runs(uri, "sweep-sigkill")
+    assert [r.info.run_name for r in runs if r.info.status == "RUNNING"] == []
+    again = run([sys.executable, "scripts/diagnose_runs.py", "--experiment", "sweep-sigkill"], env)
+    assert "STALE" not in again.stdout
+
+
+def test_diagnose_closes_children_of_ended_or_stale_parents_without_process_tags(tmp_path_factory):
+    """Children written before they carried host/pid tags: stale when their parent has ended, or
+    when their parent's process is gone; a child of a live parent is left alone."""
+    uri = fresh_store(tmp_path_factory, tmp_path_factory.mktemp("old-children"))
+    client = MlflowClient(uri)
+    exp = client.create_experiment("old-children")
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    host = __import__("socket").gethostname()
+    ended = client.create_run(exp, run_name="ended_parent")
+    client.set_terminated(ended.info.run_id, "KILLED")
+    gone = client.create_run(exp, run_name="gone_parent", tags={"host": host, "pid": str(dead.pid)})
+    alive = client.create_run(exp, run_name="alive_parent", tags={"host": host, "pid": str(os.getpid())})
+    kids = {name: client.create_run(exp, run_name=name, tags={"mlflow.parentRunId": parent.info.run_id})
+            for name, parent in (("child_of_ended", ended), ("child_of_gone", gone), ("child_of_alive", alive))}
+    env = {"MLFLOW_TRACKING_URI": uri}
+    done = run([sys.executable, "scripts/diagnose_runs.py", "--experiment", "old-children", "--mark-failed"], env)
+    assert done.returncode == 0, done.stderr
+    status = {r.info.run_name: r for r in client.search_runs([exp])}
+    assert status["child_of_ended"].info.status == "FAILED"
+    assert "has ended (KILLED)" in status["child_of_ended"].data.tags["error.message"]
+    assert status["child_of_gone"].info.status == "FAILED" and status["gone_parent"].info.status == "FAILED"
+    assert status["child_of_alive"].info.status == "RUNNING" and status["alive_parent"].info.status == "RUNNING"
+    for name in ("child_of_ended", "child_of_gone", "gone_parent"):
+        assert f"marked {status[name].info.run_id} FAILED" in done.stdout
+    assert "closed 3 stale run(s) as FAILED (2 of them child runs)" in done.stdout
 
 
 # --------------------------------------------------------------------------- the store locked mid-run
