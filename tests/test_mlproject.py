@@ -128,7 +128,7 @@ def test_mlflow_run_train_plain_command(project_runs):
     runs = _runs(r["uri"])
     (run,) = runs[DEFAULT_EXPERIMENT]
     assert run.info.status == "FINISHED"
-    assert re.fullmatch(r"deduplication_training_\d{8}_\d{6}", run.info.run_name)  # empty run_name = default
+    assert re.fullmatch(r"deduplication_training_\d{8}_\d{6}_[0-9a-f]{4}", run.info.run_name)  # empty = default
     assert run.data.params["model.params.match_threshold"] == "0.9"
     assert run.data.tags["mlflow.source.type"] == "PROJECT"
     assert 0.5 < run.data.metrics["f1_score"] <= 1.0

@@ -1,12 +1,16 @@
 """Sweeps: ``--sweep match_threshold=0.80:0.99:0.01`` (a range) or ``=0.90,0.95,0.98`` (a list),
 and ``--sweep KEY=[v1, v2]`` for any other config key (each combination is fitted once).
 
-One parent run (``threshold_sweep_YYYYMMDD_HHMMSS``) holds the shared parameters, the fitted
+One parent run (``threshold_sweep_YYYYMMDD_HHMMSS_<4 hex>``) holds the shared parameters, the fitted
 model, the summary (best threshold by F1, lowest threshold reaching a target precision, a plot
 and a CSV of every threshold) and tags naming the best child; one nested child run per
 (combination, threshold) holds its parameters and metrics, so the MLflow UI's compare view lines
 them up. Data are loaded once; each combination is compared and fitted once; every threshold
 is evaluated from the same scored pairs with one sort (:func:`evaluation.threshold_metrics`).
+
+The parent and every child are opened through one :class:`lifecycle.RunLifecycle`: children carry
+the host and pid of the process (and their parent's id), and on a failure, Ctrl-C or SIGTERM the
+parent and every child still open end FAILED or KILLED, never RUNNING.
 """
 from __future__ import annotations
 
@@ -14,7 +18,6 @@ import itertools
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +27,7 @@ import yaml
 from . import diagnostics, plots, tracking, warehouse
 from .config import ConfigError, ModelConfig, Settings, apply_overrides, flatten, _format_validation_error
 from .evaluation import threshold_metrics
+from .lifecycle import SWEEP_RUN_PREFIX, RunLifecycle, default_run_name, signals_deferred
 from .cli import Progress
 from .pipeline import fit_and_score, load
 
@@ -134,15 +138,18 @@ def run_sweep(base_data: dict, base_config: ModelConfig, spec: SweepSpec, settin
         raise ConfigError("--sweep compares thresholds against the ground truth, but data.truth is not configured")
     for cfg in configs:
         preflight(cfg, settings, quiet)
-    run_name = (run_name or "").strip() or f"threshold_sweep_{datetime.now():%Y%m%d_%H%M%S}"
+    run_name = (run_name or "").strip() or default_run_name(SWEEP_RUN_PREFIX)
     progress = Progress(quiet=quiet)
     started = time.perf_counter()
-    parent = tracking.start_run(experiment_id, experiment, run_name)
-    parent_id = parent.info.run_id
-    client = mlflow.MlflowClient(uri)
-    progress.say(f"MLflow sweep run {parent_id} ({run_name}): {len(combos)} combination(s) x "
-                 f"{len(spec.thresholds)} threshold(s)")
-    try:
+    lifecycle = RunLifecycle(uri, experiment_id, experiment, progress, context=lambda: {
+        "stage_timings_seconds": progress.timings, "counts": progress.counts, "experiment": experiment,
+        "config": base_config.model_dump(mode="json")})
+    # every run opened below (the parent, each child) is closed whatever happens: see lifecycle.py
+    with lifecycle:
+        parent = lifecycle.start(run_name)
+        parent_id = parent.info.run_id
+        progress.say(f"MLflow sweep run {parent_id} ({run_name}): {len(combos)} combination(s) x "
+                     f"{len(spec.thresholds)} threshold(s)")
         mlflow.set_tags({"model_type": base_config.model.type, "data.table": base_config.data.table,
                          "run_kind": "sweep", "code_version": tracking.code_version(), **tracking.process_tags(),
                          "sweep.keys": ", ".join(["match_threshold", *spec.grid])})
@@ -180,18 +187,17 @@ def run_sweep(base_data: dict, base_config: ModelConfig, spec: SweepSpec, settin
             now = int(time.time() * 1000)
             for row in table.itertuples(index=False):
                 name = f"{run_name}_t{row.threshold:.3f}" + (f"_c{ci}" if combo else "")
-                child = client.create_run(experiment_id, run_name=name,
-                                          tags={"mlflow.parentRunId": parent_id, "run_kind": "sweep_child",
-                                                "model_type": cfg.model.type, "data.table": cfg.data.table,
-                                                "data.digest": digest})
                 params = {**flatten(cfg), THRESHOLD_KEY: f"{row.threshold:g}"}
                 metrics = {m: float(getattr(row, m)) for m in CHILD_METRICS}
                 metrics.update({"pairs_completeness": float(completeness), "training_pairs": float(len(scored.pairs))})
-                client.log_batch(child.info.run_id,
-                                 metrics=[Metric(k, v, now, 0) for k, v in metrics.items()],
-                                 params=[Param(k, v) for k, v in params.items()],
-                                 tags=[RunTag("sweep.combination", str(ci))])
-                client.set_terminated(child.info.run_id, "FINISHED")
+                with signals_deferred():     # a child is written whole; Ctrl-C / SIGTERM act between children
+                    child = lifecycle.child(name, tags={"run_kind": "sweep_child", "model_type": cfg.model.type,
+                                                        "data.table": cfg.data.table, "data.digest": digest})
+                    lifecycle.client.log_batch(child.info.run_id,
+                                               metrics=[Metric(k, v, now, 0) for k, v in metrics.items()],
+                                               params=[Param(k, v) for k, v in params.items()],
+                                               tags=[RunTag("sweep.combination", str(ci))])
+                    lifecycle.end(child.info.run_id, "FINISHED")
                 children.append({"run_id": child.info.run_id, "run_name": name, "combination": ci,
                                  "threshold": float(row.threshold), **metrics,
                                  **{k: str(v) for k, v in combo.items()}})
@@ -227,15 +233,9 @@ def run_sweep(base_data: dict, base_config: ModelConfig, spec: SweepSpec, settin
                     log_pyfunc_model(best_scored, best_cfg, folder)
         total = time.perf_counter() - started
         mlflow.log_metric("seconds_total", total)
-        mlflow.end_run("FINISHED")
+        lifecycle.finish()
         return {"run_id": parent_id, "experiment_id": experiment_id, "table": table, "summary": summary,
                 "best": best, "reaching": reaching, "seconds": total}
-    except BaseException as exc:
-        context = {"stage_timings_seconds": progress.timings, "counts": progress.counts, "run_id": parent_id,
-                   "experiment": experiment, "config": base_config.model_dump(mode="json")}
-        diagnostics.record_failure(parent_id, exc, getattr(exc, "stage", None) or progress.current, context)
-        exc.run_id = parent_id  # type: ignore[attr-defined]
-        raise
 
 
 def print_sweep_summary(result: dict, target_precision: float) -> None:

@@ -13,7 +13,6 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +24,7 @@ from .cli import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, EXIT_WAREHOUSE, Pro
 from .config import ConfigError, ModelConfig, Settings, flatten, load_model_config, load_settings
 from .errors import GoldenRecordError, WarehouseError
 from .evaluation import Evaluation
+from .lifecycle import TRAINING_RUN_PREFIX, RunLifecycle, default_run_name, quiet_store_logs
 from .pipeline import Scored, fit_and_score, load
 from .scoring import pair_fields, python_model, save_model_files
 
@@ -38,7 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. --set model.params.match_threshold=0.9 (repeatable)")
     p.add_argument("--experiment", help="MLflow experiment (default from config/settings.yaml)")
-    p.add_argument("--run-name", help="run name (default deduplication_training_YYYYMMDD_HHMMSS)")
+    p.add_argument("--run-name", help="run name (default deduplication_training_YYYYMMDD_HHMMSS_<4 hex>; "
+                   "a sweep: threshold_sweep_YYYYMMDD_HHMMSS_<4 hex>)")
     p.add_argument("--sweep", action="append", default=[], metavar="KEY=VALUES",
                    help="sweep a setting: match_threshold=0.80:0.99:0.01 (range), match_threshold=0.9,0.95 "
                         "(list), or any config key with a YAML list, e.g. "
@@ -166,10 +167,66 @@ def render_plots(folder: Path, scored: Scored, evaluation: Evaluation | None, th
                           pdir / "match_weight_histogram.png")
 
 
-def start_plots(folder: Path, scored: Scored, evaluation: Evaluation | None, threshold: float):
+class PlotProcess:
+    """The plots being rendered in a forked process: call it to wait (raises if rendering failed);
+    as a context manager it also stops the process when the block is left early (a failure,
+    Ctrl-C, SIGTERM), before the folder it writes to is removed."""
+
+    def __init__(self, proc=None, reader=None):
+        self.proc, self.reader = proc, reader
+
+    def __call__(self) -> None:
+        if self.proc is None:
+            return
+        self.proc.join()
+        try:
+            reason = self.reader.recv() if self.reader.poll() else None
+        except EOFError:
+            reason = None
+        code, self.proc = self.proc.exitcode, None
+        self.reader.close()
+        if code != 0:
+            raise RuntimeError(f"rendering the plots failed: {reason or f'exit code {code}'}")
+
+    def stop(self) -> None:
+        """Terminate and reap the process if it is still there; quiet (see :func:`_render_child`)."""
+        if self.proc is None:
+            return
+        if self.proc.is_alive():
+            self.proc.terminate()
+        self.proc.join(10)
+        self.proc = None
+        self.reader.close()
+
+    def __enter__(self) -> "PlotProcess":
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        self.stop()
+        return False
+
+
+def _render_child(writer, folder: Path, scored: Scored, evaluation: Evaluation | None, threshold: float) -> None:
+    """The forked process: the parent's SIGTERM handler (raise Terminated) and Ctrl-C would print
+    a traceback here, so SIGTERM just ends it and SIGINT is left to the parent, which stops it.
+    A rendering error goes to the parent as one line, not as a traceback on the terminal."""
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})  # blocked by start_plots
+    try:
+        render_plots(folder, scored, evaluation, threshold)
+    except BaseException as exc:  # noqa: BLE001
+        writer.send(f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"[:500])
+        sys.exit(1)
+
+
+def start_plots(folder: Path, scored: Scored, evaluation: Evaluation | None, threshold: float) -> PlotProcess:
     """Render the plots in a forked process, in parallel with the model logging (2 cores).
 
-    Returns a ``join()`` callable that waits and raises if rendering failed. Falls back to
+    Returns a :class:`PlotProcess`: call it to wait (it raises if rendering failed); use it as a
+    context manager so that the process is stopped if the caller fails first. Falls back to
     rendering in this process where ``fork`` is unavailable.
     """
     import multiprocessing as mp
@@ -178,15 +235,19 @@ def start_plots(folder: Path, scored: Scored, evaluation: Evaluation | None, thr
         ctx = mp.get_context("fork")
     except ValueError:
         render_plots(folder, scored, evaluation, threshold)
-        return lambda: None
-    proc = ctx.Process(target=render_plots, args=(folder, scored, evaluation, threshold), daemon=True)
-    proc.start()
+        return PlotProcess()
+    import signal
 
-    def join() -> None:
-        proc.join()
-        if proc.exitcode != 0:
-            raise RuntimeError(f"rendering the plots failed (exit code {proc.exitcode})")
-    return join
+    reader, writer = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_render_child, args=(writer, folder, scored, evaluation, threshold), daemon=True)
+    # a signal arriving while forking must not reach the child before it has reset its handlers
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+    try:
+        proc.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+    writer.close()
+    return PlotProcess(proc, reader)
 
 
 def _json_default(o):
@@ -281,10 +342,11 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
     target = preflight(config, settings, quiet)             # a bad column mapping is a config error
     experiment = experiment or settings.tracking.experiment_name
     experiment_id = tracking.ensure_experiment(experiment, uri)
-    run_name = (run_name or "").strip() or f"deduplication_training_{datetime.now():%Y%m%d_%H%M%S}"
+    run_name = (run_name or "").strip() or default_run_name(TRAINING_RUN_PREFIX)
     progress = Progress(quiet=quiet)
     started = time.perf_counter()
-    run = tracking.start_run(experiment_id, experiment, run_name)
+    runs = RunLifecycle(uri, experiment_id, experiment, progress)   # closes the run whatever happens
+    run = runs.start(run_name)
     run_id = run.info.run_id
     progress.say(f"MLflow run {run_id} ({run_name}) in experiment '{experiment}' at {tracking.redact(uri)}")
     try:
@@ -334,13 +396,13 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
             with tempfile.TemporaryDirectory() as tmp:
                 folder = Path(tmp) / "artifacts"
                 folder.mkdir()
-                join_plots = start_plots(folder, scored, evaluation, config.threshold)
-                write_artifacts(folder, scored, evaluation, config, metrics, dataset, run_name)
-                if boot is not None:
-                    boot.samples.to_csv(folder / "bootstrap_results.csv", index=False)
-                if config.tracking.log_model:
-                    log_model(scored, config, Path(tmp))
-                join_plots()
+                with start_plots(folder, scored, evaluation, config.threshold) as join_plots:
+                    write_artifacts(folder, scored, evaluation, config, metrics, dataset, run_name)
+                    if boot is not None:
+                        boot.samples.to_csv(folder / "bootstrap_results.csv", index=False)
+                    if config.tracking.log_model:
+                        log_model(scored, config, Path(tmp))
+                    join_plots()
                 mlflow.log_artifacts(str(folder))
         if write_golden:
             from . import golden
@@ -355,21 +417,20 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
         total = time.perf_counter() - started
         mlflow.log_metrics({"seconds_log": progress.timings["log"], "seconds_total": total})
         metrics["seconds_log"], metrics["seconds_total"] = progress.timings["log"], total
-        mlflow.end_run("FINISHED")
+        runs.finish()
         return RunOutcome(run_id, experiment_id, metrics, scored, evaluation)
     except BaseException as exc:
         if isinstance(exc, GoldenRecordError) and exc.stage is None:
             exc.stage = progress.current
-        try:
-            mlflow.log_metrics({f"seconds_{k}": v for k, v in progress.timings.items()})
-        except Exception:  # noqa: BLE001
-            pass
         context = {"stage_timings_seconds": progress.timings, "counts": progress.counts,
                    "database": target.safe_url if target else None, "config": config.model_dump(mode="json"),
                    "run_id": run_id, "experiment": experiment}
-        diagnostics.record_failure(run_id, exc, getattr(exc, "stage", None) or progress.current, context)
-        exc.run_id = run_id  # type: ignore[attr-defined]
-        raise
+        # records the error and ends the run FAILED/KILLED; an MLflow store failure becomes stage "tracking"
+        report = runs.fail(exc, getattr(exc, "stage", None) or progress.current, context,
+                           metrics={f"seconds_{k}": v for k, v in progress.timings.items()})
+        if report is exc:
+            raise
+        raise report from exc
 
 
 def ui_hint(experiment_id: str, run_id: str) -> str:
@@ -420,6 +481,7 @@ def main(argv: list[str] | None = None) -> int:
         print(redaction.scrub(f"error: {exc.one_line()}"), file=sys.stderr)
         return EXIT_FAILURE
     diagnostics.install_sigterm_handler()
+    quiet_store_logs()   # a store error is reported in one line, not with SQLAlchemy's traceback and SQL
     try:
         if spec is not None:
             result = sweep.run_sweep(base_data, config, spec, settings, args.experiment, args.run_name,
@@ -446,7 +508,7 @@ def main(argv: list[str] | None = None) -> int:
         etype, message, hint = diagnostics.explain(exc)
         stage = getattr(exc, "stage", None)
         where = f" in stage {stage}" if stage else ""
-        run = getattr(exc, "run_id", None)
+        run = getattr(exc, "run_id", None) if getattr(exc, "run_closed", True) else None
         killed = isinstance(exc, (KeyboardInterrupt, diagnostics.Terminated))
         print(redaction.scrub(f"error{where}: {message}: {hint}"
                               + (f" (MLflow run {run} marked {'KILLED' if killed else 'FAILED'})" if run else "")),
