@@ -83,7 +83,10 @@ def load(conn, config: ModelConfig, progress: Progress) -> tuple[pd.DataFrame, n
             truth = warehouse.load_truth(conn, config.data)
         entity = None
         if truth is not None:
-            mapped = truth.reindex(records["record_id"].astype(str).to_numpy())
+            ids = records["record_id"]
+            if ids.dtype != truth.index.dtype:       # e.g. integer ids, a truth table with text ids
+                ids, truth = ids.astype(str), truth.set_axis(truth.index.astype(str))
+            mapped = truth.reindex(ids.to_numpy())
             # records without a truth entry are their own person
             fill = -np.arange(1, mapped.isna().sum() + 1, dtype=np.int64)
             values = mapped.to_numpy(dtype=float)

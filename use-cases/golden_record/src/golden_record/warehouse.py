@@ -343,9 +343,11 @@ def check_source(conn: psycopg.Connection, source: DataSource, fields: Iterable[
 
 def _field_select(source: DataSource, field: str) -> sql.Composable:
     """The field as text: one column, or several joined with a space (NULL and blank parts skipped)."""
-    parts = [sql.SQL("NULLIF(btrim({}::text), '')").format(sql.Identifier(c))
-             for c in source.fields[field].source_columns(field)]
-    expr = parts[0] if len(parts) == 1 else sql.SQL("NULLIF(concat_ws(' ', {}), '')").format(sql.SQL(", ").join(parts))
+    columns = source.fields[field].source_columns(field)
+    if len(columns) == 1:   # blank values are missing: the cleaner sees to that, per distinct value
+        return sql.SQL("{}::text AS {}").format(sql.Identifier(columns[0]), sql.Identifier(field))
+    parts = [sql.SQL("NULLIF(btrim({}::text), '')").format(sql.Identifier(c)) for c in columns]
+    expr = sql.SQL("NULLIF(concat_ws(' ', {}), '')").format(sql.SQL(", ").join(parts))
     return sql.SQL("{} AS {}").format(expr, sql.Identifier(field))
 
 
@@ -393,7 +395,7 @@ def copy_out(conn: psycopg.Connection, query: sql.Composable) -> pd.DataFrame:
     return pd.read_csv(buf, dtype=str, keep_default_na=False, na_values=[""])
 
 
-def check_truth(conn: psycopg.Connection, source: DataSource) -> None:
+def check_truth(conn: psycopg.Connection, source: DataSource) -> dict[str, str]:
     """A configured ground truth must exist: a typo in ``data.truth`` is an error, never a silently
     skipped evaluation (only a config without ``data.truth`` trains without evaluation)."""
     truth = source.truth
@@ -408,25 +410,30 @@ def check_truth(conn: psycopg.Connection, source: DataSource) -> None:
         if column not in cols:
             raise WarehouseError(f"ground-truth table {truth.table} has no column {column!r} (data.truth.{key})",
                                  f"set data.truth.{key} to one of {sorted(cols)}")
+    return cols
 
 
 def load_truth(conn: psycopg.Connection, source: DataSource) -> pd.Series | None:
-    """record id (as text) -> entity code, or None when the config declares no ground truth."""
+    """record id -> entity code, or None when the config declares no ground truth."""
     truth = source.truth
     if truth is None:
         return None
-    check_truth(conn, source)
+    cols = check_truth(conn, source)
     # two arrays in one row: ~8x faster than COPY for a million rows (psycopg's COPY reader yields
-    # one row per Python iteration; arrays are parsed in C). Ids as text (any id type); entities
-    # as integer codes (an entity id may be text too)
-    ids, entities = conn.execute(sql.SQL("SELECT array_agg({}::text), array_agg({}::text) FROM {}").format(
-        sql.Identifier(truth.id_column), sql.Identifier(truth.entity_column), table_ref(truth.table))).fetchone()
+    # one row per Python iteration; arrays are parsed in C). Integer columns as bigint arrays (the
+    # fast path), any other type as text; entities become integer codes
+    casts = {c: "bigint" if cols[c].startswith(_INTEGER_TYPES) else "text"
+             for c in (truth.id_column, truth.entity_column)}
+    ids, entities = conn.execute(sql.SQL("SELECT array_agg({}::{}), array_agg({}::{}) FROM {}").format(
+        sql.Identifier(truth.id_column), sql.SQL(casts[truth.id_column]), sql.Identifier(truth.entity_column),
+        sql.SQL(casts[truth.entity_column]), table_ref(truth.table))).fetchone()
     if not ids:
         raise DataError(f"ground-truth table {truth.table} (data.truth.table) is empty",
                         "fill it, or remove data.truth to train without evaluation")
-    codes, _ = pd.factorize(pd.Series(entities, dtype=object))
-    return pd.Series(codes.astype(np.int64), index=pd.Index(np.asarray(ids, dtype=object), name="record_id"),
-                     name="entity_id")
+    entities = np.asarray(entities, dtype=np.int64 if casts[truth.entity_column] == "bigint" else object)
+    codes, _ = pd.factorize(entities)
+    index = np.asarray(ids, dtype=np.int64 if casts[truth.id_column] == "bigint" else object)
+    return pd.Series(codes.astype(np.int64), index=pd.Index(index, name="record_id"), name="entity_id")
 
 
 @contextmanager

@@ -75,10 +75,35 @@ class FieldQuality:
 
 # =============================================================================== text primitives
 def to_ascii(values: np.ndarray) -> np.ndarray:
-    """Any script to ASCII (Devanagari, Cyrillic, accents…) with anyascii, per distinct value."""
+    """Any script to ASCII (Devanagari, Cyrillic, accents…) with anyascii; only the values that are
+    not ASCII already (found by one vectorised check) go through Python."""
+    import pyarrow.compute as pc
     from anyascii import anyascii
 
-    return np.array([anyascii(v) if isinstance(v, str) and not v.isascii() else v for v in values], dtype=object)
+    values = np.asarray(values, dtype=object)
+    if not len(values):
+        return values
+    ascii_mask = pc.fill_null(pc.string_is_ascii(_arrow(values)), True).to_numpy(zero_copy_only=False)
+    todo = np.flatnonzero(~ascii_mask)
+    if not len(todo):
+        return values
+    out = values.copy()
+    out[todo] = [anyascii(v) for v in values[todo]]
+    return out
+
+
+def is_blank(values: np.ndarray) -> np.ndarray:
+    """True for missing values and strings of white space only (vectorised)."""
+    import pyarrow.compute as pc
+
+    values = np.asarray(values, dtype=object)
+    if not len(values):
+        return np.zeros(0, dtype=bool)
+    text = np.array([v if isinstance(v, str) else None for v in values], dtype=object) \
+        if not all(isinstance(v, str) for v in values) else values
+    arr = _arrow(text)
+    return pc.fill_null(pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(arr)), 0), True).to_numpy(
+        zero_copy_only=False)
 
 
 def _arrow(values: np.ndarray):
@@ -117,9 +142,16 @@ def clean_address(values: np.ndarray, abbreviations: dict[str, str]) -> np.ndarr
 
 def _placeholder(values: np.ndarray) -> np.ndarray:
     """True for filler values: all zeros (0000), or one character repeated six times or more
-    (9999999999, XXXXXX). A short repeat such as 5555 can be a real value and is kept."""
-    return np.array([isinstance(v, str) and len(v) > 0 and v == v[0] * len(v) and (v[0] == "0" or len(v) >= 6)
-                     for v in values], dtype=bool)
+    (9999999999, XXXXXX). A short repeat such as 5555 can be a real value and is kept.
+    Vectorised: a string is one repeated character when it equals itself shifted by one."""
+    import pyarrow.compute as pc
+
+    arr = _arrow(np.asarray(values, dtype=object))
+    n = pc.utf8_length(arr)
+    repeated = pc.and_(pc.greater(n, 0), pc.equal(pc.utf8_slice_codeunits(arr, 1),
+                                                  pc.utf8_slice_codeunits(arr, 0, -1)))
+    filler = pc.and_(repeated, pc.or_(pc.starts_with(arr, "0"), pc.greater_equal(n, 6)))
+    return pc.fill_null(filler, False).to_numpy(zero_copy_only=False)
 
 
 def clean_identifier(values: np.ndarray, digits_only: bool) -> np.ndarray:
@@ -137,16 +169,30 @@ def clean_identifier(values: np.ndarray, digits_only: bool) -> np.ndarray:
 def clean_phone(values: np.ndarray, length: int | None, prefixes: list[str]) -> np.ndarray:
     """Digits only; a number longer than ``length`` that starts with a listed prefix (country
     code, trunk 0) is cut to its last ``length`` digits; placeholders -> missing."""
+    import pyarrow.compute as pc
+
     out = clean_identifier(values, digits_only=True)
-    if length:
-        for i, v in enumerate(out):
-            if v is not None and len(v) > length and any(v.startswith(p) for p in prefixes):
-                out[i] = v[-length:]
-    out[_placeholder(out)] = None
+    if length and prefixes and len(out):
+        arr = _arrow(out)
+        prefixed = pc.starts_with(arr, prefixes[0])
+        for prefix in prefixes[1:]:
+            prefixed = pc.or_(prefixed, pc.starts_with(arr, prefix))
+        cut = pc.fill_null(pc.and_(pc.greater(pc.utf8_length(arr), length), prefixed), False)
+        arr = pc.if_else(cut, pc.utf8_slice_codeunits(arr, -length), arr)
+        out = arr.to_numpy(zero_copy_only=False).astype(object)
+        out[_placeholder(out)] = None
     return out
 
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+
+
+def unusual_email(values: np.ndarray) -> np.ndarray:
+    """True for present values not shaped like an e-mail address (vectorised)."""
+    import pyarrow.compute as pc
+
+    arr = _arrow(np.asarray(values, dtype=object))
+    return pc.fill_null(pc.invert(pc.match_substring_regex(arr, _EMAIL)), False).to_numpy(zero_copy_only=False)
 
 
 def clean_email(values: np.ndarray) -> np.ndarray:

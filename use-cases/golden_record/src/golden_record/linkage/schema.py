@@ -23,7 +23,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from . import cleaning
-from .cleaning import FieldQuality, by_distinct, examples
+from .cleaning import FieldQuality, examples
 from .regions import ADDRESS_ABBREVIATIONS, NAME_RULES
 
 FieldType = Literal["name", "text", "address", "identifier", "phone", "email", "date", "category", "timestamp"]
@@ -103,45 +103,53 @@ def clean_field(name: str, spec: FieldSpec, raw: pd.Series) -> tuple[pd.Series, 
 
     ``raw`` holds strings (text columns), or dates/timestamps for native date columns. Missing
     stays missing; blank strings count as missing before cleaning (they never held a value).
+    Everything runs on the distinct values (``pd.factorize``); row counts come from their counts.
     """
-    if raw.dtype == object:
-        raw = raw.where(~raw.map(lambda v: isinstance(v, str) and not v.strip()), None)
-    present_before = int(raw.notna().sum())
-    unusual = np.zeros(0, dtype=bool)
-    reason = ""
-    if spec.type in ("date", "timestamp"):
-        if pd.api.types.is_datetime64_any_dtype(raw):
-            values = raw.dt.tz_localize(None) if getattr(raw.dt, "tz", None) is not None else raw
-            cleaned = pd.Series(values.to_numpy(), index=raw.index)
-            raw_u = clean_u = np.empty(0, dtype=object)
-        else:
-            codes, uniques = pd.factorize(raw.astype(object), use_na_sentinel=True)
-            raw_u = np.asarray(uniques, dtype=object)
-            clean_u = cleaning.parse_dates(raw_u, spec.formats)
-            parsed = np.append(clean_u, np.datetime64("NaT"))[codes]
-            cleaned = pd.Series(parsed.astype("datetime64[ns]"), index=raw.index)
-            clean_u = np.where(pd.isna(clean_u), None, clean_u).astype(object)
+    if pd.api.types.is_datetime64_any_dtype(raw):     # a native date or timestamp column
+        values = raw.dt.tz_localize(None) if getattr(raw.dt, "tz", None) is not None else raw
+        cleaned = pd.Series(values.to_numpy(), index=raw.index)
         if spec.type == "date":
             cleaned = cleaned.dt.normalize()
+        present = int(cleaned.notna().sum())
+        return cleaned, FieldQuality(field=name, type=spec.type, rows=len(raw), present_before=present,
+                                     present_after=present, distinct_after=int(cleaned.nunique()))
+    codes, uniques = pd.factorize(raw.astype(object), use_na_sentinel=True)
+    raw_u = np.asarray(uniques, dtype=object)
+    counts = np.bincount(codes[codes >= 0], minlength=len(raw_u))
+    blank = cleaning.is_blank(raw_u)
+    raw_u = np.where(blank, None, raw_u).astype(object)
+    unusual = np.zeros(len(raw_u), dtype=bool)
+    reason = ""
+    if spec.type in ("date", "timestamp"):
+        parsed_u = cleaning.parse_dates(raw_u, spec.formats)
+        if spec.type == "date":
+            parsed_u = parsed_u.astype("datetime64[D]").astype("datetime64[ns]")
+        cleaned = pd.Series(np.append(parsed_u, np.datetime64("NaT"))[codes].astype("datetime64[ns]"),
+                            index=raw.index)
+        clean_u = np.where(np.isnat(parsed_u), None, parsed_u).astype(object)
     else:
-        fn = _cleaner(spec)
-        cleaned, raw_u, clean_u = by_distinct(raw.astype(object), fn)
+        clean_u = np.asarray(_cleaner(spec)(raw_u), dtype=object) if len(raw_u) else np.empty(0, dtype=object)
+        clean_u = np.where(pd.isna(clean_u), None, clean_u).astype(object)
+        cleaned = pd.Series(np.append(clean_u, None)[codes], index=raw.index, dtype=object)
         if spec.type in ("identifier", "phone") and spec.length:
-            unusual = np.array([v is not None and len(v) != spec.length for v in clean_u], dtype=bool)
+            lengths = pd.Series(clean_u, dtype=object).str.len().to_numpy()
+            unusual = (lengths == lengths) & (lengths != spec.length)      # present, another length
             reason = f"of another length than {spec.length}"
         elif spec.type == "category" and spec.values:
             unusual = np.array([v is not None and v not in spec.values for v in clean_u], dtype=bool)
             reason = f"outside {sorted(spec.values)}"
         elif spec.type == "email":
-            unusual = np.array([v is not None and not cleaning._EMAIL.match(v) for v in clean_u], dtype=bool)
+            unusual = cleaning.unusual_email(clean_u)
             reason = "not shaped like an address"
-    dropped_u = raw_u[np.array([c is None for c in clean_u], dtype=bool)] if len(raw_u) else raw_u
-    report = FieldQuality(field=name, type=spec.type, rows=len(raw), present_before=present_before,
-                          present_after=int(cleaned.notna().sum()), distinct_after=int(cleaned.nunique()),
-                          dropped_examples=examples(dropped_u))
+    present_u = ~blank
+    kept_u = np.array([c is not None for c in clean_u], dtype=bool)
+    dropped_u = present_u & ~kept_u
+    report = FieldQuality(field=name, type=spec.type, rows=len(raw), present_before=int(counts[present_u].sum()),
+                          present_after=int(counts[kept_u].sum()),
+                          distinct_after=int(pd.Series(clean_u[kept_u]).nunique()),
+                          dropped_examples=examples(raw_u[dropped_u]))
     if unusual.any():
-        unusual_values = clean_u[unusual]
-        report.unusual = int(cleaned.isin(set(unusual_values)).sum())
+        report.unusual = int(counts[unusual].sum())
         report.unusual_examples = examples(raw_u[unusual])
         report.unusual_reason = reason
     return cleaned, report
