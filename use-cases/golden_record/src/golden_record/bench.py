@@ -72,6 +72,8 @@ def recordlinkage_baseline(database_url: str) -> dict:
     import psycopg
     import recordlinkage
 
+    from .linkage.decision import pairs_within
+
     from . import warehouse
     from .config import load_model_config
 
@@ -104,7 +106,7 @@ def recordlinkage_baseline(database_url: str) -> dict:
     ri = np.fromiter((pos[b] for b in matches.get_level_values(1)), dtype=np.int64, count=len(matches))
     tp = int((ent[li] == ent[ri]).sum())
     _, counts = np.unique(ent, return_counts=True)
-    total = int((counts * (counts - 1) // 2).sum())
+    total = pairs_within(counts)
     precision = tp / max(len(matches), 1)
     recall = tp / max(total, 1)
     f1 = 2 * precision * recall / max(precision + recall, 1e-12)

@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .linkage.decision import is_match, pairs_per_group
 from .evaluation import _validate_threshold
 
 __all__ = ["BootstrapResult", "bootstrap_intervals", "METRICS"]
@@ -100,7 +101,7 @@ def _entity_profiles(probabilities, labels, left_entity, right_entity, entity_al
 
     uniq, sizes = np.unique(ent, return_counts=True)
     n_entities = uniq.shape[0]
-    predicted = np.flatnonzero(p >= t)
+    predicted = np.flatnonzero(is_match(p, t))
     pl, pr = le[predicted], re_[predicted]
     codes_l = np.searchsorted(uniq, pl)
     codes_r = np.searchsorted(uniq, pr)
@@ -113,7 +114,7 @@ def _entity_profiles(probabilities, labels, left_entity, right_entity, entity_al
     fp2 = (np.bincount(codes_l[~is_tp], minlength=n_entities)
            + np.bincount(codes_r[~is_tp], minlength=n_entities)).astype(np.int64)  # 2 x (half per side)
     sizes = sizes.astype(np.int64)
-    true_pairs = sizes * (sizes - 1) // 2
+    true_pairs = pairs_per_group(sizes)
     stacked = np.stack([tp, fp2, true_pairs], axis=1)
     dims = stacked.max(axis=0) + 1
     if float(np.prod(dims.astype(np.float64))) < 2.0 ** 62:  # one int64 key per entity: a fast 1-d unique

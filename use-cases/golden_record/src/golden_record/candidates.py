@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .linkage.decision import pairs_within
 from .config import CandidateSettings
 from .errors import DataError
 from .linkage.keys import KeyPart, key_values, parse_key
@@ -87,7 +88,7 @@ def _expand(order: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> tuple[n
 
 
 def _pair_count(sizes: np.ndarray) -> int:
-    return int((sizes * (sizes - 1) // 2).sum())
+    return pairs_within(sizes)
 
 
 def fuzzy_key(prepared: pd.DataFrame, fields: list[str]) -> pd.Series:

@@ -44,10 +44,11 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from .linkage.decision import THRESHOLD_DECIMALS, pairs_within
+
 __all__ = ["Evaluation", "evaluate", "threshold_metrics", "THRESHOLD_DECIMALS"]
 
 #: Thresholds are rounded to this many decimals before comparison (see module docstring).
-THRESHOLD_DECIMALS = 12
 
 #: Maximum number of points per curve kept by :meth:`Evaluation.to_dict`.
 _MAX_CURVE_POINTS_IN_DICT = 200
@@ -367,7 +368,7 @@ def evaluate(
     if n_records < 0:
         raise ValueError(f"n_records must be >= 0, got {n_records}")
     n_candidates = int(p.shape[0])
-    possible_pairs = n_records * (n_records - 1) // 2
+    possible_pairs = pairs_within([n_records])
     if n_candidates > possible_pairs and n_records >= 2:
         raise ValueError(
             f"{n_candidates} candidate pairs exceed the {possible_pairs} possible pairs "

@@ -90,6 +90,7 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from .linkage.decision import is_match, pairs_within
 from . import warehouse
 from .config import SURVIVORSHIP_RULES, ConfigError, GoldenSettings, ModelConfig
 from .errors import DataError, TrackingError, WarehouseError
@@ -216,7 +217,7 @@ def cluster_pairs(n: int, left: np.ndarray, right: np.ndarray, probabilities: np
     left = np.asarray(left, dtype=np.int64)
     right = np.asarray(right, dtype=np.int64)
     prob = np.asarray(probabilities, dtype=np.float64)
-    match = prob >= threshold
+    match = is_match(prob, threshold)
     l, r, p = left[match], right[match], prob[match]
     stats: dict[str, float] = {"golden_match_edges": float(len(l))}
 
@@ -581,8 +582,7 @@ def _field_sources_json(sources: pd.DataFrame, ids: np.ndarray | None = None) ->
 
 # =============================================================================== metrics
 def _pairs(counts: np.ndarray) -> int:
-    c = counts.astype(np.int64)
-    return int((c * (c - 1) // 2).sum())
+    return pairs_within(counts)
 
 
 def cluster_metrics(labels: np.ndarray, entity: np.ndarray) -> dict[str, float]:
@@ -614,7 +614,7 @@ def cluster_metrics(labels: np.ndarray, entity: np.ndarray) -> dict[str, float]:
     in_cell = cell_counts[cell_inverse].astype(np.float64)
     b_precision = float(np.mean(in_cell / cluster_sizes[labels])) if n else 1.0
     b_recall = float(np.mean(in_cell / people_sizes[ent_codes])) if n else 1.0
-    total = n * (n - 1) // 2
+    total = pairs_within([n])
     expected = predicted * true / total if total else 0.0
     maximum = (predicted + true) / 2
     ari = (tp - expected) / (maximum - expected) if maximum != expected else 1.0

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .linkage.decision import is_match, pairs_within
 from . import candidates as candidates_mod
 from . import warehouse
 from .cli import Progress
@@ -57,7 +58,7 @@ class Scored:
 def random_pair_u(prepared: pd.DataFrame, config: ModelConfig, n_levels: list[int], seed: int = 0) -> list[np.ndarray]:
     """u-probabilities from random record pairs: two random records are almost surely different people."""
     n = len(prepared)
-    k = int(min(config.model.em.random_pairs, max(n * (n - 1) // 2, 1)))
+    k = int(min(config.model.em.random_pairs, max(pairs_within([n]), 1)))
     rng = np.random.default_rng(seed)
     left = rng.integers(0, n, size=k)
     right = rng.integers(0, n, size=k)
@@ -72,7 +73,7 @@ def labels_for(entity: np.ndarray, pairs: candidates_mod.Candidates) -> np.ndarr
 
 def true_pair_count(entity: np.ndarray) -> int:
     _, counts = np.unique(entity, return_counts=True)
-    return int((counts.astype(np.int64) * (counts - 1) // 2).sum())
+    return pairs_within(counts)
 
 
 def load(conn, config: ModelConfig, progress: Progress) -> tuple[pd.DataFrame, np.ndarray | None]:
@@ -184,7 +185,7 @@ def fit_and_score(records: pd.DataFrame, entity: np.ndarray | None, config: Mode
             raise ModelError(
                 f"EM did not converge in {rep.iterations} iterations (tolerance {em.tolerance:g})",
                 "raise model.em.max_iterations or loosen model.em.tolerance; check the comparisons")
-        predicted = int((probs >= config.threshold).sum())
+        predicted = int(is_match(probs, config.threshold).sum())
         if predicted == 0 or predicted == len(probs):
             raise ModelError(
                 f"the model collapsed: {'no' if predicted == 0 else 'every'} candidate pair is a match "

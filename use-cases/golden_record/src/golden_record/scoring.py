@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .linkage.decision import is_match
 from .comparisons import compare
 from .config import ModelConfig, check_threshold
 from .model import FellegiSunter
@@ -51,7 +52,7 @@ def score_pair_frame(pairs: pd.DataFrame, model: FellegiSunter, config: ModelCon
     prepared, _ = clean_records(records, config.data.fields)
     vectors = compare(prepared, np.arange(n), np.arange(n) + n, config.comparisons)
     weights, probs = model.score(vectors.levels)
-    return pd.DataFrame({"match_weight": weights, "match_probability": probs, "is_match": probs >= threshold})
+    return pd.DataFrame({"match_weight": weights, "match_probability": probs, "is_match": is_match(probs, threshold)})
 
 
 def save_model_files(folder: Path, model: FellegiSunter, config: ModelConfig) -> Path:

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .linkage.decision import is_match
 from . import diagnostics, plots, redaction, tracking, warehouse
 from .bootstrap import bootstrap_intervals
 from .cli import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, EXIT_WAREHOUSE, Progress
@@ -73,8 +74,9 @@ def training_samples(scored: Scored, threshold: float, n: int, seed: int = 0) ->
     """A sample of scored pairs: half classified matches, half non-matches (as available)."""
     probs = scored.probabilities
     rng = np.random.default_rng(seed)
-    matches = np.flatnonzero(probs >= threshold)
-    non = np.flatnonzero(probs < threshold)
+    match = is_match(probs, threshold)
+    matches = np.flatnonzero(match)
+    non = np.flatnonzero(~match)
     k_m = min(len(matches), n // 2)
     k_n = min(len(non), n - k_m)
     idx = np.sort(np.concatenate([rng.choice(matches, k_m, replace=False), rng.choice(non, k_n, replace=False)]))
@@ -89,7 +91,7 @@ def training_samples(scored: Scored, threshold: float, n: int, seed: int = 0) ->
         out[f"cmp_{name}"] = labels[scored.vectors.levels[idx, k]]  # -1 picks "missing"
     out["match_weight"] = scored.weights[idx].round(4)
     out["match_probability"] = probs[idx]
-    out["predicted_match"] = probs[idx] >= threshold
+    out["predicted_match"] = match[idx]
     out["true_match"] = scored.labels[idx] if scored.labels is not None else pd.NA
     return out
 
@@ -369,7 +371,7 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
             "records": scored.n_records, "training_pairs": len(scored.pairs),
             "em_iterations": scored.model.report.iterations, "em_converged": float(scored.model.report.converged),
             "em_match_share": scored.model.match_share, "em_patterns": scored.model.report.patterns,
-            "predicted_match_pairs": int((scored.probabilities >= config.threshold).sum()),
+            "predicted_match_pairs": int(is_match(scored.probabilities, config.threshold).sum()),
             **(scored.quality.metrics() if scored.quality is not None else {}),
         }
         evaluation = boot = None
