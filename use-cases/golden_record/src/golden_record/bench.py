@@ -100,7 +100,7 @@ def recordlinkage_baseline(database_url: str) -> dict:
     ecm = recordlinkage.ECMClassifier(binarize=0.5)
     matches = ecm.fit_predict(features)
     seconds = time.perf_counter() - t0
-    ent = truth.reindex(df.index.astype(str)).to_numpy()
+    ent = truth.reindex(df.index if df.index.dtype == truth.index.dtype else df.index.astype(str)).to_numpy()
     pos = {rid: i for i, rid in enumerate(df.index)}
     li = np.fromiter((pos[a] for a in matches.get_level_values(0)), dtype=np.int64, count=len(matches))
     ri = np.fromiter((pos[b] for b in matches.get_level_values(1)), dtype=np.int64, count=len(matches))

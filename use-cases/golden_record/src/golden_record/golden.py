@@ -1023,7 +1023,7 @@ def main(argv: list[str] | None = None) -> int:
     from .config import _format_validation_error, apply_overrides, load_settings, parse_override
     from .cli import Progress
     from .pipeline import load
-    from .scoring import load_model_config_from_files, load_model_files
+    from .scoring import load_model_files
 
     args = build_parser().parse_args(argv)
     for text in args.overrides:
@@ -1047,8 +1047,12 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         with progress.stage("model"):
             path = _model_file(client, args.run_id, Path(tmp))
-            model, _, _ = load_model_files(path)
-            config = load_model_config_from_files(path)
+            try:
+                model, config, _ = load_model_files(path)
+            except ValidationError as err:
+                raise ConfigError(f"run {args.run_id} was trained with a config this version cannot read "
+                                  f"({_format_validation_error('its model', err).splitlines()[0]}): train a new "
+                                  "model (python src/train.py) and build from its run") from None
     if args.overrides:
         data = apply_overrides(config.model_dump(mode="json"), args.overrides)
         try:
