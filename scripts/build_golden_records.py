@@ -3,7 +3,7 @@
 ``python scripts/build_golden_records.py --run-id RUN_ID`` (``--help`` for the options)."""
 import _bootstrap  # noqa: F401
 
-from golden_record.golden import cli
+from golden_record.golden.build import cli
 
 if __name__ == "__main__":
     cli()

@@ -1,11 +1,11 @@
 #!/usr/bin/env python
-"""Thin entry point: see golden_record.warehouse.check_main."""
+"""Thin entry point: see golden_record.io.warehouse.check_main."""
 import sys
 
 import _bootstrap  # noqa: F401
 
 from golden_record.cli import run_main
-from golden_record.warehouse import check_main
+from golden_record.io.warehouse import check_main
 
 if __name__ == "__main__":
     sys.exit(run_main(check_main))

@@ -1,11 +1,11 @@
 #!/usr/bin/env python
-"""List recent runs, explain failures, find and close stale runs: see golden_record.diagnose."""
+"""List recent runs, explain failures, find and close stale runs: see golden_record.tracking.diagnose."""
 import sys
 
 import _bootstrap  # noqa: F401
 
 from golden_record.cli import run_main
-from golden_record.diagnose import main
+from golden_record.tracking.diagnose import main
 
 if __name__ == "__main__":
     sys.exit(run_main(main))

@@ -1,11 +1,11 @@
 #!/usr/bin/env python
-"""Thin entry point: see golden_record.baselines.export_main."""
+"""Thin entry point: see golden_record.tracking.baselines.export_main."""
 import sys
 
 import _bootstrap  # noqa: F401
 
 from golden_record.cli import run_main
-from golden_record.baselines import export_main
+from golden_record.tracking.baselines import export_main
 
 if __name__ == "__main__":
     sys.exit(run_main(export_main))

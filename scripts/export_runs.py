@@ -1,11 +1,11 @@
 #!/usr/bin/env python
-"""Thin entry point: see golden_record.reports.export_runs_main."""
+"""Thin entry point: see golden_record.tracking.reports.export_runs_main."""
 import sys
 
 import _bootstrap  # noqa: F401
 
 from golden_record.cli import run_main
-from golden_record.reports import export_runs_main
+from golden_record.tracking.reports import export_runs_main
 
 if __name__ == "__main__":
     sys.exit(run_main(export_runs_main))

@@ -1,11 +1,11 @@
 #!/usr/bin/env python
-"""Thin entry point: see golden_record.baselines.import_main."""
+"""Thin entry point: see golden_record.tracking.baselines.import_main."""
 import sys
 
 import _bootstrap  # noqa: F401
 
 from golden_record.cli import run_main
-from golden_record.baselines import import_main
+from golden_record.tracking.baselines import import_main
 
 if __name__ == "__main__":
     sys.exit(run_main(import_main))

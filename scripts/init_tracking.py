@@ -1,11 +1,11 @@
 #!/usr/bin/env python
-"""Thin entry point: see golden_record.tracking.init_main."""
+"""Thin entry point: see golden_record.tracking.store.init_main."""
 import sys
 
 import _bootstrap  # noqa: F401
 
 from golden_record.cli import run_main
-from golden_record.tracking import init_main
+from golden_record.tracking.store import init_main
 
 if __name__ == "__main__":
     sys.exit(run_main(init_main))

@@ -27,7 +27,7 @@ if str(SRC) not in sys.path:
 
 from mlflow import MlflowClient  # noqa: E402
 
-from golden_record import warehouse  # noqa: E402
+from golden_record.io import warehouse  # noqa: E402
 
 
 

@@ -14,7 +14,7 @@ from conftest import fresh_store
 from mlflow import MlflowClient
 from mlflow.entities import Dataset, DatasetInput, InputTag, LoggedModelOutput, Metric, Param
 
-from golden_record.baselines import BASELINE_TAG, SOURCE_TAG, export_main, import_main, safe_name
+from golden_record.tracking.baselines import BASELINE_TAG, SOURCE_TAG, export_main, import_main, safe_name
 from golden_record.cli import run_main
 
 EXPERIMENT = "smart/golden_record/baseline_v1"

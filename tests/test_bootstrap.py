@@ -6,8 +6,8 @@ import time
 import numpy as np
 import pytest
 
-from golden_record.bootstrap import SAMPLE_COLUMNS, bootstrap_intervals
-from golden_record.evaluation import evaluate
+from golden_record.evaluation.bootstrap import SAMPLE_COLUMNS, bootstrap_intervals
+from golden_record.evaluation.pairs import evaluate
 
 KEYS = ["precision_ci_low", "precision_ci_high", "recall_ci_low", "recall_ci_high", "f1_score_ci_low",
         "f1_score_ci_high"]

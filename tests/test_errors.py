@@ -10,7 +10,7 @@ import pytest
 from mlflow import MlflowClient
 
 from conftest import ROOT, run
-from golden_record import warehouse
+from golden_record.io import warehouse
 from test_train import USE_CASE, train
 
 

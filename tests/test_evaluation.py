@@ -1,4 +1,4 @@
-"""Tests for golden_record.evaluation and golden_record.plots (pure Python, no database)."""
+"""Tests for golden_record.evaluation.pairs and golden_record.tracking.plots (pure Python, no database)."""
 from __future__ import annotations
 
 import json
@@ -16,8 +16,8 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from sklearn import metrics as skm  # noqa: E402
 
-from golden_record import plots  # noqa: E402
-from golden_record.evaluation import Evaluation, evaluate, threshold_metrics  # noqa: E402
+from golden_record.tracking import plots  # noqa: E402
+from golden_record.evaluation.pairs import Evaluation, evaluate, threshold_metrics  # noqa: E402
 
 # --------------------------------------------------------------------------- fixtures
 

@@ -20,7 +20,9 @@ import pytest
 from mlflow import MlflowClient
 
 from conftest import ROOT, run
-from golden_record import golden, pipeline, warehouse
+from golden_record.golden import build as golden
+from golden_record.linkage import pipeline
+from golden_record.io import warehouse
 from golden_record.config import ConfigError, GoldenSettings, load_model_config
 from golden_record.errors import DataError, WarehouseError
 

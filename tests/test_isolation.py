@@ -7,7 +7,7 @@ import re
 import psycopg
 
 from conftest import ROOT, RunDatabases
-from golden_record import warehouse
+from golden_record.io import warehouse
 
 
 def _exists(server_url: str, name: str) -> bool:

@@ -1,4 +1,4 @@
-"""Tests for golden_record.people_synthetic: pure Python, except one test of write_table against a
+"""Tests for golden_record.synthetic.people: pure Python, except one test of write_table against a
 real PostgreSQL server (its own database, created and dropped by the test)."""
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from golden_record import people_synthetic as ps  # noqa: E402
-from golden_record.people_synthetic import CORRUPTION_COLUMNS, CORRUPTION_KINDS, PEOPLE_COLUMNS, generate  # noqa: E402
+from golden_record.synthetic import people as ps  # noqa: E402
+from golden_record.synthetic.people import CORRUPTION_COLUMNS, CORRUPTION_KINDS, PEOPLE_COLUMNS, generate  # noqa: E402
 
 TEXT_COLUMNS = [c for c in PEOPLE_COLUMNS if c != "updated_at"]
 PER_RECORD = {"rec_id", "source", "sex", "updated_at"}       # may differ between any two records

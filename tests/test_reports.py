@@ -16,7 +16,7 @@ from mlflow.entities import Metric, Param
 
 from golden_record.cli import run_main
 from golden_record.config import load_settings
-from golden_record.reports import export_runs_main, report_main
+from golden_record.tracking.reports import export_runs_main, report_main
 
 EXPERIMENT = load_settings().tracking.experiment_name  # the default the report uses
 T0 = 1_700_000_000_000

@@ -98,7 +98,7 @@ def _one_error_line(stderr: str) -> str:
 
 # --------------------------------------------------------------------------- unique run names
 def test_default_run_names_are_unique_within_one_second():
-    from golden_record.lifecycle import SWEEP_RUN_PREFIX, TRAINING_RUN_PREFIX, default_run_name
+    from golden_record.tracking.lifecycle import SWEEP_RUN_PREFIX, TRAINING_RUN_PREFIX, default_run_name
 
     now = datetime(2024, 5, 6, 7, 8, 9)
     for prefix in (TRAINING_RUN_PREFIX, SWEEP_RUN_PREFIX):
@@ -112,7 +112,7 @@ def test_runs_started_in_the_same_second_get_distinct_names(test_databases, tmp_
     table is empty)."""
     import psycopg
 
-    from golden_record import warehouse
+    from golden_record.io import warehouse
 
     url = test_databases.url("names")
     with psycopg.connect(url) as conn:
@@ -139,7 +139,7 @@ def test_lifecycle_closes_every_run_it_opened(tmp_path_factory, error, status):
     store by its parent id), leaves finished children alone, and empties the open-runs registry."""
     import mlflow
 
-    from golden_record import lifecycle
+    from golden_record.tracking import lifecycle
 
     uri = fresh_store(tmp_path_factory, tmp_path_factory.mktemp("lifecycle"))
     mlflow.set_tracking_uri(uri)

@@ -17,7 +17,7 @@ from mlflow import MlflowClient
 from psycopg.conninfo import conninfo_to_dict
 
 from conftest import ROOT, fresh_store, run
-from golden_record import redaction
+from golden_record.io import redaction
 from test_train import USE_CASE, train
 
 EXPERIMENT = "secrets"
@@ -193,7 +193,7 @@ def test_scrub_removes_registered_secrets_in_every_encoding_and_generic_patterns
 
 
 def test_database_and_sibling_urls_work_for_dsns():
-    from golden_record import warehouse
+    from golden_record.io import warehouse
 
     dsn = "host=127.0.0.1 port=5432 user=postgres password='a b' dbname=mine"
     target = warehouse.DatabaseTarget(dsn, "DATABASE_URL")

@@ -10,7 +10,7 @@ from mlflow import MlflowClient
 
 from conftest import run
 from golden_record.config import ConfigError, load_model_config
-from golden_record.sweep import THRESHOLD_KEY, parse_sweeps, parse_values
+from golden_record.jobs.sweep import THRESHOLD_KEY, parse_sweeps, parse_values
 from test_train import USE_CASE, train
 
 

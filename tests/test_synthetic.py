@@ -1,4 +1,4 @@
-"""Tests for golden_record.synthetic: pure Python, no database."""
+"""Tests for golden_record.synthetic.citizens: pure Python, no database."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from golden_record import indian_data, synthetic  # noqa: E402
-from golden_record.synthetic import CITIZEN_COLUMNS, CORRUPTION_KINDS, generate  # noqa: E402
+from golden_record.synthetic import indian_data
+from golden_record.synthetic import citizens as synthetic  # noqa: E402
+from golden_record.synthetic.citizens import CITIZEN_COLUMNS, CORRUPTION_KINDS, generate  # noqa: E402
 
 STRING_COLUMNS = [c for c in CITIZEN_COLUMNS if c not in ("citizen_id", "date_of_birth", "created_at", "updated_at")]
 ABBR = indian_data.ADDRESS_ABBREVIATIONS

@@ -12,7 +12,8 @@ import psycopg
 import pytest
 
 from conftest import ROOT, run
-from golden_record import synthetic, warehouse
+from golden_record.synthetic import citizens as synthetic
+from golden_record.io import warehouse
 
 
 def _stats_from_output(text: str) -> dict[str, int]:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # works from a checkout, installed or not
 
-from golden_record.train import cli  # noqa: E402
+from golden_record.jobs.train import cli  # noqa: E402
 
 if __name__ == "__main__":
     cli()

@@ -21,8 +21,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .linkage.keys import TRANSFORMS, parse_key
-from .linkage.schema import FieldSpec
+from golden_record.linkage.keys import TRANSFORMS, parse_key
+from golden_record.linkage.schema import FieldSpec
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
 SETTINGS_PATH = REPO_ROOT / "config" / "settings.yaml"
@@ -39,11 +39,11 @@ METHOD_TYPES = {
     **{m: frozenset({"name", "text", "address", "identifier", "phone", "email"})
        for m in ("jaro_winkler", "levenshtein", "token_set", "token_sort")},
 }
-#: Registry of comparison methods (implemented in :mod:`golden_record.comparisons`).
+#: Registry of comparison methods (implemented in :mod:`golden_record.linkage.comparisons`).
 COMPARISON_METHODS = tuple(METHOD_TYPES)
-#: Registry of fuzzy candidate passes (implemented in :mod:`golden_record.candidates`).
+#: Registry of fuzzy candidate passes (implemented in :mod:`golden_record.linkage.blocking`).
 FUZZY_BLOCKING_METHODS = ("phonetic", "sorted_neighbourhood", "none")
-#: Registry of survivorship rules (implemented in :mod:`golden_record.golden`).
+#: Registry of survivorship rules (implemented in :mod:`golden_record.golden.build`).
 SURVIVORSHIP_RULES = ("most_recent", "most_frequent", "most_complete", "source_priority")
 
 
@@ -300,7 +300,7 @@ class TrackingOptions(_Strict):
 
 
 class GoldenSettings(_Strict):
-    """Clustering of matched pairs into golden records, and survivorship (see golden_record.golden).
+    """Clustering of matched pairs into golden records, and survivorship (see golden_record.golden.build).
 
     A survivorship rule *chain* (``default_rule`` or ``rules.<field>``) is a fallback chain: the
     first rule picks the surviving value among the cluster's non-null values, each next rule breaks

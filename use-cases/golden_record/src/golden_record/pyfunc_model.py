@@ -6,6 +6,6 @@ installed.
 """
 import mlflow
 
-from golden_record.scoring import python_model
+from golden_record.linkage.scoring import python_model
 
 mlflow.models.set_model(python_model())

@@ -1,6 +1,6 @@
 """Synthetic person records of a second, differently shaped registry, with duplicates and ground truth.
 
-The citizens seeder (:mod:`golden_record.synthetic`) makes one shape: Indian households, integer
+The citizens seeder (:mod:`golden_record.synthetic.citizens`) makes one shape: Indian households, integer
 ids, a real ``date`` column. This module makes another one, to prove the product on tables it was
 not written for: independent people (no households) from four locales (en_AU, en_US, en_GB,
 de_DE) with their own postcode, phone and address formats, a text id (``rec-12-org``,

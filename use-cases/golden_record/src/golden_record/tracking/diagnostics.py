@@ -4,7 +4,7 @@
 ``error.hint``, writes ``diagnostics/error_report.json`` and ``diagnostics/traceback.txt``, puts a
 one-sentence description on the run page (``mlflow.note.content``) and ends the run FAILED
 (KILLED for Ctrl-C / SIGTERM). Metrics logged before the failure stay. Every string it sends is
-scrubbed of passwords (:func:`golden_record.redaction.scrub`): exception texts may quote a URL.
+scrubbed of passwords (:func:`golden_record.io.redaction.scrub`): exception texts may quote a URL.
 """
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from .errors import GoldenRecordError
-from .redaction import scrub, scrub_obj
+from golden_record.errors import GoldenRecordError
+from golden_record.io.redaction import scrub, scrub_obj
 
 GENERIC_HINTS = {
     "MemoryError": "reduce candidates.max_block_size or candidates.max_pairs, or use fewer rows",

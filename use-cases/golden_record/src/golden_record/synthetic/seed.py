@@ -9,9 +9,10 @@ import argparse
 import sys
 import time
 
-from . import synthetic, warehouse
-from .cli import Progress, run_main
-from .config import load_settings
+from golden_record.synthetic import citizens as synthetic
+from golden_record.io import warehouse
+from golden_record.cli import Progress, run_main
+from golden_record.config import load_settings
 
 
 def build_parser(defaults) -> argparse.ArgumentParser:

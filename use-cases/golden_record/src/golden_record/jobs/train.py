@@ -3,7 +3,7 @@
 Order of events: validate the config (no run is created for an invalid one), check the tracking
 store answers (before any data is loaded), start the run, then load -> prepare -> candidates ->
 compare -> fit -> evaluate -> log. Any failure after the run starts ends it FAILED with the stage,
-the error and a hint (see :mod:`golden_record.diagnostics`); Ctrl-C and SIGTERM end it KILLED.
+the error and a hint (see :mod:`golden_record.tracking.diagnostics`); Ctrl-C and SIGTERM end it KILLED.
 """
 from __future__ import annotations
 
@@ -18,16 +18,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .linkage.decision import is_match
-from . import diagnostics, plots, redaction, tracking, warehouse
-from .bootstrap import bootstrap_intervals
-from .cli import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, EXIT_WAREHOUSE, Progress
-from .config import ConfigError, ModelConfig, Settings, flatten, load_model_config, load_settings
-from .errors import GoldenRecordError, WarehouseError
-from .evaluation import Evaluation
-from .lifecycle import TRAINING_RUN_PREFIX, RunLifecycle, default_run_name, quiet_store_logs
-from .pipeline import Scored, fit_and_score, load
-from .scoring import pair_fields, python_model, save_model_files
+from golden_record.linkage.decision import is_match
+from golden_record.tracking import diagnostics
+from golden_record.tracking import plots
+from golden_record.io import redaction
+from golden_record.tracking import store as tracking
+from golden_record.io import warehouse
+from golden_record.evaluation.bootstrap import bootstrap_intervals
+from golden_record.cli import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, EXIT_WAREHOUSE, Progress
+from golden_record.config import ConfigError, ModelConfig, Settings, flatten, load_model_config, load_settings
+from golden_record.errors import GoldenRecordError, WarehouseError
+from golden_record.evaluation.pairs import Evaluation
+from golden_record.tracking.lifecycle import TRAINING_RUN_PREFIX, RunLifecycle, default_run_name, quiet_store_logs
+from golden_record.linkage.pipeline import Scored, fit_and_score, load
+from golden_record.linkage.scoring import pair_fields, python_model, save_model_files
 
 PIP_REQUIREMENTS_PACKAGES = ("mlflow", "numpy", "pandas", "rapidfuzz", "jellyfish", "pydantic", "PyYAML")
 
@@ -282,7 +286,7 @@ def log_model(scored: Scored, config: ModelConfig, folder: Path) -> None:
     from mlflow.models import ModelSignature, infer_signature
     from mlflow.types import ColSpec, Schema
 
-    from .scoring import LEFT, RIGHT, score_pair_frame
+    from golden_record.linkage.scoring import LEFT, RIGHT, score_pair_frame
 
     path = save_model_files(folder / "model_files", scored.model, config)
     fields = pair_fields(config)
@@ -300,7 +304,7 @@ def log_model(scored: Scored, config: ModelConfig, folder: Path) -> None:
         warnings.simplefilter("ignore")
         signature = infer_signature(example.astype(str), output, params={"threshold": config.threshold})
     signature = ModelSignature(inputs=inputs, outputs=signature.outputs, params=signature.params)
-    package_dir = Path(__file__).resolve().parent
+    package_dir = Path(__file__).resolve().parents[1]   # the golden_record package
     mlflow_logger = logging.getLogger("mlflow")
     level = mlflow_logger.level
     mlflow_logger.setLevel(logging.ERROR)
@@ -407,7 +411,7 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
                     join_plots()
                 mlflow.log_artifacts(str(folder))
         if write_golden:
-            from . import golden
+            from golden_record.golden import build as golden
 
             with progress.stage("golden"):
                 with warehouse.connect(target, settings.database.connect_timeout_seconds) as conn:
@@ -457,7 +461,8 @@ def print_summary(outcome: RunOutcome) -> None:
 def main(argv: list[str] | None = None) -> int:
     import os
 
-    from . import registry, sweep
+    from golden_record.tracking import registry
+    from golden_record.jobs import sweep
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     redaction.protect_process()   # no password in anything printed, tracebacks and warnings included

@@ -27,7 +27,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from . import indian_data as D
+from golden_record.synthetic import indian_data as D
 
 CITIZEN_COLUMNS = [
     "citizen_id", "full_name", "first_name", "last_name", "father_name", "gender",

@@ -44,7 +44,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from .linkage.decision import THRESHOLD_DECIMALS, pairs_within
+from golden_record.linkage.decision import THRESHOLD_DECIMALS, pairs_within
 
 __all__ = ["Evaluation", "evaluate", "threshold_metrics", "THRESHOLD_DECIMALS"]
 

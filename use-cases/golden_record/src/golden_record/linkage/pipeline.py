@@ -12,17 +12,17 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .linkage.decision import is_match, pairs_within
-from . import candidates as candidates_mod
-from . import warehouse
-from .cli import Progress
-from .comparisons import ComparisonVectors, compare
-from .config import ModelConfig
-from .errors import DataError, ModelError
-from .evaluation import Evaluation, evaluate
-from .linkage.cleaning import FieldQuality
-from .linkage.schema import clean_records
-from .model import FellegiSunter, level_frequencies
+from golden_record.linkage.decision import is_match, pairs_within
+from golden_record.linkage import blocking as candidates_mod
+from golden_record.io import warehouse
+from golden_record.cli import Progress
+from golden_record.linkage.comparisons import ComparisonVectors, compare
+from golden_record.config import ModelConfig
+from golden_record.errors import DataError, ModelError
+from golden_record.evaluation.pairs import Evaluation, evaluate
+from golden_record.linkage.cleaning import FieldQuality
+from golden_record.linkage.schema import clean_records
+from golden_record.linkage.model import FellegiSunter, level_frequencies
 
 
 

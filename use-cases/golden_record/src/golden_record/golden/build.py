@@ -90,11 +90,11 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from .linkage.decision import is_match, pairs_within
-from . import warehouse
-from .config import SURVIVORSHIP_RULES, ConfigError, GoldenSettings, ModelConfig
-from .errors import DataError, TrackingError, WarehouseError
-from .linkage.schema import FieldSpec, clean_field
+from golden_record.linkage.decision import is_match, pairs_within
+from golden_record.io import warehouse
+from golden_record.config import SURVIVORSHIP_RULES, ConfigError, GoldenSettings, ModelConfig
+from golden_record.errors import DataError, TrackingError, WarehouseError
+from golden_record.linkage.schema import FieldSpec, clean_field
 
 #: Survivorship rule registry (names validated by :class:`config.GoldenSettings`).
 RULES = SURVIVORSHIP_RULES
@@ -923,7 +923,7 @@ def sample_frame(result: GoldenResult, size: int | None = None, seed: int = 0) -
 def write_artifacts(result: GoldenResult, folder: str | Path) -> Path:
     """Write ``cluster_size_histogram.png``, ``golden_records_sample.csv`` and ``golden_metrics.json``
     into ``folder`` (log it as artifacts under ``golden/``)."""
-    from . import plots
+    from golden_record.tracking import plots
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -957,7 +957,7 @@ _OVERRIDABLE = ("golden.", "model.params.match_threshold")
 
 def score_with_model(records: pd.DataFrame, entity: np.ndarray | None, config: ModelConfig, model, progress):
     """prepare -> candidates -> compare -> score with an already fitted model (no EM)."""
-    from .pipeline import Scored, candidate_vectors, labels_for, true_pair_count
+    from golden_record.linkage.pipeline import Scored, candidate_vectors, labels_for, true_pair_count
 
     prepared, pairs, vectors, quality = candidate_vectors(records, config, progress)
     with progress.stage("score"):
@@ -1017,13 +1017,13 @@ def main(argv: list[str] | None = None) -> int:
     """``scripts/build_golden_records.py --run-id RUN_ID`` (wrapped by :func:`cli.run_main`)."""
     import mlflow
 
-    from . import tracking
+    from golden_record.tracking import store as tracking
     from pydantic import ValidationError
 
-    from .config import _format_validation_error, apply_overrides, load_settings, parse_override
-    from .cli import Progress
-    from .pipeline import load
-    from .scoring import load_model_files
+    from golden_record.config import _format_validation_error, apply_overrides, load_settings, parse_override
+    from golden_record.cli import Progress
+    from golden_record.linkage.pipeline import load
+    from golden_record.linkage.scoring import load_model_files
 
     args = build_parser().parse_args(argv)
     for text in args.overrides:
@@ -1080,7 +1080,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cli() -> None:
-    from .cli import run_main
+    from golden_record.cli import run_main
 
     sys.exit(run_main(main))
 

@@ -36,8 +36,9 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Callable, Iterator
 
-from . import diagnostics, tracking
-from .errors import GoldenRecordError, TrackingError
+from golden_record.tracking import diagnostics
+from golden_record.tracking import store as tracking
+from golden_record.errors import GoldenRecordError, TrackingError
 
 TRAINING_RUN_PREFIX = "deduplication_training"
 SWEEP_RUN_PREFIX = "threshold_sweep"

@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .linkage.decision import is_match
-from .comparisons import compare
-from .config import ModelConfig, check_threshold
-from .model import FellegiSunter
-from .linkage.schema import clean_records
+from golden_record.linkage.decision import is_match
+from golden_record.linkage.comparisons import compare
+from golden_record.config import ModelConfig, check_threshold
+from golden_record.linkage.model import FellegiSunter
+from golden_record.linkage.schema import clean_records
 
 LEFT, RIGHT = "_l", "_r"
 

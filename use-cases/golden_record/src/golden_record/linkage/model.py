@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .comparisons import MISSING
-from .errors import ModelError
+from golden_record.linkage.comparisons import MISSING
+from golden_record.errors import ModelError
 
 _EPS = 1e-6
 

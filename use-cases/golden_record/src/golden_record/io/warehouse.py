@@ -22,9 +22,9 @@ from psycopg import sql
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine, make_url
 
-from . import redaction
-from .config import REPO_ROOT, DataSource, Settings
-from .errors import DataError, WarehouseError
+from golden_record.io import redaction
+from golden_record.config import REPO_ROOT, DataSource, Settings
+from golden_record.errors import DataError, WarehouseError
 
 SQL_DIR = REPO_ROOT / "sql"
 SEED_HINT = "run make seed-data (or python scripts/seed_data.py)"
@@ -36,7 +36,7 @@ PRIVILEGE_HINT = ("connect as a user with the needed privileges (DATABASE_URL), 
 
 # --------------------------------------------------------------------------- URLs
 # DATABASE_URL may be any form libpq accepts (URL, query parameters, SQLAlchemy driver prefix,
-# key=value DSN): parsed by libpq's own parser, shown and scrubbed by golden_record.redaction.
+# key=value DSN): parsed by libpq's own parser, shown and scrubbed by golden_record.io.redaction.
 def redact(url: str) -> str:
     """The URL (or DSN) with any password removed: safe to print, log and store."""
     return redaction.redact(url)
@@ -213,7 +213,7 @@ def resolve_target(settings: Settings, announce: bool = True, create: bool = Fal
 def sibling_database(name: str, settings: Settings | None = None) -> str:
     """URL of database ``name`` on the configured server (ignoring DATABASE_URL), created if
     missing: tests and benchmarks use such siblings so they never touch smart_warehouse."""
-    from .config import load_settings
+    from golden_record.config import load_settings
 
     saved = os.environ.pop("DATABASE_URL", None)
     try:
@@ -501,7 +501,7 @@ def replace_tables(conn: psycopg.Connection, frames: dict[str, pd.DataFrame]) ->
 # --------------------------------------------------------------------------- command line
 def check_main(argv: list[str] | None = None) -> int:
     """``scripts/db_check.py``: make sure a database answers, apply the schema, say which it is."""
-    from .config import load_settings
+    from golden_record.config import load_settings
 
     settings = load_settings()
     target = resolve_target(settings, announce=True, create=True)

@@ -24,12 +24,15 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from . import diagnostics, plots, tracking, warehouse
-from .config import ConfigError, ModelConfig, Settings, apply_overrides, flatten, _format_validation_error
-from .evaluation import threshold_metrics
-from .lifecycle import SWEEP_RUN_PREFIX, RunLifecycle, default_run_name, signals_deferred
-from .cli import Progress
-from .pipeline import fit_and_score, load
+from golden_record.tracking import diagnostics
+from golden_record.tracking import plots
+from golden_record.tracking import store as tracking
+from golden_record.io import warehouse
+from golden_record.config import ConfigError, ModelConfig, Settings, apply_overrides, flatten, _format_validation_error
+from golden_record.evaluation.pairs import threshold_metrics
+from golden_record.tracking.lifecycle import SWEEP_RUN_PREFIX, RunLifecycle, default_run_name, signals_deferred
+from golden_record.cli import Progress
+from golden_record.linkage.pipeline import fit_and_score, load
 
 THRESHOLD_KEY = "model.params.match_threshold"
 ALIASES = {"match_threshold": THRESHOLD_KEY, "threshold": THRESHOLD_KEY}
@@ -126,8 +129,8 @@ def run_sweep(base_data: dict, base_config: ModelConfig, spec: SweepSpec, settin
     import mlflow
     from mlflow.entities import Metric, Param, RunTag
 
-    from .train import log_model as log_pyfunc_model
-    from .train import preflight
+    from golden_record.jobs.train import log_model as log_pyfunc_model
+    from golden_record.jobs.train import preflight
 
     uri = tracking.configure(settings)
     experiment = experiment or settings.tracking.experiment_name
@@ -239,7 +242,7 @@ def run_sweep(base_data: dict, base_config: ModelConfig, spec: SweepSpec, settin
 
 
 def print_sweep_summary(result: dict, target_precision: float) -> None:
-    from .train import ui_hint
+    from golden_record.jobs.train import ui_hint
 
     s, table = result["summary"], result["table"]
     cols = ["threshold", "precision", "recall", "f1_score", "match_pairs"] + \

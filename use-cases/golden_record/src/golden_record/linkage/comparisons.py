@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from rapidfuzz import distance, fuzz, process
 
-from .config import Comparison
+from golden_record.config import Comparison
 
 MISSING = -1
 

@@ -15,10 +15,10 @@ import socket
 import time
 from datetime import datetime
 
-from . import tracking
-from .config import load_settings
-from .errors import GoldenRecordError
-from .lifecycle import quiet_store_logs
+from golden_record.tracking import store as tracking
+from golden_record.config import load_settings
+from golden_record.errors import GoldenRecordError
+from golden_record.tracking.lifecycle import quiet_store_logs
 
 KEY_METRICS = ("f1_score", "precision", "recall", "best_f1_score")
 

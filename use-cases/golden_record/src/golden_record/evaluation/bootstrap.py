@@ -6,7 +6,7 @@ the person (the ground-truth entity), as in a cluster bootstrap.
 
 Per-entity aggregates
 ---------------------
-At the threshold (``probability >= threshold``, snapped like :mod:`golden_record.evaluation`):
+At the threshold (``probability >= threshold``, snapped like :mod:`golden_record.evaluation.pairs`):
 
 * ``tp_e``  - classified-match pairs whose two records both belong to entity ``e``;
 * ``fp_e``  - classified-match pairs of two different entities. **Each false-positive pair is
@@ -42,8 +42,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .linkage.decision import is_match, pairs_per_group
-from .evaluation import _validate_threshold
+from golden_record.linkage.decision import is_match, pairs_per_group
+from golden_record.evaluation.pairs import _validate_threshold
 
 __all__ = ["BootstrapResult", "bootstrap_intervals", "METRICS"]
 

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .linkage.decision import pairs_within
-from .config import CandidateSettings
-from .errors import DataError
-from .linkage.keys import KeyPart, key_values, parse_key
+from golden_record.linkage.decision import pairs_within
+from golden_record.config import CandidateSettings
+from golden_record.errors import DataError
+from golden_record.linkage.keys import KeyPart, key_values, parse_key
 
 
 @dataclass
