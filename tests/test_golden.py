@@ -722,7 +722,7 @@ def test_training_run_fails_in_stage_golden_when_the_table_is_reseeded_mid_run(c
     driver = (
         "import subprocess, sys\n"
         f"sys.path.insert(0, {str(USE_CASE / 'src')!r})\n"
-        "from golden_record import train\n"
+        "from golden_record.jobs import train\n"
         "fit = train.fit_and_score\n"
         "def fit_then_reseed(*args, **kwargs):\n"
         "    scored = fit(*args, **kwargs)\n"
@@ -786,19 +786,17 @@ def test_seeded_golden_full_names_agree_with_their_first_and_last_names(seeded_b
 
 def test_script_logs_cluster_metrics_to_the_trained_run(seeded_url, mlflow_store, tmp_path):
     env = {"DATABASE_URL": seeded_url, "MLFLOW_TRACKING_URI": mlflow_store}
-    # once the trainer has --write-golden, the same training run writes the golden records too
-    write_flag = "--write-golden" in (USE_CASE / "src" / "golden_record" / "train.py").read_text()
-    done = run([sys.executable, "src/train.py", "--experiment", "golden_e2e", "--quiet",
-                *(["--write-golden"] if write_flag else [])], env, cwd=USE_CASE)
+    # the same training run writes the golden records too
+    done = run([sys.executable, "src/train.py", "--experiment", "golden_e2e", "--quiet", "--write-golden"], env,
+               cwd=USE_CASE)
     assert done.returncode == 0, done.stderr[-3000:]
     client = MlflowClient(mlflow_store)
     run_id = client.search_runs([client.get_experiment_by_name("golden_e2e").experiment_id])[0].info.run_id
-    if write_flag:
-        trained = client.get_run(run_id).data.metrics
-        with psycopg.connect(seeded_url) as conn:
-            written = conn.execute("SELECT count(*) FROM golden_records WHERE run_id = %s", (run_id,)).fetchone()[0]
-        assert written == trained["golden_records"] > 0 and trained["bcubed_f1"] > 0.98
-        assert "golden/golden_records_sample.csv" in {a.path for a in client.list_artifacts(run_id, "golden")}
+    trained = client.get_run(run_id).data.metrics
+    with psycopg.connect(seeded_url) as conn:
+        written = conn.execute("SELECT count(*) FROM golden_records WHERE run_id = %s", (run_id,)).fetchone()[0]
+    assert written == trained["golden_records"] > 0 and trained["bcubed_f1"] > 0.98
+    assert "golden/golden_records_sample.csv" in {a.path for a in client.list_artifacts(run_id, "golden")}
 
     done = run([sys.executable, "scripts/build_golden_records.py", "--run-id", run_id, "--quiet"], env)
     assert done.returncode == 0, done.stderr[-3000:]

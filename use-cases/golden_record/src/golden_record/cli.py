@@ -93,3 +93,45 @@ class Progress:
         self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start
         if announce:
             self.say(f"[{name}] done in {self.timings[name]:.2f} s")
+
+
+# --------------------------------------------------------------------------- one entry point
+#: ``golden-record COMMAND [ARGS]`` (``[project.scripts]``; also ``python -m golden_record``):
+#: command -> (module, function, what it does). Each command keeps its own --help.
+COMMANDS = {
+    "train": ("golden_record.jobs.train", "main", "train, evaluate and log a model (--sweep, --write-golden, --register)"),
+    "golden": ("golden_record.golden.build", "main", "golden records from a logged model (--run-id)"),
+    "seed": ("golden_record.synthetic.seed", "main", "seed the warehouse with synthetic citizens"),
+    "diagnose": ("golden_record.tracking.diagnose", "main", "recent runs, why failed runs failed, stale runs"),
+    "report": ("golden_record.tracking.reports", "report_main", "summary of the runs, or compare runs"),
+    "export-runs": ("golden_record.tracking.reports", "export_runs_main", "all runs in one parquet/csv table"),
+    "export-baseline": ("golden_record.tracking.baselines", "export_main", "export runs to baselines/"),
+    "import-baselines": ("golden_record.tracking.baselines", "import_main", "import baselines/ into the store"),
+    "db-check": ("golden_record.io.warehouse", "check_main", "make sure a database answers; apply the schema"),
+    "init-tracking": ("golden_record.tracking.store", "init_main", "create the MLflow store's schema"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``golden-record COMMAND [ARGS]``: one entry point for every job."""
+    import importlib
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        width = max(map(len, COMMANDS))
+        print("usage: golden-record COMMAND [ARGS]   (golden-record COMMAND --help for its options)\n\ncommands:")
+        for name, (_, _, what) in COMMANDS.items():
+            print(f"  {name:<{width}}  {what}")
+        return 0 if args else EXIT_USAGE
+    if args[0] not in COMMANDS:
+        print(f"error: unknown command {args[0]!r}; commands: {', '.join(COMMANDS)}", file=sys.stderr)
+        return EXIT_USAGE
+    module, function, _ = COMMANDS[args[0]]
+    job = getattr(importlib.import_module(module), function)
+    if args[0] == "train":          # the trainer reports its own failures (runs marked FAILED/KILLED)
+        return job(args[1:])
+    return run_main(job, args[1:])
+
+
+def entry_point() -> None:
+    sys.exit(main())
