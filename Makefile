@@ -13,8 +13,19 @@ TRAIN_ARGS ?=
 
 .PHONY: help all install setup db tracking-store seed-data train sweep golden diagnose mlflow-ui test bench clean-venv import-baselines report
 
-help: ## list the targets
+help: ## list the targets, and the package layout
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
+	@echo
+	@echo "package use-cases/golden_record/src/golden_record/ (README: The pipeline):"
+	@echo "  config.py errors.py cli.py   configuration, errors with their fix, the golden-record command"
+	@echo "  io/          warehouse (PostgreSQL), redaction of credentials"
+	@echo "  linkage/     schema and cleaning by type, blocking keys, comparisons, model, scoring, pipeline"
+	@echo "  evaluation/  pair metrics and curves, bootstrap intervals"
+	@echo "  golden/      clustering, survivorship, golden tables from the schema"
+	@echo "  tracking/    MLflow store, run lifecycle, diagnostics, registry, baselines, reports, plots"
+	@echo "  synthetic/   the seeders (citizens, people)"
+	@echo "  jobs/        train, sweep"
+	@echo "  linker.py    the Linker facade (fit, evaluate, predict, cluster)"
 
 all: setup seed-data train ## the main job end to end: install, database, seed, train, print where to look
 
