@@ -23,7 +23,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine, make_url
 
 from golden_record.io import redaction
-from golden_record.config import REPO_ROOT, DataSource, Settings
+from golden_record.config import REPO_ROOT, ConfigError, DataSource, ModelConfig, Settings
 from golden_record.errors import DataError, WarehouseError
 
 SQL_DIR = REPO_ROOT / "sql"
@@ -448,6 +448,26 @@ def snapshot(conn: psycopg.Connection) -> Iterator[None]:
         conn.execute("SET LOCAL DateStyle = 'ISO, YMD'")
         conn.execute("SET LOCAL timezone = 'UTC'")
         yield
+
+
+def preflight(config: ModelConfig, settings: Settings, quiet: bool) -> DatabaseTarget:
+    """Everything about the database that can be checked before a run is created.
+
+    The server answers and the database exists (else :class:`WarehouseError`, exit 3), the table
+    exists (exit 3; the seed hint only for the seeder's own table), every mapped column exists
+    with a usable type and a configured ground truth is there (else :class:`ConfigError`, exit 2).
+    Returns the database target, reused by the load stage.
+    """
+    target = resolve_target(settings, announce=not quiet)
+    with connect(target, settings.database.connect_timeout_seconds) as conn:
+        if not table_exists(conn, config.data.table):
+            raise missing_table_error(conn, config.data.table, "data.table")
+        try:
+            check_source(conn, config.data, config.needed_fields())
+            check_truth(conn, config.data)
+        except WarehouseError as exc:
+            raise ConfigError(f"{exc.message}: {exc.hint}") from None
+    return target
 
 
 # --------------------------------------------------------------------------- writing

@@ -33,6 +33,7 @@ from golden_record.evaluation.pairs import threshold_metrics
 from golden_record.tracking.lifecycle import SWEEP_RUN_PREFIX, RunLifecycle, default_run_name, signals_deferred
 from golden_record.cli import Progress
 from golden_record.linkage.pipeline import fit_and_score, load
+from golden_record.tracking.model_logging import log_model
 
 THRESHOLD_KEY = "model.params.match_threshold"
 ALIASES = {"match_threshold": THRESHOLD_KEY, "threshold": THRESHOLD_KEY}
@@ -125,12 +126,10 @@ def _best(table: pd.DataFrame, target_precision: float) -> tuple[pd.Series, pd.S
 
 def run_sweep(base_data: dict, base_config: ModelConfig, spec: SweepSpec, settings: Settings,
               experiment: str | None = None, run_name: str | None = None, target_precision: float = 0.99,
-              quiet: bool = False, log_model: bool = True) -> dict:
+              quiet: bool = False, with_model: bool = True) -> dict:
     import mlflow
     from mlflow.entities import Metric, Param, RunTag
 
-    from golden_record.jobs.train import log_model as log_pyfunc_model
-    from golden_record.jobs.train import preflight
 
     uri = tracking.configure(settings)
     experiment = experiment or settings.tracking.experiment_name
@@ -140,7 +139,7 @@ def run_sweep(base_data: dict, base_config: ModelConfig, spec: SweepSpec, settin
     if any(cfg.data.truth is None for cfg in configs):
         raise ConfigError("--sweep compares thresholds against the ground truth, but data.truth is not configured")
     for cfg in configs:
-        preflight(cfg, settings, quiet)
+        warehouse.preflight(cfg, settings, quiet)
     run_name = (run_name or "").strip() or default_run_name(SWEEP_RUN_PREFIX)
     progress = Progress(quiet=quiet)
     started = time.perf_counter()
@@ -232,8 +231,8 @@ def run_sweep(base_data: dict, base_config: ModelConfig, spec: SweepSpec, settin
                         fig.axes[0].set_title(f"{fig.axes[0].get_title()} — combination {ci}")
                     plots.save_figure(fig, folder / "plots" / f"threshold_sweep{'' if len(tables) == 1 else f'_{ci}'}.png")
                 mlflow.log_artifacts(str(folder))
-                if log_model:
-                    log_pyfunc_model(best_scored, best_cfg, folder)
+                if with_model:
+                    log_model(best_scored, best_cfg, folder)
         total = time.perf_counter() - started
         mlflow.log_metric("seconds_total", total)
         lifecycle.finish()
@@ -242,7 +241,6 @@ def run_sweep(base_data: dict, base_config: ModelConfig, spec: SweepSpec, settin
 
 
 def print_sweep_summary(result: dict, target_precision: float) -> None:
-    from golden_record.jobs.train import ui_hint
 
     s, table = result["summary"], result["table"]
     cols = ["threshold", "precision", "recall", "f1_score", "match_pairs"] + \
@@ -259,5 +257,5 @@ def print_sweep_summary(result: dict, target_precision: float) -> None:
     else:
         print(f"no threshold reaches precision {target_precision:g}")
     print(f"sweep run {result['run_id']} finished in {result['seconds']:.1f} s")
-    print(ui_hint(result["experiment_id"], result["run_id"]))
+    print(tracking.ui_hint(result["experiment_id"], result["run_id"]))
     print("compare the children: on the runs page expand the sweep run, tick its child runs, press Compare")

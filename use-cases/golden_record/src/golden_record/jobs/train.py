@@ -31,9 +31,10 @@ from golden_record.errors import GoldenRecordError, WarehouseError
 from golden_record.evaluation.pairs import Evaluation
 from golden_record.tracking.lifecycle import TRAINING_RUN_PREFIX, RunLifecycle, default_run_name, quiet_store_logs
 from golden_record.linkage.pipeline import Scored, fit_and_score, load
-from golden_record.linkage.scoring import pair_fields, python_model, save_model_files
+from golden_record.tracking.model_logging import log_model
+from golden_record.tracking import registry
+from golden_record.jobs import sweep
 
-PIP_REQUIREMENTS_PACKAGES = ("mlflow", "numpy", "pandas", "rapidfuzz", "jellyfish", "pydantic", "PyYAML")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -266,86 +267,13 @@ def _json_default(o):
     return str(o)
 
 
-def pip_requirements() -> list[str]:
-    from importlib.metadata import PackageNotFoundError, version
-    reqs = []
-    for name in PIP_REQUIREMENTS_PACKAGES:
-        try:
-            reqs.append(f"{name}=={version(name)}")
-        except PackageNotFoundError:
-            reqs.append(name)
-    return reqs
-
-
-def log_model(scored: Scored, config: ModelConfig, folder: Path) -> None:
-    """Log the pyfunc model (code + fitted parameters) under the name ``model``."""
-    import logging
-    import warnings
-
-    import mlflow
-    from mlflow.models import ModelSignature, infer_signature
-    from mlflow.types import ColSpec, Schema
-
-    from golden_record.linkage.scoring import LEFT, RIGHT, score_pair_frame
-
-    path = save_model_files(folder / "model_files", scored.model, config)
-    fields = pair_fields(config)
-    sample_idx = np.arange(min(5, len(scored.pairs)))
-    rec = scored.records
-    example = pd.DataFrame({f + side: rec[f].to_numpy()[pos[sample_idx]]
-                            for f in fields if f in rec.columns
-                            for side, pos in ((LEFT, scored.pairs.left), (RIGHT, scored.pairs.right))})
-    example = example.astype(object).where(example.notna(), None)
-    output = score_pair_frame(example, scored.model, config, config.threshold)
-    # every field as an optional string column: an absent one is a missing value
-    inputs = Schema([ColSpec("string", f + side, required=False) for f in fields if f in rec.columns
-                     for side in (LEFT, RIGHT)])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        signature = infer_signature(example.astype(str), output, params={"threshold": config.threshold})
-    signature = ModelSignature(inputs=inputs, outputs=signature.outputs, params=signature.params)
-    package_dir = Path(__file__).resolve().parents[1]   # the golden_record package
-    mlflow_logger = logging.getLogger("mlflow")
-    level = mlflow_logger.level
-    mlflow_logger.setLevel(logging.ERROR)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            mlflow.pyfunc.log_model(name="model", python_model=str(package_dir / "pyfunc_model.py"),
-                                    artifacts={"fellegi_sunter": str(path)}, code_paths=[str(package_dir)],
-                                    pip_requirements=pip_requirements(), signature=signature)
-    finally:
-        mlflow_logger.setLevel(level)
-
-
-# --------------------------------------------------------------------------- the run
-def preflight(config: ModelConfig, settings: Settings, quiet: bool) -> warehouse.DatabaseTarget:
-    """Everything about the database that can be checked before a run is created.
-
-    The server answers and the database exists (else :class:`WarehouseError`, exit 3), the table
-    exists (exit 3; the seed hint only for the seeder's own table), every mapped column exists
-    with a usable type and a configured ground truth is there (else :class:`ConfigError`, exit 2).
-    Returns the database target, reused by the load stage.
-    """
-    target = warehouse.resolve_target(settings, announce=not quiet)
-    with warehouse.connect(target, settings.database.connect_timeout_seconds) as conn:
-        if not warehouse.table_exists(conn, config.data.table):
-            raise warehouse.missing_table_error(conn, config.data.table, "data.table")
-        try:
-            warehouse.check_source(conn, config.data, config.needed_fields())
-            warehouse.check_truth(conn, config.data)
-        except WarehouseError as exc:
-            raise ConfigError(f"{exc.message}: {exc.hint}") from None
-    return target
-
-
 def run_training(config: ModelConfig, settings: Settings, experiment: str | None = None,
                  run_name: str | None = None, quiet: bool = False, extra_tags: dict | None = None,
                  write_golden: bool = False) -> RunOutcome:
     import mlflow
 
     uri = tracking.configure(settings)                      # fail fast, before any data is loaded
-    target = preflight(config, settings, quiet)             # a bad column mapping is a config error
+    target = warehouse.preflight(config, settings, quiet)             # a bad column mapping is a config error
     experiment = experiment or settings.tracking.experiment_name
     experiment_id = tracking.ensure_experiment(experiment, uri)
     run_name = (run_name or "").strip() or default_run_name(TRAINING_RUN_PREFIX)
@@ -439,11 +367,6 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
         raise report from exc
 
 
-def ui_hint(experiment_id: str, run_id: str) -> str:
-    return (f"open the MLflow UI: make mlflow-ui, then http://127.0.0.1:5000/#/experiments/{experiment_id}/runs/{run_id}"
-            f"  (all runs: http://127.0.0.1:5000/#/experiments/{experiment_id}/runs)")
-
-
 def print_summary(outcome: RunOutcome) -> None:
     m = outcome.metrics
     if "f1_score" in m:
@@ -455,14 +378,12 @@ def print_summary(outcome: RunOutcome) -> None:
         print(f"evaluation skipped (no ground truth); candidate pairs {int(m['training_pairs']):,}, "
               f"matches {int(m['match_pairs']):,}")
     print(f"run {outcome.run_id} finished in {m['seconds_total']:.1f} s")
-    print(ui_hint(outcome.experiment_id, outcome.run_id))
+    print(tracking.ui_hint(outcome.experiment_id, outcome.run_id))
 
 
 def main(argv: list[str] | None = None) -> int:
     import os
 
-    from golden_record.tracking import registry
-    from golden_record.jobs import sweep
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     redaction.protect_process()   # no password in anything printed, tracebacks and warnings included

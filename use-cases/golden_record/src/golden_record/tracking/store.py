@@ -219,3 +219,8 @@ def init_main(argv: list[str] | None = None) -> int:
     exp_id = ensure_experiment(settings.tracking.experiment_name, uri)
     print(f"tracking store: {redact(uri)}; experiment '{settings.tracking.experiment_name}' (id {exp_id})")
     return 0
+
+
+def ui_hint(experiment_id: str, run_id: str) -> str:
+    return (f"open the MLflow UI: make mlflow-ui, then http://127.0.0.1:5000/#/experiments/{experiment_id}/runs/{run_id}"
+            f"  (all runs: http://127.0.0.1:5000/#/experiments/{experiment_id}/runs)")
