@@ -24,13 +24,6 @@ DEFAULT_EXPERIMENT = "smart/golden_record/baseline_v1"
 
 
 
-def handles_mlflow_run() -> bool:
-    """Does the trainer handle the run that `mlflow run` creates (MLFLOW_RUN_ID)? Without that,
-    mlflow.start_run continues the project's run in *its* experiment (Default), ignoring --experiment."""
-    return any("MLFLOW_RUN_ID" in (SRC / f).read_text() for f in ("train.py", "tracking.py", "sweep.py")
-               if (SRC / f).exists())
-
-
 def test_entry_points_and_commands():
     from mlflow.projects import _project_spec  # what `mlflow run` itself uses to build the command
 
@@ -64,7 +57,7 @@ def test_entry_points_and_commands():
 @pytest.fixture(scope="module")
 def project_runs(seeded_small, tmp_path_factory):
     """`mlflow run` launched as a user would, in parallel, each into its own fresh store: (a) the plain
-    command, when the trainer supports it; (b) with --experiment-name and a run name. (The seed entry
+    command; (b) with --experiment-name and a run name. (The seed entry
     point is checked by its command line only: running it would re-seed the shared test database.)"""
     folder = tmp_path_factory.mktemp("mlproject")
     data = yaml.safe_load(MODEL_CONFIG_PATH.read_text())
@@ -79,10 +72,9 @@ def project_runs(seeded_small, tmp_path_factory):
     env.pop("MLFLOW_EXPERIMENT_NAME", None)
     mlflow_cli = str(BIN / "mlflow")
     jobs = {}
-    if handles_mlflow_run():
-        uri = fresh_store(tmp_path_factory, folder / "a")
-        jobs["a"] = (uri, [mlflow_cli, "run", str(USE_CASE), "-e", "train", "-P", "match_threshold=0.9",
-                           "-P", f"config={config}", "--env-manager", "local"])
+    uri = fresh_store(tmp_path_factory, folder / "a")
+    jobs["a"] = (uri, [mlflow_cli, "run", str(USE_CASE), "-e", "train", "-P", "match_threshold=0.9",
+                       "-P", f"config={config}", "--env-manager", "local"])
     uri = fresh_store(tmp_path_factory, folder / "b")
     jobs["b"] = (uri, [mlflow_cli, "run", str(USE_CASE), "-e", "train", "-P", "match_threshold=0.9",
                        "-P", f"config={config}", "-P", "experiment_name=mlproject/e2e", "-P", "run_name=named run",
@@ -117,10 +109,6 @@ def test_mlflow_run_train_with_experiment_name(project_runs):
     assert 0.5 < run.data.metrics["f1_score"] <= 1.0
 
 
-@pytest.mark.skipif(not handles_mlflow_run(),
-                    reason="train.py does not handle MLFLOW_RUN_ID yet: under a plain `mlflow run` the training "
-                           "run lands in the Default experiment, not -P experiment_name (issue 7: apply the "
-                           "tracking.start_run patch)")
 def test_mlflow_run_train_plain_command(project_runs):
     """`mlflow run use-cases/golden_record -e train -P match_threshold=0.9 --env-manager local`."""
     r = project_runs["a"]
