@@ -20,6 +20,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from golden_record.config import REPO_ROOT, load_settings
+from golden_record.io import warehouse
+from golden_record.linkage.decision import pairs_within
+from golden_record.config import load_model_config
 
 BENCH_DIR = REPO_ROOT / "bench"
 USE_CASE = REPO_ROOT / "use-cases" / "golden_record"
@@ -52,7 +55,6 @@ def measure(cmd: list[str], env: dict, cwd: Path = REPO_ROOT) -> dict:
 
 
 def bench_database_url() -> str:
-    from golden_record.io import warehouse
 
     return warehouse.sibling_database("golden_bench")
 
@@ -72,10 +74,7 @@ def recordlinkage_baseline(database_url: str) -> dict:
     import psycopg
     import recordlinkage
 
-    from golden_record.linkage.decision import pairs_within
 
-    from golden_record.io import warehouse
-    from golden_record.config import load_model_config
 
     t0 = time.perf_counter()
     config = load_model_config()

@@ -11,6 +11,7 @@ from typing import Callable, Iterator
 from golden_record.config import ConfigError
 from golden_record.errors import GoldenRecordError
 from golden_record.io.redaction import protect_process, scrub
+from golden_record.errors import WarehouseError
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2        # bad arguments or invalid configuration: nothing was started
@@ -30,7 +31,6 @@ def run_main(main: Callable[[list[str] | None], int], argv: list[str] | None = N
     except GoldenRecordError as exc:
         if verbose:
             traceback.print_exc()
-        from golden_record.errors import WarehouseError
         print(scrub(f"error: {exc.one_line()}"), file=sys.stderr)
         return EXIT_WAREHOUSE if isinstance(exc, WarehouseError) else EXIT_FAILURE
     except KeyboardInterrupt:

@@ -22,6 +22,9 @@ import pandas as pd
 from golden_record.cli import Progress
 from golden_record.config import ModelConfig, load_model_config
 from golden_record.errors import DataError
+from golden_record.linkage.pipeline import fit_and_score
+from golden_record.linkage.scoring import score_pair_frame
+from golden_record.golden.build import Layout, assemble, cluster_pairs
 
 
 def records_from_frame(table: pd.DataFrame, config: ModelConfig) -> pd.DataFrame:
@@ -58,7 +61,6 @@ class Linker:
     def fit(self, table: pd.DataFrame, truth: pd.Series | None = None) -> "Linker":
         """Clean, block, compare, fit EM and score. ``truth`` (record id -> person) is used for
         evaluation only, never for fitting."""
-        from golden_record.linkage.pipeline import fit_and_score
 
         records = records_from_frame(table, self.config)
         entity = None
@@ -85,7 +87,6 @@ class Linker:
 
     def predict(self, pairs: pd.DataFrame, threshold: float | None = None) -> pd.DataFrame:
         """Score record pairs given as ``<field>_l`` / ``<field>_r`` columns (any subset)."""
-        from golden_record.linkage.scoring import score_pair_frame
 
         return score_pair_frame(pairs, self._fitted().model, self.config,
                                 self.config.threshold if threshold is None else threshold)
@@ -93,7 +94,6 @@ class Linker:
     def cluster(self, run_id: str | None = None):
         """Golden records from the fitted pairs: clusters with the chaining guards, then
         survivorship on the records given to ``fit`` (nothing is written)."""
-        from golden_record.golden.build import Layout, assemble, cluster_pairs
 
         scored = self._fitted()
         g = self.config.golden

@@ -101,6 +101,14 @@ from golden_record.golden.survivorship import (NAMES_AGREE, NAMES_DISAGREE, NAME
                                                survive)
 from golden_record.io import warehouse
 from golden_record.io.golden_store import _ensure_tables, write_golden  # noqa: F401
+from golden_record.tracking import plots
+from golden_record.linkage.pipeline import Scored, candidate_vectors, labels_for, true_pair_count
+from golden_record.tracking import store as tracking
+from golden_record.config import _format_validation_error, apply_overrides, load_settings, parse_override
+from golden_record.cli import Progress
+from golden_record.linkage.pipeline import load
+from golden_record.linkage.scoring import load_model_files
+from golden_record.cli import run_main
 
 # =============================================================================== the whole step
 @dataclass
@@ -313,7 +321,6 @@ def sample_frame(result: GoldenResult, size: int | None = None, seed: int = 0) -
 def write_artifacts(result: GoldenResult, folder: str | Path) -> Path:
     """Write ``cluster_size_histogram.png``, ``golden_records_sample.csv`` and ``golden_metrics.json``
     into ``folder`` (log it as artifacts under ``golden/``)."""
-    from golden_record.tracking import plots
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -347,7 +354,6 @@ _OVERRIDABLE = ("golden.", "model.params.match_threshold")
 
 def score_with_model(records: pd.DataFrame, entity: np.ndarray | None, config: ModelConfig, model, progress):
     """prepare -> candidates -> compare -> score with an already fitted model (no EM)."""
-    from golden_record.linkage.pipeline import Scored, candidate_vectors, labels_for, true_pair_count
 
     prepared, pairs, vectors, quality = candidate_vectors(records, config, progress)
     with progress.stage("score"):
@@ -407,13 +413,8 @@ def main(argv: list[str] | None = None) -> int:
     """``scripts/build_golden_records.py --run-id RUN_ID`` (wrapped by :func:`cli.run_main`)."""
     import mlflow
 
-    from golden_record.tracking import store as tracking
     from pydantic import ValidationError
 
-    from golden_record.config import _format_validation_error, apply_overrides, load_settings, parse_override
-    from golden_record.cli import Progress
-    from golden_record.linkage.pipeline import load
-    from golden_record.linkage.scoring import load_model_files
 
     args = build_parser().parse_args(argv)
     for text in args.overrides:
@@ -470,7 +471,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cli() -> None:
-    from golden_record.cli import run_main
 
     sys.exit(run_main(main))
 

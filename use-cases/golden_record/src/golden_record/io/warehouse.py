@@ -25,6 +25,7 @@ from sqlalchemy.engine import Engine, make_url
 from golden_record.io import redaction
 from golden_record.config import REPO_ROOT, ConfigError, DataSource, ModelConfig, Settings
 from golden_record.errors import DataError, WarehouseError
+from golden_record.config import load_settings
 
 SQL_DIR = REPO_ROOT / "sql"
 SEED_HINT = "run make seed-data (or python scripts/seed_data.py)"
@@ -213,7 +214,6 @@ def resolve_target(settings: Settings, announce: bool = True, create: bool = Fal
 def sibling_database(name: str, settings: Settings | None = None) -> str:
     """URL of database ``name`` on the configured server (ignoring DATABASE_URL), created if
     missing: tests and benchmarks use such siblings so they never touch smart_warehouse."""
-    from golden_record.config import load_settings
 
     saved = os.environ.pop("DATABASE_URL", None)
     try:
@@ -521,7 +521,6 @@ def replace_tables(conn: psycopg.Connection, frames: dict[str, pd.DataFrame]) ->
 # --------------------------------------------------------------------------- command line
 def check_main(argv: list[str] | None = None) -> int:
     """``scripts/db_check.py``: make sure a database answers, apply the schema, say which it is."""
-    from golden_record.config import load_settings
 
     settings = load_settings()
     target = resolve_target(settings, announce=True, create=True)

@@ -34,6 +34,7 @@ from golden_record.linkage.pipeline import Scored, fit_and_score, load
 from golden_record.tracking.model_logging import log_model
 from golden_record.tracking import registry
 from golden_record.jobs import sweep
+from golden_record.golden import build as golden
 
 
 
@@ -339,7 +340,6 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
                     join_plots()
                 mlflow.log_artifacts(str(folder))
         if write_golden:
-            from golden_record.golden import build as golden
 
             with progress.stage("golden"):
                 with warehouse.connect(target, settings.database.connect_timeout_seconds) as conn:

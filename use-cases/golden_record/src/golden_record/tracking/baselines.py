@@ -30,6 +30,11 @@ from typing import Callable, Iterable
 
 from golden_record.config import REPO_ROOT
 from golden_record.errors import GoldenRecordError, TrackingError
+from golden_record.io.redaction import scrub_obj
+from golden_record.tracking import store as tracking
+from golden_record.config import load_settings
+from golden_record.io.redaction import register_url
+from golden_record.io.warehouse import redact
 
 BASELINES_DIR = REPO_ROOT / "baselines"
 FORMAT_VERSION = 1
@@ -82,7 +87,6 @@ def _tree(list_fn: Callable[[str | None], list], path: str | None = None) -> lis
 def _write_json(path: Path, doc: dict) -> None:
     """Write an exported document, every string scrubbed of passwords: these files are committed to
     Git, so this is the last line of defence for a run logged before secrets were scrubbed."""
-    from golden_record.io.redaction import scrub_obj
 
     path.write_text(json.dumps(scrub_obj(doc), indent=2) + "\n")
 
@@ -290,7 +294,6 @@ def import_baselines(root: Path = BASELINES_DIR, uri: str | None = None,
     """Import every ``<root>/*/experiment.json`` with its runs (optionally only some experiments)."""
     import mlflow
 
-    from golden_record.tracking import store as tracking
 
     uri = uri or mlflow.get_tracking_uri()
     client = _client(uri)
@@ -313,15 +316,12 @@ def import_baselines(root: Path = BASELINES_DIR, uri: str | None = None,
 def _configure(uri: str | None) -> str:
     import os
 
-    from golden_record.tracking import store as tracking
-    from golden_record.config import load_settings
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
     if uri:
         import mlflow
 
-        from golden_record.io.redaction import register_url
         register_url(uri)
         mlflow.set_tracking_uri(uri)
         return uri
@@ -332,7 +332,6 @@ def export_main(argv: list[str] | None = None) -> int:
     """``scripts/export_baseline.py``: write runs to baselines/<experiment>/ for sharing through Git."""
     import argparse
 
-    from golden_record.io.warehouse import redact
 
     p = argparse.ArgumentParser(prog="export_baseline.py", description=export_main.__doc__)
     what = p.add_mutually_exclusive_group(required=True)
@@ -362,7 +361,6 @@ def import_main(argv: list[str] | None = None) -> int:
     """``scripts/import_baseline.py``: import baselines/ into the local tracking store (idempotent)."""
     import argparse
 
-    from golden_record.io.warehouse import redact
 
     p = argparse.ArgumentParser(prog="import_baseline.py", description=import_main.__doc__)
     p.add_argument("--dir", type=Path, default=BASELINES_DIR, help="baselines folder (default %(default)s)")

@@ -12,6 +12,12 @@ from pydantic import ValidationError
 
 from golden_record.config import Settings
 from golden_record.errors import GoldenRecordError
+from golden_record.tracking import store as tracking
+from golden_record.io import warehouse
+from golden_record.evaluation.pairs import evaluate
+from golden_record.cli import Progress
+from golden_record.linkage.pipeline import candidate_vectors, labels_for, load, true_pair_count
+from golden_record.linkage.scoring import load_model_config_from_files, load_model_files
 
 MODEL_NAME = "golden_record_dedup"
 ALIAS = "champion"
@@ -36,12 +42,6 @@ def f1_on_current_data(client, run_id: str, settings: Settings) -> tuple[float, 
     """Re-score a run's logged model on the warehouse as it is now; (F1, data digest)."""
     import mlflow
 
-    from golden_record.tracking import store as tracking
-    from golden_record.io import warehouse
-    from golden_record.evaluation.pairs import evaluate
-    from golden_record.cli import Progress
-    from golden_record.linkage.pipeline import candidate_vectors, labels_for, load, true_pair_count
-    from golden_record.linkage.scoring import load_model_config_from_files, load_model_files
 
     folder = mlflow.artifacts.download_artifacts(f"runs:/{run_id}/model")
     import glob

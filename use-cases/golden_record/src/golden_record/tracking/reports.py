@@ -18,6 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from golden_record.errors import GoldenRecordError
+from golden_record.tracking import store as tracking
+from golden_record.config import load_settings
+from golden_record.io.warehouse import redact
 
 THRESHOLD_PARAM = "model.params.match_threshold"
 NONE = "(none)"
@@ -259,8 +262,6 @@ def write_frame(df, out: Path) -> str:
 
 # --------------------------------------------------------------------------- command lines
 def _configure(tracking_uri: str | None) -> str:
-    from golden_record.tracking import store as tracking
-    from golden_record.config import load_settings
 
     if tracking_uri:
         os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
@@ -271,7 +272,6 @@ def report_main(argv: list[str] | None = None) -> int:
     """``scripts/runs_report.py``: summary of an experiment, or runs compared side by side."""
     import argparse
 
-    from golden_record.config import load_settings
 
     p = argparse.ArgumentParser(prog="runs_report.py", description=report_main.__doc__)
     p.add_argument("--format", choices=("text", "json"), default="text", help="output format (default text)")
@@ -307,7 +307,6 @@ def export_runs_main(argv: list[str] | None = None) -> int:
     """``scripts/export_runs.py``: every run as one row (params.*, metrics.*, tags.* columns) to .parquet or .csv."""
     import argparse
 
-    from golden_record.io.warehouse import redact
 
     p = argparse.ArgumentParser(prog="export_runs.py", description=export_runs_main.__doc__)
     p.add_argument("--out", type=Path, required=True, help="runs.parquet or runs.csv (DuckDB is not installed)")

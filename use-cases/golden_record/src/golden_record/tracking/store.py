@@ -20,6 +20,8 @@ from golden_record.config import REPO_ROOT, Settings
 from golden_record.io import redaction
 from golden_record.errors import TrackingError
 from golden_record.io.redaction import redact  # noqa: F401 - tracking.redact is used by the command lines
+from golden_record import __version__
+from golden_record.config import load_settings
 
 
 def resolve_uri(settings: Settings) -> str:
@@ -126,7 +128,6 @@ def code_version() -> str:
                                capture_output=True, text=True, timeout=5).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         sha, dirty = "", ""
-    from golden_record import __version__
     return f"{__version__}+{sha}{'.dirty' if dirty else ''}" if sha else __version__
 
 
@@ -197,7 +198,6 @@ def init_main(argv: list[str] | None = None) -> int:
     import argparse
     import sys
 
-    from golden_record.config import load_settings
 
     parser = argparse.ArgumentParser(prog="init_tracking.py", description=init_main.__doc__)
     parser.add_argument("--print-uri", action="store_true", help="only print the resolved tracking URI")
