@@ -39,14 +39,18 @@ def records_from_frame(table: pd.DataFrame, config: ModelConfig) -> pd.DataFrame
                         "pass a frame shaped like data.table, or fix the config")
     out = pd.DataFrame({"record_id": table[data.id].to_numpy()})
     for field, spec in data.fields.items():
-        parts = [table[c].astype(object).where(table[c].notna(), None).map(
-            lambda v: None if v is None or not str(v).strip() else str(v).strip()) for c in spec.source_columns(field)]
-        if len(parts) == 1:
-            out[field] = parts[0].to_numpy()
-        else:
-            joined = pd.Series([" ".join(p for p in row if p) or None for row in zip(*parts)], dtype=object)
-            out[field] = joined.to_numpy()
+        parts = [_text(table[c]) for c in spec.source_columns(field)]
+        joined = parts[0]
+        for part in parts[1:]:    # "a b c" with blank parts skipped, as concat_ws does in SQL
+            joined = _text(joined.fillna("") + " " + part.fillna("")).str.replace(r"\s+", " ", regex=True)
+        out[field] = joined.to_numpy(dtype=object, na_value=None)
     return out
+
+
+def _text(values: pd.Series) -> pd.Series:
+    """A column as trimmed text, blank -> missing (vectorised)."""
+    text = values.astype("string").str.strip().reset_index(drop=True)
+    return text.where(text != "")
 
 
 class Linker:

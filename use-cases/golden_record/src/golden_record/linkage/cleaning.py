@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -266,19 +266,6 @@ def clean_name(values: np.ndarray, rules: NameRules) -> np.ndarray:
                 keys.append(cache[tok])
         out[i] = " ".join(keys) or None
     return out
-
-
-# =============================================================================== by distinct value
-def by_distinct(series: pd.Series, clean: Callable[[np.ndarray], np.ndarray]) -> tuple[pd.Series, np.ndarray,
-                                                                                         np.ndarray]:
-    """Apply ``clean`` to the distinct non-missing values; returns (cleaned series, distinct raw
-    values, their cleaned values)."""
-    codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    raw = np.asarray(uniques, dtype=object)
-    cleaned = np.asarray(clean(raw), dtype=object) if len(raw) else np.empty(0, dtype=object)
-    cleaned = np.where(pd.isna(cleaned), None, cleaned).astype(object)
-    values = np.append(cleaned, None)[codes]
-    return pd.Series(values, index=series.index, dtype=object), raw, cleaned
 
 
 def examples(values: np.ndarray, n: int = 5) -> list[str]:

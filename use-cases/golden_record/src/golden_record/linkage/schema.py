@@ -58,18 +58,13 @@ class FieldSpec(BaseModel):
     #: category: canonical value -> its spellings (compared case-insensitively)
     values: dict[str, list[str]] = Field(default_factory=dict)
 
-    @field_validator("rules")
+    @field_validator("rules", "abbreviations")
     @classmethod
-    def _known_rules(cls, value: str) -> str:
-        if value not in NAME_RULES:
-            raise ValueError(f"unknown name rules {value!r}; allowed: {sorted(NAME_RULES)}")
-        return value
-
-    @field_validator("abbreviations")
-    @classmethod
-    def _known_abbreviations(cls, value: str) -> str:
-        if value not in ADDRESS_ABBREVIATIONS:
-            raise ValueError(f"unknown abbreviations {value!r}; allowed: {sorted(ADDRESS_ABBREVIATIONS)}")
+    def _known_preset(cls, value: str, info) -> str:
+        what, presets = {"rules": ("name rules", NAME_RULES),
+                         "abbreviations": ("abbreviations", ADDRESS_ABBREVIATIONS)}[info.field_name]
+        if value not in presets:
+            raise ValueError(f"unknown {what} {value!r}; allowed: {sorted(presets)}")
         return value
 
     @model_validator(mode="after")
