@@ -38,6 +38,7 @@ def test_default_config_matches_the_documented_defaults():
     (["comparisons.3.method=jaro_winkler", "comparisons.3.levels=[0.9]"], "comparisons[3]",
      "does not apply to 'date_of_birth' of type 'date'"),
     (["data.recency=null"], "model_config.yaml: ", "needs data.recency"),
+    (["data.fields.created_at={type: timestamp}"], "data.fields.created_at", "has a column 'created_at' of its own"),
     (["model.params.match_threshold=high"], "model.params.match_threshold", "valid number"),
     (["model.colour=blue"], "model.colour", "unknown key"),
     (["comparisons.0.method=soundex"], "comparisons.0.method", "jaro_winkler"),

@@ -97,7 +97,7 @@ def test_server_unreachable_before_any_run(scratch):
 @pytest.mark.parametrize("experiment, args, stage, words, hint", [
     ("f-empty", ["--set", "data.table=citizens_empty"], "load", "table citizens_empty is empty", "fill the table"),
     ("f-null", ["--set", "data.table=citizens_nulls"], "load", "father_name", "fill the column"),
-    ("f-nopairs", ["--set", "data.fields.created_at={type: timestamp}", "--set", "model.params.blocking_fields=[created_at]"],
+    ("f-nopairs", ["--set", "data.fields.entered={column: created_at, type: timestamp}", "--set", "model.params.blocking_fields=[entered]"],
      "candidates", "no candidate pairs",
      "blocking_fields"),
     ("f-toomany", ["--set", "candidates.max_pairs=100"], "candidates", "more than candidates.max_pairs=100",

@@ -29,8 +29,11 @@ SETTINGS_PATH = REPO_ROOT / "config" / "settings.yaml"
 MODEL_CONFIG_PATH = REPO_ROOT / "use-cases" / "golden_record" / "config" / "model_config.yaml"
 
 #: Names a declared field may not take: they are columns of the golden-record output.
-RESERVED_FIELDS = frozenset({"record_id", "golden_id", "member_count", "cluster_confidence", "field_sources",
-                             "run_id", "created_at_golden", "match_probability"})
+#: Columns the golden table holds besides the fields (golden.layout builds the table from them).
+GOLDEN_META = ("member_count", "cluster_confidence", "field_sources", "run_id", "created_at")
+#: Names a field may not take: the pipeline's record id and the golden tables' own columns.
+#: (A recency or source role may be named like a golden column: roles are not golden fields.)
+RESERVED_FIELDS = frozenset({"record_id", "golden_id", "match_probability"})
 #: Comparison methods and the field types each applies to.
 METHOD_TYPES = {
     "exact": frozenset({"name", "text", "address", "identifier", "phone", "email", "category", "date",
@@ -426,6 +429,10 @@ class ModelConfig(_Strict):
             dup = sorted({n for n in names if names.count(n) > 1})
             raise ValueError(f"comparisons: names must be unique, {dup} appear twice; give a second comparison "
                              "of a field its own name (name: ...)")
+        clash = [f for f in self.golden_fields() if f in GOLDEN_META]
+        if clash:
+            raise ValueError(f"data.fields.{clash[0]}: the golden table has a column {clash[0]!r} of its own; name the "
+                             "field otherwise, or make it the data.recency / data.source role")
         roles = {self.data.recency, self.data.source} - {None}
         for field in self.golden.rules:
             declared(field, f"golden.rules.{field}")

@@ -6,13 +6,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from golden_record.config import SURVIVORSHIP_RULES, ModelConfig
+from golden_record.config import GOLDEN_META, SURVIVORSHIP_RULES, ModelConfig  # noqa: F401
 from golden_record.linkage.schema import FieldSpec
 
 #: Survivorship rule registry (names validated by :class:`config.GoldenSettings`).
 RULES = SURVIVORSHIP_RULES
 #: Columns of the golden table after the fields
-GOLDEN_META = ("member_count", "cluster_confidence", "field_sources", "run_id", "created_at")
 ARTIFACT_PATH = "golden"
 _NO_KEY = np.iinfo(np.int64).max
 #: Field types whose cleaned value is the canonical one a golden record holds; names, free text
