@@ -16,7 +16,7 @@ import copy
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -220,9 +220,15 @@ class EMSettings(_Strict):
     #: estimate u-probabilities from random record pairs (not from candidates) and keep them fixed
     u_from_random_pairs: bool = True
     random_pairs: int = Field(500_000, ge=1_000)
-    #: free non-match classes besides the unrelated one: pairs that agree on some fields for a
-    #: reason (members of one household, namesakes). 0 with u_from_random_pairs false = classic ECM.
-    related_classes: int = Field(2, ge=0, le=5)
+    #: free classes besides the match and the unrelated one: pairs that agree on some fields for a
+    #: reason (members of one household, namesakes). "auto": the data chooses, by BIC, among
+    #: 0..max_related_classes. 0 with u_from_random_pairs false = classic ECM.
+    related_classes: Union[Literal["auto"], Annotated[int, Field(ge=0, le=8)]] = "auto"
+    max_related_classes: int = Field(4, ge=0, le=8)
+    #: a fitted class besides the clearest one holds matches when its pairs mostly agree on the
+    #: comparisons carrying at least this share of the identifying evidence (people who moved: yes;
+    #: household members and namesakes, who differ on personal fields: no)
+    match_class_agreement: float = Field(2 / 3, gt=0.0, le=1.0)
 
 
 class ModelSection(_Strict):

@@ -121,7 +121,8 @@ def summary_text(metrics: dict, evaluation: Evaluation | None, scored: Scored, c
                   f"  true match     {c['tp']:>15,}   {c['fn']:>19,}",
                   f"  true non-match {c['fp']:>15,}   {c['tn']:>19,}"]
     rep = scored.model.report
-    lines += ["", f"EM: {rep.iterations} iterations, converged {rep.converged}, match share {rep.match_share:.5f}",
+    lines += ["", f"EM: {rep.iterations} iterations, converged {rep.converged}, match share {rep.match_share:.5f}, "
+              f"{rep.related_classes} related class(es) ({rep.criterion}), match classes {scored.model.match_classes}",
               "", "m / u per comparison level (weight = log2 m/u):"]
     table = scored.model.m_u_table()
     for name, group in table.groupby("comparison", sort=False):
@@ -140,10 +141,13 @@ def write_artifacts(folder: Path, scored: Scored, evaluation: Evaluation | None,
                                                                              index=False)
     m_u = scored.model.m_u_table()
     m_u.to_csv(folder / "m_u_parameters.csv", index=False)
+    # the latent classes EM fitted, which of them hold matches, and the class-count criterion per k
+    (folder / "em_classes.json").write_text(json.dumps(scored.model.structure(), indent=2, default=_json_default))
     report = {"run_name": run_name, "threshold": threshold, "metrics": metrics, "dataset": dataset,
               "model": {"type": "fellegi_sunter", "match_share": scored.model.match_share,
                         "em_iterations": scored.model.report.iterations,
                         "em_converged": scored.model.report.converged,
+                        "structure": scored.model.structure(),
                         "m_u": m_u.to_dict(orient="records")},
               "blocking": [vars(p) for p in scored.pairs.passes],
               "evaluation": evaluation.to_dict() if evaluation is not None else {"skipped": "no ground truth"}}
@@ -302,8 +306,7 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
         scored = fit_and_score(records, entity, config, progress)
         metrics: dict[str, float] = {
             "records": scored.n_records, "training_pairs": len(scored.pairs),
-            "em_iterations": scored.model.report.iterations, "em_converged": float(scored.model.report.converged),
-            "em_match_share": scored.model.match_share, "em_patterns": scored.model.report.patterns,
+            **scored.model.fit_metrics(),
             "predicted_match_pairs": int(is_match(scored.probabilities, config.threshold).sum()),
             **(scored.quality.metrics() if scored.quality is not None else {}),
         }

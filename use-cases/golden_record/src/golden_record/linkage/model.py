@@ -35,6 +35,11 @@ class FitReport:
     match_share: float
     patterns: int
     log_likelihood: list[float] = field(default_factory=list)
+    #: one entry per number of related classes tried: k, log_likelihood, parameters, bic,
+    #: iterations, converged, match_classes (the chosen k is ``related_classes``)
+    selection: list[dict] = field(default_factory=list)
+    related_classes: int = 0
+    criterion: str = "fixed"
 
 
 def encode_patterns(levels: np.ndarray, n_levels: list[int]) -> np.ndarray:
@@ -64,6 +69,125 @@ def level_frequencies(levels: np.ndarray, n_levels: list[int]) -> list[np.ndarra
     return out
 
 
+def _logsumexp(a: np.ndarray) -> np.ndarray:
+    """log(sum(exp(a), axis=1)), stable; rows of -inf give -inf."""
+    mx = a.max(axis=1)
+    safe = np.where(np.isfinite(mx), mx, 0.0)
+    with np.errstate(divide="ignore"):
+        return safe + np.log(np.exp(a - safe[:, None]).sum(axis=1))
+
+
+@dataclass
+class _Patterns:
+    """The distinct comparison patterns of the candidate pairs and how often each occurs."""
+    patterns: np.ndarray
+    counts: np.ndarray
+    present: list[np.ndarray]
+    index: list[np.ndarray]
+    onehots: list[np.ndarray]
+
+    @classmethod
+    def of(cls, levels: np.ndarray, n_levels: list[int]) -> "_Patterns":
+        uniq, counts = np.unique(encode_patterns(levels, n_levels), return_counts=True)
+        patterns = decode_patterns(uniq, n_levels)
+        present = [patterns[:, c] >= 0 for c in range(len(n_levels))]
+        index = [np.where(present[c], patterns[:, c], 0) for c in range(len(n_levels))]
+        onehots = [np.stack([patterns[:, c] == lvl for lvl in range(n)], axis=1).astype(float)
+                   for c, n in enumerate(n_levels)]
+        return cls(patterns, counts.astype(float), present, index, onehots)
+
+    def class_log_likelihoods(self, thetas: list[list[np.ndarray]]) -> np.ndarray:
+        out = np.zeros((len(self.counts), len(thetas)))
+        for k, theta in enumerate(thetas):
+            for c, t in enumerate(theta):
+                out[:, k] += np.where(self.present[c], np.log(t[self.index[c]]), 0.0)
+        return out
+
+
+def match_side(thetas: list[list[np.ndarray]], u: list[np.ndarray], free: int,
+               min_agreement: float = 2 / 3) -> list[int]:
+    """Which of the first ``free`` classes hold pairs of the same person.
+
+    The clearest class (the one that disagrees least, summed over comparisons) is a match class. Its
+    agreement weights ``w_c = log2 m_c(exact) / u_c(exact)`` say how much identifying evidence each
+    comparison carries. Another class is a match class too when its pairs mostly agree (far level
+    below one half) on comparisons carrying at least ``min_agreement`` of that evidence. Records of
+    one person who moved disagree on the place fields only (about a quarter of the evidence on the
+    people table); members of one household, or namesakes, disagree on the personal fields (given
+    name, date of birth, personal ids, contacts: 40-90 % of it on the seeded citizens and people).
+    Classes EM split off the matches (clean vs typo-ridden copies) agree everywhere and stay matches.
+    """
+    far = np.array([[theta[c][0] for c in range(len(u))] for theta in thetas[:free]])
+    seed = int(np.argmin(far.sum(axis=1)))
+    weights = np.array([max(np.log2(max(thetas[seed][c][-1], _EPS) / max(u[c][-1], _EPS)), 0.0)
+                        for c in range(len(u))])
+    agreed = (weights * (far <= 0.5)).sum(axis=1) / max(weights.sum(), _EPS)
+    return sorted(k for k in range(free) if k == seed or agreed[k] >= min_agreement)
+
+
+@dataclass
+class _ClassFit:
+    thetas: list[list[np.ndarray]]
+    shares: np.ndarray
+    history: list[float]
+    iterations: int
+    converged: bool
+    parameters: int
+
+
+def _em(data: _Patterns, n_levels: list[int], related: int, u_fixed, freqs, max_iterations: int,
+        tolerance: float, initial_match_share: float) -> _ClassFit:
+    """EM for one match class, ``related`` free non-match classes and the unrelated class (fixed
+    to ``u_fixed`` when given). Class 0 starts as the match class; the related classes start from
+    the candidates' level shares, tilted apart so they can specialise."""
+    m0 = []
+    for n in n_levels:
+        init = np.geomspace(0.02, 1.0, n)
+        m0.append(init / init.sum())
+    thetas = [m0]
+    for r in range(related):
+        tilt = [(f * np.linspace(1.0 + 0.2 * r, 1.0 - 0.2 * r, len(f))) for f in freqs]
+        thetas.append([t / t.sum() for t in tilt])
+    thetas.append([np.asarray(x, float) for x in u_fixed] if u_fixed is not None else [f.copy() for f in freqs])
+    fixed = [False] * (len(thetas) - 1) + [u_fixed is not None]
+    K = len(thetas)
+    pi = np.full(K, (1 - initial_match_share) / (K - 1))
+    pi[0] = initial_match_share
+    history: list[float] = []
+    converged = False
+    it = 0
+    counts = data.counts
+    for it in range(1, max_iterations + 1):
+        logp = data.class_log_likelihoods(thetas) + np.log(pi)[None, :]
+        log_total = _logsumexp(logp)
+        resp = np.exp(logp - log_total[:, None])
+        history.append(float((counts * log_total).sum()))
+        w = resp * counts[:, None]
+        new_pi = np.clip(w.sum(axis=0) / counts.sum(), _EPS, 1.0)
+        new_pi /= new_pi.sum()
+        delta = float(np.abs(new_pi - pi).max())
+        new_thetas = []
+        for k in range(K):
+            if fixed[k]:
+                new_thetas.append(thetas[k])
+                continue
+            cls = []
+            for c in range(len(n_levels)):
+                s = w[:, k] @ data.onehots[c] + _EPS
+                cls.append(s / s.sum())
+                delta = max(delta, float(np.abs(cls[-1] - thetas[k][c]).max()))
+            new_thetas.append(cls)
+        thetas, pi = new_thetas, new_pi
+        if delta < tolerance:
+            converged = True
+            break
+    # the log-likelihood at the final parameters
+    history.append(float((counts * _logsumexp(data.class_log_likelihoods(thetas) + np.log(pi)[None, :])).sum()))
+    free_classes = sum(not f for f in fixed)
+    parameters = free_classes * sum(n - 1 for n in n_levels) + (K - 1)
+    return _ClassFit(thetas, pi, history, it, converged, parameters)
+
+
 @dataclass
 class FellegiSunter:
     names: list[str]
@@ -72,8 +196,9 @@ class FellegiSunter:
     u: list[np.ndarray] = field(default_factory=list)
     match_share: float = 0.0
     report: FitReport | None = None
-    class_shares: list[float] | None = None          # match class first, then the non-match classes
+    class_shares: list[float] | None = None          # every class, the unrelated one last
     class_thetas: list[list[list[float]]] | None = None
+    match_classes: list[int] = field(default_factory=lambda: [0])   # the classes of same-person pairs
 
     @property
     def n_levels(self) -> list[int]:
@@ -82,83 +207,79 @@ class FellegiSunter:
     # ------------------------------------------------------------------ fitting
     def fit(self, levels: np.ndarray, u_fixed: list[np.ndarray] | None = None, max_iterations: int = 200,
             tolerance: float = 1e-6, initial_match_share: float = 0.1,
-            related_classes: int = 1) -> "FellegiSunter":
-        """EM over distinct patterns with one match class and several non-match classes.
+            related_classes: int | str = 1, max_related_classes: int = 4,
+            match_class_agreement: float = 2 / 3) -> "FellegiSunter":
+        """EM over distinct patterns with match classes and several non-match classes.
 
-        Non-match classes: ``related_classes`` free classes (pairs that agree on some fields for a
-        reason: members of one household, namesakes...) plus one "unrelated" class whose level
-        shares are ``u_fixed`` (measured on random pairs) and stay fixed; without ``u_fixed`` it is
-        free too. ``related_classes=0`` without ``u_fixed`` is the textbook two-class ECM.
+        Classes: ``related_classes`` free classes besides the match class (pairs that agree on some
+        fields for a reason: members of one household, namesakes; or matches EM splits off, such as
+        records of people who moved) plus one "unrelated" class whose level shares are ``u_fixed``
+        (measured on random pairs) and stay fixed; without ``u_fixed`` it is free too.
+        ``related_classes=0`` without ``u_fixed`` is the textbook two-class ECM.
+
+        ``related_classes="auto"`` lets the data choose: every count from 0 to
+        ``max_related_classes`` is fitted and the one with the lowest BIC
+        (``-2 log L + parameters * log(pairs)``) is kept; the values are in ``report.selection``.
+        Which fitted classes are matches is decided by :func:`match_side` (``match_class_agreement``).
         """
         if len(levels) == 0:
             raise ModelError("no candidate pairs to fit the model on",
                              "check blocking_fields: blocking yielded no pairs")
         n_levels = self.n_levels
-        codes = encode_patterns(levels, n_levels)
-        uniq, counts = np.unique(codes, return_counts=True)
-        patterns = decode_patterns(uniq, n_levels)
-        counts = counts.astype(float)
-        present = [patterns[:, k] >= 0 for k in range(len(n_levels))]
-        index = [np.where(present[k], patterns[:, k], 0) for k in range(len(n_levels))]
-        onehots = [np.stack([patterns[:, k] == lvl for lvl in range(n)], axis=1).astype(float)
-                   for k, n in enumerate(n_levels)]
-
+        data = _Patterns.of(levels, n_levels)
         freqs = level_frequencies(levels, n_levels)
-        m0 = []
-        for n in n_levels:
-            init = np.geomspace(0.02, 1.0, n)
-            m0.append(init / init.sum())
-        # class 0: match; 1..R: related non-matches (start from the candidates' level shares,
-        # tilted apart so they can specialise); last: unrelated (random pairs)
-        thetas = [m0]
-        for r in range(related_classes):
-            tilt = [(f * np.linspace(1.0 + 0.2 * r, 1.0 - 0.2 * r, len(f))) for f in freqs]
-            thetas.append([t / t.sum() for t in tilt])
-        thetas.append([np.asarray(x, float) for x in u_fixed] if u_fixed is not None else [f.copy() for f in freqs])
-        fixed = [False] * (len(thetas) - 1) + [u_fixed is not None]
+        auto = related_classes == "auto"
+        tries = range(0, max_related_classes + 1) if auto else [int(related_classes)]
+        n_pairs = float(data.counts.sum())
+        fits, selection = {}, []
+        for k in tries:
+            fit = _em(data, n_levels, k, u_fixed, freqs, max_iterations, tolerance, initial_match_share)
+            u_ref = u_fixed if u_fixed is not None else fit.thetas[-1]
+            side = match_side(fit.thetas, u_ref, len(fit.thetas) - 1, match_class_agreement)
+            fits[k] = (fit, side)
+            selection.append({"related_classes": k, "log_likelihood": fit.history[-1],
+                              "parameters": fit.parameters,
+                              "bic": -2.0 * fit.history[-1] + fit.parameters * np.log(n_pairs),
+                              "iterations": fit.iterations, "converged": fit.converged,
+                              "match_classes": len(side)})
+        chosen = min(selection, key=lambda s: s["bic"])["related_classes"] if auto else tries[0]
+        fit, side = fits[chosen]
+        thetas, pi = fit.thetas, fit.shares
         K = len(thetas)
-        pi = np.full(K, (1 - initial_match_share) / (K - 1))
-        pi[0] = initial_match_share
-        history: list[float] = []
-        converged = False
-        it = 0
-        for it in range(1, max_iterations + 1):
-            logp = np.zeros((len(uniq), K))
-            for k in range(K):
-                for c in range(len(n_levels)):
-                    logp[:, k] += np.where(present[c], np.log(thetas[k][c][index[c]]), 0.0)
-            logp += np.log(pi)[None, :]
-            mx = logp.max(axis=1, keepdims=True)
-            log_total = mx[:, 0] + np.log(np.exp(logp - mx).sum(axis=1))
-            resp = np.exp(logp - log_total[:, None])
-            history.append(float((counts * log_total).sum()))
-            w = resp * counts[:, None]
-            new_pi = np.clip(w.sum(axis=0) / counts.sum(), _EPS, 1.0)
-            new_pi /= new_pi.sum()
-            new_thetas = []
-            delta = float(np.abs(new_pi - pi).max())
-            for k in range(K):
-                if fixed[k]:
-                    new_thetas.append(thetas[k])
-                    continue
-                cls = []
-                for c in range(len(n_levels)):
-                    s = w[:, k] @ onehots[c] + _EPS
-                    cls.append(s / s.sum())
-                    delta = max(delta, float(np.abs(cls[-1] - thetas[k][c]).max()))
-                new_thetas.append(cls)
-            thetas, pi = new_thetas, new_pi
-            if delta < tolerance:
-                converged = True
-                break
+        non = [k for k in range(K) if k not in side]
         self.class_shares = pi.tolist()
         self.class_thetas = [[t.tolist() for t in th] for th in thetas]
-        self.m = thetas[0]
-        non = pi[1:] / pi[1:].sum()
-        self.u = [sum(non[k - 1] * thetas[k][c] for k in range(1, K)) for c in range(len(n_levels))]
-        self.match_share = float(pi[0])
-        self.report = FitReport(it, converged, float(pi[0]), len(uniq), history)
+        self.match_classes = side
+        self.match_share = float(pi[side].sum())
+        m_w, u_w = pi[side] / pi[side].sum(), pi[non] / pi[non].sum()
+        self.m = [sum(w * thetas[k][c] for w, k in zip(m_w, side)) for c in range(len(n_levels))]
+        self.u = [sum(w * thetas[k][c] for w, k in zip(u_w, non)) for c in range(len(n_levels))]
+        self.report = FitReport(fit.iterations, fit.converged, self.match_share, len(data.counts), fit.history,
+                                selection, chosen, "bic" if auto else "fixed")
         return self
+
+    def fit_metrics(self) -> dict[str, float]:
+        """What EM did, as run metrics: iterations, match share, classes, and the chosen count."""
+        rep = self.report
+        out = {"em_iterations": rep.iterations, "em_converged": float(rep.converged),
+               "em_match_share": self.match_share, "em_patterns": rep.patterns,
+               "em_related_classes_chosen": rep.related_classes,
+               "em_classes": len(self.class_shares or [0, 1]), "em_match_classes": len(self.match_classes)}
+        for s in rep.selection:
+            out[f"em_bic_related_{s['related_classes']}"] = s["bic"]
+        return out
+
+    def structure(self) -> dict:
+        """The fitted classes (share, match or not, far-level probability per comparison) and the
+        class-count selection: the model/class_selection.json artifact."""
+        thetas = self.class_thetas or []
+        return {"criterion": self.report.criterion if self.report else "fixed",
+                "related_classes_chosen": self.report.related_classes if self.report else None,
+                "selection": self.report.selection if self.report else [],
+                "classes": [{"class": k, "share": share, "match": k in self.match_classes,
+                             "unrelated": k == len(thetas) - 1,
+                             "p_far": {n: theta[c][0] for c, n in enumerate(self.names)}}
+                            for k, (share, theta) in enumerate(zip(self.class_shares or [], thetas))]}
 
     # ------------------------------------------------------------------ scoring
     def level_weights(self) -> list[np.ndarray]:
@@ -181,15 +302,14 @@ class FellegiSunter:
         """(match weight, match probability) per row of ``levels``.
 
         weight = log2 P(pattern | match) / P(pattern | non-match); probability = posterior of the
-        match class. Computed once per distinct pattern, then scattered back to the pairs.
+        match classes. Computed once per distinct pattern, then scattered back to the pairs.
         """
         codes = encode_patterns(levels, self.n_levels)
         uniq, inverse = np.unique(codes, return_inverse=True)
         ll = self._class_log_likelihoods(decode_patterns(uniq, self.n_levels))
-        non = ll[:, 1:]
-        mx = non.max(axis=1)
-        log_non = mx + np.log(np.exp(non - mx[:, None]).sum(axis=1))
-        logit = ll[:, 0] - log_non
+        side = list(self.match_classes) if self.class_thetas else [0]
+        non = [k for k in range(ll.shape[1]) if k not in side]
+        logit = _logsumexp(ll[:, side]) - _logsumexp(ll[:, non])
         prob = 1.0 / (1.0 + np.exp(-np.clip(logit, -700, 700)))
         prior = np.log(self.match_share / (1 - self.match_share))
         weight = (logit - prior) / np.log(2.0)
@@ -212,14 +332,15 @@ class FellegiSunter:
     def to_dict(self) -> dict:
         return {"names": self.names, "labels": self.labels, "match_share": self.match_share,
                 "m": [x.tolist() for x in self.m], "u": [x.tolist() for x in self.u],
-                "class_shares": self.class_shares, "class_thetas": self.class_thetas}
+                "class_shares": self.class_shares, "class_thetas": self.class_thetas,
+                "match_classes": self.match_classes}
 
     @classmethod
     def from_dict(cls, data: dict) -> "FellegiSunter":
         return cls(names=list(data["names"]), labels=[list(x) for x in data["labels"]],
                    m=[np.asarray(x, float) for x in data["m"]], u=[np.asarray(x, float) for x in data["u"]],
                    match_share=float(data["match_share"]), class_shares=data.get("class_shares"),
-                   class_thetas=data.get("class_thetas"))
+                   class_thetas=data.get("class_thetas"), match_classes=list(data.get("match_classes", [0])))
 
     def save(self, path) -> None:
         with open(path, "w", encoding="utf-8") as fh:

@@ -176,21 +176,34 @@ def fit_and_score(records: pd.DataFrame, entity: np.ndarray | None, config: Mode
         model = FellegiSunter(vectors.names, vectors.labels)
         u_fixed = random_pair_u(prepared, config, model.n_levels) if em.u_from_random_pairs else None
         model.fit(vectors.levels, u_fixed=u_fixed, max_iterations=em.max_iterations, tolerance=em.tolerance,
-                  initial_match_share=em.initial_match_share, related_classes=em.related_classes)
+                  initial_match_share=em.initial_match_share, related_classes=em.related_classes,
+                  max_related_classes=em.max_related_classes, match_class_agreement=em.match_class_agreement)
         weights, probs = model.score(vectors.levels)
         rep = model.report
+        if rep.criterion == "bic":
+            progress.say("  related classes by BIC: " + ", ".join(
+                f"{s['related_classes']}: {s['bic']:,.0f}" for s in rep.selection)
+                + f" -> {rep.related_classes} chosen")
         progress.say(f"  EM: {rep.iterations} iterations, converged={rep.converged}, "
-                     f"match share {rep.match_share:.4f}, {rep.patterns:,} distinct patterns")
+                     f"match share {rep.match_share:.4f} ({len(model.match_classes)} match class"
+                     f"{'es' if len(model.match_classes) > 1 else ''} of {len(model.class_shares)}), "
+                     f"{rep.patterns:,} distinct patterns")
         if not rep.converged:
             raise ModelError(
                 f"EM did not converge in {rep.iterations} iterations (tolerance {em.tolerance:g})",
                 "raise model.em.max_iterations or loosen model.em.tolerance; check the comparisons")
         predicted = int(is_match(probs, config.threshold).sum())
-        if predicted == 0 or predicted == len(probs):
+        if predicted == 0:
             raise ModelError(
-                f"the model collapsed: {'no' if predicted == 0 else 'every'} candidate pair is a match "
-                f"at threshold {config.threshold}",
+                f"the model collapsed: no candidate pair is a match at threshold {config.threshold} "
+                f"(highest match probability {float(probs.max()):.3g})",
                 "check the comparisons (a field that is always equal or always different) and blocking")
+        if predicted == len(probs):
+            progress.say(
+                f"  warning: every one of the {len(probs):,} candidate pairs is a match at threshold "
+                f"{config.threshold} (EM match share {rep.match_share:.4f}, lowest match probability "
+                f"{float(probs.min()):.3g}): right when blocking only pairs records of one person; otherwise "
+                "check the comparisons (a field always equal) and blocking")
     labels = labels_for(entity, pairs) if entity is not None else None
     total = true_pair_count(entity) if entity is not None else 0
     return Scored(records, prepared, pairs, vectors, model, weights, probs, labels, entity, total, quality)

@@ -1,0 +1,164 @@
+"""The Fellegi–Sunter EM on data simulated from a known latent-class model.
+
+Comparison levels are drawn class by class from known level probabilities, so what EM should
+recover is known exactly: the m-probabilities, the match share, the number of related classes,
+and which classes hold matches.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from golden_record.cli import Progress
+from golden_record.linkage.model import FellegiSunter, level_frequencies
+from golden_record.linker import Linker
+
+# six comparisons with levels 0 = far .. last = exact; two "personal" (given name, date of birth),
+# two "place" (address, postcode), two identifiers/contacts
+NAMES = ["given_name", "date_of_birth", "address", "postcode", "national_id", "phone"]
+LABELS = [["far", ">=0.8", "exact"], ["different", "off_by_one", "exact"], ["far", ">=0.7", "exact"],
+          ["different", "exact"], ["different", "exact"], ["different", "exact"]]
+
+MATCH = [[0.03, 0.07, 0.90], [0.02, 0.05, 0.93], [0.10, 0.10, 0.80], [0.10, 0.90], [0.05, 0.95], [0.20, 0.80]]
+UNRELATED = [[0.90, 0.08, 0.02], [0.97, 0.02, 0.01], [0.995, 0.004, 0.001], [0.98, 0.02], [0.9999, 0.0001],
+             [0.9999, 0.0001]]
+# members of one household: same place and phone, another given name and date of birth
+HOUSEHOLD = [[0.85, 0.10, 0.05], [0.95, 0.04, 0.01], [0.05, 0.10, 0.85], [0.05, 0.95], [0.95, 0.05], [0.30, 0.70]]
+# records of one person who moved: personal fields agree, place fields do not
+MOVED = [[0.03, 0.07, 0.90], [0.02, 0.05, 0.93], [0.97, 0.02, 0.01], [0.97, 0.03], [0.05, 0.95], [0.30, 0.70]]
+
+
+def simulate(classes: list[tuple[list, int]], seed: int = 0, missing: float = 0.05):
+    """Levels for ``count`` pairs of each (theta, count) class, some values missing; class ids."""
+    rng = np.random.default_rng(seed)
+    blocks, ids = [], []
+    for k, (theta, count) in enumerate(classes):
+        cols = [rng.choice(len(p), size=count, p=p) for p in theta]
+        block = np.stack(cols, axis=1).astype(np.int8)
+        block[rng.random(block.shape) < missing] = -1
+        blocks.append(block)
+        ids.append(np.full(count, k))
+    return np.concatenate(blocks), np.concatenate(ids)
+
+
+def unrelated_u(seed: int = 1) -> list[np.ndarray]:
+    """u as the pipeline measures it: level shares of random (unrelated) pairs."""
+    levels, _ = simulate([(UNRELATED, 200_000)], seed=seed)
+    return level_frequencies(levels, [len(x) for x in LABELS])
+
+
+def oracle(classes: list[tuple[list, int]], match_classes: list[int]) -> FellegiSunter:
+    """The model with the true parameters: the best any fit can do on the simulated pairs."""
+    model = FellegiSunter(NAMES, LABELS)
+    total = sum(count for _, count in classes)
+    model.class_thetas = [[list(p) for p in theta] for theta, _ in classes]
+    model.class_shares = [count / total for _, count in classes]
+    model.match_classes = match_classes
+    model.match_share = sum(model.class_shares[k] for k in match_classes)
+    return model
+
+
+def fit(levels, related_classes="auto"):
+    return FellegiSunter(NAMES, LABELS).fit(levels, u_fixed=unrelated_u(), max_iterations=3000, tolerance=1e-6,
+                                            related_classes=related_classes, max_related_classes=3)
+
+
+def test_em_recovers_known_m_and_match_share_without_related_classes():
+    levels, cls = simulate([(MATCH, 6_000), (UNRELATED, 30_000)])
+    model = fit(levels)
+    assert model.report.related_classes == 0, model.report.selection
+    assert model.match_share == pytest.approx(6_000 / 36_000, abs=0.01)
+    for got, want in zip(model.m, MATCH):
+        assert np.abs(got - np.asarray(want)).max() < 0.02, (got, want)
+    _, prob = model.score(levels)
+    assert ((prob >= 0.95) == (cls == 0)).mean() > 0.995
+
+
+def test_em_recovers_m_with_a_household_class_and_bic_picks_one_related_class():
+    classes = [(MATCH, 5_000), (HOUSEHOLD, 12_000), (UNRELATED, 20_000)]
+    levels, cls = simulate(classes, seed=3)
+    model = fit(levels)
+    bic = {s["related_classes"]: s["bic"] for s in model.report.selection}
+    assert model.report.related_classes == 1, bic
+    assert bic[1] < bic[0] and bic[1] < bic[2], bic
+    assert model.match_classes == [0]
+    assert model.match_share == pytest.approx(5_000 / 37_000, abs=0.01)
+    for got, want in zip(model.m, MATCH):
+        assert np.abs(got - np.asarray(want)).max() < 0.03, (got, want)
+    predicted = model.score(levels)[1] >= 0.95
+    best = oracle(classes, [0]).score(levels)[1] >= 0.95     # recall 0.94: some matches look like family
+    assert (predicted == best).mean() > 0.995
+    assert (predicted & (cls == 0)).sum() >= 0.99 * (best & (cls == 0)).sum()
+    assert (predicted & (cls != 0)).sum() < 0.01 * predicted.sum()        # households stay non-matches
+
+
+def test_two_class_em_mistakes_households_for_people_which_is_why_the_count_is_chosen():
+    levels, cls = simulate([(MATCH, 5_000), (HOUSEHOLD, 12_000), (UNRELATED, 20_000)], seed=3)
+    _, prob = fit(levels, related_classes=0).score(levels)
+    assert ((prob >= 0.95) & (cls == 1)).sum() > 5_000        # most household pairs called matches
+
+
+def test_people_who_moved_form_a_class_of_matches_and_households_do_not():
+    classes = [(MATCH, 6_000), (MOVED, 3_000), (HOUSEHOLD, 12_000), (UNRELATED, 30_000)]
+    levels, cls = simulate(classes, seed=5)
+    model = fit(levels)
+    assert model.report.related_classes == 2, model.report.selection
+    structure = model.structure()
+    matches = [c for c in structure["classes"] if c["match"]]
+    assert len(matches) == 2
+    # the match side holds the movers: their address is mostly far
+    assert max(c["p_far"]["address"] for c in matches) > 0.7
+    predicted = model.score(levels)[1] >= 0.95
+    best = oracle(classes, [0, 1]).score(levels)[1] >= 0.95
+    is_person = cls <= 1
+    assert (predicted == best).mean() > 0.995
+    assert (predicted & is_person).sum() >= 0.99 * (best & is_person).sum()
+    assert (predicted & ~is_person).sum() < 0.01 * predicted.sum()
+    assert model.fit_metrics()["em_related_classes_chosen"] == 2
+    assert {f"em_bic_related_{k}" for k in range(4)} <= set(model.fit_metrics())
+
+
+def test_a_fixed_count_is_kept_and_saved_models_score_the_same(tmp_path):
+    levels, _ = simulate([(MATCH, 6_000), (MOVED, 3_000), (HOUSEHOLD, 12_000), (UNRELATED, 30_000)], seed=5)
+    model = fit(levels, related_classes=2)
+    assert model.report.criterion == "fixed" and len(model.report.selection) == 1
+    model.save(tmp_path / "model.json")
+    again = FellegiSunter.load(tmp_path / "model.json")
+    assert again.match_classes == model.match_classes
+    np.testing.assert_allclose(again.score(levels)[1], model.score(levels)[1])
+
+
+def test_every_candidate_a_match_is_a_warning_with_the_evidence_not_an_error(capsys):
+    """Blocking on a unique id that only duplicates share: every candidate pair is one person."""
+    rng = np.random.default_rng(0)
+    n = 400
+    given = np.array([f"name{i:03d}x" for i in range(n)])
+    base = pd.DataFrame({"rec_id": [f"a{i}" for i in range(n)], "given_name": given,
+                         "surname": [f"family{i % 97:02d}" for i in range(n)],
+                         "national_id": [f"{1000000 + i}" for i in range(n)],
+                         "date_of_birth": [f"19{50 + i % 40}0{1 + i % 9}1{i % 9}" for i in range(n)]})
+    dup = base.assign(rec_id=[f"b{i}" for i in range(n)])
+    typo = rng.random(n) < 0.3
+    dup.loc[typo, "given_name"] = dup.loc[typo, "given_name"].str[:-1] + "y"
+    table = pd.concat([base, dup], ignore_index=True)
+    truth = pd.Series(np.r_[np.arange(n), np.arange(n)], index=table["rec_id"])
+    config = {"model": {"params": {"match_threshold": 0.5, "blocking_fields": ["national_id"]}},
+              "data": {"table": "t", "id": "rec_id", "fields": {
+                  "given_name": {"type": "name"}, "surname": {"type": "name"},
+                  "national_id": {"type": "identifier"},
+                  "date_of_birth": {"type": "date", "formats": ["%Y%m%d"]}}},
+              "comparisons": [{"field": "given_name", "method": "jaro_winkler", "levels": [0.9]},
+                              {"field": "surname", "method": "exact"},
+                              {"field": "date_of_birth", "method": "date"}],
+              "golden": {"table": "t_golden", "map_table": "t_golden_map", "default_rule": ["most_complete"]}}
+    linker = Linker(_config(config, tmp=None), quiet=False).fit(table, truth)
+    err = capsys.readouterr().err
+    assert f"warning: every one of the {n:,} candidate pairs is a match" in err
+    assert "EM match share" in err
+    assert linker.evaluate().metrics["f1_score"] == pytest.approx(1.0)
+
+
+def _config(data: dict, tmp):
+    from golden_record.config import ModelConfig
+    return ModelConfig.model_validate(data)
