@@ -271,6 +271,10 @@ class Comparison(_Strict):
     swap_with: str | None = None
     #: a single letter (an initial) agreeing with the other name's first letter is its own level
     initials: bool = False
+    #: term-frequency adjustment: an exact agreement on a rare value (a rare surname) is stronger
+    #: evidence than one on a common value ("Kumar"): the unrelated class's chance of that agreement
+    #: is the value's frequency, not the comparison's average
+    tf_adjustment: bool = False
 
     @field_validator("method")
     @classmethod

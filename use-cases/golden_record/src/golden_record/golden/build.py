@@ -357,7 +357,7 @@ def score_with_model(records: pd.DataFrame, entity: np.ndarray | None, config: M
 
     prepared, pairs, vectors, quality = candidate_vectors(records, config, progress)
     with progress.stage("score"):
-        weights, probs = model.score(vectors.levels)
+        weights, probs = model.score(vectors.levels, vectors.agreed)
     labels = labels_for(entity, pairs) if entity is not None else None
     total = true_pair_count(entity) if entity is not None else 0
     return Scored(records, prepared, pairs, vectors, model, weights, probs, labels, entity, total, quality)

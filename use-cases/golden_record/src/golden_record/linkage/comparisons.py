@@ -47,6 +47,9 @@ class ComparisonVectors:
     levels: np.ndarray             # int8, shape (pairs, comparisons)
     names: list[str]
     labels: list[list[str]]
+    #: per term-frequency-adjusted comparison: the value both records hold where they agree
+    #: exactly (None elsewhere), for :meth:`FellegiSunter.score`
+    agreed: dict[str, np.ndarray] | None = None
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.levels, columns=self.names)
@@ -142,8 +145,22 @@ _METHODS = {
 def compare(prepared: pd.DataFrame, left: np.ndarray, right: np.ndarray,
             comparisons: list[Comparison], progress=None) -> ComparisonVectors:
     levels = np.empty((len(left), len(comparisons)), dtype=np.int8)
+    agreed = {}
     for k, comp in enumerate(comparisons):
         levels[:, k] = _METHODS[comp.method](comp, prepared, left, right)
+        if comp.tf_adjustment:
+            agreed[comp.name] = agreed_values(prepared[comp.field], left, right)
         if progress:
             progress(comp.name)
-    return ComparisonVectors(levels, [c.name for c in comparisons], [level_labels(c) for c in comparisons])
+    return ComparisonVectors(levels, [c.name for c in comparisons], [level_labels(c) for c in comparisons],
+                             agreed or None)
+
+
+def agreed_values(values: pd.Series, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """The value of ``left`` where both records hold the same (cleaned) value, else None."""
+    codes, uniq = _codes(values)
+    ca, cb = codes[left], codes[right]
+    same = (ca == cb) & (ca >= 0)
+    out = np.full(len(left), None, dtype=object)
+    out[same] = uniq[ca[same]]
+    return out

@@ -79,29 +79,34 @@ def _logsumexp(a: np.ndarray) -> np.ndarray:
 
 @dataclass
 class _Patterns:
-    """The distinct comparison patterns of the candidate pairs and how often each occurs."""
+    """The distinct comparison patterns of the candidate pairs, how often each occurs, and their
+    one-hot design matrix (a column per comparison level, all-zero where a value is missing), so
+    that an EM step is two matrix products."""
     patterns: np.ndarray
     counts: np.ndarray
-    present: list[np.ndarray]
-    index: list[np.ndarray]
-    onehots: list[np.ndarray]
+    design: np.ndarray            # (patterns, total levels)
+    offsets: np.ndarray           # first column of each comparison
 
     @classmethod
     def of(cls, levels: np.ndarray, n_levels: list[int]) -> "_Patterns":
         uniq, counts = np.unique(encode_patterns(levels, n_levels), return_counts=True)
         patterns = decode_patterns(uniq, n_levels)
-        present = [patterns[:, c] >= 0 for c in range(len(n_levels))]
-        index = [np.where(present[c], patterns[:, c], 0) for c in range(len(n_levels))]
-        onehots = [np.stack([patterns[:, c] == lvl for lvl in range(n)], axis=1).astype(float)
-                   for c, n in enumerate(n_levels)]
-        return cls(patterns, counts.astype(float), present, index, onehots)
+        offsets = np.concatenate([[0], np.cumsum(n_levels)[:-1]]).astype(np.int64)
+        design = np.zeros((len(uniq), int(sum(n_levels))))
+        rows = np.arange(len(uniq))
+        for c in range(len(n_levels)):
+            present = patterns[:, c] >= 0
+            design[rows[present], offsets[c] + patterns[present, c]] = 1.0
+        return cls(patterns, counts.astype(float), design, offsets)
 
     def class_log_likelihoods(self, thetas: list[list[np.ndarray]]) -> np.ndarray:
-        out = np.zeros((len(self.counts), len(thetas)))
-        for k, theta in enumerate(thetas):
-            for c, t in enumerate(theta):
-                out[:, k] += np.where(self.present[c], np.log(t[self.index[c]]), 0.0)
-        return out
+        log_theta = np.log(np.stack([np.concatenate(theta) for theta in thetas]))   # (classes, levels)
+        return self.design @ log_theta.T
+
+    def normalise(self, sums: np.ndarray) -> list[np.ndarray]:
+        """Per-comparison shares from one class's weighted level counts (a row of W^T X)."""
+        ends = list(self.offsets[1:]) + [sums.shape[-1]]
+        return [sums[a:b] / sums[a:b].sum() for a, b in zip(self.offsets, ends)]
 
 
 def match_side(thetas: list[list[np.ndarray]], u: list[np.ndarray], free: int,
@@ -166,16 +171,14 @@ def _em(data: _Patterns, n_levels: list[int], related: int, u_fixed, freqs, max_
         new_pi = np.clip(w.sum(axis=0) / counts.sum(), _EPS, 1.0)
         new_pi /= new_pi.sum()
         delta = float(np.abs(new_pi - pi).max())
+        sums = w.T @ data.design + _EPS                       # (classes, levels)
         new_thetas = []
         for k in range(K):
             if fixed[k]:
                 new_thetas.append(thetas[k])
                 continue
-            cls = []
-            for c in range(len(n_levels)):
-                s = w[:, k] @ data.onehots[c] + _EPS
-                cls.append(s / s.sum())
-                delta = max(delta, float(np.abs(cls[-1] - thetas[k][c]).max()))
+            cls = data.normalise(sums[k])
+            delta = max(delta, max(float(np.abs(a - b).max()) for a, b in zip(cls, thetas[k])))
             new_thetas.append(cls)
         thetas, pi = new_thetas, new_pi
         if delta < tolerance:
@@ -199,6 +202,8 @@ class FellegiSunter:
     class_shares: list[float] | None = None          # every class, the unrelated one last
     class_thetas: list[list[list[float]]] | None = None
     match_classes: list[int] = field(default_factory=lambda: [0])   # the classes of same-person pairs
+    #: per term-frequency-adjusted comparison: {"floor": 1/N, "values": {value: share of records}}
+    term_frequencies: dict[str, dict] = field(default_factory=dict)
 
     @property
     def n_levels(self) -> list[int]:
@@ -258,6 +263,40 @@ class FellegiSunter:
                                 selection, chosen, "bic" if auto else "fixed")
         return self
 
+    def learn_term_frequencies(self, prepared: pd.DataFrame, comparisons) -> "FellegiSunter":
+        """The share of records holding each value of the term-frequency-adjusted comparisons'
+        fields (values held by one record only are not stored: they score at the floor 1/N)."""
+        self.term_frequencies = {}
+        for comp in comparisons:
+            if not comp.tf_adjustment:
+                continue
+            counts = prepared[comp.field].value_counts(dropna=True)
+            n = max(int(counts.sum()), 1)
+            kept = counts[counts >= 2] / n
+            self.term_frequencies[comp.name] = {"floor": 1.0 / n,
+                                                "values": {str(k): float(v) for k, v in kept.items()}}
+        return self
+
+    def _tf_log_adjustment(self, agreed: dict[str, np.ndarray] | None, n: int) -> np.ndarray | None:
+        """Per pair, log(f_v / u_exact) summed over the adjusted comparisons where the records agree
+        on value v: added to the unrelated class, whose chance of agreeing on v is f_v squared."""
+        if not agreed or not self.term_frequencies:
+            return None
+        thetas = self.class_thetas or [[m.tolist() for m in self.m], [u.tolist() for u in self.u]]
+        unrelated = thetas[-1]
+        out = np.zeros(n)
+        for name, values in agreed.items():
+            tf = self.term_frequencies.get(name)
+            if tf is None or name not in self.names:
+                continue
+            u_exact = max(float(unrelated[self.names.index(name)][-1]), _EPS)
+            hit = np.flatnonzero(pd.notna(values))
+            if not len(hit):
+                continue
+            freq = pd.Series(values[hit]).map(tf["values"]).fillna(tf["floor"]).to_numpy(float)
+            out[hit] += np.log(np.maximum(freq, _EPS) / u_exact)
+        return out
+
     def fit_metrics(self) -> dict[str, float]:
         """What EM did, as run metrics: iterations, match share, classes, and the chosen count."""
         rep = self.report
@@ -298,15 +337,23 @@ class FellegiSunter:
                 out[:, k] += np.where(present, t[np.where(present, lvl, 0)], 0.0)
         return out + np.log(np.asarray(shares))[None, :]
 
-    def score(self, levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def score(self, levels: np.ndarray, agreed: dict[str, np.ndarray] | None = None
+              ) -> tuple[np.ndarray, np.ndarray]:
         """(match weight, match probability) per row of ``levels``.
 
         weight = log2 P(pattern | match) / P(pattern | non-match); probability = posterior of the
-        match classes. Computed once per distinct pattern, then scattered back to the pairs.
+        match classes. Computed once per distinct pattern, then scattered back to the pairs; with
+        term frequencies (``agreed``: :attr:`ComparisonVectors.agreed`) the unrelated class's
+        likelihood is adjusted per pair for the values the records agree on.
         """
         codes = encode_patterns(levels, self.n_levels)
         uniq, inverse = np.unique(codes, return_inverse=True)
         ll = self._class_log_likelihoods(decode_patterns(uniq, self.n_levels))
+        adjust = self._tf_log_adjustment(agreed, len(levels))
+        if adjust is not None:
+            ll = ll[inverse]
+            ll[:, -1] += adjust
+            inverse = np.arange(len(levels))
         side = list(self.match_classes) if self.class_thetas else [0]
         non = [k for k in range(ll.shape[1]) if k not in side]
         logit = _logsumexp(ll[:, side]) - _logsumexp(ll[:, non])
@@ -333,14 +380,15 @@ class FellegiSunter:
         return {"names": self.names, "labels": self.labels, "match_share": self.match_share,
                 "m": [x.tolist() for x in self.m], "u": [x.tolist() for x in self.u],
                 "class_shares": self.class_shares, "class_thetas": self.class_thetas,
-                "match_classes": self.match_classes}
+                "match_classes": self.match_classes, "term_frequencies": self.term_frequencies}
 
     @classmethod
     def from_dict(cls, data: dict) -> "FellegiSunter":
         return cls(names=list(data["names"]), labels=[list(x) for x in data["labels"]],
                    m=[np.asarray(x, float) for x in data["m"]], u=[np.asarray(x, float) for x in data["u"]],
                    match_share=float(data["match_share"]), class_shares=data.get("class_shares"),
-                   class_thetas=data.get("class_thetas"), match_classes=list(data.get("match_classes", [0])))
+                   class_thetas=data.get("class_thetas"), match_classes=list(data.get("match_classes", [0])),
+                   term_frequencies=dict(data.get("term_frequencies") or {}))
 
     def save(self, path) -> None:
         with open(path, "w", encoding="utf-8") as fh:

@@ -178,7 +178,8 @@ def fit_and_score(records: pd.DataFrame, entity: np.ndarray | None, config: Mode
         model.fit(vectors.levels, u_fixed=u_fixed, max_iterations=em.max_iterations, tolerance=em.tolerance,
                   initial_match_share=em.initial_match_share, related_classes=em.related_classes,
                   max_related_classes=em.max_related_classes, match_class_agreement=em.match_class_agreement)
-        weights, probs = model.score(vectors.levels)
+        model.learn_term_frequencies(prepared, config.comparisons)
+        weights, probs = model.score(vectors.levels, vectors.agreed)
         rep = model.report
         if rep.criterion == "bic":
             progress.say("  related classes by BIC: " + ", ".join(

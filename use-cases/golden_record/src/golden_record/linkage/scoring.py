@@ -51,7 +51,7 @@ def score_pair_frame(pairs: pd.DataFrame, model: FellegiSunter, config: ModelCon
     records = pd.concat(sides, ignore_index=True)
     prepared, _ = clean_records(records, config.data.fields)
     vectors = compare(prepared, np.arange(n), np.arange(n) + n, config.comparisons)
-    weights, probs = model.score(vectors.levels)
+    weights, probs = model.score(vectors.levels, vectors.agreed)
     return pd.DataFrame({"match_weight": weights, "match_probability": probs, "is_match": is_match(probs, threshold)})
 
 

@@ -54,7 +54,7 @@ def f1_on_current_data(client, run_id: str, settings: Settings) -> tuple[float, 
     if entity is None:
         raise GoldenRecordError("cannot compare models: the warehouse has no ground truth", "run make seed-data")
     _, pairs, vectors, _ = candidate_vectors(records, config, Progress(quiet=True))
-    _, probs = model.score(vectors.levels)
+    _, probs = model.score(vectors.levels, vectors.agreed)
     ev = evaluate(probs, labels_for(entity, pairs), threshold, true_pair_count(entity), len(records))
     return float(ev.metrics["f1_score"]), tracking.frame_digest(records)
 
