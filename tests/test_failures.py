@@ -123,12 +123,21 @@ def test_no_ground_truth_configured_trains_and_skips_evaluation(scratch):
     """Only a config without data.truth skips the evaluation."""
     done = train(scratch["env"], "--experiment", "f-notruth", "--quiet", "--set", "data.truth=null")
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "evaluation skipped" in done.stdout
+    assert "evaluation skipped" in done.stdout and "no calibration" in done.stdout
     client = MlflowClient(scratch["uri"])
     r = client.search_runs([client.get_experiment_by_name("f-notruth").experiment_id])[0]
     assert r.info.status == "FINISHED"
     assert r.data.tags["evaluation"] == "skipped" and "data.truth" in r.data.tags["evaluation.reason"]
+    assert r.data.tags["calibration"] == "skipped"
     assert "f1_score" not in r.data.metrics and r.data.metrics["training_pairs"] > 0
+    # estimated from the probabilities on every run; calibration needs the truth: not logged
+    m = r.data.metrics
+    assert 0.9 < m["estimated_precision"] <= 1 and 0.9 < m["estimated_recall"] <= 1 and 0.9 < m["estimated_f1"] <= 1
+    assert f"F1 {m['estimated_f1']:.3f}" in done.stdout
+    assert not {"calibration_ece", "calibration_brier"} & set(m)
+    artifacts = {a.path for a in client.list_artifacts(r.info.run_id)}
+    artifacts |= {a.path for a in client.list_artifacts(r.info.run_id, "plots")}
+    assert "reliability.csv" not in artifacts and "plots/reliability.png" not in artifacts
     models = [m for m in client.search_logged_models([r.info.experiment_id]) if m.source_run_id == r.info.run_id]
     assert len(models) == 1 and models[0].name == "model"
 

@@ -50,7 +50,7 @@ def test_one_parent_and_a_child_per_threshold(swept):
     for c in children:
         assert c.info.status == "FINISHED"
         assert {"precision", "recall", "f1_score", "match_pairs", "true_positives", "false_positives",
-                "false_negatives"} <= set(c.data.metrics)
+                "false_negatives", "estimated_precision", "estimated_recall", "estimated_f1"} <= set(c.data.metrics)
     best = max(children, key=lambda c: (c.data.metrics["f1_score"], -float(c.data.params[THRESHOLD_KEY])))
     assert parent.data.tags["best_child_run_id"] == best.info.run_id
     assert parent.data.metrics["best_threshold"] == float(best.data.params[THRESHOLD_KEY])
@@ -78,6 +78,9 @@ def test_child_metrics_equal_a_standalone_run(swept):
     for key in ("precision", "recall", "f1_score", "match_pairs", "true_positives", "false_positives",
                 "false_negatives", "pairs_completeness", "training_pairs"):
         assert child.data.metrics[key] == pytest.approx(alone.data.metrics[key], abs=1e-12), key
+    # the estimates: one sort for every threshold in the sweep, one masked sum in a run (same values)
+    for key in ("estimated_precision", "estimated_recall", "estimated_f1"):
+        assert child.data.metrics[key] == pytest.approx(alone.data.metrics[key], rel=1e-9), key
 
 
 def test_sweep_over_another_setting(seeded_small, mlflow_store):

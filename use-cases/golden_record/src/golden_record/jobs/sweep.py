@@ -29,6 +29,7 @@ from golden_record.tracking import plots
 from golden_record.tracking import store as tracking
 from golden_record.io import warehouse
 from golden_record.config import ConfigError, ModelConfig, Settings, apply_overrides, flatten, _format_validation_error
+from golden_record.evaluation.calibration import estimates_at
 from golden_record.evaluation.pairs import threshold_metrics
 from golden_record.tracking.lifecycle import SWEEP_RUN_PREFIX, RunLifecycle, default_run_name, signals_deferred
 from golden_record.cli import Progress
@@ -39,6 +40,7 @@ THRESHOLD_KEY = "model.params.match_threshold"
 ALIASES = {"match_threshold": THRESHOLD_KEY, "threshold": THRESHOLD_KEY}
 CHILD_METRICS = ("precision", "recall", "f1_score", "match_pairs", "true_positives", "false_positives",
                  "false_negatives")
+ESTIMATED_METRICS = ("estimated_precision", "estimated_recall", "estimated_f1")
 
 
 @dataclass
@@ -182,16 +184,19 @@ def run_sweep(base_data: dict, base_config: ModelConfig, spec: SweepSpec, settin
                 table = threshold_metrics(scored.probabilities, scored.labels, spec.thresholds,
                                           scored.total_true_pairs)
                 completeness = (scored.labels.sum() / scored.total_true_pairs) if scored.total_true_pairs else 1.0
+                # estimated precision/recall/F1 from the probabilities (NaN where undefined: not logged)
+                estimated = estimates_at(scored.probabilities, spec.thresholds)[list(ESTIMATED_METRICS)]
             for key, value in combo.items():
                 table[key] = str(value)
             table["combination"] = ci
             # one nested child run per threshold: params + metrics in one batch each
             now = int(time.time() * 1000)
-            for row in table.itertuples(index=False):
+            for row, est in zip(table.itertuples(index=False), estimated.itertuples(index=False)):
                 name = f"{run_name}_t{row.threshold:.3f}" + (f"_c{ci}" if combo else "")
                 params = {**flatten(cfg), THRESHOLD_KEY: f"{row.threshold:g}"}
                 metrics = {m: float(getattr(row, m)) for m in CHILD_METRICS}
                 metrics.update({"pairs_completeness": float(completeness), "training_pairs": float(len(scored.pairs))})
+                metrics.update({k: float(v) for k, v in est._asdict().items() if np.isfinite(v)})
                 with signals_deferred():     # a child is written whole; Ctrl-C / SIGTERM act between children
                     child = lifecycle.child(name, tags={"run_kind": "sweep_child", "model_type": cfg.model.type,
                                                         "data.table": cfg.data.table, "data.digest": digest})
@@ -247,7 +252,7 @@ def print_sweep_summary(result: dict, target_precision: float) -> None:
         [c for c in table.columns if c not in ("run_id", "run_name", "threshold", "precision", "recall", "f1_score",
                                                "match_pairs", "true_positives", "false_positives",
                                                "false_negatives", "pairs_completeness", "training_pairs",
-                                               "combination")]
+                                               "combination", "estimated_precision", "estimated_recall")]
     print(table[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     print(f"best threshold by F1: {s['best_threshold']:g} (F1 {s['best_f1_score']:.4f}, precision "
           f"{s['best_precision']:.4f}, recall {s['best_recall']:.4f}); child run {result['best']['run_name']}")

@@ -25,6 +25,7 @@ from golden_record.io import redaction
 from golden_record.tracking import store as tracking
 from golden_record.io import warehouse
 from golden_record.evaluation.bootstrap import bootstrap_intervals
+from golden_record.evaluation.calibration import Calibration, Estimates, calibrate, estimate
 from golden_record.cli import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, EXIT_WAREHOUSE, Progress
 from golden_record.config import ConfigError, ModelConfig, Settings, flatten, load_model_config, load_settings
 from golden_record.errors import GoldenRecordError, WarehouseError
@@ -163,7 +164,8 @@ def write_artifacts(folder: Path, scored: Scored, evaluation: Evaluation | None,
                                                              default=_json_default))
 
 
-def render_plots(folder: Path, scored: Scored, evaluation: Evaluation | None, threshold: float) -> None:
+def render_plots(folder: Path, scored: Scored, evaluation: Evaluation | None, threshold: float,
+                 calibration: Calibration | None = None) -> None:
     pdir = folder / "plots"
     pdir.mkdir(exist_ok=True)
     plots.save_figure(plots.m_u_plot(scored.model.m_u_table()), pdir / "m_u_parameters.png")
@@ -177,6 +179,9 @@ def render_plots(folder: Path, scored: Scored, evaluation: Evaluation | None, th
         plots.save_figure(plots.weight_histogram_plot(scored.weights, scored.labels,
                                                       scored.model.threshold_weight(threshold)),
                           pdir / "match_weight_histogram.png")
+    if calibration is not None:
+        plots.save_figure(plots.reliability_plot(calibration.table, scored.probabilities, calibration.ece,
+                                                 calibration.brier, threshold), pdir / "reliability.png")
 
 
 class PlotProcess:
@@ -218,7 +223,8 @@ class PlotProcess:
         return False
 
 
-def _render_child(writer, folder: Path, scored: Scored, evaluation: Evaluation | None, threshold: float) -> None:
+def _render_child(writer, folder: Path, scored: Scored, evaluation: Evaluation | None, threshold: float,
+                  calibration: Calibration | None = None) -> None:
     """The forked process: the parent's SIGTERM handler (raise Terminated) and Ctrl-C would print
     a traceback here, so SIGTERM just ends it and SIGINT is left to the parent, which stops it.
     A rendering error goes to the parent as one line, not as a traceback on the terminal."""
@@ -228,13 +234,14 @@ def _render_child(writer, folder: Path, scored: Scored, evaluation: Evaluation |
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})  # blocked by start_plots
     try:
-        render_plots(folder, scored, evaluation, threshold)
+        render_plots(folder, scored, evaluation, threshold, calibration)
     except BaseException as exc:  # noqa: BLE001
         writer.send(f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"[:500])
         sys.exit(1)
 
 
-def start_plots(folder: Path, scored: Scored, evaluation: Evaluation | None, threshold: float) -> PlotProcess:
+def start_plots(folder: Path, scored: Scored, evaluation: Evaluation | None, threshold: float,
+                calibration: Calibration | None = None) -> PlotProcess:
     """Render the plots in a forked process, in parallel with the model logging (2 cores).
 
     Returns a :class:`PlotProcess`: call it to wait (it raises if rendering failed); use it as a
@@ -246,12 +253,13 @@ def start_plots(folder: Path, scored: Scored, evaluation: Evaluation | None, thr
     try:
         ctx = mp.get_context("fork")
     except ValueError:
-        render_plots(folder, scored, evaluation, threshold)
+        render_plots(folder, scored, evaluation, threshold, calibration)
         return PlotProcess()
     import signal
 
     reader, writer = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_render_child, args=(writer, folder, scored, evaluation, threshold), daemon=True)
+    proc = ctx.Process(target=_render_child, args=(writer, folder, scored, evaluation, threshold, calibration),
+                       daemon=True)
     # a signal arriving while forking must not reach the child before it has reset its handlers
     blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
     try:
@@ -310,15 +318,25 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
             "predicted_match_pairs": int(is_match(scored.probabilities, config.threshold).sum()),
             **(scored.quality.metrics() if scored.quality is not None else {}),
         }
-        evaluation = boot = None
+        evaluation = boot = calibration = None
         with progress.stage("evaluate"):
+            # estimated precision/recall/F1 from the probabilities alone: every run, truth or not
+            estimates = estimate(scored.probabilities, config.threshold)
+            metrics.update(estimates.metrics())
+            if estimates.undefined:
+                mlflow.set_tag("estimated.undefined", estimates.undefined)
+                progress.say(f"  undefined, not logged: {estimates.undefined}")
             if scored.labels is None:
-                mlflow.set_tags({"evaluation": "skipped",
+                mlflow.set_tags({"evaluation": "skipped", "calibration": "skipped",
                                  "evaluation.reason": "no ground truth configured (data.truth)"})
-                progress.say("  no ground truth configured (data.truth): evaluation skipped")
+                progress.say("  no ground truth configured (data.truth): evaluation and calibration skipped; "
+                             + estimate_line(estimates))
             else:
                 evaluation = scored.evaluate(config.threshold)
                 metrics.update({k: v for k, v in evaluation.metrics.items() if v == v})  # drop NaN
+                calibration = calibrate(scored.probabilities, scored.labels)
+                metrics.update(calibration.metrics())
+                progress.say("  " + estimate_line(estimates, evaluation.metrics, calibration))
                 metrics["people"] = scored.n_people
                 # 95 % intervals for precision, recall, F1 resampling people (not pairs), 1,000 times
                 boot = bootstrap_intervals(scored.probabilities, scored.labels, scored.entity[scored.pairs.left],
@@ -334,10 +352,12 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
             with tempfile.TemporaryDirectory() as tmp:
                 folder = Path(tmp) / "artifacts"
                 folder.mkdir()
-                with start_plots(folder, scored, evaluation, config.threshold) as join_plots:
+                with start_plots(folder, scored, evaluation, config.threshold, calibration) as join_plots:
                     write_artifacts(folder, scored, evaluation, config, metrics, dataset, run_name)
                     if boot is not None:
                         boot.samples.to_csv(folder / "bootstrap_results.csv", index=False)
+                    if calibration is not None:
+                        calibration.table.to_csv(folder / "reliability.csv", index=False)
                     if config.tracking.log_model:
                         log_model(scored, config, Path(tmp))
                     join_plots()
@@ -370,16 +390,39 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
         raise report from exc
 
 
+def _fmt(value: float | None, digits: int = 3) -> str:
+    return "n/a" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
+
+
+def estimate_line(est: Estimates, truth: dict | None = None, calibration: Calibration | None = None) -> str:
+    """One line: the estimates from the probabilities, and with ground truth the true values beside
+    them (recall also among candidate pairs, which is what the estimate can see) and ECE/Brier."""
+    line = (f"estimated precision {_fmt(est.precision)}, recall {_fmt(est.recall)}, F1 {_fmt(est.f1)} "
+            "(from the match probabilities)")
+    if truth is None:
+        return line
+    completeness = truth["pairs_completeness"]
+    among = truth["recall"] / completeness if completeness > 0 else float("nan")
+    line = (f"estimated precision {_fmt(est.precision)} (true {_fmt(truth['precision'])}), recall "
+            f"{_fmt(est.recall)} (true {_fmt(truth['recall'])}, among candidate pairs {_fmt(among)}), "
+            f"F1 {_fmt(est.f1)} (true {_fmt(truth['f1_score'])})")
+    if calibration is not None:
+        line += f"; calibration ECE {_fmt(calibration.ece, 4)}, Brier {_fmt(calibration.brier, 4)}"
+    return line
+
+
 def print_summary(outcome: RunOutcome) -> None:
     m = outcome.metrics
     if "f1_score" in m:
         print(f"precision {m['precision']:.4f}  recall {m['recall']:.4f}  F1 {m['f1_score']:.4f}  "
-              f"(threshold {outcome.evaluation.threshold})")
+              f"(threshold {outcome.evaluation.threshold}; estimated F1 {_fmt(m.get('estimated_f1'), 4)})")
         print(f"candidate pairs {int(m['training_pairs']):,}  matches {int(m['match_pairs']):,}  "
               f"true duplicate pairs {int(m['true_match_pairs']):,}  pairs completeness {m['pairs_completeness']:.4f}")
     else:
-        print(f"evaluation skipped (no ground truth); candidate pairs {int(m['training_pairs']):,}, "
-              f"matches {int(m['match_pairs']):,}")
+        print(f"evaluation skipped (no ground truth; no calibration either); candidate pairs "
+              f"{int(m['training_pairs']):,}, matches {int(m['match_pairs']):,}; estimated from the probabilities: "
+              f"precision {_fmt(m.get('estimated_precision'))}, recall {_fmt(m.get('estimated_recall'))}, "
+              f"F1 {_fmt(m.get('estimated_f1'))}")
     print(f"run {outcome.run_id} finished in {m['seconds_total']:.1f} s")
     print(tracking.ui_hint(outcome.experiment_id, outcome.run_id))
 

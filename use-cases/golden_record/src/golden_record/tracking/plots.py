@@ -37,6 +37,7 @@ __all__ = [
     "m_u_plot",
     "threshold_sweep_plot",
     "cluster_size_plot",
+    "reliability_plot",
 ]
 
 #: Curves are subsampled to at most this many points before drawing.
@@ -387,4 +388,61 @@ def cluster_size_plot(sizes: np.ndarray) -> Figure:
     ax.set_ylabel("Number of clusters (log scale)")
     ax.set_title("Cluster size distribution")
     ax.grid(alpha=0.3, axis="y")
+    return fig
+
+
+def reliability_plot(table: pd.DataFrame, probabilities: np.ndarray, ece: float, brier: float,
+                     threshold: float | None = None, hist_bins: int = 50) -> Figure:
+    """Reliability diagram over a histogram of the predicted probabilities.
+
+    ``table`` is :attr:`Calibration.table` (columns ``lower, upper, count, mean_predicted,
+    observed_rate``). Upper panel: observed match rate against mean predicted probability per
+    non-empty bin, point area growing with the bin's pair count (annotated), and the diagonal of
+    perfect calibration. Lower panel: how many candidate pairs have each predicted probability
+    (``hist_bins`` equal-width bins, log count), so a reader sees where the pairs are.
+    """
+    fig = Figure(figsize=(7.0, 7.5), dpi=100, layout="constrained")
+    ax, hx = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1.3]})
+    t = table[table["count"] > 0]
+    ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1, label="perfect calibration")
+    if len(t):
+        x = t["mean_predicted"].to_numpy(dtype=float)
+        y = t["observed_rate"].to_numpy(dtype=float)
+        n = t["count"].to_numpy(dtype=float)
+        ax.plot(x, y, color=_MATCH_COLOR, lw=1.2, alpha=0.7)
+        # area from 20 to 400 points^2 on a log scale of the count
+        size = 20 + 380 * np.log10(n) / max(float(np.log10(n.max())), 1.0)
+        ax.scatter(x, y, s=size, color=_MATCH_COLOR, edgecolor="white", zorder=5, clip_on=False,
+                   label="bin: observed vs predicted (area ~ log pairs)")
+        for xi, yi, ni in zip(x, y, n):   # the pair count beside each point, inside the axes
+            ax.annotate(_fmt_count(ni), (xi, yi), xytext=(-9 if xi > 0.8 else 9, -13 if yi > 0.9 else 7),
+                        textcoords="offset points", ha="right" if xi > 0.8 else "left", fontsize=8,
+                        color="#333333", bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.8))
+    else:
+        _no_data(ax, "no scored pairs")
+    if threshold is not None and math.isfinite(threshold):
+        for a in (ax, hx):
+            a.axvline(threshold, color=_MARK_COLOR, ls=":", lw=1.3,
+                      label=f"threshold {threshold:.3g}" if a is ax else None)
+    fmt = lambda v: "n/a" if v is None or not math.isfinite(float(v)) else f"{float(v):.4f}"  # noqa: E731
+    ax.set_title(f"Reliability of match probabilities (ECE = {fmt(ece)}, Brier = {fmt(brier)})\n"
+                 "over the candidate pairs blocking produced", fontsize=11)
+    ax.set_ylabel("Observed match rate (true duplicates in bin)")
+    ax.set_xlim(-0.01, 1.01)   # a point at 0 or 1 is drawn whole
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", fontsize=9)
+
+    p = np.asarray(probabilities, dtype=np.float64).ravel()
+    edges = np.linspace(0.0, 1.0, hist_bins + 1)
+    counts, _ = np.histogram(p, bins=edges)
+    if counts.any():
+        hx.stairs(counts, edges, fill=True, color=_MATCH_COLOR, alpha=0.6)
+        hx.set_yscale("log")
+        hx.set_ylim(0.8, float(counts.max()) * 3)
+    else:
+        _no_data(hx)
+    hx.set_xlabel("Predicted match probability")
+    hx.set_ylabel("Pairs (log scale)")
+    hx.grid(alpha=0.3, which="major")
     return fig
