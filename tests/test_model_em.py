@@ -162,3 +162,21 @@ def test_every_candidate_a_match_is_a_warning_with_the_evidence_not_an_error(cap
 def _config(data: dict, tmp):
     from golden_record.config import ModelConfig
     return ModelConfig.model_validate(data)
+
+
+def test_term_frequency_adjustment_weighs_rare_agreements_above_common_ones(tmp_path):
+    """One comparison, u(exact) = 0.01 in the unrelated class: agreeing on a value held by 0.1 % of
+    records is log2(0.01 / 0.001) = +3.32 bits stronger, on one held by 10 %: 3.32 bits weaker."""
+    model = FellegiSunter(["surname"], [["far", "exact"]])
+    model.class_thetas = [[[0.05, 0.95]], [[0.99, 0.01]]]
+    model.class_shares = [0.2, 0.8]
+    model.match_classes, model.match_share = [0], 0.2
+    model.term_frequencies = {"surname": {"floor": 1e-5, "values": {"rare": 0.001, "kumar": 0.1}}}
+    levels = np.array([[1], [1], [1], [0]], dtype=np.int8)
+    agreed = {"surname": np.array(["rare", "kumar", "unseen", None], dtype=object)}
+    plain, _ = model.score(levels)
+    adjusted, prob = model.score(levels, agreed)
+    assert adjusted - plain == pytest.approx([np.log2(0.01 / 0.001), np.log2(0.01 / 0.1), np.log2(0.01 / 1e-5), 0.0])
+    assert prob[0] > prob[1]
+    model.save(tmp_path / "m.json")
+    np.testing.assert_allclose(FellegiSunter.load(tmp_path / "m.json").score(levels, agreed)[0], adjusted)
