@@ -88,7 +88,14 @@ def _server_url() -> tuple[str, str]:
         return url, (urlsplit(url).path.lstrip("/") or "golden_record") + "_test"
     saved = os.environ.pop("DATABASE_URL", None)
     try:
-        target = warehouse.resolve_target(load_settings(), announce=False)
+        try:
+            target = warehouse.resolve_target(load_settings(), announce=False)
+        except warehouse.WarehouseError as exc:
+            if "does not exist" not in exc.message:
+                raise
+            # the server answers, the warehouse is not created yet (no `make setup`): the tests
+            # only need the server, they create (and drop) databases of their own
+            return warehouse._libpq_url(load_settings().database.url), "golden_record_test"
     finally:
         if saved is not None:
             os.environ["DATABASE_URL"] = saved
