@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from golden_record.linkage.decision import is_match
+from golden_record.linkage.fitting import model_type_of
 from golden_record.tracking import diagnostics
 from golden_record.tracking import plots
 from golden_record.io import redaction
@@ -106,7 +107,7 @@ def summary_text(metrics: dict, evaluation: Evaluation | None, scored: Scored, c
                  dataset: dict, run_name: str) -> str:
     lines = [f"Golden-record deduplication: {run_name}", "=" * 60,
              f"Data: {dataset['table']} ({dataset['records']:,} records) at {dataset['database']}",
-             f"Model: Fellegi-Sunter, threshold {config.threshold} (match probability)", ""]
+             f"Model: {model_type_of(scored.model)}, threshold {config.threshold} (match probability)", ""]
     if evaluation is None:
         lines.append("Evaluation skipped: the warehouse has no ground truth.")
     else:
@@ -141,7 +142,7 @@ def write_artifacts(folder: Path, scored: Scored, evaluation: Evaluation | None,
     m_u = scored.model.m_u_table()
     m_u.to_csv(folder / "m_u_parameters.csv", index=False)
     report = {"run_name": run_name, "threshold": threshold, "metrics": metrics, "dataset": dataset,
-              "model": {"type": "fellegi_sunter", "match_share": scored.model.match_share,
+              "model": {"type": model_type_of(scored.model), "match_share": scored.model.match_share,
                         "em_iterations": scored.model.report.iterations,
                         "em_converged": scored.model.report.converged,
                         "m_u": m_u.to_dict(orient="records")},
