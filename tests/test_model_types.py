@@ -142,12 +142,19 @@ def test_an_unknown_model_type_is_refused_naming_the_key_and_the_choices(tmp_pat
 def test_fit_model_fits_either_type_and_says_what_does_not_apply(simulated):
     levels, truth, _ = simulated
     said: list[str] = []
+    calls: list[str] = []
+
+    def random_u():                   # the pipeline's random-pair u, computed only for a type using it
+        calls.append("u")
+        return [np.asarray(u, float) for u in U]
+
     options = {"max_iterations": 2000, "tolerance": 1e-4, "initial_match_share": 0.1, "related_classes": 2}
-    ecm = fit_model("recordlinkage_ecm", NAMES, LABELS, levels, say=said.append, **options)
-    fs = fit_model("fellegi_sunter", NAMES, LABELS, levels, say=said.append, **options)
+    ecm = fit_model("recordlinkage_ecm", NAMES, LABELS, levels, random_u=random_u, say=said.append, **options)
+    assert calls == [] and said == ["  recordlinkage_ecm: model.em.related_classes=2, "
+                                    "model.em.u_from_random_pairs=True do not apply to this model type"]
+    fs = fit_model("fellegi_sunter", NAMES, LABELS, levels, random_u=random_u, say=said.append, **options)
+    assert calls == ["u"] and len(said) == 1
     assert isinstance(ecm, RecordLinkageECM) and isinstance(fs, FellegiSunter)
-    assert said == ["  recordlinkage_ecm: model.em.related_classes=2 does not apply (ECM fits two classes, "
-                    "and u by EM on the candidate pairs)"]
     for model in (ecm, fs):           # the interface the pipeline, logging and scoring read
         weight, prob = model.score(levels)
         assert len(weight) == len(prob) == len(levels)

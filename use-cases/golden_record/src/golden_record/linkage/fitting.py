@@ -31,27 +31,28 @@ def model_type_of(model: Model) -> str:
 
 
 def fit_model(model_type: str, names: list[str], labels: list[list[str]], levels: np.ndarray, *,
-              u_fixed: list[np.ndarray] | None = None, say: Callable[[str], None] | None = None,
+              random_u: Callable[[], list[np.ndarray]] | None = None, say: Callable[[str], None] | None = None,
               **options) -> Model:
     """Fit a model of ``model_type`` on the comparison ``levels`` of the candidate pairs.
 
     ``options`` are the ``model.em`` settings as keywords (``max_iterations``, ``tolerance``,
-    ``initial_match_share``, ``related_classes``...) and ``u_fixed`` the random-pair u (compute it
-    only when ``"u_from_random_pairs" in MODEL_TYPES[model_type].em_settings``). A type that does not
-    use one of them says so through ``say`` (with the values given), never silently.
+    ``initial_match_share``, ``related_classes``...); ``random_u`` computes the u-probabilities of
+    random record pairs (pass it when ``model.em.u_from_random_pairs``), called only by a type that
+    uses them. A type that does not use an option or ``random_u`` says so through ``say``, with the
+    values given, never silently.
     """
     if model_type not in MODEL_CLASSES:
         raise ModelError(f"unknown model type {model_type!r}", f"model.type is one of {list(MODEL_CLASSES)}")
-    if model_type == "fellegi_sunter":
-        return FellegiSunter(names, labels).fit(levels, u_fixed=u_fixed, **options)
-    used = {k: v for k, v in options.items() if k in MODEL_TYPES[model_type].em_settings}
+    settings = MODEL_TYPES[model_type].em_settings
+    used = options if settings is None else {k: v for k, v in options.items() if k in settings}
     ignored = {k: v for k, v in options.items() if k not in used}
-    if u_fixed is not None:
+    if random_u is not None and settings is not None and "u_from_random_pairs" not in settings:
         ignored["u_from_random_pairs"] = True
     if ignored and say is not None:
         say(f"  {model_type}: " + ", ".join(f"model.em.{k}={v}" for k, v in ignored.items())
-            + (" does" if len(ignored) == 1 else " do") + " not apply (ECM fits two classes, and u by EM on the "
-            "candidate pairs)")
+            + (" does" if len(ignored) == 1 else " do") + " not apply to this model type")
+    if model_type == "fellegi_sunter":
+        return FellegiSunter(names, labels).fit(levels, u_fixed=random_u() if random_u else None, **used)
     return RecordLinkageECM(names, labels).fit(levels, **used)
 
 

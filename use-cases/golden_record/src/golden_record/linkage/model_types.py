@@ -11,16 +11,14 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class ModelType:
     description: str
-    #: the ``model.em`` settings the type reads; the others do not apply to it
-    em_settings: tuple[str, ...]
+    #: the ``model.em`` settings the type reads (the others do not apply to it); None: all of them
+    em_settings: tuple[str, ...] | None = None
 
 
 MODEL_TYPES: dict[str, ModelType] = {
     "fellegi_sunter": ModelType(
         "Fellegi-Sunter on graded levels by EM, with related non-match classes and u from random pairs "
-        "(the default; linkage/model.py)",
-        ("max_iterations", "tolerance", "initial_match_share", "u_from_random_pairs", "random_pairs",
-         "related_classes")),
+        "(the default; linkage/model.py)"),
     "recordlinkage_ecm": ModelType(
         "baseline: the recordlinkage package's ECMClassifier on the same pairs, levels binarised to "
         "agree/disagree/missing (linkage/ecm.py)",
