@@ -22,6 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from golden_record.linkage.keys import TRANSFORMS, parse_key
+from golden_record.linkage.model_types import check_model_type
 from golden_record.linkage.schema import FieldSpec
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
@@ -232,9 +233,15 @@ class EMSettings(_Strict):
 
 
 class ModelSection(_Strict):
-    type: Literal["fellegi_sunter"] = "fellegi_sunter"
+    #: a registered model type (linkage/model_types.py): fellegi_sunter, or the recordlinkage_ecm baseline
+    type: str = "fellegi_sunter"
     params: ModelParams
     em: EMSettings = EMSettings()
+
+    @field_validator("type")
+    @classmethod
+    def _registered_type(cls, value: str) -> str:
+        return check_model_type(value)
 
 
 class FuzzyBlocking(_Strict):

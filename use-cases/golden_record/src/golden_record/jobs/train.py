@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from golden_record.linkage.decision import is_match
+from golden_record.linkage.fitting import model_type_of
 from golden_record.tracking import diagnostics
 from golden_record.tracking import plots
 from golden_record.io import redaction
@@ -107,7 +108,7 @@ def summary_text(metrics: dict, evaluation: Evaluation | None, scored: Scored, c
                  dataset: dict, run_name: str) -> str:
     lines = [f"Golden-record deduplication: {run_name}", "=" * 60,
              f"Data: {dataset['table']} ({dataset['records']:,} records) at {dataset['database']}",
-             f"Model: Fellegi-Sunter, threshold {config.threshold} (match probability)", ""]
+             f"Model: {model_type_of(scored.model)}, threshold {config.threshold} (match probability)", ""]
     if evaluation is None:
         lines.append("Evaluation skipped: the warehouse has no ground truth.")
     else:
@@ -145,7 +146,7 @@ def write_artifacts(folder: Path, scored: Scored, evaluation: Evaluation | None,
     # the latent classes EM fitted, which of them hold matches, and the class-count criterion per k
     (folder / "em_classes.json").write_text(json.dumps(scored.model.structure(), indent=2, default=_json_default))
     report = {"run_name": run_name, "threshold": threshold, "metrics": metrics, "dataset": dataset,
-              "model": {"type": "fellegi_sunter", "match_share": scored.model.match_share,
+              "model": {"type": model_type_of(scored.model), "match_share": scored.model.match_share,
                         "em_iterations": scored.model.report.iterations,
                         "em_converged": scored.model.report.converged,
                         "structure": scored.model.structure(),

@@ -11,7 +11,7 @@ import pandas as pd
 from golden_record.linkage.decision import is_match
 from golden_record.linkage.comparisons import compare
 from golden_record.config import ModelConfig, check_threshold
-from golden_record.linkage.model import FellegiSunter
+from golden_record.linkage.fitting import Model, model_from_dict, model_to_dict
 from golden_record.linkage.schema import clean_records
 
 LEFT, RIGHT = "_l", "_r"
@@ -27,7 +27,7 @@ def pair_fields(config: ModelConfig) -> list[str]:
     return fields
 
 
-def score_pair_frame(pairs: pd.DataFrame, model: FellegiSunter, config: ModelConfig,
+def score_pair_frame(pairs: pd.DataFrame, model: Model, config: ModelConfig,
                      threshold: float) -> pd.DataFrame:
     """``pairs`` has ``<field>_l`` and ``<field>_r`` columns (any subset: an absent column is a
     missing value, which counts neither way); values are cleaned by each field's declared type,
@@ -55,20 +55,23 @@ def score_pair_frame(pairs: pd.DataFrame, model: FellegiSunter, config: ModelCon
     return pd.DataFrame({"match_weight": weights, "match_probability": probs, "is_match": is_match(probs, threshold)})
 
 
-def save_model_files(folder: Path, model: FellegiSunter, config: ModelConfig) -> Path:
-    """The fitted parameters plus the whole model config (blocking, comparisons, data source),
-    so that a logged model can rebuild candidates and score a warehouse without retraining."""
+def save_model_files(folder: Path, model: Model, config: ModelConfig) -> Path:
+    """The fitted parameters (with the model type) plus the whole model config (blocking,
+    comparisons, data source), so that a logged model can rebuild candidates and score a warehouse
+    without retraining. The file keeps its name ``fellegi_sunter.json`` whatever the type, so runs
+    logged before and after the model-type registry are found and read alike."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "fellegi_sunter.json"
-    path.write_text(json.dumps({"model": model.to_dict(), "threshold": config.threshold,
+    path.write_text(json.dumps({"model": model_to_dict(model), "threshold": config.threshold,
                                 "config": config.model_dump(mode="json")}, indent=2))
     return path
 
 
-def load_model_files(path: str | Path) -> tuple[FellegiSunter, ModelConfig, float]:
-    """The fitted model, the config it was trained with, and its threshold."""
+def load_model_files(path: str | Path) -> tuple[Model, ModelConfig, float]:
+    """The fitted model (of the type it was saved with; a file without a type is a FellegiSunter),
+    the config it was trained with, and its threshold."""
     data = json.loads(Path(path).read_text())
-    return FellegiSunter.from_dict(data["model"]), ModelConfig.model_validate(data["config"]), float(data["threshold"])
+    return model_from_dict(data["model"]), ModelConfig.model_validate(data["config"]), float(data["threshold"])
 
 
 def load_model_config_from_files(path: str | Path) -> ModelConfig:
