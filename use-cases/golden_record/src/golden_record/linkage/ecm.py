@@ -247,7 +247,27 @@ class RecordLinkageECM:
         return [np.where(np.arange(n) >= 1, ratios[c, _INDEX[AGREE]], ratios[c, _INDEX[DISAGREE]])
                 for c, n in enumerate(self.n_levels)]
 
-    def score(self, levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    @property
+    def match_classes(self) -> list[int]:
+        return [0]
+
+    def learn_term_frequencies(self, prepared, comparisons) -> "RecordLinkageECM":
+        """ECM has no term-frequency adjustment: it scores binary agreement only (said, not silent)."""
+        self.ignored_tf = [c.name for c in comparisons if c.tf_adjustment]
+        return self
+
+    def fit_metrics(self) -> dict[str, float]:
+        rep = self.report
+        return {"em_iterations": rep.iterations, "em_converged": float(rep.converged),
+                "em_match_share": self.match_share, "em_patterns": rep.patterns,
+                "em_classes": 2, "em_match_classes": 1}
+
+    def structure(self) -> dict:
+        return {"criterion": "fixed (two classes)", "binarisation": self.report.binarisation if self.report else None,
+                "classes": [{"class": 0, "share": self.match_share, "match": True},
+                            {"class": 1, "share": 1.0 - self.match_share, "match": False}]}
+
+    def score(self, levels: np.ndarray, agreed=None) -> tuple[np.ndarray, np.ndarray]:
         """(match weight, match probability) per row of ``levels``, each distinct pattern once.
 
         weight = log2 of the Bayes factor prod_c m/u of the pattern's categories; probability =

@@ -22,7 +22,8 @@ from golden_record.errors import DataError, ModelError
 from golden_record.evaluation.pairs import Evaluation, evaluate
 from golden_record.linkage.cleaning import FieldQuality
 from golden_record.linkage.schema import clean_records
-from golden_record.linkage.model import FellegiSunter, level_frequencies
+from golden_record.linkage.fitting import Model, fit_model
+from golden_record.linkage.model import level_frequencies
 
 
 
@@ -33,7 +34,7 @@ class Scored:
     prepared: pd.DataFrame
     pairs: candidates_mod.Candidates
     vectors: ComparisonVectors
-    model: FellegiSunter
+    model: Model
     weights: np.ndarray
     probabilities: np.ndarray
     labels: np.ndarray | None        # True where both records belong to the same person (None: no truth)
@@ -173,15 +174,18 @@ def fit_and_score(records: pd.DataFrame, entity: np.ndarray | None, config: Mode
     prepared, pairs, vectors, quality = candidate_vectors(records, config, progress)
     with progress.stage("fit"):
         em = config.model.em
-        model = FellegiSunter(vectors.names, vectors.labels)
-        u_fixed = random_pair_u(prepared, config, model.n_levels) if em.u_from_random_pairs else None
-        model.fit(vectors.levels, u_fixed=u_fixed, max_iterations=em.max_iterations, tolerance=em.tolerance,
-                  initial_match_share=em.initial_match_share, related_classes=em.related_classes,
-                  max_related_classes=em.max_related_classes, match_class_agreement=em.match_class_agreement)
+        n_levels = [len(labels) for labels in vectors.labels]
+        model = fit_model(config.model.type, vectors.names, vectors.labels, vectors.levels,
+                          random_u=(lambda: random_pair_u(prepared, config, n_levels)) if em.u_from_random_pairs
+                          else None, say=progress.say, max_iterations=em.max_iterations, tolerance=em.tolerance,
+                          initial_match_share=em.initial_match_share, related_classes=em.related_classes,
+                          max_related_classes=em.max_related_classes, match_class_agreement=em.match_class_agreement)
         model.learn_term_frequencies(prepared, config.comparisons)
+        if getattr(model, "ignored_tf", None):
+            progress.say(f"  {config.model.type}: tf_adjustment of {model.ignored_tf} does not apply to this model type")
         weights, probs = model.score(vectors.levels, vectors.agreed)
         rep = model.report
-        if rep.criterion == "bic":
+        if getattr(rep, "criterion", None) == "bic":
             progress.say("  related classes by BIC: " + ", ".join(
                 f"{s['related_classes']}: {s['bic']:,.0f}" for s in rep.selection)
                 + f" -> {rep.related_classes} chosen")
