@@ -5,7 +5,10 @@ Two files feed every tool:
 * ``config/settings.yaml`` (repo root): database, MLflow tracking store and experiment, seeding
   defaults. Environment variables ``DATABASE_URL`` and ``MLFLOW_TRACKING_URI`` win over it.
 * ``use-cases/golden_record/config/model_config.yaml``: the model's knobs (threshold, blocking,
-  comparisons, EM) and the data source (table name and column mapping).
+  comparisons, EM) and the data source (table name and column mapping). ``comparisons`` and
+  ``model.params.blocking_fields`` may be left out: they are then derived from the declared field
+  types and a profile of the prepared data (:mod:`golden_record.linkage.defaults`), once the data
+  is loaded, and the config is filled in with them (:meth:`ModelConfig.fill_in`).
 
 Unknown keys, wrong types, values out of range and unknown method names are rejected with a
 :class:`ConfigError` whose message names the key, the bad value and what is allowed.
@@ -19,7 +22,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from golden_record.linkage.keys import TRANSFORMS, parse_key
 from golden_record.linkage.model_types import check_model_type
@@ -197,8 +200,9 @@ class ModelParams(_Strict):
     #: whose probability rounds to exactly 1.0 in floating point would, an accident of precision
     match_threshold: float = 0.95
     #: one exact blocking pass per entry, unioned (see linkage.keys): a declared field, or a
-    #: transform of fields, ``+``-joined, e.g. ``phonetic(first_name,last_name)+year(date_of_birth)``
-    blocking_fields: list[str] = Field(min_length=1)
+    #: transform of fields, ``+``-joined, e.g. ``phonetic(first_name,last_name)+year(date_of_birth)``;
+    #: absent (None): derived from the schema and the data (linkage.defaults)
+    blocking_fields: Annotated[list[str], Field(min_length=1)] | None = None
 
     @field_validator("match_threshold")
     @classmethod
@@ -207,8 +211,8 @@ class ModelParams(_Strict):
 
     @field_validator("blocking_fields")
     @classmethod
-    def _readable_keys(cls, value: list[str]) -> list[str]:
-        for entry in value:
+    def _readable_keys(cls, value: list[str] | None) -> list[str] | None:
+        for entry in value or []:
             parse_key(entry)
         return value
 
@@ -235,7 +239,7 @@ class EMSettings(_Strict):
 class ModelSection(_Strict):
     #: a registered model type (linkage/model_types.py): fellegi_sunter, or the recordlinkage_ecm baseline
     type: str = "fellegi_sunter"
-    params: ModelParams
+    params: ModelParams = ModelParams()
     em: EMSettings = EMSettings()
 
     @field_validator("type")
@@ -405,13 +409,32 @@ def _check_rules(where: str, chain: list[str]) -> None:
         raise ValueError(f"{where}: unknown survivorship rule(s) {bad}; allowed: {list(SURVIVORSHIP_RULES)}")
 
 
+#: Keys a config may leave out: they are then derived from the data (linkage.defaults).
+DERIVABLE = ("comparisons", "model.params.blocking_fields")
+
+
 class ModelConfig(_Strict):
-    model: ModelSection
+    model: ModelSection = ModelSection()
     data: DataSource
     candidates: CandidateSettings = CandidateSettings()
-    comparisons: list[Comparison] = Field(min_length=1)
+    #: absent (None): derived from the schema and the data (linkage.defaults)
+    comparisons: Annotated[list[Comparison], Field(min_length=1)] | None = None
     tracking: TrackingOptions = TrackingOptions()
     golden: GoldenSettings = GoldenSettings()
+    #: the DERIVABLE keys filled in by :meth:`fill_in`, and why each value was chosen (not config data)
+    _derived: tuple[str, ...] = PrivateAttr(default=())
+    _notes: tuple[str, ...] = PrivateAttr(default=())
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_rule_without_recency(cls, data: Any) -> Any:
+        """Without a data.recency role the default survivorship chain leaves out most_recent (which
+        needs it), so a config declaring only its fields is complete; a declared chain is kept."""
+        if isinstance(data, dict) and isinstance(data.get("data"), dict) and not data["data"].get("recency"):
+            golden = data.get("golden") or {}
+            if isinstance(golden, dict) and "default_rule" not in golden:
+                data = {**data, "golden": {**golden, "default_rule": ["most_complete", "most_frequent"]}}
+        return data
 
     @model_validator(mode="after")
     def _fields_are_declared(self) -> "ModelConfig":
@@ -423,14 +446,14 @@ class ModelConfig(_Strict):
                                  f"declared: {sorted(fields)}")
             return fields[name].type
 
-        for i, c in enumerate(self.comparisons):
+        for i, c in enumerate(self.comparisons or []):
             ftype = declared(c.field, f"comparisons[{i}].field")
             if ftype not in METHOD_TYPES[c.method]:
                 raise ValueError(f"comparisons[{i}]: method {c.method!r} does not apply to {c.field!r} of type "
                                  f"{ftype!r} (it applies to {sorted(METHOD_TYPES[c.method])})")
             if c.swap_with:
                 declared(c.swap_with, f"comparisons[{i}].swap_with")
-        for entry in self.model.params.blocking_fields:
+        for entry in self.model.params.blocking_fields or []:
             for part in parse_key(entry):
                 for name in part.fields:
                     ftype = declared(name, f"model.params.blocking_fields entry {entry!r}")
@@ -441,7 +464,7 @@ class ModelConfig(_Strict):
         if self.candidates.fuzzy.method != "none":
             for f in self.candidates.fuzzy.fields:
                 declared(f, "candidates.fuzzy.fields")
-        names = [c.name for c in self.comparisons]
+        names = [c.name for c in self.comparisons or []]
         if len(set(names)) != len(names):
             dup = sorted({n for n in names if names.count(n) > 1})
             raise ValueError(f"comparisons: names must be unique, {dup} appear twice; give a second comparison "
@@ -477,14 +500,76 @@ class ModelConfig(_Strict):
     def threshold(self) -> float:
         return self.model.params.match_threshold
 
+    def derived_keys(self) -> list[str]:
+        """The :data:`DERIVABLE` keys this config leaves to the data: absent, or filled in from
+        the data by :meth:`fill_in` (then derived again when the config meets other data)."""
+        absent = {"comparisons": self.comparisons is None,
+                  "model.params.blocking_fields": self.model.params.blocking_fields is None}
+        return [k for k in DERIVABLE if absent[k] or k in self._derived]
+
+    def derivable_fields(self) -> list[str]:
+        """The declared fields a derivation may compare or block on: all but the recency and
+        source roles and timestamps (when a record was written says nothing about who it is)."""
+        roles = {self.data.recency, self.data.source}
+        return [f for f, spec in self.data.fields.items() if f not in roles and spec.type != "timestamp"]
+
+    def fill_in(self, comparisons: list[Comparison] | None = None, blocking_fields: list[str] | None = None,
+                notes: list[str] | tuple[str, ...] = ()) -> None:
+        """Fill in derived comparisons and blocking passes (:mod:`golden_record.linkage.defaults`).
+
+        The config is otherwise immutable; this is its one controlled change, made once the data
+        is prepared, so that everything after (EM, scoring, the logged model and its config,
+        golden records) uses the same values. They are validated like declared ones; only keys in
+        :meth:`derived_keys` can be filled in (a declared value is kept exactly).
+        """
+        keys = self.derived_keys()
+        data = self.model_dump(mode="json")
+        if comparisons is not None:
+            if "comparisons" not in keys:
+                raise ValueError("comparisons are declared in the config; they are not derived")
+            data["comparisons"] = [c.model_dump(mode="json") for c in comparisons]
+        if blocking_fields is not None:
+            if "model.params.blocking_fields" not in keys:
+                raise ValueError("model.params.blocking_fields is declared in the config; it is not derived")
+            data["model"]["params"]["blocking_fields"] = list(blocking_fields)
+        try:
+            filled = ModelConfig.model_validate(data)
+        except ValidationError as err:   # a derivation rule produced something invalid: say which
+            raise ConfigError(_format_validation_error("derived config", err)) from None
+        self.__dict__["comparisons"] = filled.comparisons
+        self.__dict__["model"] = filled.model
+        self._derived, self._notes = tuple(keys), tuple(notes)
+
+    def fill_in_from(self, other: "ModelConfig") -> None:
+        """Fill in the keys this config leaves to the data with those ``other`` derived (the same
+        data, e.g. a sweep's best combination re-made with its best threshold)."""
+        keys = self.derived_keys()
+        self.fill_in(other.comparisons if "comparisons" in keys else None,
+                     other.model.params.blocking_fields if "model.params.blocking_fields" in keys else None,
+                     other._notes)
+
+    def resolved_yaml(self) -> str:
+        """The config as a run used it, derived values filled in, as YAML that ``--config`` reads
+        back (the derived keys and the reasons for their values as comments on top)."""
+        derived = self.derived_keys()
+        head = ["# The model config as the run used it: load it with --config to train with exactly these values."]
+        if derived:
+            head.append(f"# Derived from the schema and the data (linkage/defaults.py): {', '.join(derived)}.")
+            head += [f"# {line.strip()}" for line in self._notes]
+        else:
+            head.append("# Every key as declared (nothing derived).")
+        return "\n".join(head) + "\n" + yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False,
+                                                       allow_unicode=True, width=120)
+
     def needed_fields(self) -> list[str]:
-        """Declared fields the pipeline compares or blocks on (in declaration order)."""
-        needed = set()
-        for c in self.comparisons:
+        """Declared fields the pipeline compares or blocks on (in declaration order); every
+        :meth:`derivable_fields` while comparisons or blocking are derived from the data."""
+        needed = set(self.derivable_fields()) if self.derived_keys() else set()
+        for c in self.comparisons or []:
             needed.add(c.field)
             if c.swap_with:
                 needed.add(c.swap_with)
-        for entry in self.model.params.blocking_fields:
+        for entry in self.model.params.blocking_fields or []:
             for part in parse_key(entry):
                 needed.update(part.fields)
         if self.candidates.fuzzy.method != "none":

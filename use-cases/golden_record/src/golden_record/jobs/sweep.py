@@ -157,7 +157,7 @@ def run_sweep(base_data: dict, base_config: ModelConfig, spec: SweepSpec, settin
         mlflow.set_tags({"model_type": base_config.model.type, "data.table": base_config.data.table,
                          "run_kind": "sweep", "code_version": tracking.code_version(), **tracking.process_tags(),
                          "sweep.keys": ", ".join(["match_threshold", *spec.grid])})
-        shared = flatten(base_config)
+        shared = tracking.declared_params(base_config)
         for key in [THRESHOLD_KEY, *spec.grid]:
             shared.pop(key, None)
         mlflow.log_params({**shared, "sweep.thresholds": ",".join(f"{t:g}" for t in spec.thresholds),
@@ -215,6 +215,8 @@ def run_sweep(base_data: dict, base_config: ModelConfig, spec: SweepSpec, settin
         best_scored = scored_by_combo[best_combo]
         # the parent's model classifies at the best threshold found
         best_cfg = validate_combo(base_data, {**combos[best_combo], THRESHOLD_KEY: float(best["threshold"])})
+        best_cfg.fill_in_from(configs[best_combo])      # what the best combination derived from the data
+        tracking.log_resolved_config(best_cfg, [*shared, THRESHOLD_KEY, *spec.grid])
         summary = {"best_threshold": float(best["threshold"]), "best_f1_score": float(best["f1_score"]),
                    "best_precision": float(best["precision"]), "best_recall": float(best["recall"]),
                    "thresholds_evaluated": float(len(table)), "combinations": float(len(combos))}

@@ -28,7 +28,7 @@ from golden_record.io import warehouse
 from golden_record.evaluation.bootstrap import bootstrap_intervals
 from golden_record.evaluation.calibration import Calibration, Estimates, calibrate, estimate
 from golden_record.cli import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, EXIT_WAREHOUSE, Progress
-from golden_record.config import ConfigError, ModelConfig, Settings, flatten, load_model_config, load_settings
+from golden_record.config import ConfigError, ModelConfig, Settings, load_model_config, load_settings
 from golden_record.errors import GoldenRecordError, WarehouseError
 from golden_record.evaluation.pairs import Evaluation
 from golden_record.tracking.lifecycle import TRAINING_RUN_PREFIX, RunLifecycle, default_run_name, quiet_store_logs
@@ -301,7 +301,8 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
     try:
         mlflow.set_tags({"model_type": config.model.type, "data.table": config.data.table,
                          "code_version": tracking.code_version(), **tracking.process_tags(), **(extra_tags or {})})
-        mlflow.log_params(flatten(config))
+        params = tracking.declared_params(config)      # derived comparisons / blocking: once known
+        mlflow.log_params(params)
         with progress.stage("load", announce=False):   # connecting is part of loading
             mlflow.set_tag("data.database", target.safe_url)
             conn = warehouse.connect(target, settings.database.connect_timeout_seconds)
@@ -314,6 +315,7 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
         mlflow.log_metrics({"records": len(records),
                             **({"people": int(len(np.unique(entity)))} if entity is not None else {})})
         scored = fit_and_score(records, entity, config, progress)
+        tracking.log_resolved_config(config, params)
         metrics: dict[str, float] = {
             "records": scored.n_records, "training_pairs": len(scored.pairs),
             **scored.model.fit_metrics(),

@@ -40,7 +40,7 @@ class Candidates:
         return len(self.left)
 
 
-def _key_codes(prepared: pd.DataFrame, entry: str) -> np.ndarray:
+def key_codes(prepared: pd.DataFrame, entry: str) -> np.ndarray:
     """int64 block code per record for ``a+transform(b)`` (missing in any part -> -1)."""
     codes = None
     for part in parse_key(entry):
@@ -87,6 +87,12 @@ def _expand(order: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> tuple[n
     return np.concatenate(lefts), np.concatenate(rights)
 
 
+def pass_cost(prepared: pd.DataFrame, entry: str, max_block_size: int) -> tuple[int, int]:
+    """(pairs, records in blocks too large to use) of a pass on ``entry``, without making the pairs."""
+    _, _, sizes, report = _blocks(key_codes(prepared, entry), max_block_size)
+    return _pair_count(sizes), report.skipped_records
+
+
 def _pair_count(sizes: np.ndarray) -> int:
     return pairs_within(sizes)
 
@@ -101,7 +107,7 @@ def generate(prepared: pd.DataFrame, blocking_fields: list[str], settings: Candi
     n = len(prepared)
     plans: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, PassReport]] = []
     for entry in blocking_fields:
-        order, starts, sizes, report = _blocks(_key_codes(prepared, entry), settings.max_block_size)
+        order, starts, sizes, report = _blocks(key_codes(prepared, entry), settings.max_block_size)
         report.name = entry
         plans.append((entry, order, starts, sizes, report))
     fuzzy = settings.fuzzy

@@ -14,6 +14,7 @@ import pandas as pd
 
 from golden_record.linkage.decision import is_match, pairs_within
 from golden_record.linkage import blocking as candidates_mod
+from golden_record.linkage import defaults
 from golden_record.io import warehouse
 from golden_record.cli import Progress
 from golden_record.linkage.comparisons import ComparisonVectors, compare
@@ -145,6 +146,7 @@ def candidate_vectors(records: pd.DataFrame, config: ModelConfig, progress: Prog
     re-scoring with a logged model (golden records, promotion) and sweeps."""
     with progress.stage("prepare"):
         prepared, quality = prepare(records, config, progress)
+        defaults.resolve(config, prepared, progress)   # comparisons / blocking the config leaves out
     with progress.stage("candidates"):
         pairs = candidates_mod.generate(
             prepared, config.model.params.blocking_fields, config.candidates,

@@ -12,11 +12,11 @@ import os
 import socket
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import pandas as pd
 
-from golden_record.config import REPO_ROOT, Settings
+from golden_record.config import REPO_ROOT, ModelConfig, Settings, flatten
 from golden_record.io import redaction
 from golden_record.errors import TrackingError
 from golden_record.io.redaction import redact  # noqa: F401 - tracking.redact is used by the command lines
@@ -180,6 +180,32 @@ def log_dataset(records: pd.DataFrame, database_url: str, table: str, digest: st
         dataset = mlflow.data.from_pandas(records.head(1000), name=table, digest=digest,
                                           source=PostgresTableSource(redaction.safe_target(database_url), table))
         mlflow.log_input(dataset, context="training", tags={"rows": str(len(records))})
+
+
+#: where a training run keeps the config it used, derived comparisons and blocking filled in
+RESOLVED_CONFIG_ARTIFACT = "config/resolved_config.yaml"
+
+
+def declared_params(config: ModelConfig) -> dict[str, str]:
+    """The config's params as declared, without the keys derived from the data (logged once known)."""
+    derived = config.derived_keys()
+    return {k: v for k, v in flatten(config).items() if k not in derived}
+
+
+def log_resolved_config(config: ModelConfig, skip: Iterable[str]) -> None:
+    """After the pipeline filled in the config: the derived values as params (but the keys in
+    ``skip``, already logged or left out on purpose, and their sub-keys), the tag ``config.derived``
+    (the derived keys, or ``none``) and the whole config as the artifact
+    ``config/resolved_config.yaml`` (readable with ``--config``)."""
+    import mlflow
+
+    derived = config.derived_keys()
+    if derived:
+        skip = tuple(skip)
+        mlflow.log_params({k: v for k, v in flatten(config).items()
+                           if k not in skip and not k.startswith(tuple(s + "." for s in skip))})
+    mlflow.set_tag("config.derived", ", ".join(derived) or "none")
+    mlflow.log_text(config.resolved_yaml(), RESOLVED_CONFIG_ARTIFACT)
 
 
 def flatten_metrics(prefix: str, values: dict[str, Any]) -> dict[str, float]:

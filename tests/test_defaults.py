@@ -1,0 +1,295 @@
+"""Comparisons and blocking derived from the schema (linkage/defaults.py): a config that declares
+only its fields gets the documented comparisons and passes; declared ones are kept exactly."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from rapidfuzz.distance import Levenshtein
+
+from golden_record.cli import Progress
+from golden_record.config import ConfigError, ModelConfig, load_model_config
+from golden_record.errors import DataError
+from golden_record.linkage import defaults
+from golden_record.linkage.schema import clean_records
+
+FIELDS = {
+    "given": {"type": "name"}, "family": {"type": "name"}, "full": {"type": "name"},
+    "birth": {"type": "date"}, "national_id": {"type": "identifier", "digits": True},
+    "household": {"type": "identifier"}, "postcode": {"type": "identifier"}, "region": {"type": "text"},
+    "sex": {"type": "category"}, "phone": {"type": "phone"}, "updated": {"type": "timestamp"},
+    "origin": {"type": "category"},
+}
+
+
+def _config(fields=None, **extra) -> ModelConfig:
+    fields = fields or FIELDS
+    data = {"table": "t", "id": "id", "fields": fields}
+    if "updated" in fields:
+        data["recency"] = "updated"
+    if "origin" in fields:
+        data["source"] = "origin"
+    return ModelConfig.model_validate({"data": data, **extra})
+
+
+def _words(rng, n: int, length: int) -> np.ndarray:
+    letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
+    return np.array(["".join(rng.choice(letters, length)) for _ in range(n)], dtype=object)
+
+
+def _table(people: int = 600, seed: int = 0) -> pd.DataFrame:
+    """People with 1-3 records: a national id, households of three people, 12 postcodes in 2
+    regions, a full name made of the given and family name, some given names as initials."""
+    rng = np.random.default_rng(seed)
+    given, family = _words(rng, 200, 6), _words(rng, 150, 7)
+    g, f = rng.choice(given, people), rng.choice(family, people)
+    copies = rng.choice([1, 2, 3], people, p=[0.6, 0.3, 0.1])
+    person = np.repeat(np.arange(people), copies)
+    n = len(person)
+    g_rec = g[person].copy()
+    initials = rng.random(n) < 0.02
+    g_rec[initials] = [v[0] for v in g_rec[initials]]
+    postcode = (1000 + person // 50 % 12).astype(str)
+    birth = (np.datetime64("1950-01-01") + rng.integers(0, 20000, people)[person]).astype(str)
+    return pd.DataFrame({
+        "record_id": np.arange(n), "given": g_rec, "family": f[person],
+        "full": [f"{a} {b}" for a, b in zip(g_rec, f[person])], "birth": birth,
+        "national_id": np.char.zfill((123456789 + person * 7919).astype(str), 9),
+        "household": ("H" + (person // 3).astype(str)).astype(object), "postcode": postcode,
+        "region": np.where(postcode.astype(int) < 1006, "north", "south"),
+        "sex": rng.choice(["M", "F"], people)[person],
+        "phone": (600000000 + person * 37).astype(str),
+        "updated": (np.datetime64("2024-01-01") + rng.integers(0, 300, n)).astype(str),
+        "origin": rng.choice(["a", "b"], n),
+    })
+
+
+def _prepared(config: ModelConfig, table: pd.DataFrame) -> pd.DataFrame:
+    return clean_records(table[["record_id", *config.data.fields]], config.data.fields)[0]
+
+
+def test_a_config_of_fields_only_validates_and_loads_every_usable_field():
+    cfg = _config()
+    assert cfg.comparisons is None and cfg.model.params.blocking_fields is None
+    assert cfg.derived_keys() == ["comparisons", "model.params.blocking_fields"]
+    # the roles and the timestamp are never compared: everything else is loaded for the derivation
+    assert cfg.needed_fields() == ["given", "family", "full", "birth", "national_id", "household", "postcode",
+                                   "region", "sex", "phone"]
+    # without a recency role the default survivorship chain does without most_recent
+    assert "most_recent" not in _config({"name": {"type": "name"}}).golden.default_rule
+
+
+def test_fields_only_resolve_to_the_documented_comparisons_and_passes():
+    cfg = _config()
+    d = defaults.resolve(cfg, _prepared(cfg, _table()))
+    comps = {c.name: c for c in cfg.comparisons}
+    assert list(comps) == ["given", "family", "birth", "national_id", "household", "postcode", "sex", "phone"]
+    assert (comps["given"].method, comps["given"].levels, comps["given"].swap_with, comps["given"].initials) == \
+        ("jaro_winkler", [0.92, 0.8], "family", True)          # 2 % of given names are initials
+    assert (comps["family"].swap_with, comps["family"].initials) == ("given", False)
+    assert comps["birth"].method == "date"
+    # a selective identifier: exact + a close level one wrong digit of nine reaches
+    assert (comps["national_id"].method, comps["national_id"].levels) == ("levenshtein", [0.88])
+    assert comps["postcode"].method == "exact"                 # a place: a neighbour is not a typo
+    assert comps["sex"].method == comps["phone"].method == "exact"
+    assert set(d.not_compared) == {"full", "region", "updated", "origin"}
+    assert "given + family" in d.not_compared["full"] and "postcode" in d.not_compared["region"]
+    assert cfg.model.params.blocking_fields == [
+        "national_id", "household", "phone",                      # each alone: a person or a household
+        "phonetic(given,family)+year(birth)", "phonetic(given,family)+postcode", "birth+postcode",
+        "phonetic(given)+postcode", "phonetic(family)+postcode", "initial(given)+initial(family)+birth"]
+    assert cfg.derived_keys() == ["comparisons", "model.params.blocking_fields"]
+    assert d.reasons["place"].startswith("postcode")
+
+
+def test_one_wrong_character_reaches_the_close_level_and_two_do_not():
+    for length in (4, 6, 7, 9, 10, 12):
+        level = defaults._close_level(length)
+        value = "1234567890ab"[:length]
+        one = "x" + value[1:]
+        two = "xy" + value[2:]
+        assert Levenshtein.normalized_similarity(value, one) >= level > Levenshtein.normalized_similarity(value, two)
+
+
+def test_declared_keys_are_kept_exactly():
+    declared = [{"field": "family", "method": "exact"}]
+    cfg = _config(comparisons=declared, model={"params": {"blocking_fields": ["national_id"]}})
+    before = cfg.model_dump()
+    assert defaults.resolve(cfg, _prepared(cfg, _table())) is None
+    assert cfg.model_dump() == before
+    # one declared, one derived: the declared one stays as written
+    cfg = _config(comparisons=declared)
+    defaults.resolve(cfg, _prepared(cfg, _table()))
+    assert [c.model_dump() for c in cfg.comparisons] == [_config(comparisons=declared).comparisons[0].model_dump()]
+    assert cfg.derived_keys() == ["model.params.blocking_fields"] and "national_id" in cfg.model.params.blocking_fields
+    with pytest.raises(ValueError, match="comparisons are declared"):
+        cfg.fill_in(comparisons=cfg.comparisons)
+
+
+def test_progress_shows_one_line_per_comparison_and_pass(capsys):
+    cfg = _config()
+    defaults.resolve(cfg, _prepared(cfg, _table()), Progress())
+    err = capsys.readouterr().err
+    for c in cfg.comparisons:
+        assert f"    {c.name}: {c.method}" in err
+    passes = err.split("derived blocking passes")[1]
+    for entry in cfg.model.params.blocking_fields:
+        assert "pairs/record" in passes.split(f"\n    {entry}: ")[1].splitlines()[0], entry
+    assert "    full: not compared (made of given + family" in err
+
+
+def test_the_resolved_config_reads_back_with_the_same_values(tmp_path):
+    cfg = _config()
+    defaults.resolve(cfg, _prepared(cfg, _table()))
+    path = tmp_path / "resolved.yaml"
+    path.write_text(cfg.resolved_yaml())
+    assert path.read_text().startswith("# The model config as the run used it")
+    back = load_model_config(path)
+    assert back.comparisons == cfg.comparisons
+    assert back.model.params.blocking_fields == cfg.model.params.blocking_fields
+    assert back.derived_keys() == []          # read back, nothing is left to derive
+
+
+def test_a_refit_on_other_data_derives_again():
+    cfg = _config()
+    defaults.resolve(cfg, _prepared(cfg, _table()))
+    table = _table(seed=1)
+    table["national_id"] = None                               # this table lacks the id
+    table["national_id"] = table["national_id"].astype(object)
+    d = defaults.resolve(cfg, _prepared(cfg, table))
+    assert "national_id" not in cfg.model.params.blocking_fields
+    assert "national_id" not in [c.field for c in cfg.comparisons] and "national_id" in d.not_compared
+
+
+def test_sparse_table_of_name_date_and_postcode():
+    fields = {k: FIELDS[k] for k in ("given", "family", "birth", "postcode")}
+    cfg = _config(fields)
+    defaults.resolve(cfg, _prepared(cfg, _table()))
+    assert [c.method for c in cfg.comparisons] == ["jaro_winkler", "jaro_winkler", "date", "exact"]
+    assert cfg.model.params.blocking_fields[:3] == ["phonetic(given,family)+year(birth)",
+                                                    "phonetic(given,family)+postcode", "birth+postcode"]
+
+
+def test_one_full_name_field_is_compared_by_tokens_and_blocked_by_sound():
+    fields = {"full": {"type": "name"}, "birth": {"type": "date"}}
+    cfg = _config(fields)
+    defaults.resolve(cfg, _prepared(cfg, _table()))
+    assert [(c.field, c.method) for c in cfg.comparisons] == [("full", "token_sort"), ("birth", "date")]
+    assert cfg.model.params.blocking_fields == ["phonetic(full)+year(birth)"]
+
+
+def test_a_coarse_pass_is_dropped_and_said():
+    table = _table()
+    table["family"] = "same"                                     # one family name for everybody
+    fields = {k: FIELDS[k] for k in ("given", "family", "postcode")}
+    cfg = _config(fields)
+    d = defaults.resolve(cfg, _prepared(cfg, table))
+    assert "phonetic(family)+postcode" not in cfg.model.params.blocking_fields
+    assert any(line.startswith("    phonetic(family)+postcode: not used (") for line in d.lines())
+    assert "family" in d.not_compared                           # one value: no evidence
+
+
+def test_nothing_to_block_on_names_the_key_to_declare():
+    table = _table()
+    fields = {"sex": FIELDS["sex"], "region": FIELDS["region"]}
+    cfg = _config(fields)
+    with pytest.raises(DataError, match="no blocking pass could be derived") as err:
+        defaults.resolve(cfg, _prepared(cfg, table))
+    assert "model.params.blocking_fields" in err.value.hint
+
+
+def test_a_derived_value_the_config_refuses_names_the_key():
+    cfg = _config()
+    with pytest.raises(ConfigError, match="derived config: .*shoe_size"):
+        cfg.fill_in(blocking_fields=["shoe_size"])
+
+
+def test_the_example_configs_without_comparisons_and_blocking_validate(tmp_path):
+    from golden_record.config import MODEL_CONFIG_PATH
+
+    for src in (MODEL_CONFIG_PATH, MODEL_CONFIG_PATH.parent / "examples" / "people.yaml"):
+        data = yaml.safe_load(src.read_text())
+        data.pop("comparisons")
+        data["model"]["params"].pop("blocking_fields")
+        path = tmp_path / src.name
+        path.write_text(yaml.safe_dump(data))
+        cfg = load_model_config(path)
+        assert cfg.derived_keys() == ["comparisons", "model.params.blocking_fields"]
+        assert data["data"]["recency"] not in cfg.needed_fields()
+
+
+# --------------------------------------------------------------------------- end to end
+CITIZEN_FIELDS = {
+    "first_name": {"type": "name", "rules": "indian"}, "last_name": {"type": "name", "rules": "indian"},
+    "full_name": {"type": "name", "rules": "indian"}, "father_name": {"type": "name", "rules": "indian"},
+    "gender": {"type": "category", "values": {"M": ["m", "male"], "F": ["f", "female"]}},
+    "date_of_birth": {"type": "date"}, "mobile": {"type": "phone", "length": 10, "prefixes": ["91", "0"]},
+    "email": {"type": "email"}, "address": {"type": "address", "abbreviations": "indian"},
+    "district": {"type": "text"}, "state": {"type": "text"}, "pincode": {"type": "identifier", "digits": True},
+    "jan_aadhaar": {"type": "identifier", "digits": True}, "aadhaar_last4": {"type": "identifier", "digits": True},
+    "updated_at": {"type": "timestamp"},
+}
+
+
+@pytest.fixture(scope="module")
+def fields_only_run(seeded_small, mlflow_store, tmp_path_factory):
+    """python src/train.py on the seeded citizens with a config declaring only the table, its
+    fields and types, and the ground truth."""
+    import sys
+
+    from mlflow import MlflowClient
+
+    from conftest import ROOT, run
+
+    path = tmp_path_factory.mktemp("fields_only") / "fields_only.yaml"
+    path.write_text(yaml.safe_dump({"data": {
+        "table": "citizens", "id": "citizen_id", "fields": CITIZEN_FIELDS,
+        "truth": {"table": "citizen_truth", "id_column": "citizen_id", "entity_column": "entity_id"}}}))
+    env = {**seeded_small["env"], "MLFLOW_TRACKING_URI": mlflow_store}
+    done = run([sys.executable, "src/train.py", "--config", str(path), "--experiment", "fields_only"], env,
+               cwd=ROOT / "use-cases" / "golden_record")
+    assert done.returncode == 0, done.stderr[-3000:]
+    client = MlflowClient(mlflow_store)
+    r = client.search_runs([client.get_experiment_by_name("fields_only").experiment_id])[0]
+    return {"done": done, "client": client, "run": r}
+
+
+def test_fields_only_training_logs_the_resolved_config(fields_only_run, tmp_path):
+    from golden_record.linkage.scoring import load_model_files
+
+    client, r = fields_only_run["client"], fields_only_run["run"]
+    assert r.info.status == "FINISHED"
+    assert r.data.tags["config.derived"] == "comparisons, model.params.blocking_fields"
+    resolved = load_model_config(client.download_artifacts(r.info.run_id, "config/resolved_config.yaml",
+                                                           str(tmp_path)))
+    names = [c.name for c in resolved.comparisons]
+    assert {"first_name", "last_name", "date_of_birth", "mobile", "jan_aadhaar", "pincode"} <= set(names)
+    assert "full_name" not in names and "updated_at" not in names      # a composite, a timestamp
+    first = next(c for c in resolved.comparisons if c.name == "first_name")
+    assert (first.method, first.swap_with) == ("jaro_winkler", "last_name")
+    blocking = resolved.model.params.blocking_fields
+    assert "phonetic(first_name,last_name)+year(date_of_birth)" in blocking and "date_of_birth+pincode" in blocking
+    # the derived values are params too, and the progress showed them
+    assert r.data.params["comparisons.first_name.swap_with"] == "last_name"
+    assert r.data.params["model.params.blocking_fields"] == str(blocking)
+    err = fields_only_run["done"].stderr
+    assert "derived comparisons (" in err and "    first_name: jaro_winkler" in err
+    assert "derived blocking passes (" in err and "    date_of_birth+pincode: " in err
+    # the logged model scores with the same comparisons and blocking (golden records, re-scoring)
+    import mlflow
+
+    mlflow.set_tracking_uri(client.tracking_uri)
+    model_dir = mlflow.artifacts.download_artifacts(artifact_uri=f"runs:/{r.info.run_id}/model",
+                                                    dst_path=str(tmp_path / "model"))
+    _, logged, _ = load_model_files(next(Path(model_dir).rglob("fellegi_sunter.json")))
+    assert logged.comparisons == resolved.comparisons
+    assert logged.model.params.blocking_fields == blocking
+
+
+def test_fields_only_training_is_sound(fields_only_run):
+    m = fields_only_run["run"].data.metrics
+    assert m["pairs_completeness"] >= 0.985, m
+    assert m["f1_score"] >= 0.95, m
