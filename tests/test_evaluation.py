@@ -313,3 +313,13 @@ def test_plots_handle_degenerate_inputs(tmp_path):
     for i, fig in enumerate(figs):
         plots.save_figure(fig, tmp_path / f"d{i}.png")
         assert (tmp_path / f"d{i}.png").stat().st_size > 0
+
+
+def test_sweep_plot_y_axis_fits_the_curves():
+    """A trade-off between 0.990 and 0.999 must show as one, not as a flat line at the top of 0..1."""
+    thresholds = np.linspace(0.5, 0.99, 50)
+    table = pd.DataFrame({"threshold": thresholds, "precision": 0.990 + 0.009 * (thresholds - 0.5) / 0.49,
+                          "recall": 0.999 - 0.008 * (thresholds - 0.5) / 0.49})
+    table["f1_score"] = 2 * table.precision * table.recall / (table.precision + table.recall)
+    low, high = plots.threshold_sweep_plot(table, 0.9).axes[0].get_ylim()
+    assert 0.985 < low < 0.990 and 0.999 < high < 1.003

@@ -336,7 +336,14 @@ def threshold_sweep_plot(table: pd.DataFrame, best_threshold: float | None) -> F
         ax.axvline(best_threshold, color=_MARK_COLOR, ls="--", lw=1.5, label=label)
     if len(t) == 0:
         _no_data(ax)
-    ax.set_ylim(0.0, 1.02)
+        ax.set_ylim(0.0, 1.02)
+    else:
+        # the y-axis fits the curves: a trade-off between 0.990 and 0.999 must not look flat
+        values = t[["precision", "recall", "f1_score"]].to_numpy(dtype=float)
+        values = values[np.isfinite(values)]
+        lo, hi = (float(values.min()), float(values.max())) if len(values) else (0.0, 1.0)
+        pad = max(0.002, 0.08 * (hi - lo))
+        ax.set_ylim(max(0.0, lo - pad), min(1.02, hi + pad))
     ax.set_xlabel("Match probability threshold")
     ax.set_ylabel("Metric value")
     ax.set_title("Precision, recall and F1 by threshold")
