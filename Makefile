@@ -57,8 +57,9 @@ test: install ## both test lanes: fast (no database) then end to end (real Postg
 	$(PY) -m pytest -q -m "not e2e"
 	$(PY) -m pytest -q -m e2e -n 2 --dist loadfile
 
-bench: install ## seeding and training speed at 100k and 1M records; writes bench/results.md
-	$(PY) scripts/bench.py --baseline
+BENCH_BEFORE ?= 024cc08
+bench: install ## speed at 100k and 1M (vs BENCH_BEFORE), quality per seeder profile; writes bench/results.md
+	$(PY) scripts/bench.py --baseline --compare-to $(BENCH_BEFORE)
 
 clean-venv: ## remove the virtual environment
 	rm -rf $(VENV)
