@@ -5,6 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
+PROFILE ?= citizens
 ROWS ?= 100000
 DUPLICATE_RATE ?= 0.2
 SEED ?= 42
@@ -23,7 +24,7 @@ help: ## list the targets, and the package layout
 	@echo "  evaluation/  pair metrics and curves, bootstrap intervals"
 	@echo "  golden/      clustering, survivorship, golden tables from the schema"
 	@echo "  tracking/    MLflow store, run lifecycle, diagnostics, registry, baselines, reports, plots"
-	@echo "  synthetic/   the seeders (citizens, people)"
+	@echo "  synthetic/   the seeders (citizens, people), their profiles (citizens, people, sparse), pair differences"
 	@echo "  jobs/        train, sweep"
 	@echo "  linker.py    the Linker facade (fit, evaluate, predict, cluster)"
 
@@ -44,8 +45,8 @@ db: install ## make sure PostgreSQL answers (local server, else the embedded one
 tracking-store: install ## create the MLflow tracking store schema once (mlflow db upgrade)
 	$(PY) scripts/init_tracking.py
 
-seed-data: install ## load synthetic citizens (ROWS=100000 DUPLICATE_RATE=0.2 SEED=42)
-	$(PY) scripts/seed_data.py --rows $(ROWS) --duplicate-rate $(DUPLICATE_RATE) --seed $(SEED)
+seed-data: install ## load a profile's synthetic records + truth (PROFILE=citizens|people|sparse ROWS=100000 DUPLICATE_RATE=0.2 SEED=42)
+	$(PY) scripts/seed_data.py --profile $(PROFILE) --rows $(ROWS) --duplicate-rate $(DUPLICATE_RATE) --seed $(SEED)
 
 train: install ## train, evaluate and log a run to MLflow (TRAIN_ARGS="--set model.params.match_threshold=0.9")
 	cd use-cases/golden_record && ../../$(PY) src/train.py $(TRAIN_ARGS)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Create the citizens warehouse and load synthetic citizens: ``python scripts/seed_data.py --help``."""
+"""Load a profile's synthetic records and ground truth (default citizens): ``python scripts/seed_data.py --help``."""
 import _bootstrap  # noqa: F401
 
 from golden_record.synthetic.seed import cli

@@ -35,7 +35,8 @@ def test_entry_points_and_commands():
         "run_name": {"type": "string", "default": ""},
         "config": {"type": "string", "default": "config/model_config.yaml"}}
     assert eps["sweep"]["parameters"] == {"thresholds": {"type": "string", "default": "0.80:0.99:0.01"}}
-    assert eps["seed"]["parameters"] == {"rows": {"type": "int", "default": 100000},
+    assert eps["seed"]["parameters"] == {"profile": {"type": "string", "default": "citizens"},
+                                         "rows": {"type": "int", "default": 100000},
                                          "duplicate_rate": {"type": "float", "default": 0.2},
                                          "seed": {"type": "int", "default": 42}}
     assert eps["train"]["parameters"]["experiment_name"]["default"] == load_settings().tracking.experiment_name
@@ -50,7 +51,7 @@ def test_entry_points_and_commands():
     assert project.get_entry_point("sweep").compute_command({}, None) == \
         "python src/train.py --sweep match_threshold=0.80:0.99:0.01"
     assert project.get_entry_point("seed").compute_command({"rows": "500"}, None) == \
-        "python ../../scripts/seed_data.py --rows 500 --duplicate-rate 0.2 --seed 42"
+        "python ../../scripts/seed_data.py --profile citizens --rows 500 --duplicate-rate 0.2 --seed 42"
     assert (USE_CASE / "../../scripts/seed_data.py").resolve().is_file()
 
 

@@ -15,9 +15,11 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
+from golden_record.config import load_model_config  # noqa: E402
 from golden_record.synthetic import indian_data
 from golden_record.synthetic import citizens as synthetic  # noqa: E402
 from golden_record.synthetic.citizens import CITIZEN_COLUMNS, CORRUPTION_KINDS, generate  # noqa: E402
+from golden_record.synthetic.differences import config_differences  # noqa: E402
 
 STRING_COLUMNS = [c for c in CITIZEN_COLUMNS if c not in ("citizen_id", "date_of_birth", "created_at", "updated_at")]
 ABBR = indian_data.ADDRESS_ABBREVIATIONS
@@ -40,6 +42,11 @@ TOUCHED = {
     "dob_year_off": {"date_of_birth"},
     "new_mobile": {"mobile"},
     "address_abbreviation": {"address"},
+    "moved": {"address", "district", "state", "pincode", "jan_aadhaar"},
+    "new_email": {"email"},
+    "wrong_gender": {"gender"},
+    "dob_digit": {"date_of_birth"},
+    "dob_default": {"date_of_birth"},
 }
 PER_RECORD = {"citizen_id", "source_system", "created_at", "updated_at", "aadhaar_last4"}
 
@@ -182,7 +189,11 @@ def test_corruption_bookkeeping(data, merged, pairs):
     g = merged.groupby("entity_id")
     assert (g["source_system"].nunique() == g.size()).all()
     assert (g["aadhaar_last4"].nunique() <= 1).all()  # same value wherever it is recorded
-    assert (g["gender"].nunique() == 1).all()
+    # the gender differs from the person's only on the copies a clerk got wrong
+    copies, orig = pairs
+    wrong = copies["kinds"].map(lambda ks: "wrong_gender" in ks).to_numpy()
+    assert wrong.any()
+    assert (copies["gender"].to_numpy() != orig["gender"].to_numpy()).tolist() == wrong.tolist()
 
 
 def test_every_corrupted_copy_differs_from_its_base(pairs):
@@ -288,13 +299,63 @@ def test_dob_corruptions(pairs):
     assert (allc["date_of_birth"] <= pd.Timestamp("2025-07-01")).all()
 
 
-def test_new_mobile(pairs):
+def test_dob_digit_and_default(pairs):
     allc, allo = pairs
-    m = allc["kinds"].map(lambda ks: "new_mobile" in ks).to_numpy()
+    m = allc["kinds"].map(lambda ks: "dob_digit" in ks).to_numpy()
     assert m.sum() > 0
-    new, old = allc.loc[m, "mobile"], allo.loc[m, "mobile"]
-    assert new.str.fullmatch(r"[6-9]\d{9}").all()
-    assert (new.to_numpy() != old.to_numpy()).all()
+    new = allc.loc[m, "date_of_birth"].dt.strftime("%Y%m%d")
+    old = allo.loc[m, "date_of_birth"].dt.strftime("%Y%m%d")
+    for a, b in zip(old, new):
+        assert sum(x != y for x, y in zip(a, b)) == 1 and a[:2] == b[:2], (a, b)
+    m = allc["kinds"].map(lambda ks: "dob_default" in ks).to_numpy()
+    assert m.sum() > 0
+    new, old = allc.loc[m, "date_of_birth"], allo.loc[m, "date_of_birth"]
+    assert ((new.dt.month == 1) & (new.dt.day == 1)).all()
+    assert (new.dt.year.to_numpy() == old.dt.year.to_numpy()).all()
+    assert ((old.dt.month != 1) | (old.dt.day != 1)).all()
+
+
+def test_new_mobile_and_email(pairs):
+    """A new number or e-mail is the person's own: copies of one person that changed share it."""
+    allc, allo = pairs
+    for kind, col, shape in (("new_mobile", "mobile", r"[6-9]\d{9}"),
+                             ("new_email", "email", r"[a-z0-9._]+@[a-z.]+\.[a-z]+")):
+        m = allc["kinds"].map(lambda ks: kind in ks).to_numpy()
+        assert m.sum() > 0
+        new, old = allc.loc[m, col], allo.loc[m, col]
+        assert new.str.fullmatch(shape).all()
+        assert (new.to_numpy() != old.to_numpy()).all()
+        per_person = allc[m].groupby("entity_id")[col].nunique()
+        assert (per_person == 1).all() and (per_person.index.size < m.sum())   # some share it
+
+
+def test_moves_are_consistent_new_homes(data, pairs):
+    """A copy that moved has another address, district and pincode (of that district), the state
+    of that district; its copies that moved share the new home; a share left the household."""
+    allc, allo = pairs
+    m = allc["kinds"].map(lambda ks: "moved" in ks).to_numpy()
+    new, old = allc[m], allo[m]
+    assert m.sum() > 100
+    for col in ("address", "district", "pincode"):
+        assert (new[col].to_numpy() != old[col].to_numpy()).all(), col
+    c = data.citizens
+    prefix_of = c.groupby("district")["pincode"].agg(lambda s: set(s.str[:3]))
+    assert all(p[:3] in prefix_of[d] for d, p in zip(new["district"], new["pincode"]))
+    assert (c.groupby("district")["state"].nunique() == 1).all()
+    assert 0.6 < (new["state"].to_numpy() == old["state"].to_numpy()).mean() < 0.9
+    assert (new.groupby("entity_id")[["address", "pincode"]].nunique() == 1).all().all()
+    left = (new["jan_aadhaar"].to_numpy() != old["jan_aadhaar"].to_numpy()) & new["jan_aadhaar"].notna().to_numpy()
+    assert 0.15 < left.mean() < 0.45
+    assert not new.loc[left, "jan_aadhaar"].isin(set(_base(data, c.merge(data.truth))["jan_aadhaar"])).any()
+
+
+def test_news_is_newer(pairs):
+    """A copy that moved or has a new number or e-mail was updated after the person's first record."""
+    allc, allo = pairs
+    news = allc["kinds"].map(lambda ks: bool({"moved", "new_mobile", "new_email"} & set(ks))).to_numpy()
+    assert news.sum() > 100
+    assert (allc.loc[news, "updated_at"].to_numpy() >= allo.loc[news, "updated_at"].to_numpy()).all()
+    assert (allc["created_at"] <= allc["updated_at"]).all()
 
 
 def test_address_abbreviation(pairs):
@@ -393,3 +454,21 @@ def test_hard_non_matches_present(data, merged):
 def test_bad_arguments_raise(kwargs):
     with pytest.raises(ValueError):
         generate(**kwargs)
+
+
+# ----------------------------------------------------------------------------- hardness
+def test_true_duplicates_differ_as_in_real_registries(data):
+    """Measured as the model sees them (cleaned by the default config): 10-25 % of the true
+    duplicate pairs differ on address, pincode, mobile and e-mail (moves, new numbers and
+    addresses), a few on gender and date of birth (clerical errors), none on aadhaar_last4."""
+    shares = config_differences(data.citizens, data.truth["entity_id"], load_model_config())
+    assert shares["pairs"] == data.stats["true_duplicate_pairs"]
+    for field in ("address", "pincode", "mobile", "email"):
+        assert 0.10 <= shares[field] <= 0.25, (field, shares[field])
+    assert 0.01 <= shares["gender"] <= 0.06, shares["gender"]
+    assert 0.02 <= shares["date_of_birth"] <= 0.20, shares["date_of_birth"]
+    assert 0.01 <= shares["jan_aadhaar"] <= 0.10, shares["jan_aadhaar"]     # moved out of the household
+    assert shares["aadhaar_last4"] == 0.0
+    # names still carry the evidence: most true pairs agree on each of them
+    for field in ("first_name", "last_name", "father_name"):
+        assert shares[field] < 0.45, (field, shares[field])

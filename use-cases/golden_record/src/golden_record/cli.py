@@ -101,7 +101,7 @@ class Progress:
 COMMANDS = {
     "train": ("golden_record.jobs.train", "main", "train, evaluate and log a model (--sweep, --write-golden, --register)"),
     "golden": ("golden_record.golden.build", "main", "golden records from a logged model (--run-id)"),
-    "seed": ("golden_record.synthetic.seed", "main", "seed the warehouse with synthetic citizens"),
+    "seed": ("golden_record.synthetic.seed", "main", "seed synthetic records and their truth (--profile citizens|people|sparse)"),
     "diagnose": ("golden_record.tracking.diagnose", "main", "recent runs, why failed runs failed, stale runs"),
     "report": ("golden_record.tracking.reports", "report_main", "summary of the runs, or compare runs"),
     "export-runs": ("golden_record.tracking.reports", "export_runs_main", "all runs in one parquet/csv table"),

@@ -471,14 +471,29 @@ def preflight(config: ModelConfig, settings: Settings, quiet: bool) -> DatabaseT
 
 
 # --------------------------------------------------------------------------- writing
+_COPY_NULL = "\\N"     # NULL in the CSV stream: an unquoted empty field stays an empty string
+
+
 def copy_in(conn: psycopg.Connection, table: str, df: pd.DataFrame, chunk_rows: int = 200_000) -> None:
-    """Bulk-load ``df`` (columns named as the table's) with COPY, inside the caller's transaction."""
-    stmt = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(
-        table_ref(table), sql.SQL(", ").join(sql.Identifier(c) for c in df.columns))
-    with conn.cursor() as cur, cur.copy(stmt) as copy:
-        for start in range(0, len(df), chunk_rows):
-            part = _iso_datetimes(df.iloc[start:start + chunk_rows])
-            copy.write(part.to_csv(index=False, header=False, na_rep=""))
+    """Bulk-load ``df`` (columns named as the table's) with COPY, inside the caller's transaction.
+    Missing values (None, NaN, NaT) become NULL and empty strings stay empty strings."""
+    columns = sql.SQL(", ").join(sql.Identifier(c) for c in df.columns)
+    text = [c for c in df.columns if df[c].dtype == object]
+    with conn.cursor() as cur:
+        if any((df[c].to_numpy() == _COPY_NULL).any() for c in text):
+            # a value spelled like the NULL marker: row by row (slower, exact for any value)
+            stmt = sql.SQL("COPY {} ({}) FROM STDIN").format(table_ref(table), columns)
+            frame = _iso_datetimes(df)
+            with cur.copy(stmt) as copy:
+                for row in zip(*(np.where(pd.isna(frame[c]), None, frame[c].to_numpy(dtype=object)).tolist()
+                                 for c in frame.columns)):
+                    copy.write_row(row)
+            return
+        stmt = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv, NULL '\\N')").format(table_ref(table), columns)
+        with cur.copy(stmt) as copy:
+            for start in range(0, len(df), chunk_rows):
+                part = _iso_datetimes(df.iloc[start:start + chunk_rows])
+                copy.write(part.to_csv(index=False, header=False, na_rep=_COPY_NULL))
 
 
 def _iso_datetimes(df: pd.DataFrame) -> pd.DataFrame:
@@ -490,17 +505,47 @@ def _iso_datetimes(df: pd.DataFrame) -> pd.DataFrame:
             if getattr(values.dt, "tz", None) is not None:
                 values = values.dt.tz_convert("UTC").dt.tz_localize(None)
             iso = values.to_numpy(dtype="datetime64[s]").astype(str)
-            iso = np.where(values.isna().to_numpy(), "", iso)
+            iso = np.where(values.isna().to_numpy(), None, iso.astype(object))
             out = out.assign(**{col: iso}) if out is df else out.assign(**{col: iso})
     return out
 
 
-def replace_tables(conn: psycopg.Connection, frames: dict[str, pd.DataFrame]) -> None:
-    """Replace the contents of several tables atomically: all new rows, or the old ones untouched."""
+_SQL_TYPES = (("b", "boolean"), ("i", "bigint"), ("u", "bigint"), ("f", "double precision"))
+
+
+def _is_dates(values: pd.Series) -> bool:
+    """A naive datetime column holding whole days only (a date of birth), with at least one value."""
+    if getattr(values.dt, "tz", None) is not None or not values.notna().any():
+        return False
+    return bool((values.dropna() == values.dropna().dt.normalize()).all())
+
+
+def frame_table_sql(table: str, df: pd.DataFrame, primary_key: str) -> sql.Composable:
+    """``DROP TABLE IF EXISTS`` + ``CREATE TABLE`` for ``df``'s columns: text, integers bigint,
+    floats double precision, booleans boolean, datetimes timestamptz (naive ones read as UTC),
+    naive datetimes that are all whole days date."""
+    cols = []
+    for c in df.columns:
+        kind = df[c].dtype.kind
+        sql_type = (("date" if _is_dates(df[c]) else "timestamptz") if kind == "M"
+                    else dict(_SQL_TYPES).get(kind, "text"))
+        cols.append(sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(
+            sql_type + (" PRIMARY KEY" if c == primary_key else " NOT NULL" if kind in "iu" else ""))))
+    return sql.SQL("DROP TABLE IF EXISTS {table}; CREATE TABLE {table} ({cols})").format(
+        table=table_ref(table), cols=sql.SQL(", ").join(cols))
+
+
+def replace_tables(conn: psycopg.Connection, frames: dict[str, pd.DataFrame],
+                   create: dict[str, str] | None = None) -> None:
+    """Replace the contents of several tables atomically: all new rows, or the old ones untouched.
+    ``create`` (table -> primary-key column): tables dropped and created from their frame's
+    columns (:func:`frame_table_sql`) in the same transaction, instead of emptied."""
     with conn.transaction():
         # the same lock as apply_schema: two seeders (or a seeder and a schema update) would
         # otherwise take the tables' locks in opposite orders and deadlock
         conn.execute(_SCHEMA_LOCK)
+        for table, key in (create or {}).items():
+            conn.execute(frame_table_sql(table, frames[table], key))
         conn.execute("SET LOCAL timezone = 'UTC'")
         conn.execute("SET LOCAL maintenance_work_mem = '256MB'")
         conn.execute(sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(table_ref(t) for t in frames)))

@@ -3,8 +3,13 @@
 ``generate`` builds a population of people living in households, then lets a share of
 the people appear 2-4 times, as if recorded by different departments (source systems).
 Every copy after the first is corrupted 1-3 times (typos, transliteration variants,
-initials, swapped names, missing fields, DOB errors, new mobile, abbreviated address);
-each corruption is recorded.  ``truth`` maps every record to its real person.
+initials, swapped names, missing fields, abbreviated address) and carries what happens in real
+registries between two records of one person: the person moved (new address, pincode, district
+and often state, consistent with each other), changed mobile number or e-mail, a clerk ticked the
+wrong gender, or the date of birth was mistyped (day and month swapped, one digit wrong, year off
+by one) or defaulted to 1 January. Each corruption is recorded; ``truth`` maps every record to
+its real person. A copy that carries news (a move, a new number or e-mail) was updated after the
+person's first record, and the copies of one person that moved share the new home.
 
 Hard non-matches are built in on purpose: family members share surname, address,
 pincode, Jan Aadhaar, often the father's name and the head's mobile number; a few
@@ -19,6 +24,7 @@ deterministic for a given seed.
 
 from __future__ import annotations
 
+import datetime as _dt
 import random
 import re
 from dataclasses import dataclass
@@ -38,16 +44,26 @@ CORRUPTION_KINDS = (
     "typo_insert", "typo_delete", "typo_substitute", "typo_transpose", "transliteration",
     "initials", "name_swap", "missing_jan_aadhaar", "missing_mobile", "missing_email",
     "dob_day_month_swap", "dob_year_off", "new_mobile", "address_abbreviation",
+    "moved", "new_email", "wrong_gender", "dob_digit", "dob_default",
 )
 SOURCE_SYSTEMS = (
     "ration_card", "health_dept", "school_education", "pension", "voter_registry",
     "jan_aadhaar_portal",
 )
 
-# Relative frequency of each corruption kind (same order as CORRUPTION_KINDS).
-_KIND_WEIGHTS = (0.07, 0.07, 0.09, 0.06, 0.12, 0.05, 0.03, 0.07, 0.07, 0.09, 0.04, 0.04, 0.10, 0.10)
+# Relative frequency of each corruption kind (same order as CORRUPTION_KINDS). Measured on
+# 100,000 records, the true duplicate pairs then differ (where both hold a value) on address and
+# pincode ~15 %, mobile ~17 %, e-mail ~15 %, date of birth ~12 % and gender ~3 % (README, Seeding).
+_KIND_WEIGHTS = (
+    0.055, 0.055, 0.07, 0.045, 0.10, 0.04, 0.025, 0.055, 0.055, 0.07,   # names, missing values
+    0.02, 0.02, 0.07, 0.07,                                              # dob swap / year, mobile, abbreviation
+    0.07, 0.065, 0.012, 0.015, 0.012,                                    # moved, e-mail, gender, dob digit / default
+)
 _COPIES_P = {2: 0.7, 3: 0.2, 4: 0.1}            # records per duplicated person
-_N_CORRUPTIONS_P = (0.5, 0.35, 0.15)           # 1, 2 or 3 corruptions per copy
+_N_CORRUPTIONS_P = (0.4, 0.4, 0.2)             # 1, 2 or 3 corruptions per copy
+_MOVE_SAME_STATE = 0.75                        # a move stays in the state (always another district)
+_MOVE_LEAVES_HOUSEHOLD = 0.3                   # ... and takes the person out of the household (new Jan Aadhaar)
+_NEWS = ("moved", "new_mobile", "new_email")   # a copy carrying these is more recent than the first record
 _HOUSEHOLD_SIZE_P = (0.10, 0.17, 0.22, 0.24, 0.16, 0.11)   # sizes 1..6, mean ~3.5
 _COMMON_HOUSEHOLD_SHARE = 0.08                 # households with a very common surname ...
 _COMMON_FIRST_NAME_SHARE = 0.85                # ... whose members mostly get common first names
@@ -336,6 +352,53 @@ _EMAIL_TEMPLATES = [
 ]
 
 
+_EMAIL_DOMAINS = _obj(D.EMAIL_DOMAINS)
+_EMAIL_DOMAIN_P = np.array(D.EMAIL_DOMAIN_WEIGHTS) / np.sum(D.EMAIL_DOMAIN_WEIGHTS)
+
+
+def _email_locals(rng, V: _Vocab, first, last, yob, taken: pd.Index | None = None) -> np.ndarray:
+    """E-mail local parts from the names (``first``/``last`` codes, 2-digit birth year): unique
+    among themselves and never one of ``taken`` (unique values; digits are appended until they are)."""
+    n = len(first)
+    comps = {
+        "f": V.first_lower[first], "l": V.last_lower[last], "yy": _NUM2[yob],
+        "d2": _NUM2[rng.integers(0, 100, n)], "d3": _NUM[rng.integers(100, 1000, n)],
+    }
+    local = _render_choice(rng, n, _EMAIL_TEMPLATES, comps)
+    for _ in range(20):
+        dup = pd.Series(local).duplicated().to_numpy()
+        if taken is not None:       # the index's hash table is built once, on the first lookup
+            dup |= taken.get_indexer(local) >= 0
+        if not dup.any():
+            break
+        local[dup] = local[dup] + _NUM[rng.integers(1, 1000, int(dup.sum()))]
+    return local
+
+
+def _email_domains(rng, n: int, other_than: np.ndarray | None = None) -> np.ndarray:
+    """Domain codes (into _EMAIL_DOMAINS) by popularity; with ``other_than``, never that domain."""
+    domain = rng.choice(len(_EMAIL_DOMAINS), size=n, p=_EMAIL_DOMAIN_P)
+    if other_than is not None:
+        same = domain == other_than
+        shift = rng.integers(1, len(_EMAIL_DOMAINS), int(same.sum()))
+        domain[same] = (domain[same] + shift) % len(_EMAIL_DOMAINS)
+    return domain
+
+
+def _new_emails(rng, V: _Vocab, P: dict, people: np.ndarray) -> np.ndarray:
+    """A new e-mail address of each of ``people``: the same name at another provider (40 % of
+    those who had one), else a new address of their own (unique, never another person's)."""
+    n = len(people)
+    had = np.array([e is not None for e in P["email"][people]], dtype=bool)
+    keep_local = had & (rng.random(n) < 0.4)
+    local = P["email_local"][people].copy()
+    fresh = np.flatnonzero(~keep_local)
+    local[fresh] = _email_locals(rng, V, P["first_code"][people[fresh]], P["last_code"][people[fresh]],
+                                 P["yob"][people[fresh]], taken=pd.Index(P["email_local"]))
+    domain = _email_domains(rng, n, other_than=np.where(keep_local, P["email_domain"][people], -1))
+    return local + "@" + _EMAIL_DOMAINS[domain]
+
+
 def _build_addresses(rng, n: int) -> np.ndarray:
     def pick(values):
         values = _obj(values)
@@ -353,6 +416,56 @@ def _build_addresses(rng, n: int) -> np.ndarray:
     return _render_choice(rng, n, _ADDRESS_TEMPLATES, comps)
 
 
+def _jan_numbers(rng, n: int, taken: np.ndarray | None = None) -> np.ndarray:
+    """``n`` distinct 10-digit Jan Aadhaar (household) numbers, none of them in ``taken``."""
+    jan = rng.integers(1_000_000_000, 10_000_000_000, n, dtype=np.int64)
+    for _ in range(20):
+        dup = pd.Series(jan).duplicated().to_numpy()
+        if taken is not None:
+            dup |= np.isin(jan, taken)
+        if not dup.any():
+            break
+        jan[dup] = rng.integers(1_000_000_000, 10_000_000_000, int(dup.sum()), dtype=np.int64)
+    return jan
+
+
+def _districts_in(rng, V: _Vocab, state: np.ndarray) -> np.ndarray:
+    """A district of each given state (codes into V.dist_*), drawn by the districts' weights."""
+    dist = np.empty(len(state), dtype=np.int64)
+    for si in np.unique(state).tolist():
+        m = state == si
+        didx = np.flatnonzero(V.dist_state == si)
+        w = V.dist_w[didx]
+        dist[m] = didx[rng.choice(len(didx), size=int(m.sum()), p=w / w.sum())]
+    return dist
+
+
+def _pincodes(rng, V: _Vocab, dist: np.ndarray) -> np.ndarray:
+    """Six-digit pincodes: the district's 3-digit prefix and one of its 40 post offices."""
+    return V.dist_prefix[dist] * 1000 + rng.integers(1, 41, len(dist))
+
+
+def _new_homes(rng, V: _Vocab, dist: np.ndarray, households: np.ndarray) -> dict:
+    """Where people living in district ``dist`` moved to: a new address, always in another district
+    (of the same state for ``_MOVE_SAME_STATE`` of them), with its pincode and state; a share
+    leave their household and get a Jan Aadhaar number of their own (``jan``, else None).
+    ``households`` are the numbers already given."""
+    n = len(dist)
+    state = V.dist_state[dist].copy()
+    away = rng.random(n) >= _MOVE_SAME_STATE
+    state[away] = rng.choice(len(V.states), size=int(away.sum()), p=V.state_p)
+    new = _districts_in(rng, V, state)
+    for _ in range(50):                      # every state has several districts
+        same = np.flatnonzero(new == dist)
+        if not len(same):
+            break
+        new[same] = _districts_in(rng, V, state[same])
+    jan = _int_strings(_jan_numbers(rng, n, taken=households))
+    jan[rng.random(n) >= _MOVE_LEAVES_HOUSEHOLD] = None
+    return {"address": _build_addresses(rng, n), "district": V.dist_names[new],
+            "state": V.state_arr[V.dist_state[new]], "pincode": _int_strings(_pincodes(rng, V, new)), "jan": jan}
+
+
 def _population(n_people: int, rng: np.random.Generator, V: _Vocab) -> dict:
     n_hh, sizes, starts, hh, member = _households(n_people, rng)
 
@@ -362,19 +475,14 @@ def _population(n_people: int, rng: np.random.Generator, V: _Vocab) -> dict:
     cum = np.cumsum(V.state_comm_p[hh_state], axis=1)
     hh_comm = (u[:, None] > cum).sum(axis=1).clip(0, len(V.communities) - 1)
     hh_common = rng.random(n_hh) < _COMMON_HOUSEHOLD_SHARE
-    hh_dist = np.empty(n_hh, dtype=np.int64)
-    for si in range(len(V.states)):
-        m = hh_state == si
-        if not m.any():
-            continue
+    hh_dist = _districts_in(rng, V, hh_state)
+    # common-name households concentrate in their state's three biggest districts
+    hot = hh_common & (rng.random(n_hh) < 0.7)
+    for si in np.unique(hh_state[hot]).tolist():
+        m = hot & (hh_state == si)
         didx = np.flatnonzero(V.dist_state == si)
-        w = V.dist_w[didx]
-        hh_dist[m] = didx[rng.choice(len(didx), size=int(m.sum()), p=w / w.sum())]
-        # common-name households concentrate in the state's three biggest districts
-        hot = m & hh_common & (rng.random(n_hh) < 0.7)
-        if hot.any():
-            top = didx[np.argsort(-w, kind="stable")[:3]]
-            hh_dist[hot] = top[rng.integers(0, len(top), int(hot.sum()))]
+        top = didx[np.argsort(-V.dist_w[didx], kind="stable")[:3]]
+        hh_dist[m] = top[rng.integers(0, len(top), int(m.sum()))]
     hh_surname = np.empty(n_hh, dtype=np.int64)
     for ci, c in enumerate(V.communities):
         m = hh_comm == ci
@@ -386,15 +494,8 @@ def _population(n_people: int, rng: np.random.Generator, V: _Vocab) -> dict:
         if com.any():
             codes, p = V.common_pools[c][0]
             hh_surname[com] = _sample_codes(rng, codes, p, int(com.sum()))
-    hh_pincode = V.dist_prefix[hh_dist] * 1000 + rng.integers(1, 41, n_hh)
-    hh_jan = rng.integers(1_000_000_000, 10_000_000_000, n_hh, dtype=np.int64)
-    for _ in range(20):
-        _, first = np.unique(hh_jan, return_index=True)
-        dup = np.ones(n_hh, dtype=bool)
-        dup[first] = False
-        if not dup.any():
-            break
-        hh_jan[dup] = rng.integers(1_000_000_000, 10_000_000_000, int(dup.sum()), dtype=np.int64)
+    hh_pincode = _pincodes(rng, V, hh_dist)
+    hh_jan = _jan_numbers(rng, n_hh)
     hh_address = _build_addresses(rng, n_hh)
     hh_spouse = rng.random(n_hh) < 0.85
 
@@ -480,20 +581,9 @@ def _population(n_people: int, rng: np.random.Generator, V: _Vocab) -> dict:
     mobile[rng.random(n_people) < _MISSING_MOBILE] = None
 
     yob = (dob.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970) % 100
-    comps = {
-        "f": V.first_lower[first], "l": V.last_lower[last], "yy": _NUM2[yob],
-        "d2": _NUM2[rng.integers(0, 100, n_people)], "d3": _NUM[rng.integers(100, 1000, n_people)],
-    }
-    local = _render_choice(rng, n_people, _EMAIL_TEMPLATES, comps)
-    del comps
-    for _ in range(20):
-        dup = pd.Series(local).duplicated().to_numpy()
-        if not dup.any():
-            break
-        local[dup] = local[dup] + _NUM[rng.integers(1, 1000, int(dup.sum()))]
-    domains = _obj(D.EMAIL_DOMAINS)
-    dw = np.array(D.EMAIL_DOMAIN_WEIGHTS)
-    email = local + "@" + domains[rng.choice(len(domains), size=n_people, p=dw / dw.sum())]
+    local = _email_locals(rng, V, first, last, yob)
+    domain = _email_domains(rng, n_people)
+    email = local + "@" + _EMAIL_DOMAINS[domain]
     email[rng.random(n_people) < np.where(age < 12, *_MISSING_EMAIL)] = None
 
     last4 = _int_strings(rng.integers(0, 10_000, n_people), 4)
@@ -501,9 +591,10 @@ def _population(n_people: int, rng: np.random.Generator, V: _Vocab) -> dict:
     return dict(
         n_hh=n_hh, hh=hh, age=age, dob=dob, male=male,
         first=first_s, last=last_s, father=father, mobile=mobile, email=email,
-        address=hh_address[hh], district=V.dist_names[hh_dist][hh],
+        first_code=first, last_code=last, yob=yob, email_local=local, email_domain=domain,
+        address=hh_address[hh], district=V.dist_names[hh_dist][hh], dist=hh_dist[hh],
         state=V.state_arr[hh_state][hh], pincode=_int_strings(hh_pincode)[hh],
-        jan=_int_strings(hh_jan)[hh], last4=last4,
+        jan=_int_strings(hh_jan)[hh], hh_jan=hh_jan, last4=last4,
     )
 
 
@@ -635,24 +726,48 @@ def _transliterate(value: str, r: random.Random):
     return None
 
 
+_DOB_DIGIT_POSITIONS = (2, 3, 4, 5, 6, 7)       # in YYYYMMDD: the decade and year, the month, the day
+_DOB_DIGIT_WEIGHTS = (1, 4, 1, 2, 2, 4)
+_MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _is_leap(y: int) -> bool:
+    return y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)
+
+
+def _dob_digit(y: int, m: int, d: int, r: random.Random, ref_ordinal: int):
+    """The date with one digit of YYYYMMDD mistyped, still a real date not in the future (or None)."""
+    text = f"{y:04d}{m:02d}{d:02d}"
+    for _ in range(8):
+        p = r.choices(_DOB_DIGIT_POSITIONS, weights=_DOB_DIGIT_WEIGHTS)[0]
+        c = str(r.randrange(10))
+        if c == text[p]:
+            continue
+        new = text[:p] + c + text[p + 1:]
+        ny, nm, nd = int(new[:4]), int(new[4:6]), int(new[6:])
+        if not (1 <= nm <= 12 and 1 <= nd <= _MONTH_DAYS[nm - 1]) or (nm == 2 and nd == 29 and not _is_leap(ny)):
+            continue
+        if _dt.date(ny, nm, nd).toordinal() <= ref_ordinal:
+            return ny, nm, nd
+    return None
+
+
 def _corrupt(copies: dict, n_corr: list, kind_draws: list, r: random.Random, ref_ordinal: int):
     """Apply 1-3 corruptions to each copy in place; return [(copy index, kind), ...]."""
-    import datetime as _dt
-
     kinds = CORRUPTION_KINDS
     cum = np.cumsum(_KIND_WEIGHTS).tolist()
     n_pre = len(kind_draws[0]) if kind_draws else 0
     first, last, father = copies["first"], copies["last"], copies["father"]
     mobile, email, jan, address = copies["mobile"], copies["email"], copies["jan"], copies["address"]
     yy, mm, dd = copies["y"], copies["m"], copies["d"]
+    male, moved = copies["male"], copies["moved"]
+    new_address, new_jan = copies["new_address"], copies["new_jan"]
+    new_mobile, new_email = copies["new_mobile"], copies["new_email"]
     abbr = D.ADDRESS_ABBREVIATIONS
     name_fields = ("first", "last", "father")
     name_w = (0.45, 0.35, 0.20)
     out = []
     choices, rand = r.choices, r.random
-
-    def is_leap(y):
-        return y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)
 
     for i in range(len(n_corr)):
         vals = {"first": first[i], "last": last[i], "father": father[i]}
@@ -709,16 +824,43 @@ def _corrupt(copies: dict, n_corr: list, kind_draws: list, r: random.Random, ref
                     locked.add("mobile")
                     ok = True
             elif kind == "missing_email":
-                if email[i] is not None:
+                if email[i] is not None and "email" not in locked:
                     email[i] = None
+                    locked.add("email")
                     ok = True
-            elif kind == "new_mobile":
-                if "mobile" not in locked:
-                    new = str(r.randrange(6_000_000_000, 10_000_000_000))
-                    if new != mobile[i]:
-                        mobile[i] = new
-                        locked.add("mobile")
+            elif kind == "new_mobile":          # the person's new number (shared by their copies)
+                if "mobile" not in locked and new_mobile[i] != mobile[i]:
+                    mobile[i] = new_mobile[i]
+                    locked.add("mobile")
+                    ok = True
+            elif kind == "new_email":
+                if "email" not in locked and new_email[i] != email[i]:
+                    email[i] = new_email[i]
+                    locked.add("email")
+                    ok = True
+            elif kind == "moved":               # the person's new home (district, pincode set after)
+                if "address" not in locked:
+                    address[i] = new_address[i]
+                    moved[i] = True
+                    if new_jan[i] is not None and jan[i] is not None:    # left the household
+                        jan[i] = new_jan[i]
+                    locked.add("address")
+                    ok = True
+            elif kind == "wrong_gender":
+                male[i] = not male[i]
+                ok = True
+            elif kind == "dob_digit":
+                if "dob" not in locked:
+                    new = _dob_digit(yy[i], mm[i], dd[i], r, ref_ordinal)
+                    if new is not None:
+                        yy[i], mm[i], dd[i] = new
+                        locked.add("dob")
                         ok = True
+            elif kind == "dob_default":          # only the year was known: 1 January
+                if "dob" not in locked and (mm[i], dd[i]) != (1, 1):
+                    mm[i], dd[i] = 1, 1
+                    locked.add("dob")
+                    ok = True
             elif kind == "dob_day_month_swap":
                 if ("dob" not in locked and dd[i] <= 12 and dd[i] != mm[i]
                         and _dt.date(yy[i], dd[i], mm[i]).toordinal() <= ref_ordinal):
@@ -731,7 +873,7 @@ def _corrupt(copies: dict, n_corr: list, kind_draws: list, r: random.Random, ref
                     step = 1 if rand() < 0.5 else -1
                     for s in (step, -step):
                         ny = y + s
-                        nd = 28 if (m == 2 and d == 29 and not is_leap(ny)) else d
+                        nd = 28 if (m == 2 and d == 29 and not _is_leap(ny)) else d
                         if _dt.date(ny, m, nd).toordinal() <= ref_ordinal:
                             yy[i], dd[i] = ny, nd
                             locked.add("dob")
@@ -799,21 +941,37 @@ def generate(rows: int = 100_000, duplicate_rate: float = 0.2, seed: int = 42) -
     y_c = dob_c.astype("datetime64[Y]").astype(np.int64) + 1970
     m_c = dob_c.astype("datetime64[M]").astype(np.int64) % 12 + 1
     d_c = (dob_c - dob_c.astype("datetime64[M]").astype("datetime64[D]")).astype(np.int64) + 1
+    # what may change in a duplicated person's life, drawn once per person (their copies share it)
+    homes = _new_homes(rng, V, P.pop("dist")[dup_people], P.pop("hh_jan"))
+    new_mobile = _int_strings(rng.integers(6_000_000_000, 10_000_000_000, len(dup_people), dtype=np.int64))
+    new_email = _new_emails(rng, V, P, dup_people)
+    for key in ("first_code", "last_code", "yob", "email_local", "email_domain"):
+        del P[key]
     copies = {
         "first": P["first"][copy_person].tolist(), "last": P["last"][copy_person].tolist(),
         "father": P["father"][copy_person].tolist(), "mobile": P["mobile"][copy_person].tolist(),
         "email": P["email"][copy_person].tolist(), "jan": P["jan"][copy_person].tolist(),
-        "address": P["address"][copy_person].tolist(),
-        "y": y_c.tolist(), "m": m_c.tolist(), "d": d_c.tolist(),
+        "address": P["address"][copy_person].tolist(), "male": P["male"][copy_person].tolist(),
+        "y": y_c.tolist(), "m": m_c.tolist(), "d": d_c.tolist(), "moved": [False] * n_c,
+        "new_address": np.repeat(homes["address"], extra).tolist(), "new_jan": np.repeat(homes["jan"], extra).tolist(),
+        "new_mobile": np.repeat(new_mobile, extra).tolist(), "new_email": np.repeat(new_email, extra).tolist(),
     }
     n_corr = (rng.choice(3, size=n_c, p=_N_CORRUPTIONS_P) + 1).tolist()
     r = random.Random(int(rng.integers(0, 2**63 - 1)))
-    import datetime as _dt
     ref_ordinal = _dt.date.fromisoformat(str(_REF_DATE)).toordinal() - 1
     kw = np.array(_KIND_WEIGHTS)
     kind_draws = rng.choice(len(CORRUPTION_KINDS), size=(n_c, 8), p=kw / kw.sum()).tolist()
     applied = _corrupt(copies, n_corr, kind_draws, r, ref_ordinal)
     del kind_draws, n_corr
+    for key in ("new_address", "new_jan", "new_mobile", "new_email"):
+        del copies[key]
+    # a copy that moved lives in the new home's district, state and pincode
+    moved = np.array(copies.pop("moved"), dtype=bool)
+    home_of = np.repeat(np.arange(len(dup_people)), extra)[moved]
+    place = {}
+    for name in ("district", "state", "pincode"):
+        place[name] = P[name][copy_person].astype(object)
+        place[name][moved] = homes[name][home_of]
 
     # ---- shuffle so duplicates are not adjacent; citizen_id = position + 1
     perm = rng.permutation(rows)
@@ -822,9 +980,10 @@ def generate(rows: int = 100_000, duplicate_rate: float = 0.2, seed: int = 42) -
     rp = rec_person[perm]          # person behind each final row
     citizen_id = np.arange(1, rows + 1, dtype=np.int64)
 
-    def col(name, key=None):
+    def col(name, key=None, copy_values=None):
         """Column over all records (base + corrupted copies), in final row order."""
-        return np.concatenate([P.pop(name), _obj(copies.pop(key or name))])[perm]
+        values = copies.pop(key or name) if copy_values is None else copy_values
+        return np.concatenate([_obj(P.pop(name)), _obj(values)])[perm]
 
     if n_c:
         yc = np.array(copies.pop("y"), dtype=np.int64)
@@ -841,19 +1000,24 @@ def generate(rows: int = 100_000, duplicate_rate: float = 0.2, seed: int = 42) -
     created = lo + (rng.random(rows) * (_TS_END - lo)).astype(np.int64)
     gap = np.where(rng.random(rows) < 0.35, 0, rng.exponential(400 * _DAY, rows).astype(np.int64))
     updated = np.minimum(created + gap, np.maximum(created, _TS_END))
+    # a copy with news (a move, a new number or e-mail) was updated after the person's first record
+    news = np.unique(np.fromiter((ci for ci, k in applied if k in _NEWS), dtype=np.int64))
+    if len(news):
+        copy_row, base_row = pos[n_people + news], pos[copy_person[news]]
+        updated[copy_row] = np.maximum(updated[copy_row], updated[base_row])
 
     data = {"citizen_id": citizen_id}
     data["first_name"] = col("first")
     data["last_name"] = col("last")
     data["full_name"] = data["first_name"] + " " + data["last_name"]
     data["father_name"] = col("father")
-    data["gender"] = np.where(P.pop("male"), "M", "F").astype(object)[rp]
+    data["gender"] = np.where(col("male").astype(bool), "M", "F").astype(object)
     data["date_of_birth"] = dob_days.astype("datetime64[D]").astype("datetime64[ns]")
     data["mobile"] = col("mobile")
     data["email"] = col("email")
     data["address"] = col("address")
-    for out_name, name in (("district", "district"), ("state", "state"), ("pincode", "pincode")):
-        data[out_name] = P.pop(name)[rp]
+    for name in ("district", "state", "pincode"):
+        data[name] = col(name, copy_values=place.pop(name))
     data["jan_aadhaar"] = col("jan")
     data["source_system"] = source[perm]
     del source

@@ -30,6 +30,8 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from golden_record.io import warehouse
+
 PEOPLE_COLUMNS = [
     "rec_id", "given_name", "surname", "street_number", "address_1", "address_2", "suburb",
     "postcode", "state", "date_of_birth", "soc_sec_id", "phone", "email", "sex", "source",
@@ -1143,85 +1145,15 @@ def generate(rows: int, duplicate_rate: float = 0.3, seed: int = 0) -> PeopleDat
         "invalid_date_of_birth": nb,
         "namesake_people": int(P["namesakes"]),
         "surname_place_sharers": int(P["surname_place_sharers"]),
-        "pairs_differing": pair_differences(records, truth),
     }
     return PeopleData(records=records, truth=truth, corruptions=corruptions, stats=stats)
 
 
-def true_pairs(records: pd.DataFrame, truth: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Every true duplicate pair as two aligned frames (left, right) of records."""
-    if len(records) == len(truth) and (records["rec_id"].to_numpy() == truth["rec_id"].to_numpy()).all():
-        merged = records.assign(person_id=truth["person_id"].to_numpy())      # aligned already
-    else:
-        merged = records.merge(truth, on="rec_id", validate="one_to_one")
-    pid = merged["person_id"].to_numpy()
-    order = np.argsort(pid, kind="stable")
-    pid_sorted = pid[order]
-    starts = np.flatnonzero(np.r_[True, pid_sorted[1:] != pid_sorted[:-1]])
-    sizes = np.diff(np.r_[starts, len(pid_sorted)])
-    left, right = [], []
-    for k in range(2, int(sizes.max(initial=1)) + 1):
-        s = starts[sizes == k]
-        for a in range(k):
-            for b in range(a + 1, k):
-                left.append(order[s + a])
-                right.append(order[s + b])
-    li = np.concatenate(left) if left else np.array([], dtype=np.int64)
-    ri = np.concatenate(right) if right else np.array([], dtype=np.int64)
-    return merged.iloc[li].reset_index(drop=True), merged.iloc[ri].reset_index(drop=True)
-
-
-def pair_differences(records: pd.DataFrame, truth: pd.DataFrame) -> dict:
-    """Share of true duplicate pairs whose address differs (street number, street, suburb or
-    postcode, as written), and whose phone / e-mail differ when both records have one."""
-    L, R = true_pairs(records, truth)
-    if not len(L):
-        return {"pairs": 0, "address": 0.0, "phone": 0.0, "email": 0.0}
-    out = {"pairs": int(len(L))}
-    addr = ["street_number", "address_1", "suburb", "postcode"]
-    out["address"] = float((L[addr].to_numpy() != R[addr].to_numpy()).any(axis=1).mean())
-    for c in ("phone", "email"):
-        both = L[c].notna().to_numpy() & R[c].notna().to_numpy()
-        out[c] = float((L[c].to_numpy()[both] != R[c].to_numpy()[both]).mean()) if both.any() else 0.0
-    return out
-
-
 # =============================================================================== warehouse
 def write_table(conn, table: str, data: PeopleData, truth_table: str) -> None:
-    """Create (dropping any previous) ``table`` and ``truth_table`` and load ``data`` with COPY,
-    all in one transaction. Columns are text except ``updated_at`` (timestamptz); ``rec_id`` is the
-    primary key of both; ``person_id`` is bigint. Table names may be schema-qualified."""
-    from psycopg import sql
-
-    def ident(name: str) -> sql.Composable:
-        return sql.Identifier(*name.split("."))
-
-    cols = sql.SQL(", ").join(
-        sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(
-            "text PRIMARY KEY" if c == "rec_id" else "timestamptz" if c == "updated_at" else "text"))
-        for c in PEOPLE_COLUMNS)
-    records = data.records[PEOPLE_COLUMNS]
-    updated = records["updated_at"]
-    if getattr(updated.dt, "tz", None) is not None:
-        updated = updated.dt.tz_convert("UTC").dt.tz_localize(None)
-    iso = np.where(updated.isna().to_numpy(), None,
-                   (updated.to_numpy(dtype="datetime64[s]").astype(str).astype(object) + "+00"))
-    values = [records[c].to_numpy(dtype=object) for c in PEOPLE_COLUMNS[:-1]] + [iso]
-    values = [np.where(pd.isna(v), None, v) for v in values]
-    truth = data.truth[TRUTH_COLUMNS]
-
-    with conn.transaction():
-        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}, {}").format(ident(table), ident(truth_table)))
-        conn.execute(sql.SQL("CREATE TABLE {} ({})").format(ident(table), cols))
-        conn.execute(sql.SQL("CREATE TABLE {} (rec_id text PRIMARY KEY, person_id bigint NOT NULL)").format(
-            ident(truth_table)))
-        with conn.cursor() as cur:
-            stmt = sql.SQL("COPY {} ({}) FROM STDIN").format(
-                ident(table), sql.SQL(", ").join(sql.Identifier(c) for c in PEOPLE_COLUMNS))
-            with cur.copy(stmt) as copy:
-                for row in zip(*(v.tolist() for v in values)):
-                    copy.write_row(row)
-            stmt = sql.SQL("COPY {} (rec_id, person_id) FROM STDIN").format(ident(truth_table))
-            with cur.copy(stmt) as copy:
-                for row in zip(truth["rec_id"].tolist(), truth["person_id"].astype(np.int64).tolist()):
-                    copy.write_row(row)
+    """Create (dropping any previous) ``table`` and ``truth_table`` and load ``data``, in one
+    transaction (:func:`golden_record.io.warehouse.replace_tables`). Columns are text except
+    ``updated_at`` (timestamptz); ``rec_id`` is the primary key of both; ``person_id`` is bigint.
+    Table names may be schema-qualified."""
+    warehouse.replace_tables(conn, {table: data.records[PEOPLE_COLUMNS], truth_table: data.truth[TRUTH_COLUMNS]},
+                             create={table: "rec_id", truth_table: "rec_id"})
