@@ -165,9 +165,10 @@ def test_fit_model_fits_either_type_and_says_what_does_not_apply(simulated):
 
 
 def test_ecm_on_the_people_shape():
-    """The candidate pairs and levels of config/examples/people.yaml on 2,000 generated people:
-    measured precision 0.997-0.999, recall 0.749-0.765 at 0.95 over seeds 11-13 (the two-class
-    model calls "same address" the match class there, as FellegiSunter's default does)."""
+    """The candidate pairs and levels of config/examples/people.yaml (comparisons and blocking
+    derived from the field types) on 2,000 generated people: measured precision 1.0, recall 0.989
+    at 0.95 (with the hand-written comparisons it had, 0.75-0.77: the two-class model called "same
+    address" the match class)."""
     from golden_record.cli import Progress
     from golden_record.evaluation.pairs import evaluate
     from golden_record.linker import records_from_frame
@@ -184,7 +185,7 @@ def test_ecm_on_the_people_shape():
                       max_iterations=config.model.em.max_iterations, tolerance=config.model.em.tolerance)
     m = evaluate(model.score(vectors.levels)[1], labels_for(entity, pairs), config.threshold,
                  true_pair_count(entity), len(records)).metrics
-    assert m["precision"] > 0.99 and 0.7 < m["recall"] < 0.8, m
+    assert m["precision"] > 0.99 and m["recall"] > 0.95, m
     # the logged model's path: pairs of raw field values, cleaned and compared as in training
     pairs = pd.DataFrame({"given_name_l": ["Stephanie", "Stephanie"], "given_name_r": ["Stefanie", "Brenda"],
                           "surname_l": ["Ross", "Ross"], "surname_r": ["Ross", "Parrish"],

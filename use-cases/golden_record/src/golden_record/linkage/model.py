@@ -140,24 +140,44 @@ class _ClassFit:
     parameters: int
 
 
+def _split_start(previous: "_ClassFit") -> tuple[list, np.ndarray]:
+    """A start for one class more: the clearest class of ``previous`` split in two, one half
+    tilted towards agreement (it stays first), the other towards disagreement (a new class before
+    the unrelated one). It lets EM pull a sub-population (namesakes who agree on the name alone)
+    out of the match class, which the plain start can miss."""
+    thetas = [list(t) for t in previous.thetas]
+    pi = previous.shares.copy()
+    first = [t * np.linspace(0.8, 1.2, len(t)) for t in thetas[0]]
+    second = [t * np.linspace(1.2, 0.8, len(t)) for t in thetas[0]]
+    thetas[0] = [t / t.sum() for t in first]
+    thetas.insert(len(thetas) - 1, [t / t.sum() for t in second])
+    pi = np.insert(pi, len(pi) - 1, pi[0] / 2)
+    pi[0] /= 2
+    return thetas, pi / pi.sum()
+
+
 def _em(data: _Patterns, n_levels: list[int], related: int, u_fixed, freqs, max_iterations: int,
-        tolerance: float, initial_match_share: float) -> _ClassFit:
+        tolerance: float, initial_match_share: float, start: tuple[list, np.ndarray] | None = None) -> _ClassFit:
     """EM for one match class, ``related`` free non-match classes and the unrelated class (fixed
     to ``u_fixed`` when given). Class 0 starts as the match class; the related classes start from
-    the candidates' level shares, tilted apart so they can specialise."""
-    m0 = []
-    for n in n_levels:
-        init = np.geomspace(0.02, 1.0, n)
-        m0.append(init / init.sum())
-    thetas = [m0]
-    for r in range(related):
-        tilt = [(f * np.linspace(1.0 + 0.2 * r, 1.0 - 0.2 * r, len(f))) for f in freqs]
-        thetas.append([t / t.sum() for t in tilt])
-    thetas.append([np.asarray(x, float) for x in u_fixed] if u_fixed is not None else [f.copy() for f in freqs])
+    the candidates' level shares, tilted apart so they can specialise (or from ``start``)."""
+    if start is not None:
+        thetas, pi = [[np.asarray(t, float) for t in th] for th in start[0]], np.asarray(start[1], float)
+    else:
+        m0 = []
+        for n in n_levels:
+            init = np.geomspace(0.02, 1.0, n)
+            m0.append(init / init.sum())
+        thetas = [m0]
+        for r in range(related):
+            tilt = [(f * np.linspace(1.0 + 0.2 * r, 1.0 - 0.2 * r, len(f))) for f in freqs]
+            thetas.append([t / t.sum() for t in tilt])
+        thetas.append([np.asarray(x, float) for x in u_fixed] if u_fixed is not None else [f.copy() for f in freqs])
     fixed = [False] * (len(thetas) - 1) + [u_fixed is not None]
     K = len(thetas)
-    pi = np.full(K, (1 - initial_match_share) / (K - 1))
-    pi[0] = initial_match_share
+    if start is None:
+        pi = np.full(K, (1 - initial_match_share) / (K - 1))
+        pi[0] = initial_match_share
     history: list[float] = []
     converged = False
     it = 0
@@ -223,7 +243,8 @@ class FellegiSunter:
         ``related_classes=0`` without ``u_fixed`` is the textbook two-class ECM.
 
         ``related_classes="auto"`` lets the data choose: every count from 0 to
-        ``max_related_classes`` is fitted and the one with the lowest BIC
+        ``max_related_classes`` is fitted (from two starts each, see :func:`_split_start`) and the
+        one with the lowest BIC
         (``-2 log L + parameters * log(pairs)``) is kept; the values are in ``report.selection``.
         Which fitted classes are matches is decided by :func:`match_side` (``match_class_agreement``).
         """
@@ -237,8 +258,17 @@ class FellegiSunter:
         tries = range(0, max_related_classes + 1) if auto else [int(related_classes)]
         n_pairs = float(data.counts.sum())
         fits, selection = {}, []
+        previous = None
         for k in tries:
             fit = _em(data, n_levels, k, u_fixed, freqs, max_iterations, tolerance, initial_match_share)
+            if auto and previous is not None:
+                # two starts from k = 1 on: the plain one and the previous fit with its match class
+                # split; the higher likelihood is kept (EM only finds a local maximum)
+                split = _em(data, n_levels, k, u_fixed, freqs, max_iterations, tolerance, initial_match_share,
+                            start=_split_start(previous))
+                if split.history[-1] > fit.history[-1]:
+                    fit = split
+            previous = fit
             u_ref = u_fixed if u_fixed is not None else fit.thetas[-1]
             side = match_side(fit.thetas, u_ref, len(fit.thetas) - 1, match_class_agreement)
             fits[k] = (fit, side)
