@@ -536,10 +536,12 @@ def frame_table_sql(table: str, df: pd.DataFrame, primary_key: str) -> sql.Compo
 
 
 def replace_tables(conn: psycopg.Connection, frames: dict[str, pd.DataFrame],
-                   create: dict[str, str] | None = None) -> None:
+                   create: dict[str, str] | None = None, analyze: bool = False) -> None:
     """Replace the contents of several tables atomically: all new rows, or the old ones untouched.
     ``create`` (table -> primary-key column): tables dropped and created from their frame's
-    columns (:func:`frame_table_sql`) in the same transaction, instead of emptied."""
+    columns (:func:`frame_table_sql`) in the same transaction, instead of emptied. ``analyze``:
+    refresh the planner's statistics of the tables, still under the lock (an ANALYZE outside it
+    can deadlock with a concurrent seeder's schema update)."""
     with conn.transaction():
         # the same lock as apply_schema: two seeders (or a seeder and a schema update) would
         # otherwise take the tables' locks in opposite orders and deadlock
@@ -561,6 +563,8 @@ def replace_tables(conn: psycopg.Connection, frames: dict[str, pd.DataFrame],
             copy_in(conn, table, df)
         for _, definition in indexes:
             conn.execute(definition)
+        if analyze:
+            conn.execute(sql.SQL("ANALYZE {}").format(sql.SQL(", ").join(table_ref(t) for t in frames)))
 
 
 # --------------------------------------------------------------------------- command line

@@ -9,8 +9,6 @@ import argparse
 import sys
 import time
 
-from psycopg import sql
-
 from golden_record.cli import Progress, run_main
 from golden_record.config import REPO_ROOT, load_settings
 from golden_record.io import warehouse
@@ -61,9 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         with progress.stage("load (COPY, one transaction)"):
             created = None if profile.warehouse_schema else {table: config.data.id,
                                                                truth_table: config.data.truth.id_column}
-            warehouse.replace_tables(conn, {table: data.records, truth_table: truth}, create=created)
-        for t in (table, truth_table):
-            conn.execute(sql.SQL("ANALYZE {}").format(warehouse.table_ref(t)))
+            warehouse.replace_tables(conn, {table: data.records, truth_table: truth}, create=created, analyze=True)
     total = time.perf_counter() - started
     s = data.stats
     print(f"seeded {s['records']:,} records of {s['people']:,} people "
