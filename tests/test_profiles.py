@@ -149,8 +149,10 @@ def test_every_profile_seeds_its_tables_and_truth(test_databases):
         shares = re.search(r"true duplicate pairs differing where both records hold the field \(all ([\d,]+) "
                            r"pairs\): (.*)", done.stdout)
         assert shares, done.stdout
-        assert [f.rsplit(" ", 2)[0] for f in shares.group(2).split(", ")] == \
-            list(dict.fromkeys(c.field for c in config.comparisons))
+        roles = {config.data.recency, config.data.source}
+        compared = (list(dict.fromkeys(c.field for c in config.comparisons)) if config.comparisons
+                    else [f for f in config.data.fields if f not in roles])   # derived: every field
+        assert [f.rsplit(" ", 2)[0] for f in shares.group(2).split(", ")] == compared
         assert f"config/examples/{name}.yaml" in done.stdout
         assert _count(url, table) == _count(url, truth) == rows
         with psycopg.connect(url) as conn:

@@ -257,7 +257,7 @@ def test_diagnose_closes_children_of_ended_or_stale_parents_without_process_tags
 # --------------------------------------------------------------------------- the store locked mid-run
 def test_a_locked_store_is_a_tracking_failure_in_one_line(seeded_small, tmp_path_factory):
     """Another process holds ``BEGIN EXCLUSIVE`` on mlflow.db from the fit on, so the first write
-    after the evaluation waits MLflow's 20 s and fails. (a) The lock is released after that: the
+    after the fit waits MLflow's 20 s and fails. (a) The lock is released after that: the
     failure is recorded as stage 'tracking'. (b) The lock is held to the end: one line says the
     failure could not be recorded. Both run side by side, in stores of their own."""
     jobs = {}
@@ -269,8 +269,9 @@ def test_a_locked_store_is_a_tracking_failure_in_one_line(seeded_small, tmp_path
         j["lock"] = sqlite3.connect(j["uri"][len("sqlite:///"):], isolation_level=None, timeout=30)
         j["lock"].execute("BEGIN EXCLUSIVE")
     try:
-        evaluated = jobs["released"]["job"].wait_for("[evaluate] done")
-        # the write after the evaluation fails at +20 s; recording the failure waits from then on
+        evaluated = jobs["released"]["job"].wait_for("[fit] done")
+        # the first write after the fit (the derived config's params) fails at +20 s; recording
+        # the failure waits from then on
         time.sleep(max(0.0, evaluated + 30 - time.time()))
         assert jobs["released"]["job"].proc.poll() is None
         jobs["released"]["lock"].execute("ROLLBACK")

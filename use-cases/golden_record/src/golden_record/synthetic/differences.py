@@ -85,7 +85,7 @@ def config_differences(table: pd.DataFrame, entity, config: ModelConfig, max_peo
     wanted[chosen] = True
     keep = wanted[inverse]
     roles = {config.data.recency, config.data.source}
-    fields = list(dict.fromkeys(c.field for c in config.comparisons)) or [
+    fields = list(dict.fromkeys(c.field for c in config.comparisons or [])) or [
         f for f in config.data.fields if f not in roles]        # no comparisons given: every field
     specs = {f: config.data.fields[f] for f in fields}
     compared = config.model_copy(update={"data": config.data.model_copy(update={"fields": specs})})
