@@ -185,3 +185,17 @@ def test_copy_keeps_empty_strings_nulls_and_a_value_spelled_like_the_null_marker
             want = rows.sort_values("id")
             assert [b[1] for b in back] == want["text"].tolist()
             assert [b[2] is None for b in back] == want["at"].isna().tolist()
+
+
+def test_a_missing_profile_table_names_the_profile_that_seeds_it():
+    """The warehouse's seed hint knows every profile's tables (kept in step with the registry)."""
+    from golden_record.io import warehouse
+
+    expected = {}
+    for name, profile in profiles.PROFILES.items():
+        data = profile.config().data
+        expected.update({data.table: name, data.truth.table: name})
+    assert warehouse.SEEDED_TABLES == expected
+    assert warehouse.seed_hint("people_truth") == \
+        "run make seed-data PROFILE=people (or python scripts/seed_data.py --profile people)"
+    assert warehouse.seed_hint("public.citizens") == warehouse.SEED_HINT

@@ -29,8 +29,10 @@ from golden_record.config import load_settings
 
 SQL_DIR = REPO_ROOT / "sql"
 SEED_HINT = "run make seed-data (or python scripts/seed_data.py)"
-#: The tables the seeder owns: only for these is "run make seed-data" the fix (it replaces them).
-SEEDED_TABLES = ("citizens", "citizen_truth")
+#: The tables the seeder owns, with the profile that writes them (synthetic/profiles.py; a test
+#: keeps the two in step): only for these is "run make seed-data" the fix (it replaces them).
+SEEDED_TABLES = {"citizens": "citizens", "citizen_truth": "citizens", "people": "people",
+                 "people_truth": "people", "sparse_citizens": "sparse", "sparse_truth": "sparse"}
 PRIVILEGE_HINT = ("connect as a user with the needed privileges (DATABASE_URL), or have the database owner "
                   "grant them")
 
@@ -293,16 +295,24 @@ def list_tables(conn: psycopg.Connection, limit: int = 20) -> list[str]:
     return [r[0] for r in rows]
 
 
-def is_seeded_table(table: str) -> bool:
-    return table in SEEDED_TABLES or table in {f"public.{t}" for t in SEEDED_TABLES}
+def seeding_profile(table: str) -> str | None:
+    """The seeder profile that writes ``table`` (``public.`` or not), else None."""
+    return SEEDED_TABLES.get(table.removeprefix("public."))
+
+
+def seed_hint(table: str) -> str:
+    profile = seeding_profile(table)
+    if profile in (None, "citizens"):
+        return SEED_HINT
+    return f"run make seed-data PROFILE={profile} (or python scripts/seed_data.py --profile {profile})"
 
 
 def missing_table_error(conn: psycopg.Connection, table: str, key: str) -> WarehouseError:
     """The error for a configured table that is not there: the seed hint only for the seeder's own
     tables (seeding another table's database would overwrite nothing useful, or worse)."""
     where = f"{conn.info.dbname!r}"
-    if is_seeded_table(table):
-        return WarehouseError(f'relation "{table}" does not exist in database {where} ({key})', SEED_HINT)
+    if seeding_profile(table):
+        return WarehouseError(f'relation "{table}" does not exist in database {where} ({key})', seed_hint(table))
     tables = list_tables(conn)
     return WarehouseError(f'relation "{table}" does not exist in database {where} ({key})',
                           f"check {key}: the tables there are {tables}" if tables else
@@ -364,7 +374,7 @@ def load_records(conn: psycopg.Connection, source: DataSource, fields: list[str]
     with snapshot(conn) if conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE else nullcontext():
         df = copy_out(conn, query)
     if df.empty:
-        raise DataError(f"table {source.table} is empty", SEED_HINT if is_seeded_table(source.table) else
+        raise DataError(f"table {source.table} is empty", seed_hint(source.table) if seeding_profile(source.table) else
                         "fill the table, or point data.table at the table that holds the records")
     ids = df["record_id"]
     if ids.isna().any():
