@@ -167,55 +167,59 @@ def write_artifacts(folder: Path, scored: Scored, evaluation: Evaluation | None,
 
 
 def render_plots(folder: Path, scored: Scored, evaluation: Evaluation | None, threshold: float,
-                 calibration: Calibration | None = None) -> None:
+                 calibration: Calibration | None = None, part: int | None = None) -> None:
+    """Every plot of the run into ``folder/plots``; ``part`` 0 or 1 renders one of two halves of
+    about equal cost (two processes render them side by side)."""
     pdir = folder / "plots"
     pdir.mkdir(exist_ok=True)
-    plots.save_figure(plots.m_u_plot(scored.model.m_u_table()), pdir / "m_u_parameters.png")
+    jobs = [("m_u_parameters.png", lambda: plots.m_u_plot(scored.model.m_u_table()))]
     if evaluation is not None:
         m = evaluation.metrics
-        plots.save_figure(plots.confusion_matrix_plot(evaluation.confusion, threshold), pdir / "confusion_matrix.png")
-        plots.save_figure(plots.precision_recall_plot(evaluation.pr_curve, threshold,
-                                                      {"precision": m["precision"], "recall": m["recall"]}),
-                          pdir / "precision_recall_curve.png")
-        plots.save_figure(plots.roc_plot(evaluation.roc_curve, m["roc_auc"]), pdir / "roc_curve.png")
-        plots.save_figure(plots.weight_histogram_plot(scored.weights, scored.labels,
-                                                      scored.model.threshold_weight(threshold)),
-                          pdir / "match_weight_histogram.png")
+        jobs += [
+            ("match_weight_histogram.png", lambda: plots.weight_histogram_plot(
+                scored.weights, scored.labels, scored.model.threshold_weight(threshold))),
+            ("confusion_matrix.png", lambda: plots.confusion_matrix_plot(evaluation.confusion, threshold)),
+            ("precision_recall_curve.png", lambda: plots.precision_recall_plot(
+                evaluation.pr_curve, threshold, {"precision": m["precision"], "recall": m["recall"]})),
+            ("roc_curve.png", lambda: plots.roc_plot(evaluation.roc_curve, m["roc_auc"]))]
     if calibration is not None:
-        plots.save_figure(plots.reliability_plot(calibration.table, scored.probabilities, calibration.ece,
-                                                 calibration.brier, threshold), pdir / "reliability.png")
+        jobs.append(("reliability.png", lambda: plots.reliability_plot(
+            calibration.table, scored.probabilities, calibration.ece, calibration.brier, threshold)))
+    for name, draw in (jobs if part is None else jobs[part::2]):
+        plots.save_figure(draw(), pdir / name)
 
 
 class PlotProcess:
-    """The plots being rendered in a forked process: call it to wait (raises if rendering failed);
-    as a context manager it also stops the process when the block is left early (a failure,
-    Ctrl-C, SIGTERM), before the folder it writes to is removed."""
+    """The plots being rendered in forked processes: call it to wait (raises if rendering failed);
+    as a context manager it also stops the processes when the block is left early (a failure,
+    Ctrl-C, SIGTERM), before the folder they write to is removed."""
 
-    def __init__(self, proc=None, reader=None):
-        self.proc, self.reader = proc, reader
+    def __init__(self, procs=(), readers=()):
+        self.procs, self.readers = list(procs), list(readers)
 
     def __call__(self) -> None:
-        if self.proc is None:
-            return
-        self.proc.join()
-        try:
-            reason = self.reader.recv() if self.reader.poll() else None
-        except EOFError:
-            reason = None
-        code, self.proc = self.proc.exitcode, None
-        self.reader.close()
-        if code != 0:
-            raise RuntimeError(f"rendering the plots failed: {reason or f'exit code {code}'}")
+        failures = []
+        for proc, reader in zip(self.procs, self.readers):
+            proc.join()
+            try:
+                reason = reader.recv() if reader.poll() else None
+            except EOFError:
+                reason = None
+            reader.close()
+            if proc.exitcode != 0:
+                failures.append(reason or f"exit code {proc.exitcode}")
+        self.procs, self.readers = [], []
+        if failures:
+            raise RuntimeError(f"rendering the plots failed: {failures[0]}")
 
     def stop(self) -> None:
-        """Terminate and reap the process if it is still there; quiet (see :func:`_render_child`)."""
-        if self.proc is None:
-            return
-        if self.proc.is_alive():
-            self.proc.terminate()
-        self.proc.join(10)
-        self.proc = None
-        self.reader.close()
+        """Terminate and reap the processes still there; quiet (see :func:`_render_child`)."""
+        for proc, reader in zip(self.procs, self.readers):
+            if proc.is_alive():
+                proc.terminate()
+            proc.join(10)
+            reader.close()
+        self.procs, self.readers = [], []
 
     def __enter__(self) -> "PlotProcess":
         return self
@@ -226,7 +230,7 @@ class PlotProcess:
 
 
 def _render_child(writer, folder: Path, scored: Scored, evaluation: Evaluation | None, threshold: float,
-                  calibration: Calibration | None = None) -> None:
+                  calibration: Calibration | None = None, part: int | None = None) -> None:
     """The forked process: the parent's SIGTERM handler (raise Terminated) and Ctrl-C would print
     a traceback here, so SIGTERM just ends it and SIGINT is left to the parent, which stops it.
     A rendering error goes to the parent as one line, not as a traceback on the terminal."""
@@ -236,7 +240,7 @@ def _render_child(writer, folder: Path, scored: Scored, evaluation: Evaluation |
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})  # blocked by start_plots
     try:
-        render_plots(folder, scored, evaluation, threshold, calibration)
+        render_plots(folder, scored, evaluation, threshold, calibration, part)
     except BaseException as exc:  # noqa: BLE001
         writer.send(f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"[:500])
         sys.exit(1)
@@ -244,7 +248,7 @@ def _render_child(writer, folder: Path, scored: Scored, evaluation: Evaluation |
 
 def start_plots(folder: Path, scored: Scored, evaluation: Evaluation | None, threshold: float,
                 calibration: Calibration | None = None) -> PlotProcess:
-    """Render the plots in a forked process, in parallel with the model logging (2 cores).
+    """Render the plots in two forked processes, in parallel with the model logging.
 
     Returns a :class:`PlotProcess`: call it to wait (it raises if rendering failed); use it as a
     context manager so that the process is stopped if the caller fails first. Falls back to
@@ -259,17 +263,21 @@ def start_plots(folder: Path, scored: Scored, evaluation: Evaluation | None, thr
         return PlotProcess()
     import signal
 
-    reader, writer = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_render_child, args=(writer, folder, scored, evaluation, threshold, calibration),
-                       daemon=True)
-    # a signal arriving while forking must not reach the child before it has reset its handlers
+    procs, readers = [], []
+    # a signal arriving while forking must not reach a child before it has reset its handlers
     blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
     try:
-        proc.start()
+        for part in (0, 1):       # two halves side by side: the plots take longer than the logging
+            reader, writer = ctx.Pipe(duplex=False)
+            proc = ctx.Process(target=_render_child, daemon=True,
+                               args=(writer, folder, scored, evaluation, threshold, calibration, part))
+            proc.start()
+            writer.close()
+            procs.append(proc)
+            readers.append(reader)
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-    writer.close()
-    return PlotProcess(proc, reader)
+    return PlotProcess(procs, readers)
 
 
 def _json_default(o):

@@ -173,40 +173,39 @@ def _em(data: _Patterns, n_levels: list[int], related: int, u_fixed, freqs, max_
             tilt = [(f * np.linspace(1.0 + 0.2 * r, 1.0 - 0.2 * r, len(f))) for f in freqs]
             thetas.append([t / t.sum() for t in tilt])
         thetas.append([np.asarray(x, float) for x in u_fixed] if u_fixed is not None else [f.copy() for f in freqs])
-    fixed = [False] * (len(thetas) - 1) + [u_fixed is not None]
+    fixed = np.array([False] * (len(thetas) - 1) + [u_fixed is not None])
     K = len(thetas)
     if start is None:
         pi = np.full(K, (1 - initial_match_share) / (K - 1))
         pi[0] = initial_match_share
+    # one (classes, levels) matrix: an EM step is two matrix products and a per-comparison
+    # normalisation (np.add.reduceat over each comparison's columns)
+    theta = np.stack([np.concatenate(th) for th in thetas])
+    widths = np.asarray(n_levels)
     history: list[float] = []
     converged = False
     it = 0
     counts = data.counts
     for it in range(1, max_iterations + 1):
-        logp = data.class_log_likelihoods(thetas) + np.log(pi)[None, :]
+        logp = data.design @ np.log(theta).T + np.log(pi)[None, :]
         log_total = _logsumexp(logp)
         resp = np.exp(logp - log_total[:, None])
         history.append(float((counts * log_total).sum()))
         w = resp * counts[:, None]
         new_pi = np.clip(w.sum(axis=0) / counts.sum(), _EPS, 1.0)
         new_pi /= new_pi.sum()
-        delta = float(np.abs(new_pi - pi).max())
         sums = w.T @ data.design + _EPS                       # (classes, levels)
-        new_thetas = []
-        for k in range(K):
-            if fixed[k]:
-                new_thetas.append(thetas[k])
-                continue
-            cls = data.normalise(sums[k])
-            delta = max(delta, max(float(np.abs(a - b).max()) for a, b in zip(cls, thetas[k])))
-            new_thetas.append(cls)
-        thetas, pi = new_thetas, new_pi
+        new_theta = sums / np.repeat(np.add.reduceat(sums, data.offsets, axis=1), widths, axis=1)
+        new_theta[fixed] = theta[fixed]
+        delta = max(float(np.abs(new_pi - pi).max()), float(np.abs(new_theta - theta).max()))
+        theta, pi = new_theta, new_pi
         if delta < tolerance:
             converged = True
             break
     # the log-likelihood at the final parameters
-    history.append(float((counts * _logsumexp(data.class_log_likelihoods(thetas) + np.log(pi)[None, :])).sum()))
-    free_classes = sum(not f for f in fixed)
+    history.append(float((counts * _logsumexp(data.design @ np.log(theta).T + np.log(pi)[None, :])).sum()))
+    thetas = [data.normalise(row) for row in theta]
+    free_classes = int((~fixed).sum())
     parameters = free_classes * sum(n - 1 for n in n_levels) + (K - 1)
     return _ClassFit(thetas, pi, history, it, converged, parameters)
 
@@ -258,27 +257,39 @@ class FellegiSunter:
         tries = range(0, max_related_classes + 1) if auto else [int(related_classes)]
         n_pairs = float(data.counts.sum())
         fits, selection = {}, []
+        # screening: with several counts to compare, each is fitted to a looser tolerance (the
+        # log-likelihoods of different counts differ by far more than what the last iterations
+        # add); the chosen one is then refined from where it stopped, to ``tolerance``
+        screen = max(tolerance, 1e-3) if auto else tolerance
         previous = None
         for k in tries:
-            fit = _em(data, n_levels, k, u_fixed, freqs, max_iterations, tolerance, initial_match_share)
+            fit = _em(data, n_levels, k, u_fixed, freqs, max_iterations, screen, initial_match_share)
             if auto and previous is not None:
                 # two starts from k = 1 on: the plain one and the previous fit with its match class
                 # split; the higher likelihood is kept (EM only finds a local maximum)
-                split = _em(data, n_levels, k, u_fixed, freqs, max_iterations, tolerance, initial_match_share,
+                split = _em(data, n_levels, k, u_fixed, freqs, max_iterations, screen, initial_match_share,
                             start=_split_start(previous))
                 if split.history[-1] > fit.history[-1]:
                     fit = split
             previous = fit
-            u_ref = u_fixed if u_fixed is not None else fit.thetas[-1]
-            side = match_side(fit.thetas, u_ref, len(fit.thetas) - 1, match_class_agreement)
-            fits[k] = (fit, side)
+            fits[k] = fit
             selection.append({"related_classes": k, "log_likelihood": fit.history[-1],
                               "parameters": fit.parameters,
                               "bic": -2.0 * fit.history[-1] + fit.parameters * np.log(n_pairs),
-                              "iterations": fit.iterations, "converged": fit.converged,
-                              "match_classes": len(side)})
+                              "iterations": fit.iterations, "converged": fit.converged})
         chosen = min(selection, key=lambda s: s["bic"])["related_classes"] if auto else tries[0]
-        fit, side = fits[chosen]
+        fit = fits[chosen]
+        if screen != tolerance:
+            refined = _em(data, n_levels, chosen, u_fixed, freqs, max_iterations, tolerance, initial_match_share,
+                          start=(fit.thetas, fit.shares))
+            refined.iterations += fit.iterations
+            fit = refined
+        for entry in selection:
+            f = fit if entry["related_classes"] == chosen else fits[entry["related_classes"]]
+            u_ref = u_fixed if u_fixed is not None else f.thetas[-1]
+            entry["match_classes"] = len(match_side(f.thetas, u_ref, len(f.thetas) - 1, match_class_agreement))
+        u_ref = u_fixed if u_fixed is not None else fit.thetas[-1]
+        side = match_side(fit.thetas, u_ref, len(fit.thetas) - 1, match_class_agreement)
         thetas, pi = fit.thetas, fit.shares
         K = len(thetas)
         non = [k for k in range(K) if k not in side]
