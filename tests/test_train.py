@@ -104,6 +104,13 @@ def test_artifacts(trained, tmp_path):
     samples = pd.read_csv(folder / "training_samples.csv")
     assert samples["predicted_match"].any() and (~samples["predicted_match"]).any()
     assert {"cmp_first_name", "match_weight", "match_probability", "true_match"} <= set(samples.columns)
+    # review files: uncertain pairs and every error (fewer than the cap here), both records side by side
+    uncertain = pd.read_csv(folder / "review" / "uncertain_pairs.csv")
+    assert {"left_first_name", "right_first_name", "cmp_first_name", "w_first_name"} <= set(uncertain.columns)
+    fp = pd.read_csv(folder / "review" / "false_positives.csv")
+    fn = pd.read_csv(folder / "review" / "false_negatives.csv")
+    assert len(fp) == report["confusion_matrix"]["fp"] == logged["false_positives"]
+    assert len(fn) == logged["true_match_pairs"] - report["confusion_matrix"]["tp"]
 
 
 def test_calibration_and_estimates_against_the_truth(trained, tmp_path):

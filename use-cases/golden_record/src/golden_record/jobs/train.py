@@ -25,6 +25,7 @@ from golden_record.tracking import plots
 from golden_record.io import redaction
 from golden_record.tracking import store as tracking
 from golden_record.io import warehouse
+from golden_record.evaluation import review
 from golden_record.evaluation.bootstrap import bootstrap_intervals
 from golden_record.evaluation.calibration import Calibration, Estimates, calibrate, estimate
 from golden_record.cli import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, EXIT_WAREHOUSE, Progress
@@ -88,17 +89,9 @@ def training_samples(scored: Scored, threshold: float, n: int, seed: int = 0) ->
     k_m = min(len(matches), n // 2)
     k_n = min(len(non), n - k_m)
     idx = np.sort(np.concatenate([rng.choice(matches, k_m, replace=False), rng.choice(non, k_n, replace=False)]))
-    left, right = scored.pairs.left[idx], scored.pairs.right[idx]
-    rec = scored.records
-    out = pd.DataFrame({"left_id": rec["record_id"].to_numpy()[left], "right_id": rec["record_id"].to_numpy()[right]})
-    for col in [c for c in rec.columns if c != "record_id"][:3]:     # the first fields, to recognise the pair
-        values = rec[col].to_numpy()
-        out[f"left_{col}"], out[f"right_{col}"] = values[left], values[right]
-    for k, name in enumerate(scored.vectors.names):
-        labels = np.array(scored.vectors.labels[k] + ["missing"], dtype=object)
-        out[f"cmp_{name}"] = labels[scored.vectors.levels[idx, k]]  # -1 picks "missing"
-    out["match_weight"] = scored.weights[idx].round(4)
-    out["match_probability"] = probs[idx]
+    first = [c for c in scored.records.columns if c != "record_id"][:3]    # the first fields, to recognise the pair
+    out = review.side_by_side(scored, scored.pairs.left[idx], scored.pairs.right[idx], idx, fields=first)
+    out = out.drop(columns=["candidate"])
     out["predicted_match"] = match[idx]
     out["true_match"] = scored.labels[idx] if scored.labels is not None else pd.NA
     return out
@@ -144,6 +137,10 @@ def write_artifacts(folder: Path, scored: Scored, evaluation: Evaluation | None,
                                                                              index=False)
     m_u = scored.model.m_u_table()
     m_u.to_csv(folder / "m_u_parameters.csv", index=False)
+    # the pairs a person should look at, both records side by side (evaluation/review.py)
+    (folder / "review").mkdir(exist_ok=True)
+    for name, frame in review.review_files(scored, threshold).items():
+        frame.to_csv(folder / "review" / f"{name}.csv", index=False)
     # the latent classes EM fitted, which of them hold matches, and the class-count criterion per k
     (folder / "em_classes.json").write_text(json.dumps(scored.model.structure(), indent=2, default=_json_default))
     report = {"run_name": run_name, "threshold": threshold, "metrics": metrics, "dataset": dataset,
