@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from golden_record.linkage.blocking import group_pairs
 from golden_record.linkage.decision import is_match
 
 #: probability band around the threshold, in bits of log-odds, and rows per file
@@ -71,20 +72,8 @@ def uncertain_pairs(scored, threshold: float, band_bits: float = BAND_BITS, cap:
 
 def missed_true_pairs(scored) -> tuple[np.ndarray, np.ndarray]:
     """The true pairs (left < right positions) that blocking never produced."""
-    entity = scored.entity
-    order = np.argsort(entity, kind="stable")
-    groups = np.split(order, np.flatnonzero(np.diff(entity[order])) + 1)
-    lefts, rights = [], []
-    for g in groups:
-        if len(g) > 1:
-            a, b = np.triu_indices(len(g), k=1)
-            lo, hi = np.minimum(g[a], g[b]), np.maximum(g[a], g[b])
-            lefts.append(lo)
-            rights.append(hi)
-    if not lefts:
-        return np.array([], np.int64), np.array([], np.int64)
-    left, right = np.concatenate(lefts), np.concatenate(rights)
-    n = len(entity)
+    left, right = group_pairs(scored.entity)
+    n = len(scored.entity)
     found = np.isin(left * n + right, scored.pairs.left.astype(np.int64) * n + scored.pairs.right)
     return left[~found], right[~found]
 

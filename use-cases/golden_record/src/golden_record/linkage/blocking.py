@@ -87,6 +87,15 @@ def _expand(order: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> tuple[n
     return np.concatenate(lefts), np.concatenate(rights)
 
 
+def group_pairs(keys) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair of positions (left < right) with equal keys: the pairs inside each group, made
+    as a blocking pass makes them, without a size limit (the true pairs of a ground truth, for
+    instance). A missing key pairs with nothing."""
+    codes = pd.factorize(np.asarray(keys), use_na_sentinel=True)[0].astype(np.int64)
+    order, starts, sizes, _ = _blocks(codes, max_block_size=len(codes) + 1)
+    return _expand(order, starts, sizes)
+
+
 def pass_cost(prepared: pd.DataFrame, entry: str, max_block_size: int) -> tuple[int, int]:
     """(pairs, records in blocks too large to use) of a pass on ``entry``, without making the pairs."""
     _, _, sizes, report = _blocks(key_codes(prepared, entry), max_block_size)

@@ -143,17 +143,19 @@ _METHODS = {
 
 
 def compare(prepared: pd.DataFrame, left: np.ndarray, right: np.ndarray,
-            comparisons: list[Comparison], progress=None) -> ComparisonVectors:
+            comparisons: list[Comparison], progress=None, agreed: bool = True) -> ComparisonVectors:
+    """Levels of every pair on every comparison; with ``agreed``, also the values the records
+    agree on for the term-frequency-adjusted comparisons (not needed for u on random pairs)."""
     levels = np.empty((len(left), len(comparisons)), dtype=np.int8)
-    agreed = {}
+    values = {}
     for k, comp in enumerate(comparisons):
         levels[:, k] = _METHODS[comp.method](comp, prepared, left, right)
-        if comp.tf_adjustment:
-            agreed[comp.name] = agreed_values(prepared[comp.field], left, right)
+        if comp.tf_adjustment and agreed:
+            values[comp.name] = agreed_values(prepared[comp.field], left, right)
         if progress:
             progress(comp.name)
     return ComparisonVectors(levels, [c.name for c in comparisons], [level_labels(c) for c in comparisons],
-                             agreed or None)
+                             values or None)
 
 
 def agreed_values(values: pd.Series, left: np.ndarray, right: np.ndarray) -> np.ndarray:

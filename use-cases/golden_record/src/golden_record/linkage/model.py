@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from golden_record.linkage.comparisons import MISSING
 from golden_record.errors import ModelError
 
 _EPS = 1e-6
@@ -86,10 +85,11 @@ class _Patterns:
     counts: np.ndarray
     design: np.ndarray            # (patterns, total levels)
     offsets: np.ndarray           # first column of each comparison
+    inverse: np.ndarray           # the pattern of each input row
 
     @classmethod
     def of(cls, levels: np.ndarray, n_levels: list[int]) -> "_Patterns":
-        uniq, counts = np.unique(encode_patterns(levels, n_levels), return_counts=True)
+        uniq, inverse, counts = np.unique(encode_patterns(levels, n_levels), return_inverse=True, return_counts=True)
         patterns = decode_patterns(uniq, n_levels)
         offsets = np.concatenate([[0], np.cumsum(n_levels)[:-1]]).astype(np.int64)
         design = np.zeros((len(uniq), int(sum(n_levels))))
@@ -97,7 +97,7 @@ class _Patterns:
         for c in range(len(n_levels)):
             present = patterns[:, c] >= 0
             design[rows[present], offsets[c] + patterns[present, c]] = 1.0
-        return cls(patterns, counts.astype(float), design, offsets)
+        return cls(patterns, counts.astype(float), design, offsets, inverse)
 
     def class_log_likelihoods(self, thetas: list[list[np.ndarray]]) -> np.ndarray:
         log_theta = np.log(np.stack([np.concatenate(theta) for theta in thetas]))   # (classes, levels)
@@ -366,18 +366,6 @@ class FellegiSunter:
         """log2(m/u) per comparison level (u: the non-match classes' mixture marginal)."""
         return [np.log2(np.maximum(m, _EPS) / np.maximum(u, _EPS)) for m, u in zip(self.m, self.u)]
 
-    def _class_log_likelihoods(self, levels: np.ndarray) -> np.ndarray:
-        thetas = self.class_thetas or [[m.tolist() for m in self.m], [u.tolist() for u in self.u]]
-        shares = self.class_shares or [self.match_share, 1 - self.match_share]
-        out = np.zeros((len(levels), len(thetas)))
-        for k, theta in enumerate(thetas):
-            for c in range(levels.shape[1]):
-                lvl = levels[:, c].astype(np.int64)
-                present = lvl != MISSING
-                t = np.log(np.maximum(np.asarray(theta[c]), _EPS))
-                out[:, k] += np.where(present, t[np.where(present, lvl, 0)], 0.0)
-        return out + np.log(np.asarray(shares))[None, :]
-
     def score(self, levels: np.ndarray, agreed: dict[str, np.ndarray] | None = None
               ) -> tuple[np.ndarray, np.ndarray]:
         """(match weight, match probability) per row of ``levels``.
@@ -387,9 +375,12 @@ class FellegiSunter:
         term frequencies (``agreed``: :attr:`ComparisonVectors.agreed`) the unrelated class's
         likelihood is adjusted per pair for the values the records agree on.
         """
-        codes = encode_patterns(levels, self.n_levels)
-        uniq, inverse = np.unique(codes, return_inverse=True)
-        ll = self._class_log_likelihoods(decode_patterns(uniq, self.n_levels))
+        data = _Patterns.of(levels, self.n_levels)       # the same likelihood path as fitting
+        thetas = self.class_thetas or [[m.tolist() for m in self.m], [u.tolist() for u in self.u]]
+        shares = self.class_shares or [self.match_share, 1 - self.match_share]
+        ll = data.class_log_likelihoods([[np.maximum(np.asarray(t, float), _EPS) for t in theta] for theta in thetas])
+        ll += np.log(np.asarray(shares))[None, :]
+        inverse = data.inverse
         adjust = self._tf_log_adjustment(agreed, len(levels))
         if adjust is not None:
             ll = ll[inverse]

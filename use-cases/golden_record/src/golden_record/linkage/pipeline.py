@@ -65,7 +65,7 @@ def random_pair_u(prepared: pd.DataFrame, config: ModelConfig, n_levels: list[in
     left = rng.integers(0, n, size=k)
     right = rng.integers(0, n, size=k)
     keep = left != right
-    vectors = compare(prepared, left[keep], right[keep], config.comparisons)
+    vectors = compare(prepared, left[keep], right[keep], config.comparisons, agreed=False)
     return level_frequencies(vectors.levels, n_levels)
 
 

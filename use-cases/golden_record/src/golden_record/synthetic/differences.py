@@ -13,29 +13,14 @@ import numpy as np
 import pandas as pd
 
 from golden_record.config import ModelConfig
+from golden_record.linkage.blocking import group_pairs
 from golden_record.linkage.schema import clean_records
 from golden_record.linker import records_from_frame
 
 
 def true_pair_index(entity) -> tuple[np.ndarray, np.ndarray]:
-    """Positions (left, right) of every pair of rows with the same entity (vectorised by group size)."""
-    entity = np.asarray(entity)
-    if not len(entity):
-        return np.array([], dtype=np.int64), np.array([], dtype=np.int64)
-    order = np.argsort(entity, kind="stable")
-    sorted_ = entity[order]
-    starts = np.flatnonzero(np.r_[True, sorted_[1:] != sorted_[:-1]])
-    sizes = np.diff(np.r_[starts, len(sorted_)])
-    left, right = [], []
-    for k in np.unique(sizes[sizes > 1]).tolist():
-        s = starts[sizes == k]
-        for a in range(k):
-            for b in range(a + 1, k):
-                left.append(order[s + a])
-                right.append(order[s + b])
-    if not left:
-        return np.array([], dtype=np.int64), np.array([], dtype=np.int64)
-    return np.concatenate(left).astype(np.int64), np.concatenate(right).astype(np.int64)
+    """Positions (left, right) of every pair of rows with the same entity."""
+    return group_pairs(entity)
 
 
 def pair_differences(table: pd.DataFrame, entity, fields: dict[str, list[str]]) -> dict:
