@@ -74,7 +74,11 @@ def missed_true_pairs(scored) -> tuple[np.ndarray, np.ndarray]:
     """The true pairs (left < right positions) that blocking never produced."""
     left, right = group_pairs(scored.entity)
     n = len(scored.entity)
-    found = np.isin(left * n + right, scored.pairs.left.astype(np.int64) * n + scored.pairs.right)
+    # only the candidates that are true pairs can match one: a small sorted set to look codes up in
+    kept = np.sort(scored.pairs.left[scored.labels].astype(np.int64) * n + scored.pairs.right[scored.labels])
+    codes = left * n + right
+    at = np.minimum(np.searchsorted(kept, codes), max(len(kept) - 1, 0))
+    found = (kept[at] == codes) if len(kept) else np.zeros(len(codes), dtype=bool)
     return left[~found], right[~found]
 
 
