@@ -117,7 +117,7 @@ def summary_text(metrics: dict, evaluation: Evaluation | None, scored: Scored, c
                   f"  true non-match {c['fp']:>15,}   {c['tn']:>19,}"]
     rep = scored.model.report
     lines += ["", f"EM: {rep.iterations} iterations, converged {rep.converged}, match share {rep.match_share:.5f}, "
-              f"{getattr(rep, 'related_classes', 0)} related class(es) ({getattr(rep, 'criterion', 'fixed')}), "
+              f"{rep.related_classes} related class(es) ({rep.criterion}), "
               f"match classes {scored.model.match_classes}",
               "", "m / u per comparison level (weight = log2 m/u):"]
     table = scored.model.m_u_table()

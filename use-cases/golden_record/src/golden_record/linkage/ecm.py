@@ -102,6 +102,10 @@ class ECMReport:
     patterns: int                     # distinct binarised patterns ECM iterated over
     log_likelihood: list[float] = field(default_factory=list)
     binarisation: str = BINARISATION
+    # as FitReport's: ECM has two classes, fixed
+    selection: list[dict] = field(default_factory=list)
+    related_classes: int = 0
+    criterion: str = "fixed"
 
 
 def binarise(levels: np.ndarray) -> np.ndarray:

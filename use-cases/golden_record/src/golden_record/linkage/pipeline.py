@@ -187,7 +187,7 @@ def fit_and_score(records: pd.DataFrame, entity: np.ndarray | None, config: Mode
             progress.say(f"  {config.model.type}: tf_adjustment of {model.ignored_tf} does not apply to this model type")
         weights, probs = model.score(vectors.levels, vectors.agreed)
         rep = model.report
-        if getattr(rep, "criterion", None) == "bic":
+        if rep.criterion == "bic":
             progress.say("  related classes by BIC: " + ", ".join(
                 f"{s['related_classes']}: {s['bic']:,.0f}" for s in rep.selection)
                 + f" -> {rep.related_classes} chosen")
