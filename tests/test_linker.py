@@ -2,6 +2,7 @@
 evaluates, predicts and clusters through the same code path as the jobs."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -35,8 +36,17 @@ def test_predict_scores_pairs_by_field_name(fitted):
                           "surname_l": ["Ross", "Ross"], "surname_r": ["Ross", "Parrish"],
                           "date_of_birth_l": ["20070502", "20070502"], "date_of_birth_r": ["20070502", "19610101"]})
     out = linker.predict(pairs)
-    assert list(out.columns) == ["match_weight", "match_probability", "is_match"]
+    names = linker.scored.vectors.names
+    assert list(out.columns) == (["match_weight", "match_probability", "is_match"]
+                                 + [f"{kind}_{n}" for n in names for kind in ("cmp", "w")])
     assert out["match_weight"].iloc[0] > out["match_weight"].iloc[1]
+    # each comparison's weight is its share of the match weight: they add up to it
+    shares = out[[f"w_{n}" for n in names]].sum(axis=1)
+    assert np.allclose(shares, out["match_weight"], atol=1e-3 * len(names))
+    # the fields not given are missing values: no evidence either way
+    given = {"given_name", "surname", "date_of_birth"}
+    assert all((out[f"cmp_{n}"] == "missing").all() == (n not in given) for n in names)
+    assert all((out[f"w_{n}"] == 0).all() for n in names if n not in given)
 
 
 def test_cluster_gives_golden_records_of_the_schema(fitted):

@@ -8,11 +8,11 @@
   the true pairs blocking never produced (no score: ``candidate`` is false), at most ``cap`` each.
 
 Each row: both record ids, every loaded field of both records (``left_<field>``,
-``right_<field>``), per comparison its level (``cmp_<name>``) and the level's weight
-``w_<name>`` = log2 m/u of the fitted model's match and non-match sides (missing: empty), then
-the pair's match weight and probability. The per-comparison weights say which comparisons pulled
-the pair up or down; with several latent classes the pair's match weight is computed on the
-classes jointly, so it need not equal their sum.
+``right_<field>``), per comparison its level (``cmp_<name>``) and its weight ``w_<name>`` (log2
+m/u of the level; a missing value weighs 0), then the pair's match weight and probability: the
+columns of :func:`golden_record.linkage.explain.comparison_frame`, as in the pyfunc model's output.
+With several latent classes the pair's match weight is computed on the classes jointly, so it
+need not equal the sum of the per-comparison weights (an explanation shows the difference).
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ import pandas as pd
 
 from golden_record.linkage.blocking import group_pairs
 from golden_record.linkage.decision import is_match
+from golden_record.linkage.explain import comparison_frame
 
 #: probability band around the threshold, in bits of log-odds, and rows per file
 BAND_BITS = 4.0
@@ -41,13 +42,9 @@ def side_by_side(scored, left: np.ndarray, right: np.ndarray, candidate: np.ndar
     idx = np.arange(len(left)) if candidate is None else np.asarray(candidate)
     scored_row = idx >= 0
     safe = np.where(scored_row, idx, 0)
-    weights = scored.model.level_weights()
-    for k, name in enumerate(scored.vectors.names):
-        level = scored.vectors.levels[safe, k].astype(np.int64)
-        labels = np.array(scored.vectors.labels[k] + ["missing"], dtype=object)
-        out[f"cmp_{name}"] = np.where(scored_row, labels[level], None)       # -1 picks "missing"
-        w = np.append(np.asarray(weights[k], float), np.nan)[level]
-        out[f"w_{name}"] = np.where(scored_row, np.round(w, 3), np.nan)
+    per_comparison = comparison_frame(scored.model, scored.vectors, safe)
+    for col in per_comparison.columns:
+        out[col] = per_comparison[col].where(scored_row, None if col.startswith("cmp_") else np.nan).to_numpy()
     out["match_weight"] = np.where(scored_row, scored.weights[safe].round(4), np.nan)
     out["match_probability"] = np.where(scored_row, scored.probabilities[safe], np.nan)
     out["candidate"] = scored_row

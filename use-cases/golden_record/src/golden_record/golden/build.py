@@ -365,32 +365,9 @@ def score_with_model(records: pd.DataFrame, entity: np.ndarray | None, config: M
 
 def _model_file(client, run_id: str, dst: Path) -> Path:
     """Download the run's logged model and return its ``fellegi_sunter.json``."""
-    import mlflow
+    from golden_record.tracking.model_logging import logged_model_file
 
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    errors: list[str] = []
-
-    def candidates():
-        yield f"runs:/{run_id}/model"
-        try:  # MLflow 3: the run's LoggedModel, should the runs:/ URI not resolve
-            logged = mlflow.search_logged_models(filter_string=f"source_run_id = '{run_id}'", output_format="list")
-        except Exception as exc:  # noqa: BLE001 - stores without logged models
-            errors.append(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-            return
-        yield from (m.artifact_location for m in logged if m.name == "model")
-
-    for i, uri in enumerate(candidates()):
-        try:
-            folder = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(dst / str(i))))
-        except Exception as exc:  # noqa: BLE001
-            errors.append(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-            continue
-        found = sorted(folder.rglob("fellegi_sunter.json"))
-        if found:
-            return found[0]
-    raise TrackingError(f"MLflow run {run_id} has no logged model with fellegi_sunter.json"
-                        + (f" ({errors[-1][:200]})" if errors else ""),
-                        "train with tracking.log_model true (the default): python src/train.py")
+    return logged_model_file(client, run_id, dst)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -362,18 +362,24 @@ def _field_select(source: DataSource, field: str) -> sql.Composable:
 
 
 def load_records(conn: psycopg.Connection, source: DataSource, fields: list[str],
-                 allow_null: bool = False) -> pd.DataFrame:
+                 allow_null: bool = False, only_ids: list | None = None) -> pd.DataFrame:
     """The declared fields as text (nothing is cast in SQL, so no value can fail the query), with
     ``record_id`` first: int64 for an integer id column, else text. Dates and timestamps are
-    parsed by the field's cleaner, where an invalid one becomes missing and is counted."""
+    parsed by the field's cleaner, where an invalid one becomes missing and is counted. With
+    ``only_ids``, only those records (compared as text; an id not found is simply absent)."""
     columns = check_source(conn, source, fields)
     selects = [sql.SQL("{}::text AS record_id").format(sql.Identifier(source.id))]
     selects += [_field_select(source, f) for f in fields]
-    query = sql.SQL("SELECT {} FROM {} ORDER BY {}").format(sql.SQL(", ").join(selects), table_ref(source.table),
-                                                            sql.Identifier(source.id))
+    where = sql.SQL("")
+    if only_ids is not None:
+        where = sql.SQL(" WHERE {}::text = ANY({})").format(sql.Identifier(source.id),
+                                                            sql.Literal([str(i) for i in only_ids]))
+        allow_null = True
+    query = sql.SQL("SELECT {} FROM {}{} ORDER BY {}").format(sql.SQL(", ").join(selects), table_ref(source.table),
+                                                              where, sql.Identifier(source.id))
     with snapshot(conn) if conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE else nullcontext():
         df = copy_out(conn, query)
-    if df.empty:
+    if df.empty and only_ids is None:
         raise DataError(f"table {source.table} is empty", seed_hint(source.table) if seeding_profile(source.table) else
                         "fill the table, or point data.table at the table that holds the records")
     ids = df["record_id"]

@@ -251,6 +251,14 @@ class RecordLinkageECM:
         return [np.where(np.arange(n) >= 1, ratios[c, _INDEX[AGREE]], ratios[c, _INDEX[DISAGREE]])
                 for c, n in enumerate(self.n_levels)]
 
+    def comparison_weights(self, levels: np.ndarray) -> np.ndarray:
+        """Each comparison's weight per pair (log2 m/u of its agree, disagree or missing
+        category); shape (pairs, comparisons). They sum to the pair's match weight."""
+        X = binarise(levels)
+        index = np.where(X == MISSING_CAT, _INDEX[MISSING_CAT], X).astype(np.int64)
+        ratios = self._log_ratios() / np.log(2.0)
+        return ratios[np.arange(X.shape[1])[None, :], index]
+
     @property
     def match_classes(self) -> list[int]:
         return [0]

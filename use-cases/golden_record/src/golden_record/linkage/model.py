@@ -17,6 +17,7 @@ The ground truth is never seen here.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -210,6 +211,55 @@ def _em(data: _Patterns, n_levels: list[int], related: int, u_fixed, freqs, max_
     return _ClassFit(thetas, pi, history, it, converged, parameters)
 
 
+def _log_odds(sums: np.ndarray, log_pi: np.ndarray, side: np.ndarray) -> np.ndarray:
+    """log odds of the match side from per-class log likelihoods ``sums`` (..., K), in bits."""
+    ll = sums + log_pi
+    return (_logsumexp(ll[..., side].reshape(-1, side.sum())) -
+            _logsumexp(ll[..., ~side].reshape(-1, (~side).sum()))).reshape(sums.shape[:-1]) / np.log(2.0)
+
+
+def _shapley(log_theta: np.ndarray, log_pi: np.ndarray, side: np.ndarray, exact_up_to: int = 12,
+             orders: int = 512) -> np.ndarray:
+    """Shapley values of the comparisons to the log odds of a latent-class model, per pattern.
+    ``log_theta``: (patterns, comparisons, classes) log likelihood of each pattern's level (0 where
+    missing). The value of a set S of comparisons is the log odds given those comparisons alone."""
+    P, C, _ = log_theta.shape
+    if C <= exact_up_to:
+        masks = ((np.arange(2 ** C)[:, None] >> np.arange(C)[None, :]) & 1).astype(float)    # (S, C)
+        value = _log_odds(masks @ log_theta, log_pi, side)          # (P, S): log odds given S alone
+        size = masks.sum(axis=1).astype(int)
+        fact = np.array([math.factorial(k) for k in range(C + 1)], float)
+        out = np.zeros((P, C))
+        subsets = np.arange(2 ** C)
+        for c in range(C):
+            without = subsets[(subsets >> c) & 1 == 0]
+            weight = fact[size[without]] * fact[C - size[without] - 1] / fact[C]
+            out[:, c] = (value[:, without | (1 << c)] - value[:, without]) @ weight
+        return out
+    rng = np.random.default_rng(0)
+    out = np.zeros((P, C))
+    for _ in range(orders):
+        order = rng.permutation(C)
+        running = np.zeros((P, log_theta.shape[2]))
+        before = _log_odds(running, log_pi, side)
+        for c in order:
+            running = running + log_theta[:, c, :]
+            after = _log_odds(running, log_pi, side)
+            out[:, c] += after - before
+            before = after
+    return out / orders
+
+
+def _lookup_weights(weights: list[np.ndarray], levels: np.ndarray) -> np.ndarray:
+    """``weights[c][level]`` per pair and comparison; a missing level (-1) weighs 0."""
+    levels = np.asarray(levels)
+    out = np.zeros(levels.shape, dtype=float)
+    for c, w in enumerate(weights):
+        table = np.append(np.asarray(w, float), 0.0)          # index -1 picks the 0 appended
+        out[:, c] = table[levels[:, c].astype(np.int64)]
+    return out
+
+
 @dataclass
 class FellegiSunter:
     names: list[str]
@@ -365,6 +415,36 @@ class FellegiSunter:
     def level_weights(self) -> list[np.ndarray]:
         """log2(m/u) per comparison level (u: the non-match classes' mixture marginal)."""
         return [np.log2(np.maximum(m, _EPS) / np.maximum(u, _EPS)) for m, u in zip(self.m, self.u)]
+
+    def comparison_weights(self, levels: np.ndarray) -> np.ndarray:
+        """Each comparison's share of each pair's match weight, in bits; shape (pairs,
+        comparisons); a missing comparison gets 0. They sum to the match weight (term-frequency
+        adjustments aside).
+
+        With one non-match class this is log2 m/u of the pair's level, the textbook weight. With
+        several classes the model weighs the pattern jointly (agreeing on surname and address is
+        expected of relatives, so together they count for less than apart): a comparison's share
+        is then its Shapley value, the change in the log odds it brings, averaged over every order
+        in which the comparisons could be added (exact up to 12 comparisons, else over 512 random
+        orders), computed once per distinct pattern.
+        """
+        levels = np.asarray(levels)
+        if not self.class_thetas or len(self.class_thetas) <= 2 or len(levels) == 0:
+            return _lookup_weights(self.level_weights(), levels)
+        uniq, inverse = np.unique(encode_patterns(levels, self.n_levels), return_inverse=True)
+        patterns = decode_patterns(uniq, self.n_levels)
+        K, C = len(self.class_thetas), len(self.names)
+        log_theta = np.zeros((len(patterns), C, K))
+        for c in range(C):
+            present = patterns[:, c] >= 0
+            table = np.log(np.maximum(np.array([theta[c] for theta in self.class_thetas], float), _EPS))  # (K, levels)
+            log_theta[present, c, :] = table[:, patterns[present, c]].T
+        log_pi = np.log(np.asarray(self.class_shares, float))
+        side = np.isin(np.arange(K), self.match_classes)
+        out = np.empty((len(patterns), C))
+        for start in range(0, len(patterns), 256):
+            out[start:start + 256] = _shapley(log_theta[start:start + 256], log_pi, side)
+        return out[inverse.ravel()]
 
     def score(self, levels: np.ndarray, agreed: dict[str, np.ndarray] | None = None
               ) -> tuple[np.ndarray, np.ndarray]:

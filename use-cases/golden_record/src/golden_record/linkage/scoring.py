@@ -10,6 +10,7 @@ import pandas as pd
 
 from golden_record.linkage.decision import is_match
 from golden_record.linkage.comparisons import compare
+from golden_record.linkage.explain import comparison_frame
 from golden_record.config import ModelConfig, check_threshold
 from golden_record.linkage.fitting import Model, model_from_dict, model_to_dict
 from golden_record.linkage.schema import clean_records
@@ -27,11 +28,32 @@ def pair_fields(config: ModelConfig) -> list[str]:
     return fields
 
 
+def _as_text(values: pd.Series) -> list:
+    """A column of the caller's as text for the cleaner: dates as ISO dates (datetime64 columns,
+    ``date``/``Timestamp`` objects), whole floats without ``.0`` (an integer column with gaps
+    arrives as floats), missing values as None."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        values = values.dt.strftime("%Y-%m-%d %H:%M:%S")
+    out = []
+    for v in values.to_numpy(dtype=object):
+        if v is None or v is pd.NaT or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
+            out.append(None)
+        elif isinstance(v, (float, np.floating)) and float(v).is_integer():
+            out.append(str(int(v)))
+        elif isinstance(v, pd.Timestamp):
+            out.append(v.strftime("%Y-%m-%d %H:%M:%S"))
+        else:
+            out.append(str(v))
+    return out
+
+
 def score_pair_frame(pairs: pd.DataFrame, model: Model, config: ModelConfig,
-                     threshold: float) -> pd.DataFrame:
+                     threshold: float, explain: bool = True) -> pd.DataFrame:
     """``pairs`` has ``<field>_l`` and ``<field>_r`` columns (any subset: an absent column is a
     missing value, which counts neither way); values are cleaned by each field's declared type,
-    exactly as in training. Returns weight, probability and is_match per pair."""
+    exactly as in training (dates as dates or text, numbers as numbers or text). Returns per pair
+    the match weight, probability and is_match, then (``explain``) per comparison its level
+    ``cmp_<name>`` and weight ``w_<name>`` (:func:`golden_record.linkage.explain.comparison_frame`)."""
     fields = pair_fields(config)
     known = {f + side for f in fields for side in (LEFT, RIGHT)}
     if not known & set(pairs.columns):
@@ -42,17 +64,16 @@ def score_pair_frame(pairs: pd.DataFrame, model: Model, config: ModelConfig,
         part = pd.DataFrame({"record_id": np.arange(n)})
         for f in fields:
             col = f + side
-            values = pairs[col] if col in pairs.columns else pd.Series([None] * n, index=pairs.index)
-            if pd.api.types.is_datetime64_any_dtype(values):
-                values = values.dt.strftime("%Y-%m-%d %H:%M:%S")
-            part[f] = [None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
-                       for v in values.to_numpy(dtype=object)]
+            part[f] = _as_text(pairs[col]) if col in pairs.columns else [None] * n
         sides.append(part)
     records = pd.concat(sides, ignore_index=True)
     prepared, _ = clean_records(records, config.data.fields)
     vectors = compare(prepared, np.arange(n), np.arange(n) + n, config.comparisons)
     weights, probs = model.score(vectors.levels, vectors.agreed)
-    return pd.DataFrame({"match_weight": weights, "match_probability": probs, "is_match": is_match(probs, threshold)})
+    out = pd.DataFrame({"match_weight": weights, "match_probability": probs, "is_match": is_match(probs, threshold)})
+    if explain:
+        out = pd.concat([out, comparison_frame(model, vectors)], axis=1)
+    return out
 
 
 def save_model_files(folder: Path, model: Model, config: ModelConfig) -> Path:
@@ -90,8 +111,9 @@ def _python_model_class():
 
 def _define_class(base):
     class GoldenRecordPairModel(base):
-        """Takes a DataFrame of record pairs (``<field>_l``, ``<field>_r``) and returns
-        ``match_weight``, ``match_probability`` and ``is_match`` per pair."""
+        """Takes a DataFrame of record pairs (``<field>_l``, ``<field>_r``, any subset) and
+        returns per pair ``match_weight``, ``match_probability``, ``is_match`` and per comparison
+        its level ``cmp_<name>`` and weight ``w_<name>``."""
 
         def load_context(self, context):
             self.model, self.config, self.threshold = load_model_files(context.artifacts["fellegi_sunter"])

@@ -27,6 +27,18 @@ def pip_requirements() -> list[str]:
     return reqs
 
 
+#: field types whose values may arrive as dates or numbers as well as text
+ANY_TYPED = ("date", "timestamp", "identifier", "phone")
+
+
+def input_type(config: ModelConfig, field: str):
+    """The signature type of a field's ``_l``/``_r`` columns."""
+    from mlflow.types.schema import AnyType
+
+    spec = config.data.fields.get(field)
+    return AnyType() if spec is not None and spec.type in ANY_TYPED else "string"
+
+
 def log_model(scored: Scored, config: ModelConfig, folder: Path) -> None:
     """Log the pyfunc model (code + fitted parameters) under the name ``model``."""
     import logging
@@ -45,8 +57,9 @@ def log_model(scored: Scored, config: ModelConfig, folder: Path) -> None:
                             for side, pos in ((LEFT, scored.pairs.left), (RIGHT, scored.pairs.right))})
     example = example.astype(object).where(example.notna(), None)
     output = score_pair_frame(example, scored.model, config, config.threshold)
-    # every field as an optional string column: an absent one is a missing value
-    inputs = Schema([ColSpec("string", f + side, required=False) for f in fields if f in rec.columns
+    # every field an optional column (an absent one is a missing value): text fields as strings;
+    # dates, identifiers and phones as anything (a date or a string, a number or a string)
+    inputs = Schema([ColSpec(input_type(config, f), f + side, required=False) for f in fields if f in rec.columns
                      for side in (LEFT, RIGHT)])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -67,3 +80,78 @@ def log_model(scored: Scored, config: ModelConfig, folder: Path) -> None:
 
 
 # --------------------------------------------------------------------------- the run
+
+
+# --------------------------------------------------------------------------- reading a logged model back
+def logged_model_file(client, run_id: str, dst: Path) -> Path:
+    """Download the run's logged model and return its ``fellegi_sunter.json``."""
+    import os
+
+    import mlflow
+
+    from golden_record.errors import TrackingError
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    errors: list[str] = []
+
+    def candidates():
+        yield f"runs:/{run_id}/model"
+        try:  # MLflow 3: the run's LoggedModel, should the runs:/ URI not resolve
+            logged = mlflow.search_logged_models(filter_string=f"source_run_id = '{run_id}'", output_format="list")
+        except Exception as exc:  # noqa: BLE001 - stores without logged models
+            errors.append(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            return
+        yield from (m.artifact_location for m in logged if m.name == "model")
+
+    for i, uri in enumerate(candidates()):
+        try:
+            folder = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(dst / str(i))))
+        except Exception as exc:  # noqa: BLE001
+            errors.append(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            continue
+        found = sorted(folder.rglob("fellegi_sunter.json"))
+        if found:
+            return found[0]
+    raise TrackingError(f"MLflow run {run_id} has no logged model with fellegi_sunter.json"
+                        + (f" ({errors[-1][:200]})" if errors else ""),
+                        "train with tracking.log_model true (the default): golden-record train")
+
+
+def resolve_run(client, run_id: str | None, champion: bool = False):
+    """The run a command reads its model from: ``run_id``, or the run behind the registered
+    model's ``champion`` alias. A missing or deleted run is an error saying what to pass."""
+    from golden_record.errors import TrackingError
+    from golden_record.tracking.registry import ALIAS, MODEL_NAME
+
+    if champion or not run_id:
+        try:
+            version = client.get_model_version_by_alias(MODEL_NAME, ALIAS)
+        except Exception as exc:  # noqa: BLE001 - MlflowException: no such model or alias
+            raise TrackingError(f"no registered model {MODEL_NAME}@{ALIAS} in the tracking store",
+                                "pass --run-id RUN_ID, or register a run: golden-record train --register") from exc
+        run_id = version.run_id
+    try:
+        run = client.get_run(run_id)
+    except Exception as exc:  # noqa: BLE001 - MlflowException: RESOURCE_DOES_NOT_EXIST
+        raise TrackingError(f"MLflow run {run_id!r} not found in the tracking store",
+                            "pass the run id printed by golden-record train (or copy it from the MLflow UI)") from exc
+    if run.info.lifecycle_stage == "deleted":
+        raise TrackingError(f"MLflow run {run_id} is deleted", "restore it in the MLflow UI or pick another run")
+    return run
+
+
+def load_logged_model(client, run_id: str, dst: Path):
+    """(model, config, threshold) of a run's logged model; a config this version cannot read is
+    a configuration error naming the run."""
+    from pydantic import ValidationError
+
+    from golden_record.config import ConfigError, _format_validation_error
+    from golden_record.linkage.scoring import load_model_files
+
+    path = logged_model_file(client, run_id, dst)
+    try:
+        return load_model_files(path)
+    except ValidationError as err:
+        raise ConfigError(f"run {run_id} was trained with a config this version cannot read "
+                          f"({_format_validation_error('its model', err).splitlines()[0]}): train a new "
+                          "model (golden-record train) and use its run") from None

@@ -1,0 +1,85 @@
+"""``golden-record explain LEFT_ID RIGHT_ID``: why a logged model scores two records as it does.
+
+Reads the model of a run (``--run-id``) or of the registered champion (the default), the two
+records from the warehouse the model was trained on (its ``data.*`` config; ``DATABASE_URL``
+decides the server), prints the table comparison → values → level → weight, and writes the
+waterfall chart (``--output``, default ``explanation_<left>_<right>.png``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from golden_record.cli import Progress
+from golden_record.config import check_threshold, load_settings
+from golden_record.errors import DataError
+from golden_record.io import warehouse
+from golden_record.linkage.explain import explain_records
+from golden_record.tracking import store as tracking
+from golden_record.tracking.model_logging import load_logged_model, resolve_run
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="golden-record explain",
+                                description="Explain a logged model's score of two records: the table of "
+                                            "comparison, values, level and weight, and a waterfall chart PNG.")
+    p.add_argument("left_id", help="id of the first record (the data.id column of the model's table)")
+    p.add_argument("right_id", help="id of the second record")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--run-id", help="MLflow run whose logged model explains the pair")
+    which.add_argument("--champion", action="store_true",
+                       help="the model registered as golden_record_dedup@champion (the default without --run-id)")
+    p.add_argument("--threshold", type=float, help="judge the pair at this match probability (default: the run's)")
+    p.add_argument("--output", type=Path, help="the waterfall PNG (default: explanation_<left>_<right>.png)")
+    p.add_argument("--json", action="store_true", help="print the explanation as JSON instead of a table")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.add_argument("--verbose", action="store_true", help="print the full traceback on failure")
+    return p
+
+
+def fetch_pair(conn, config, left_id: str, right_id: str) -> tuple[dict, dict]:
+    """The two records (raw values, as text) by id; an id not in the table is an error naming it."""
+    fields = list(config.data.fields)
+    found = warehouse.load_records(conn, config.data, fields, only_ids=[left_id, right_id])
+    by_id = {str(r["record_id"]): r for r in found.to_dict(orient="records")}
+    missing = [i for i in (left_id, right_id) if str(i) not in by_id]
+    if missing:
+        raise DataError(f"no record with id {', '.join(map(repr, missing))} in {config.data.table} "
+                        f"(column {config.data.id}, data.id)", "pass ids of records in the model's table")
+    return by_id[str(left_id)], by_id[str(right_id)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    import mlflow
+
+    from golden_record.tracking.plots import save_figure
+    from golden_record.tracking.waterfall import waterfall_plot
+
+    args = build_parser().parse_args(argv)
+    if args.left_id == args.right_id:
+        print("error: LEFT_ID and RIGHT_ID are the same record: pass two different ids", file=sys.stderr)
+        return 2
+    settings = load_settings()
+    uri = tracking.configure(settings)
+    client = mlflow.MlflowClient(uri)
+    progress = Progress(quiet=args.quiet)
+    run = resolve_run(client, args.run_id, args.champion)
+    with tempfile.TemporaryDirectory() as tmp, progress.stage("model", announce=False):
+        model, config, threshold = load_logged_model(client, run.info.run_id, Path(tmp))
+    threshold = check_threshold(args.threshold if args.threshold is not None else threshold)
+    target = warehouse.resolve_target(settings, announce=not args.quiet)
+    with warehouse.connect(target, settings.database.connect_timeout_seconds) as conn:
+        left, right = fetch_pair(conn, config, args.left_id, args.right_id)
+    expl = explain_records(model, config, left, right, threshold)
+    output = args.output or Path(f"explanation_{args.left_id}_{args.right_id}.png")
+    save_figure(waterfall_plot(expl), output)
+    if args.json:
+        print(json.dumps(expl.to_dict(), indent=2, default=str))
+    else:
+        print(f"pair {args.left_id} – {args.right_id} of {config.data.table}, model of run {run.info.run_id}")
+        print(expl.text())
+    print(f"waterfall chart: {output.resolve()}", file=sys.stderr if args.json else sys.stdout)
+    return 0
