@@ -20,12 +20,12 @@ help: ## list the targets, and the package layout
 	@echo "package use-cases/golden_record/src/golden_record/ (README: The pipeline):"
 	@echo "  config.py errors.py cli.py   configuration, errors with their fix, the golden-record command"
 	@echo "  io/          warehouse (PostgreSQL), redaction of credentials"
-	@echo "  linkage/     schema and cleaning by type, blocking keys, comparisons, model, scoring, pipeline"
+	@echo "  linkage/     schema and cleaning by type, blocking keys, comparisons, model, scoring, explanations, pipeline"
 	@echo "  evaluation/  pair metrics and curves, bootstrap intervals"
 	@echo "  golden/      clustering, survivorship, golden tables from the schema"
 	@echo "  tracking/    MLflow store, run lifecycle, diagnostics, registry, baselines, reports, plots"
 	@echo "  synthetic/   the seeders (citizens, people), their profiles (citizens, people, sparse), pair differences"
-	@echo "  jobs/        train, sweep"
+	@echo "  jobs/        train, sweep, explain"
 	@echo "  linker.py    the Linker facade (fit, evaluate, predict, cluster)"
 
 all: setup seed-data train ## the main job end to end: install, database, seed, train, print where to look

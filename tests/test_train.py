@@ -173,6 +173,49 @@ def test_logged_model_scores_pairs_as_training_did(trained, database_url, tmp_pa
     scored = model.predict(pairs)
     assert np.allclose(scored["match_probability"].to_numpy(), samples["match_probability"].to_numpy(), atol=1e-9)
     assert (scored["is_match"].to_numpy() == samples["predicted_match"].to_numpy()).all()
+    # per comparison its level and weight, as in training_samples.csv; the weights add up to the match weight
+    names = [c[4:] for c in samples.columns if c.startswith("cmp_")]
+    assert (scored[[f"cmp_{n}" for n in names]].to_numpy() == samples[[f"cmp_{n}" for n in names]].to_numpy()).all()
+    assert np.allclose(scored[[f"w_{n}" for n in names]].sum(axis=1), scored["match_weight"], atol=1e-3 * len(names))
+
+    # dates as dates, numbers as numbers: the same scores as the text the warehouse holds
+    typed = pairs.copy()
+    for side in ("_l", "_r"):
+        typed[f"date_of_birth{side}"] = pd.to_datetime(typed[f"date_of_birth{side}"], errors="coerce")
+        typed[f"pincode{side}"] = pd.to_numeric(typed[f"pincode{side}"], errors="coerce")   # gaps: floats
+        typed[f"mobile{side}"] = pd.to_numeric(typed[f"mobile{side}"], errors="coerce").astype("Int64")
+    again = model.predict(typed)
+    assert np.allclose(again["match_probability"].to_numpy(), scored["match_probability"].to_numpy(), atol=1e-9)
+
+    # any subset of the columns: the absent ones are missing values, which weigh nothing
+    few = model.predict(pairs[["first_name_l", "first_name_r", "date_of_birth_l", "date_of_birth_r"]].head(5))
+    assert (few["cmp_last_name"] == "missing").all() and (few["w_last_name"] == 0).all()
+    assert (few["cmp_first_name"] != "missing").any()
+
+
+def test_explanations_and_the_explain_command(trained, tmp_path):
+    """Every run logs waterfalls of pairs near the threshold and of its errors; ``golden-record
+    explain`` (run from the repository root, as the README says) prints the table of a pair from
+    the review file, with the run's own weights, and writes its waterfall."""
+    client, run_id = trained["client"], trained["run"].info.run_id
+    names = [a.path for a in client.list_artifacts(run_id, "explanations")]
+    kinds = {Path(n).name.rsplit("_", 2)[0] for n in names}
+    assert kinds == {"near_threshold", "false_positive", "false_negative"}, names
+    row = pd.read_csv(client.download_artifacts(run_id, "review/uncertain_pairs.csv", str(tmp_path))).iloc[0]
+    png = tmp_path / "pair.png"
+    done = run([sys.executable, "-m", "golden_record", "explain", str(row["left_id"]), str(row["right_id"]),
+                "--run-id", run_id, "--output", str(png)], trained["env"])
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert f"probability {row['match_probability']:.4f}" in out, out
+    for name in [c[4:] for c in row.index if c.startswith("cmp_")]:
+        line = next(x for x in out.splitlines() if x.startswith(name + " "))
+        assert line.split()[-1] == f"{row[f'w_{name}']:+.2f}" and str(row[f"cmp_{name}"]) in line, line
+    with Image.open(png) as img:
+        assert img.format == "PNG" and img.width > 700
+    missing = run([sys.executable, "-m", "golden_record", "explain", str(row["left_id"]), "no-such-id",
+                   "--run-id", run_id], trained["env"])
+    assert missing.returncode != 0 and "no record with id 'no-such-id'" in missing.stderr
 
 
 def test_console_summary_says_where_to_look(trained):

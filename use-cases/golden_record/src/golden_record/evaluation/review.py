@@ -102,3 +102,25 @@ def review_files(scored, threshold: float, band_bits: float = BAND_BITS, cap: in
     if scored.labels is not None and scored.entity is not None:
         files.update(errors(scored, threshold, cap))
     return files
+
+
+def _top(candidates: np.ndarray, key: np.ndarray, n: int) -> np.ndarray:
+    """The ``n`` positions of ``candidates`` with the largest ``key``, largest first."""
+    if len(candidates) > n:
+        candidates = candidates[np.argpartition(-key[candidates], n - 1)[:n]]
+    return candidates[np.argsort(-key[candidates], kind="stable")]
+
+
+def explanation_pairs(scored, threshold: float, per_kind: int = 3) -> dict[str, pd.DataFrame]:
+    """The scored pairs a run explains with a waterfall chart: the ``per_kind`` pairs nearest the
+    threshold, and with a ground truth the most confident false positives and false negatives
+    (side-by-side rows, as in the review files)."""
+    probs = scored.probabilities
+    distance = np.abs(_logit2(probs) - _logit2(np.array([threshold]))[0])
+    chosen = {"near_threshold": _top(np.arange(len(probs)), -distance, per_kind)}
+    if scored.labels is not None:
+        predicted = is_match(probs, threshold)
+        chosen["false_positive"] = _top(np.flatnonzero(predicted & ~scored.labels), probs, per_kind)
+        chosen["false_negative"] = _top(np.flatnonzero(~predicted & scored.labels), probs, per_kind)
+    return {kind: side_by_side(scored, scored.pairs.left[idx], scored.pairs.right[idx], idx)
+            for kind, idx in chosen.items()}

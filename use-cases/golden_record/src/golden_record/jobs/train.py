@@ -35,6 +35,8 @@ from golden_record.evaluation.pairs import Evaluation
 from golden_record.tracking.lifecycle import TRAINING_RUN_PREFIX, RunLifecycle, default_run_name, quiet_store_logs
 from golden_record.linkage.pipeline import Scored, fit_and_score, load
 from golden_record.tracking.model_logging import log_model
+from golden_record.tracking.waterfall import waterfall_plot
+from golden_record.linkage.explain import comparison_fields, explain_row, prior_weight, weights_note
 from golden_record.tracking import registry
 from golden_record.jobs import sweep
 from golden_record.golden import build as golden
@@ -164,9 +166,11 @@ def write_artifacts(folder: Path, scored: Scored, evaluation: Evaluation | None,
 
 
 def render_plots(folder: Path, scored: Scored, evaluation: Evaluation | None, threshold: float,
-                 calibration: Calibration | None = None, part: int | None = None) -> None:
-    """Every plot of the run into ``folder/plots``; ``part`` 0 or 1 renders one of two halves of
-    about equal cost (two processes render them side by side)."""
+                 calibration: Calibration | None = None, part: int | None = None,
+                 explain_fields: dict[str, list[str]] | None = None) -> None:
+    """Every plot of the run into ``folder/plots`` (and the waterfalls into
+    ``folder/explanations``); ``part`` 0 or 1 renders one of two halves of about equal cost (two
+    processes render them side by side)."""
     pdir = folder / "plots"
     pdir.mkdir(exist_ok=True)
     jobs = [("m_u_parameters.png", lambda: plots.m_u_plot(scored.model.m_u_table()))]
@@ -182,8 +186,29 @@ def render_plots(folder: Path, scored: Scored, evaluation: Evaluation | None, th
     if calibration is not None:
         jobs.append(("reliability.png", lambda: plots.reliability_plot(
             calibration.table, scored.probabilities, calibration.ece, calibration.brier, threshold)))
+    for name, draw in explanation_jobs(scored, threshold, explain_fields):
+        jobs.append((name, draw))
     for name, draw in (jobs if part is None else jobs[part::2]):
-        plots.save_figure(draw(), pdir / name)
+        plots.save_figure(draw(), folder / name if "/" in name else pdir / name)
+
+
+def explanation_jobs(scored: Scored, threshold: float, fields_of: dict[str, list[str]] | None,
+                     per_kind: int = 2) -> list[tuple[str, object]]:
+    """Waterfall charts of a handful of pairs, ``explanations/<kind>_<left>_<right>.png``: those
+    nearest the threshold and (with a ground truth) the most confident false positives and false
+    negatives (:func:`golden_record.evaluation.review.explanation_pairs`)."""
+    if fields_of is None:
+        return []
+    prior, note = prior_weight(scored.model), weights_note(scored.model)
+    out = []
+    for kind, rows in review.explanation_pairs(scored, threshold, per_kind).items():
+        for row in rows.to_dict(orient="records"):
+            expl = explain_row(row, fields_of, prior, threshold, note=note)
+            out.append((f"explanations/{kind}_{row['left_id']}_{row['right_id']}.png",
+                        lambda expl=expl, kind=kind: waterfall_plot(expl, title=(
+                            f"{kind.replace('_', ' ')}: pair {expl.left_id} – {expl.right_id} scores "
+                            f"{expl.probability:.4f} at threshold {expl.threshold:g}"))))
+    return out
 
 
 class PlotProcess:
@@ -227,7 +252,8 @@ class PlotProcess:
 
 
 def _render_child(writer, folder: Path, scored: Scored, evaluation: Evaluation | None, threshold: float,
-                  calibration: Calibration | None = None, part: int | None = None) -> None:
+                  calibration: Calibration | None = None, part: int | None = None,
+                  explain_fields: dict[str, list[str]] | None = None) -> None:
     """The forked process: the parent's SIGTERM handler (raise Terminated) and Ctrl-C would print
     a traceback here, so SIGTERM just ends it and SIGINT is left to the parent, which stops it.
     A rendering error goes to the parent as one line, not as a traceback on the terminal."""
@@ -237,14 +263,15 @@ def _render_child(writer, folder: Path, scored: Scored, evaluation: Evaluation |
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})  # blocked by start_plots
     try:
-        render_plots(folder, scored, evaluation, threshold, calibration, part)
+        render_plots(folder, scored, evaluation, threshold, calibration, part, explain_fields)
     except BaseException as exc:  # noqa: BLE001
         writer.send(f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"[:500])
         sys.exit(1)
 
 
 def start_plots(folder: Path, scored: Scored, evaluation: Evaluation | None, threshold: float,
-                calibration: Calibration | None = None) -> PlotProcess:
+                calibration: Calibration | None = None,
+                explain_fields: dict[str, list[str]] | None = None) -> PlotProcess:
     """Render the plots in two forked processes, in parallel with the model logging.
 
     Returns a :class:`PlotProcess`: call it to wait (it raises if rendering failed); use it as a
@@ -256,7 +283,7 @@ def start_plots(folder: Path, scored: Scored, evaluation: Evaluation | None, thr
     try:
         ctx = mp.get_context("fork")
     except ValueError:
-        render_plots(folder, scored, evaluation, threshold, calibration)
+        render_plots(folder, scored, evaluation, threshold, calibration, explain_fields=explain_fields)
         return PlotProcess()
     import signal
 
@@ -267,7 +294,8 @@ def start_plots(folder: Path, scored: Scored, evaluation: Evaluation | None, thr
         for part in (0, 1):       # two halves side by side: the plots take longer than the logging
             reader, writer = ctx.Pipe(duplex=False)
             proc = ctx.Process(target=_render_child, daemon=True,
-                               args=(writer, folder, scored, evaluation, threshold, calibration, part))
+                               args=(writer, folder, scored, evaluation, threshold, calibration, part,
+                                     explain_fields))
             proc.start()
             writer.close()
             procs.append(proc)
@@ -304,7 +332,7 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
     run_id = run.info.run_id
     progress.say(f"MLflow run {run_id} ({run_name}) in experiment '{experiment}' at {tracking.redact(uri)}")
     try:
-        mlflow.set_tags({"model_type": config.model.type, "data.table": config.data.table,
+        mlflow.set_tags({"run_kind": "training", "model_type": config.model.type, "data.table": config.data.table,
                          "code_version": tracking.code_version(), **tracking.process_tags(), **(extra_tags or {})})
         params = tracking.declared_params(config)      # derived comparisons / blocking: once known
         mlflow.log_params(params)
@@ -361,7 +389,8 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
             with tempfile.TemporaryDirectory() as tmp:
                 folder = Path(tmp) / "artifacts"
                 folder.mkdir()
-                with start_plots(folder, scored, evaluation, config.threshold, calibration) as join_plots:
+                with start_plots(folder, scored, evaluation, config.threshold, calibration,
+                                 comparison_fields(config)) as join_plots:
                     write_artifacts(folder, scored, evaluation, config, metrics, dataset, run_name)
                     if boot is not None:
                         boot.samples.to_csv(folder / "bootstrap_results.csv", index=False)
