@@ -211,6 +211,7 @@ def test_explanations_and_the_explain_command(trained, tmp_path):
     for name in [c[4:] for c in row.index if c.startswith("cmp_")]:
         line = next(x for x in out.splitlines() if x.startswith(name + " "))
         assert line.split()[-1] == f"{row[f'w_{name}']:+.2f}" and str(row[f"cmp_{name}"]) in line, line
+    assert "blocking: the records share the key of" in out        # a review pair is a candidate pair
     with Image.open(png) as img:
         assert img.format == "PNG" and img.width > 700
     missing = run([sys.executable, "-m", "golden_record", "explain", str(row["left_id"]), "no-such-id",

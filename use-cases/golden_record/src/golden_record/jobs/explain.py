@@ -52,6 +52,34 @@ def fetch_pair(conn, config, left_id: str, right_id: str) -> tuple[dict, dict]:
     return by_id[str(left_id)], by_id[str(right_id)]
 
 
+def blocking_line(config, left: dict, right: dict) -> str:
+    """Whether blocking brings the two records together, pass by pass (keys of the two records
+    alone: a block over ``candidates.max_block_size`` is skipped in training, which two records
+    cannot show, and the sorted-neighbourhood pass depends on the whole table)."""
+    import pandas as pd
+
+    from golden_record.linkage.blocking import fuzzy_key, key_codes
+    from golden_record.linkage.schema import clean_records
+
+    records = pd.DataFrame([left, right]).reset_index(drop=True)
+    records = records[["record_id"] + [c for c in records.columns if c in config.data.fields]]
+    prepared, _ = clean_records(records, config.data.fields)
+    shared = [entry for entry in (config.model.params.blocking_fields or [])
+              if (codes := key_codes(prepared, entry))[0] >= 0 and codes[0] == codes[1]]
+    fuzzy = config.candidates.fuzzy
+    if fuzzy.method == "phonetic":
+        key = fuzzy_key(prepared, fuzzy.fields)
+        if key.notna().all() and key.iloc[0] == key.iloc[1]:
+            shared.append("phonetic(" + "+".join(fuzzy.fields) + ")")
+    if shared:
+        return (f"blocking: the records share the key of {', '.join(shared)}: a candidate pair (unless that block "
+                f"held more than candidates.max_block_size={config.candidates.max_block_size:,} records)")
+    extra = (" (the sorted-neighbourhood pass may still pair them: it depends on the whole table)"
+             if fuzzy.method == "sorted_neighbourhood" else "")
+    return ("blocking: no pass puts these two records together, so training never scored this pair: were they "
+            "the same person, blocking would have missed them, not the model" + extra)
+
+
 def main(argv: list[str] | None = None) -> int:
     import mlflow
 
@@ -81,5 +109,6 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"pair {args.left_id} – {args.right_id} of {config.data.table}, model of run {run.info.run_id}")
         print(expl.text())
+        print(blocking_line(config, left, right))
     print(f"waterfall chart: {output.resolve()}", file=sys.stderr if args.json else sys.stdout)
     return 0
