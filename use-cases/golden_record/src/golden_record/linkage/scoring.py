@@ -95,10 +95,6 @@ def load_model_files(path: str | Path) -> tuple[Model, ModelConfig, float]:
     return model_from_dict(data["model"]), ModelConfig.model_validate(data["config"]), float(data["threshold"])
 
 
-def load_model_config_from_files(path: str | Path) -> ModelConfig:
-    return ModelConfig.model_validate(json.loads(Path(path).read_text())["config"])
-
-
 def _python_model_class():
     import warnings
 

@@ -17,7 +17,6 @@ from golden_record.io import warehouse
 from golden_record.evaluation.pairs import evaluate
 from golden_record.cli import Progress
 from golden_record.linkage.pipeline import candidate_vectors, labels_for, load, true_pair_count
-from golden_record.linkage.scoring import load_model_config_from_files, load_model_files
 
 MODEL_NAME = "golden_record_dedup"
 ALIAS = "champion"
@@ -40,14 +39,15 @@ def best_run_id(client, experiment_id: str) -> str:
 
 def f1_on_current_data(client, run_id: str, settings: Settings) -> tuple[float, str]:
     """Re-score a run's logged model on the warehouse as it is now; (F1, data digest)."""
+    import tempfile
+    from pathlib import Path
+
     import mlflow
 
+    from golden_record.tracking.model_logging import load_logged_model
 
-    folder = mlflow.artifacts.download_artifacts(f"runs:/{run_id}/model")
-    import glob
-    path = glob.glob(f"{folder}/**/fellegi_sunter.json", recursive=True)[0]
-    model, _, threshold = load_model_files(path)
-    config = load_model_config_from_files(path)
+    with tempfile.TemporaryDirectory() as tmp:
+        model, config, threshold = load_logged_model(mlflow.MlflowClient(), run_id, Path(tmp))
     target = warehouse.resolve_target(settings, announce=True)
     with warehouse.connect(target) as conn:
         records, entity = load(conn, config, Progress(quiet=True))
