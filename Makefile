@@ -19,7 +19,7 @@ help: ## list the targets, and the package layout
 	@echo
 	@echo "package use-cases/golden_record/src/golden_record/ (README: The pipeline):"
 	@echo "  config.py errors.py cli.py   configuration, errors with their fix, the golden-record command"
-	@echo "  io/          warehouse (PostgreSQL), redaction of credentials"
+	@echo "  io/          warehouse (PostgreSQL), review labels (pair_labels), redaction of credentials"
 	@echo "  linkage/     schema and cleaning by type, blocking keys, comparisons, model, scoring, explanations, pipeline"
 	@echo "  evaluation/  pair metrics and curves, bootstrap intervals"
 	@echo "  golden/      clustering, survivorship, golden tables from the schema"
