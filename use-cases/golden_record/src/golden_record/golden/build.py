@@ -23,6 +23,16 @@ over distinct values where strings are cleaned):
 
    A record without any kept edge is a golden record of its own (a singleton).
 
+   **Clerical review labels** (table ``pair_labels`` of ``data.table``, :mod:`io.labels`) constrain
+   the clusters (:mod:`golden.clustering`): a pair labelled ``match`` is always linked (even when
+   blocking never produced it or the model scored it below the threshold; counted in
+   ``golden_links_forced``), a pair labelled ``not_match`` never ends in one golden record (the
+   components holding one are rebuilt strongest link first, refusing the union that would join it:
+   ``golden_clusters_split_labels``, ``golden_edges_dropped_labels``). When ``match`` labels chain
+   into a ``not_match`` pair, the ``not_match`` label wins and the contradiction is counted
+   (``golden_label_contradictions``) and named in the stage's output. Unsure labels, pairs
+   reviewers disagree on and labels of ids not in the table are left out and counted.
+
 2. **Survivorship** (:func:`survive`), on the records' *canonical* values
    (:func:`canonical_records`): identifiers, phones, e-mails, categories, dates and timestamps as
    their type's cleaner makes them (the same cleaner as training: a phone as its digits, ``Male``
@@ -94,6 +104,7 @@ import pandas as pd
 from golden_record.config import ConfigError, GoldenSettings, ModelConfig
 from golden_record.errors import DataError, TrackingError
 from golden_record.evaluation.clusters import cluster_metrics
+from golden_record.evaluation import labelled
 from golden_record.golden.clustering import Clusters, _capped_forest, _components, cluster_pairs  # noqa: F401
 from golden_record.golden.layout import ARTIFACT_PATH, CANONICAL_TYPES, GOLDEN_META, RULES, Layout  # noqa: F401
 from golden_record.golden.survivorship import (NAMES_AGREE, NAMES_DISAGREE, NAMES_SWAPPED,  # noqa: F401
@@ -122,6 +133,7 @@ class GoldenResult:
     sample_size: int = 200
     timings: dict[str, float] = field(default_factory=dict)
     layout: Layout | None = None
+    notes: list[str] = field(default_factory=list)    # what the review labels did, for people
 
 
 def _golden_ids(ids: pd.Series, labels: np.ndarray, n_clusters: int) -> np.ndarray:
@@ -230,8 +242,38 @@ def load_full_records(conn, config: ModelConfig, scored_records: pd.DataFrame | 
     return verify_same_records(full, scored_records, config.data.table, config.data.id)
 
 
+def label_constraints(conn, config: ModelConfig, record_ids) -> tuple[labelled.Located | None, tuple | None,
+                                                                     tuple | None]:
+    """The review labels of ``data.table`` as (located, must_link, cannot_link) record positions;
+    all None when there are none."""
+    verdicts = labelled.read_verdicts(conn, config.data.table)
+    if verdicts is None:
+        return None, None, None
+    loc = labelled.locate(np.asarray(record_ids), verdicts)
+    return loc, (loc.left[loc.match], loc.right[loc.match]), (loc.left[~loc.match], loc.right[~loc.match])
+
+
+def label_notes(loc: labelled.Located | None, clusters: Clusters, record_ids, data_table: str) -> list[str]:
+    """One line on what the labels did to the clusters (and one per kind of trouble)."""
+    if loc is None:
+        return [f"labels: none (no clerical review labels of table {data_table} in pair_labels)"]
+    m = clusters.stats
+    lines = [f"labels: {loc.matches:,} match and {loc.non_matches:,} not-a-match pairs applied (left out: "
+             f"{loc.left_out()}): {int(m.get('golden_links_forced', 0)):,} links forced (labelled matches the "
+             f"model did not link), {int(m.get('golden_clusters_split_labels', 0)):,} clusters split and "
+             f"{int(m.get('golden_edges_dropped_labels', 0)):,} match links dropped to keep labelled "
+             "non-matches apart"]
+    if clusters.contradictions:
+        ids = np.asarray(record_ids)
+        examples = ", ".join(f"{ids[a]}-{ids[b]}" for a, b in clusters.contradictions[:3])
+        lines.append(f"warning: {len(clusters.contradictions):,} match label(s) not applied: each would put a pair "
+                     f"labelled not a match into one golden record through other match labels (e.g. {examples}); "
+                     "the not_match label wins: review these pairs again")
+    return lines
+
+
 def build_golden_records(scored, config: ModelConfig, conn, run_id: str | None = None,
-                         write: bool = True) -> GoldenResult:
+                         write: bool = True, say=None) -> GoldenResult:
     """Cluster the scored pairs, apply survivorship, write both tables atomically, compute metrics.
 
     ``scored`` is a :class:`pipeline.Scored` (records, pairs, probabilities, entity); the full
@@ -239,6 +281,8 @@ def build_golden_records(scored, config: ModelConfig, conn, run_id: str | None =
     exactly the scored ones (:func:`verify_same_records`), else a :class:`DataError` is raised and
     nothing is written.
     ``result.metrics`` are ready for ``mlflow.log_metrics``; see :func:`log_to_mlflow`.
+    Review labels of ``data.table`` constrain the clusters (module doc); ``say`` (e.g.
+    ``progress.say``) gets the lines saying what they did (also in ``result.notes``).
     """
     started = time.perf_counter()
     timings: dict[str, float] = {}
@@ -248,10 +292,16 @@ def build_golden_records(scored, config: ModelConfig, conn, run_id: str | None =
     timings["load"] = time.perf_counter() - t
     t = time.perf_counter()
     g = config.golden
+    located, must, cannot = label_constraints(conn, config, records["record_id"].to_numpy())
     clusters = cluster_pairs(len(records), scored.pairs.left, scored.pairs.right, scored.probabilities,
-                             config.threshold, g.min_edge_probability, g.max_cluster_size)
+                             config.threshold, g.min_edge_probability, g.max_cluster_size, must, cannot)
     timings["cluster"] = time.perf_counter() - t
     result = assemble(records, clusters, g, layout, run_id, scored.entity)
+    if located is not None:
+        result.metrics["golden_labels_left_out"] = float(located.unsure + located.conflicting + located.unknown_ids)
+    result.notes = label_notes(located, clusters, records["record_id"].to_numpy(), config.data.table)
+    for line in result.notes:
+        (say or (lambda text: None))("  " + line)
     timings["survive"] = result.timings["survive"]
     if write:
         t = time.perf_counter()
@@ -432,7 +482,7 @@ def main(argv: list[str] | None = None) -> int:
         records, entity = load(conn, config, progress)
         scored = score_with_model(records, entity, config, model, progress)
         with progress.stage("golden"):
-            result = build_golden_records(scored, config, conn, run_id=args.run_id)
+            result = build_golden_records(scored, config, conn, run_id=args.run_id, say=progress.say)
     if not args.no_log:
         with progress.stage("log"):
             log_to_mlflow(result, run_id=run.info.run_id, client=client)
@@ -440,6 +490,10 @@ def main(argv: list[str] | None = None) -> int:
     m = result.metrics
     quality = (f", B-cubed F1 {m['bcubed_f1']:.4f}, {int(m['people_split']):,} people split, "
                f"{int(m['golden_merged']):,} merged" if "bcubed_f1" in m else "")
+    if "golden_labels_match" in m:     # review labels were applied (the lines above say more)
+        quality += (f"; labels: {int(m['golden_links_forced']):,} links forced, "
+                    f"{int(m['golden_clusters_split_labels']):,} clusters split, "
+                    f"{int(m['golden_label_contradictions']):,} contradictions")
     print(f"golden records: {int(m['golden_records']):,} from {int(m['golden_source_records']):,} records "
           f"(largest cluster {int(m['largest_cluster_size'])}{quality}) written to {target.safe_url} "
           f"in {m['seconds_golden']:.1f} s (total {time.perf_counter() - started:.1f} s)"

@@ -27,6 +27,7 @@ from golden_record.tracking import store as tracking
 from golden_record.io import warehouse
 from golden_record.evaluation import review
 from golden_record.evaluation.bootstrap import bootstrap_intervals
+from golden_record.evaluation import labelled
 from golden_record.evaluation.calibration import Calibration, Estimates, calibrate, estimate
 from golden_record.cli import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, EXIT_WAREHOUSE, Progress
 from golden_record.config import ConfigError, ModelConfig, Settings, load_model_config, load_settings
@@ -59,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "(repeatable)")
     p.add_argument("--target-precision", type=float, default=0.99,
                    help="a sweep also reports the lowest threshold reaching this precision (default 0.99)")
+    p.add_argument("--select-by", choices=sorted(sweep.SELECT_BY), help="how a sweep chooses its threshold: "
+                   "f1_score (against the ground truth; the default when data.truth is configured) or labelled_f1 "
+                   "(F1 on the clerical review labels; the default without ground truth)")
     p.add_argument("--register", action="store_true",
                    help="register the model (this run's, the sweep's best, or --run-id's) as golden_record_dedup "
                         "and move the alias 'champion' to it when its F1 beats the champion's")
@@ -341,6 +345,7 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
             conn = warehouse.connect(target, settings.database.connect_timeout_seconds)
         with conn:
             records, entity = load(conn, config, progress)
+            verdicts = labelled.read_verdicts(conn, config.data.table)   # clerical review labels, or None
         mlflow.set_tags({"data.rows": str(len(records)), "data.ground_truth": str(entity is not None)})
         digest = tracking.frame_digest(records)
         tracking.log_dataset(records, target.url, config.data.table, digest)
@@ -380,6 +385,11 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
                                            scored.entity[scored.pairs.right], scored.entity, config.threshold,
                                            iterations=1000, seed=0)
                 metrics.update(boot.metrics)
+            lab = labelled.evaluate_run(scored, verdicts, config.threshold, config.data.table)
+            metrics.update(lab.metrics())
+            mlflow.set_tags(lab.tags())
+            for line in lab.summary_lines():
+                progress.say("  " + line)
         metrics["match_pairs"] = metrics.get("match_pairs", metrics["predicted_match_pairs"])
         metrics.update({f"seconds_{k}": v for k, v in progress.timings.items()})
         mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
@@ -392,6 +402,7 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
                 with start_plots(folder, scored, evaluation, config.threshold, calibration,
                                  comparison_fields(config)) as join_plots:
                     write_artifacts(folder, scored, evaluation, config, metrics, dataset, run_name)
+                    lab.write(folder)      # review/labelled_pairs.csv, labelled lines in the summary
                     if boot is not None:
                         boot.samples.to_csv(folder / "bootstrap_results.csv", index=False)
                     if calibration is not None:
@@ -404,7 +415,7 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
 
             with progress.stage("golden"):
                 with warehouse.connect(target, settings.database.connect_timeout_seconds) as conn:
-                    result = golden.build_golden_records(scored, config, conn, run_id)
+                    result = golden.build_golden_records(scored, config, conn, run_id, say=progress.say)
                 golden.log_to_mlflow(result)   # metrics (incl. seconds_golden) + artifacts under golden/
             metrics.update(result.metrics)
             progress.say(f"  {int(result.metrics['golden_records']):,} golden records written to "
@@ -461,6 +472,7 @@ def print_summary(outcome: RunOutcome) -> None:
               f"{int(m['training_pairs']):,}, matches {int(m['match_pairs']):,}; estimated from the probabilities: "
               f"precision {_fmt(m.get('estimated_precision'))}, recall {_fmt(m.get('estimated_recall'))}, "
               f"F1 {_fmt(m.get('estimated_f1'))}")
+    print(labelled.console_line(m))
     print(f"run {outcome.run_id} finished in {m['seconds_total']:.1f} s")
     print(tracking.ui_hint(outcome.experiment_id, outcome.run_id))
 
@@ -475,6 +487,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.run_id and not args.register:
         parser.error("--run-id is used with --register")
+    if args.select_by and not args.sweep:
+        parser.error("--select-by chooses a sweep's threshold: use it with --sweep")
     if not 0.0 <= args.target_precision <= 1.0:
         parser.error(f"--target-precision must be in [0, 1], got {args.target_precision}")
     try:
@@ -497,7 +511,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if spec is not None:
             result = sweep.run_sweep(base_data, config, spec, settings, args.experiment, args.run_name,
-                                     args.target_precision, quiet=args.quiet)
+                                     args.target_precision, quiet=args.quiet, select_by=args.select_by)
             sweep.print_sweep_summary(result, args.target_precision)
             run_id = result["run_id"]
         else:
