@@ -838,3 +838,37 @@ def test_script_logs_cluster_metrics_to_the_trained_run(seeded_url, mlflow_store
     bad = run([sys.executable, "scripts/build_golden_records.py", "--run-id", run_id,
                "--set", "model.em.max_iterations=3"], env)
     assert bad.returncode == 2 and "only golden.*" in bad.stderr
+
+
+def test_golden_ids_are_stable_across_rebuilds_and_retired_ids_are_redirected(hand, hand_url):
+    """Issue 14, point 2: a rebuild keeps every golden id whose people did not change; a merge
+    keeps the id of the larger part and redirects the other in golden_redirects (same
+    transaction); a retired id is never given out again."""
+    hand.execute("DROP TABLE IF EXISTS golden_redirects")
+    hand.commit()
+    first = golden.build_golden_records(_hand_scored(), CONFIG, hand, run_id="first")
+    ids_first = dict(_map_rows_of(hand_url))
+    again = golden.build_golden_records(_hand_scored(), CONFIG, hand, run_id="again")
+    assert dict(_map_rows_of(hand_url)) == ids_first
+    assert again.metrics["golden_ids_kept"] == first.metrics["golden_records"] and again.metrics["golden_ids_new"] == 0
+    merged_config = load_model_config(None, ["golden.min_edge_probability=0.5"])
+    merged = golden.build_golden_records(_hand_scored(), merged_config, hand, run_id="merge")
+    ids_merged = dict(_map_rows_of(hand_url))
+    with psycopg.connect(hand_url) as conn:
+        redirects = conn.execute("SELECT old_golden_id, new_golden_id, reason, run_id FROM golden_redirects").fetchall()
+    assert len(redirects) == merged.metrics["golden_ids_merged"] == 1
+    old, new, reason, run = redirects[0]
+    assert reason == "merged" and run == "merge"
+    moved = [r for r, g in ids_first.items() if g == old]
+    assert moved and all(ids_merged[r] == new for r in moved)
+    assert all(ids_merged[r] == g for r, g in ids_first.items() if g != old)       # everyone else untouched
+    # back to the first settings: the split-off records get a fresh id, never the retired one
+    golden.build_golden_records(_hand_scored(), CONFIG, hand, run_id="split")
+    ids_split = dict(_map_rows_of(hand_url))
+    fresh = {ids_split[r] for r in moved}
+    assert old not in fresh and all(g > max(ids_first.values()) for g in fresh - {new})
+
+
+def _map_rows_of(url: str) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT citizen_id, golden_id FROM citizen_golden_map ORDER BY citizen_id").fetchall()

@@ -347,11 +347,13 @@ class GoldenSettings(_Strict):
     #: a field made of others, kept in agreement with their surviving values, e.g.
     #: ``full_name: [first_name, last_name]`` (the first part leads, the second ends the value)
     composite: dict[str, list[str]] = Field(default_factory=dict)
-    #: output tables: one golden record per person, and record id -> golden id
+    #: output tables: one golden record per person, record id -> golden id, and the golden ids a
+    #: rebuild retired -> the id that took their records over (golden/identity.py)
     table: str = "golden_records"
     map_table: str = "golden_record_map"
+    redirect_table: str = "golden_redirects"
 
-    @field_validator("table", "map_table")
+    @field_validator("table", "map_table", "redirect_table")
     @classmethod
     def _table_name(cls, value: str) -> str:
         return _check_identifier(value, "table", qualified=True)

@@ -111,7 +111,8 @@ from golden_record.golden.survivorship import (NAMES_AGREE, NAMES_DISAGREE, NAME
                                                _field_sources_json, canonical_records, chain_for, name_agreement,
                                                survive)
 from golden_record.io import warehouse
-from golden_record.io.golden_store import _ensure_tables, write_golden  # noqa: F401
+from golden_record.io.golden_store import _ensure_tables, read_previous_ids, write_golden  # noqa: F401
+from golden_record.golden.identity import assign_ids
 from golden_record.tracking import plots
 from golden_record.linkage.pipeline import Scored, candidate_vectors, labels_for, true_pair_count
 from golden_record.tracking import store as tracking
@@ -134,21 +135,19 @@ class GoldenResult:
     timings: dict[str, float] = field(default_factory=dict)
     layout: Layout | None = None
     notes: list[str] = field(default_factory=list)    # what the review labels did, for people
-
-
-def _golden_ids(ids: pd.Series, labels: np.ndarray, n_clusters: int) -> np.ndarray:
-    """The smallest member id of each cluster (integers numerically, text ids as text)."""
-    values = ids.to_numpy()
-    if np.issubdtype(values.dtype, np.integer):
-        out = np.full(n_clusters, np.iinfo(np.int64).max, dtype=np.int64)
-        np.minimum.at(out, labels, values.astype(np.int64))
-        return out
-    return pd.Series(values, dtype=object).groupby(labels).min().reindex(range(n_clusters)).to_numpy(dtype=object)
+    #: golden ids this build retired: old_golden_id, new_golden_id (None: records gone), reason
+    redirects: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        columns=["old_golden_id", "new_golden_id", "reason"]))
 
 
 def assemble(records: pd.DataFrame, clusters: Clusters, settings: GoldenSettings, layout: Layout,
-             run_id: str | None = None, entity: np.ndarray | None = None) -> GoldenResult:
+             run_id: str | None = None, entity: np.ndarray | None = None,
+             previous: pd.DataFrame | None = None, retired: set | None = None) -> GoldenResult:
     """Survivorship and the output frames for already clustered records (no database access).
+
+    Golden ids (:mod:`golden.identity`): with ``previous`` (the map of the last build: record_id,
+    golden_id) each cluster keeps the previous id it shares most members with and the ids that
+    disappear are redirected; without it, each cluster takes its smallest member id.
 
     The records are first put in their canonical form (:func:`canonical_records`): survivorship
     compares, and the golden records hold, the cleaned values.
@@ -157,7 +156,8 @@ def assemble(records: pd.DataFrame, clusters: Clusters, settings: GoldenSettings
     records, refused = canonical_records(records, layout.specs)
     labels = clusters.labels
     record_id = records["record_id"]
-    golden_id = _golden_ids(record_id, labels, clusters.n_clusters)
+    identity = assign_ids(record_id.to_numpy(), labels, clusters.n_clusters, previous, retired)
+    golden_id = identity.golden_ids
     values, sources = survive(records, labels, clusters.n_clusters, settings, layout)
     golden = pd.DataFrame({"golden_id": golden_id})
     for f in layout.fields:
@@ -178,6 +178,7 @@ def assemble(records: pd.DataFrame, clusters: Clusters, settings: GoldenSettings
         "golden_singletons": float((clusters.sizes == 1).sum()),
         "golden_mean_cluster_size": float(clusters.sizes.mean()) if len(clusters.sizes) else 0.0,
         **clusters.stats,
+        **identity.stats,
         **{f"golden_values_refused_{f}": float(n) for f, n in refused.items()},
     }
     for composite in layout.composites:
@@ -186,7 +187,8 @@ def assemble(records: pd.DataFrame, clusters: Clusters, settings: GoldenSettings
                                                             & values[composite].notna()).sum())
     if entity is not None:
         metrics.update(cluster_metrics(labels, entity))
-    result = GoldenResult(golden, mapping, metrics, clusters, records, entity, settings.sample_size, layout=layout)
+    result = GoldenResult(golden, mapping, metrics, clusters, records, entity, settings.sample_size, layout=layout,
+                          redirects=identity.redirects)
     result.timings["survive"] = time.perf_counter() - started
     return result
 
@@ -296,7 +298,14 @@ def build_golden_records(scored, config: ModelConfig, conn, run_id: str | None =
     clusters = cluster_pairs(len(records), scored.pairs.left, scored.pairs.right, scored.probabilities,
                              config.threshold, g.min_edge_probability, g.max_cluster_size, must, cannot)
     timings["cluster"] = time.perf_counter() - t
-    result = assemble(records, clusters, g, layout, run_id, scored.entity)
+    previous, retired = read_previous_ids(conn, layout, records["record_id"].to_numpy())
+    result = assemble(records, clusters, g, layout, run_id, scored.entity, previous, retired)
+    m = result.metrics
+    (say or (lambda text: None))(
+        "  golden ids: " + (f"{int(m['golden_ids_kept']):,} kept, {int(m['golden_ids_new']):,} new, "
+                            f"{int(m['golden_ids_merged']):,} merged into another (redirected), "
+                            f"{int(m['golden_ids_retired']):,} retired (records gone) against the previous build"
+                            if previous is not None else f"{int(m['golden_ids_new']):,} new (no previous build)"))
     if located is not None:
         result.metrics["golden_labels_left_out"] = float(located.unsure + located.conflicting + located.unknown_ids)
     result.notes = label_notes(located, clusters, records["record_id"].to_numpy(), config.data.table)
@@ -305,7 +314,7 @@ def build_golden_records(scored, config: ModelConfig, conn, run_id: str | None =
     timings["survive"] = result.timings["survive"]
     if write:
         t = time.perf_counter()
-        write_golden(conn, result.golden, result.mapping, layout)
+        write_golden(conn, result.golden, result.mapping, layout, result.redirects, run_id)
         timings["write"] = time.perf_counter() - t
     result.timings = timings
     result.metrics.update({f"seconds_golden_{k}": v for k, v in timings.items()})

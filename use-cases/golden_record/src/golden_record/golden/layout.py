@@ -31,12 +31,13 @@ class Layout:
     composites: dict[str, tuple[str, ...]] = field(default_factory=dict)
     table: str = "golden_records"
     map_table: str = "golden_record_map"
+    redirect_table: str = "golden_redirects"
 
     @classmethod
     def from_config(cls, config: ModelConfig) -> "Layout":
         d, g = config.data, config.golden
         return cls(tuple(config.golden_fields()), dict(d.fields), d.id, d.recency, d.source,
-                   {k: tuple(v) for k, v in g.composite.items()}, g.table, g.map_table)
+                   {k: tuple(v) for k, v in g.composite.items()}, g.table, g.map_table, g.redirect_table)
 
     @property
     def golden_columns(self) -> tuple[str, ...]:
@@ -54,6 +55,13 @@ class Layout:
                   "run_id": "text", "created_at": "timestamp with time zone"}
         mapping = {self.id_column: id_type, "golden_id": id_type, "match_probability": "double precision"}
         return {self.table: golden, self.map_table: mapping}
+
+    def redirect_ddl(self, id_type: str) -> str:
+        """The retired golden ids: each one's successor (NULL: its records are gone), why, when."""
+        q = '"' + '"."'.join(p.replace('"', '""') for p in self.redirect_table.split(".")) + '"'
+        return (f"CREATE TABLE IF NOT EXISTS {q} (\n    old_golden_id {id_type} PRIMARY KEY,\n"
+                f"    new_golden_id {id_type},\n    reason text NOT NULL,\n    run_id text,\n"
+                "    at timestamptz NOT NULL DEFAULT now()\n);")
 
     def ddl(self, id_type: str) -> str:
         """CREATE TABLE statements of both tables: text for every field but dates and timestamps."""

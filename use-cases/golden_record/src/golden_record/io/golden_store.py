@@ -7,6 +7,7 @@ import re
 
 import numpy as np
 import pandas as pd
+from psycopg import sql
 
 from golden_record.errors import WarehouseError
 from golden_record.golden.layout import Layout
@@ -60,9 +61,58 @@ def _where_write_failed(exc, frames: dict[str, pd.DataFrame]) -> str:
     return where
 
 
-def write_golden(conn, golden: pd.DataFrame, mapping: pd.DataFrame, layout: Layout) -> None:
+def _id_type(values) -> str:
+    return "bigint" if np.issubdtype(np.asarray(values).dtype, np.integer) else "text"
+
+
+def read_previous_ids(conn, layout: Layout, record_ids: np.ndarray) -> tuple[pd.DataFrame | None, set]:
+    """The last build's map (``record_id``, ``golden_id``) when its table has this layout's shape
+    (else None: a first build, or tables of another schema that the write will replace), and the
+    golden ids retired so far (never given out again)."""
+    id_type = _id_type(record_ids)
+    expected = layout.column_types(id_type)[layout.map_table]
+    if warehouse.table_columns(conn, layout.map_table) != expected:
+        return None, set()
+    query = sql.SQL("SELECT {}::text AS record_id, golden_id::text AS golden_id FROM {}").format(
+        sql.Identifier(layout.id_column), warehouse.table_ref(layout.map_table))
+    previous = warehouse.copy_out(conn, query)
+    retired: set = set()
+    if warehouse.table_columns(conn, layout.redirect_table).get("old_golden_id") == id_type:
+        rows = conn.execute(sql.SQL("SELECT old_golden_id FROM {}").format(
+            warehouse.table_ref(layout.redirect_table))).fetchall()
+        retired = {r[0] for r in rows}
+    if id_type == "bigint":
+        previous = previous.astype(np.int64)
+    return previous, retired
+
+
+def _write_redirects(conn, layout: Layout, redirects: pd.DataFrame, id_type: str, run_id: str | None) -> None:
+    """Append this build's retired ids, and point earlier redirects at a retired id to its
+    successor (so one look-up resolves any old id), inside the caller's transaction."""
+    table = warehouse.table_ref(layout.redirect_table)
+    columns = warehouse.table_columns(conn, layout.redirect_table)
+    if columns and columns.get("old_golden_id") != id_type:     # ids of another schema: history restarts
+        conn.execute(sql.SQL("DROP TABLE {}").format(table))
+    conn.execute(layout.redirect_ddl(id_type))
+    if redirects.empty:
+        return
+    cast = int if id_type == "bigint" else str
+    rows = [(cast(o), None if n is None else cast(n), r, run_id)
+            for o, n, r in redirects[["old_golden_id", "new_golden_id", "reason"]].itertuples(index=False)]
+    with conn.cursor() as cur:
+        cur.executemany(sql.SQL("UPDATE {} SET new_golden_id = %s WHERE new_golden_id = %s").format(table),
+                        [(n, o) for o, n, _, _ in rows])
+        cur.executemany(sql.SQL(
+            "INSERT INTO {} (old_golden_id, new_golden_id, reason, run_id) VALUES (%s, %s, %s, %s) "
+            "ON CONFLICT (old_golden_id) DO UPDATE SET new_golden_id = EXCLUDED.new_golden_id, "
+            "reason = EXCLUDED.reason, run_id = EXCLUDED.run_id, at = now()").format(table), rows)
+
+
+def write_golden(conn, golden: pd.DataFrame, mapping: pd.DataFrame, layout: Layout,
+                 redirects: pd.DataFrame | None = None, run_id: str | None = None) -> None:
     """Replace the golden table and the map table in one transaction (created from the schema when
-    missing or shaped otherwise), so readers see all the old rows or all the new ones.
+    missing or shaped otherwise), so readers see all the old rows or all the new ones; the golden
+    ids this build retired go to the redirect table in the same transaction.
 
     Any transaction open on ``conn`` is committed first (the reads before); on failure the
     previous rows of both tables are untouched and a :class:`WarehouseError` names the column
@@ -72,7 +122,7 @@ def write_golden(conn, golden: pd.DataFrame, mapping: pd.DataFrame, layout: Layo
 
     frames = {layout.table: _for_copy(golden[list(layout.golden_columns)], layout),
               layout.map_table: mapping[list(layout.map_columns)]}
-    id_type = "bigint" if np.issubdtype(np.asarray(golden["golden_id"]).dtype, np.integer) else "text"
+    id_type = _id_type(golden["golden_id"])
     try:
         # one real transaction (not a savepoint inside the caller's): DDL, TRUNCATE and COPY together
         if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
@@ -80,6 +130,8 @@ def write_golden(conn, golden: pd.DataFrame, mapping: pd.DataFrame, layout: Layo
         with conn.transaction():
             _ensure_tables(conn, layout, id_type)
             warehouse.replace_tables(conn, frames)
+            _write_redirects(conn, layout, redirects if redirects is not None else pd.DataFrame(
+                columns=["old_golden_id", "new_golden_id", "reason"]), id_type, run_id)
     except psycopg.Error as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         where = _where_write_failed(exc, frames)
