@@ -6,11 +6,13 @@ import json
 import math
 import shutil
 import sqlite3
+import sys
 
 import mlflow
+import pandas as pd
 import pytest
 
-from conftest import fresh_store
+from conftest import ROOT, fresh_store, run
 from mlflow import MlflowClient
 from mlflow.entities import Dataset, DatasetInput, InputTag, LoggedModelOutput, Metric, Param
 
@@ -94,7 +96,9 @@ def test_safe_name():
 
 def test_export_writes_experiment_runs_and_artifacts(source, monkeypatch, capsys, tmp_path):
     assert _export(source, monkeypatch, tmp_path, "--experiment", EXPERIMENT) == 0
-    assert "exported run" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "exported run" in out
+    assert "model/ exported (0.02 MB)" in out and "no model exported (the run logged none)" in out
     exp_dir = tmp_path / FOLDER
     meta = json.loads((exp_dir / "experiment.json").read_text())
     assert meta["name"] == EXPERIMENT and meta["tags"]["team"] == "registry"
@@ -120,7 +124,9 @@ def test_round_trip_into_an_empty_store_then_import_again_creates_nothing(source
     assert _export(source, monkeypatch, root, "--experiment", EXPERIMENT) == 0
     target = fresh_store(tmp_path_factory, tmp_path / "target")
     assert _import(target, monkeypatch, root) == 0
-    assert "2 imported, 0 already present" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "2 imported, 0 already present" in out
+    assert out.count("; model: runs:/") == 1 and "no model (none was exported)" in out
 
     src, dst = source["client"], MlflowClient(target)
     exp = dst.get_experiment_by_name(EXPERIMENT)
@@ -172,6 +178,7 @@ def test_large_model_is_skipped_and_said_so(source, monkeypatch, capsys, tmp_pat
     assert _export(source, monkeypatch, tmp_path, "--run-id", source["a"], "--max-model-mb", "0.01") == 0
     out = capsys.readouterr().out
     assert "skipped artifact model" in out and "larger than 0.01 MB" in out
+    assert "no model exported (model: model larger than 0.01 MB)" in out
     run_dir = tmp_path / FOLDER / "runs" / source["a"]
     assert not (run_dir / "artifacts" / "model").exists()
     assert (run_dir / "artifacts" / "evaluation_summary.txt").exists()
@@ -186,9 +193,68 @@ def test_unknown_run_and_experiment_fail_with_one_line(source, monkeypatch, caps
     assert "experiment 'nope' not found" in capsys.readouterr().err
 
 
-def test_repository_baselines_folder_is_importable(tmp_path, tmp_path_factory, monkeypatch, capsys):
-    """What `make import-baselines` runs on a fresh clone: baselines/ as committed (maybe empty)."""
+COMMITTED = ROOT / "baselines"
+#: one citizen as the committed baseline's model (citizens' config) takes it: every compared field
+CITIZEN = {"first_name": "Ravi", "last_name": "Kumar", "father_name": "Suresh Kumar", "date_of_birth": "1985-03-14",
+           "gender": "M", "mobile": "9876543210", "email": "ravi.kumar@example.com", "jan_aadhaar": "1234567890",
+           "aadhaar_last4": "4321", "address": "12 MG Road Malviya Nagar", "pincode": "302017"}
+OTHER = {"first_name": "Sunita", "last_name": "Sharma", "father_name": "Mahesh Sharma", "date_of_birth": "1962-11-30",
+         "gender": "F", "mobile": "9123456780", "email": "sunita.s@example.org", "jan_aadhaar": "9876501234",
+         "aadhaar_last4": "8765", "address": "4 Station Road Civil Lines", "pincode": "110054"}
+PREDICT = """
+import json, sys
+import mlflow, pandas as pd
+model = mlflow.pyfunc.load_model(sys.argv[1])
+out = model.predict(pd.DataFrame(json.loads(sys.argv[2])))
+print(json.dumps({"columns": list(out.columns), "rows": json.loads(out.to_json(orient="records"))}))
+"""
+
+
+def test_committed_baseline_imports_and_its_model_loads_and_predicts(tmp_path, tmp_path_factory, monkeypatch, capsys):
+    """What `make import-baselines` does on a fresh clone, then what a user does with the imported run:
+    `mlflow.pyfunc.load_model("runs:/<imported run id>/model")` in a new process, and predict. The model
+    is the run's own: a pair agreeing on one field alone (the others missing) scores exactly that
+    level's weight in the run's committed m_u_parameters.csv."""
+    folders = sorted(COMMITTED.glob("*/runs/*/artifacts/model/MLmodel"))
+    assert folders, "the committed baseline has no model/: export it with its model (baselines/README.md)"
+    for mlmodel in folders:
+        model_dir = mlmodel.parent
+        files = [f for f in model_dir.rglob("*") if f.is_file()]
+        assert sum(f.stat().st_size for f in files) < 2_000_000          # small: code and parameters only
+        assert not [f for f in files if f.suffix in (".pkl", ".pickle", ".joblib")]   # models-from-code
+        names = {f.relative_to(model_dir).as_posix() for f in files}
+        assert {"pyfunc_model.py", "artifacts/fellegi_sunter.json", "code/golden_record/linkage/scoring.py"} <= names
+
     target = fresh_store(tmp_path_factory, tmp_path / "store")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", target)
     assert run_main(import_main, []) == 0
-    assert "baselines:" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "baselines:" in out
+    client = MlflowClient(target)
+    for mlmodel in folders:
+        source_id = mlmodel.parents[2].name
+        exp_name = json.loads((mlmodel.parents[4] / "experiment.json").read_text())["name"]
+        exp = client.get_experiment_by_name(exp_name)
+        [run_] = client.search_runs([exp.experiment_id], filter_string=f"tags.`{SOURCE_TAG}` = '{source_id}'")
+        assert run_.data.tags[BASELINE_TAG] == "true" and run_.info.status == "FINISHED"
+        uri = f"runs:/{run_.info.run_id}/model"
+        assert f"model: {uri}" in out
+        weights = pd.read_csv(mlmodel.parents[1] / "m_u_parameters.csv")
+        exact = weights[(weights["level"] == "exact") & ~weights["at_floor"]].set_index("comparison")
+        single = [f for f in ("first_name", "date_of_birth", "mobile") if f in exact.index]
+        assert single, exact
+        pairs = [{f"{f}_l": CITIZEN[f], f"{f}_r": CITIZEN[f]} for f in single]     # one field each
+        pairs += [{**{f"{f}_l": v for f, v in CITIZEN.items()}, **{f"{f}_r": v for f, v in CITIZEN.items()}},
+                  {**{f"{f}_l": v for f, v in CITIZEN.items()}, **{f"{f}_r": v for f, v in OTHER.items()}}]
+        frame = {col: [p.get(col) for p in pairs] for col in sorted({c for p in pairs for c in p})}
+        done = run([sys.executable, "-c", PREDICT, uri, json.dumps(frame)],
+                   {"MLFLOW_TRACKING_URI": target, "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr[-3000:]
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        assert {"match_weight", "match_probability", "is_match"} <= set(result["columns"])
+        rows = result["rows"]
+        for field, row in zip(single, rows):
+            assert row["match_weight"] == pytest.approx(exact.loc[field, "weight"], abs=1e-9), field
+        same, other = rows[len(single)], rows[len(single) + 1]
+        assert same["is_match"] and same["match_probability"] > 0.999
+        assert not other["is_match"] and other["match_probability"] < 1e-6

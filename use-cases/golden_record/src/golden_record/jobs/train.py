@@ -177,7 +177,13 @@ def render_plots(folder: Path, scored: Scored, evaluation: Evaluation | None, th
     processes render them side by side)."""
     pdir = folder / "plots"
     pdir.mkdir(exist_ok=True)
-    jobs = [("m_u_parameters.png", lambda: plots.m_u_plot(scored.model.m_u_table()))]
+    model = scored.model
+    classes, match_classes = len(model.class_shares or [0, 1]), len(model.match_classes)
+    # the model first: match weight per level with the prior (levels at the floor marked), then m and u
+    jobs = [("match_weights.png", lambda: plots.match_weights_plot(
+                model.m_u_table(), float(np.log2(model.match_share / (1 - model.match_share))),
+                match_classes, classes - match_classes)),
+            ("m_u_parameters.png", lambda: plots.m_u_plot(model.m_u_table()))]
     if evaluation is not None:
         m = evaluation.metrics
         jobs += [

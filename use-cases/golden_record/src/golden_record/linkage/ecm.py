@@ -82,7 +82,7 @@ import numpy as np
 import pandas as pd
 
 from golden_record.errors import ModelError
-from golden_record.linkage.model import FellegiSunter
+from golden_record.linkage.model import M_U_COLUMNS, FellegiSunter, at_floor
 
 MODEL_TYPE = "recordlinkage_ecm"
 BINARISATION = "any_level_agrees_missing_apart"
@@ -297,7 +297,8 @@ class RecordLinkageECM:
     # ------------------------------------------------------------------ reporting & persistence
     def m_u_table(self) -> pd.DataFrame:
         """One row per (comparison, category seen in training); ``level`` names the levels a
-        category stands for, ``level_index`` is the category's code (1 agree, 0 disagree, -1 missing)."""
+        category stands for, ``level_index`` is the category's code (1 agree, 0 disagree, -1 missing);
+        ``at_floor`` as FellegiSunter's (m or u at ``_FLOOR``: the weight is a bound)."""
         rows = []
         ratios = self._log_ratios() / np.log(2.0)
         for c, (name, labels) in enumerate(zip(self.names, self.labels)):
@@ -307,8 +308,9 @@ class RecordLinkageECM:
                 if np.isnan(self.m[c][k]):
                     continue
                 rows.append({"comparison": name, "level": text, "level_index": code, "m": float(self.m[c][k]),
-                             "u": float(self.u[c][k]), "weight": float(ratios[c, k])})
-        return pd.DataFrame(rows, columns=["comparison", "level", "level_index", "m", "u", "weight"])
+                             "u": float(self.u[c][k]), "weight": float(ratios[c, k]),
+                             "at_floor": at_floor(self.m[c][k], self.u[c][k], _FLOOR)})
+        return pd.DataFrame(rows, columns=M_U_COLUMNS)
 
     def to_dict(self) -> dict:
         def plain(a):

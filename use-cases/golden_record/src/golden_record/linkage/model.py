@@ -26,6 +26,16 @@ import pandas as pd
 from golden_record.errors import ModelError
 
 _EPS = 1e-6
+#: the columns of ``m_u_table`` (both model types), as written to ``m_u_parameters.csv``
+M_U_COLUMNS = ["comparison", "level", "level_index", "m", "u", "weight", "at_floor"]
+
+
+def at_floor(m: float, u: float, floor: float = _EPS) -> bool:
+    """True when m or u is at or below the floor that scoring clamps probabilities to: the level's
+    weight log2(m/u) is then computed from the floor, a bound rather than an estimate (m at the
+    floor: the true weight is at most the one shown; u at the floor: at least; both: the level was
+    seen in neither class and weighs 0)."""
+    return bool(m <= floor or u <= floor)
 
 
 @dataclass
@@ -481,12 +491,15 @@ class FellegiSunter:
 
     # ------------------------------------------------------------------ reporting & persistence
     def m_u_table(self) -> pd.DataFrame:
+        """One row per (comparison, level): m, u, weight = log2(m/u) and ``at_floor`` (see
+        :func:`at_floor`: the weight is then a bound, not an estimate)."""
         rows = []
         for name, labels, m, u, w in zip(self.names, self.labels, self.m, self.u, self.level_weights()):
             for lvl, label in enumerate(labels):
                 rows.append({"comparison": name, "level": label, "level_index": lvl,
-                             "m": float(m[lvl]), "u": float(u[lvl]), "weight": float(w[lvl])})
-        return pd.DataFrame(rows)
+                             "m": float(m[lvl]), "u": float(u[lvl]), "weight": float(w[lvl]),
+                             "at_floor": at_floor(m[lvl], u[lvl])})
+        return pd.DataFrame(rows, columns=M_U_COLUMNS)
 
     def to_dict(self) -> dict:
         return {"names": self.names, "labels": self.labels, "match_share": self.match_share,

@@ -42,6 +42,8 @@ BASELINE_TAG = "baseline"
 SOURCE_TAG = "baseline.source_run_id"
 SOURCE_EXPERIMENT_TAG = "baseline.source_experiment"
 DEFAULT_MAX_MODEL_MB = 5.0
+#: the artifact folder of the pyfunc model (``runs:/<id>/model``)
+MODEL_DIR = "model"
 #: tags not copied onto an imported run (the parent run does not exist in the other store)
 _DROPPED_TAGS = ("mlflow.parentRunId",)
 
@@ -71,6 +73,16 @@ class ExportedRun:
     folder: Path
     artifacts: int
     skipped: list[dict]
+    model_bytes: int | None = None     # the exported model/ folder (None: the run has none exported)
+
+    def model_line(self) -> str:
+        """What a clone gets: a model to load after import, or why not."""
+        if self.model_bytes is not None:
+            return (f"model/ exported ({self.model_bytes / 1e6:.2f} MB): after import, "
+                    "mlflow.pyfunc.load_model('runs:/<imported run id>/model') loads it")
+        if self.skipped:
+            return "no model exported (" + "; ".join(f"{s['path']}: {s['reason']}" for s in self.skipped) + ")"
+        return "no model exported (the run logged none)"
 
 
 def _tree(list_fn: Callable[[str | None], list], path: str | None = None) -> list[tuple[str, int]]:
@@ -170,6 +182,8 @@ def export_run(run_id: str, out_root: Path = BASELINES_DIR, uri: str | None = No
         say(f"  skipped artifact {s['path']} ({s['bytes'] / 1e6:.1f} MB): {s['reason']}")
     if not files:
         art_dir.rmdir()
+    model_files = (art_dir / MODEL_DIR).rglob("*") if (art_dir / MODEL_DIR / "MLmodel").is_file() else None
+    model_bytes = sum(f.stat().st_size for f in model_files if f.is_file()) if model_files is not None else None
 
     info = run.info
     doc = {
@@ -185,7 +199,7 @@ def export_run(run_id: str, out_root: Path = BASELINES_DIR, uri: str | None = No
     _write_json(run_dir / "run.json", doc)
     if info.status == "RUNNING":
         say(f"  warning: run {info.run_id} is still RUNNING; exported as it is now")
-    return ExportedRun(info.run_id, info.run_name, info.status, run_dir, len(files), skipped)
+    return ExportedRun(info.run_id, info.run_name, info.status, run_dir, len(files), skipped, model_bytes)
 
 
 def export_experiment(name: str, out_root: Path = BASELINES_DIR, uri: str | None = None,
@@ -218,6 +232,7 @@ class ImportResult:
     action: str              # "imported" or "skipped"
     run_id: str | None       # the run in this store
     reason: str = ""
+    model: bool = False      # the run has a model/ artifact (runs:/<run_id>/model)
 
 
 def _find_existing(client, experiment_id: str, source_id: str) -> tuple[str, str] | None:
@@ -256,9 +271,11 @@ def import_run(run_dir: Path, experiment_id: str, experiment_name: str, uri: str
     tags = dict(doc.get("tags") or {})
     source_id = tags.get(SOURCE_TAG) or doc["run_id"]  # a re-exported import keeps its origin
     run_name = doc.get("run_name") or tags.get("mlflow.runName") or source_id
+    art_dir = Path(run_dir) / "artifacts"
+    has_model = (art_dir / MODEL_DIR / "MLmodel").is_file()
     existing = _find_existing(client, experiment_id, source_id)
     if existing:
-        return ImportResult(source_id, run_name, experiment_name, "skipped", existing[0], existing[1])
+        return ImportResult(source_id, run_name, experiment_name, "skipped", existing[0], existing[1], has_model)
 
     for key in _DROPPED_TAGS:
         if key in tags:
@@ -277,8 +294,9 @@ def import_run(run_dir: Path, experiment_id: str, experiment_name: str, uri: str
             client.log_batch(run_id, metrics=chunk)
         if doc.get("inputs"):
             client.log_inputs(run_id, datasets=_dataset_inputs(doc["inputs"]))
-        art_dir = Path(run_dir) / "artifacts"
         if art_dir.is_dir() and any(art_dir.iterdir()):
+            # the exported model (MLmodel, pyfunc code, code_paths package, fitted parameters)
+            # becomes the run artifact model/: runs:/<run_id>/model loads it
             client.log_artifacts(run_id, str(art_dir))
         status = doc.get("status") or "FINISHED"
         if status != "RUNNING":
@@ -286,7 +304,7 @@ def import_run(run_dir: Path, experiment_id: str, experiment_name: str, uri: str
     except BaseException:
         client.delete_run(run_id)  # no half-imported run that a later import would take as present
         raise
-    return ImportResult(source_id, run_name, experiment_name, "imported", run_id)
+    return ImportResult(source_id, run_name, experiment_name, "imported", run_id, model=has_model)
 
 
 def import_baselines(root: Path = BASELINES_DIR, uri: str | None = None,
@@ -350,6 +368,7 @@ def export_main(argv: list[str] | None = None) -> int:
         done = export_experiment(args.experiment, args.out, uri, args.max_model_mb)
     for d in done:
         print(f"exported run {d.run_id} ({d.run_name}, {d.status}, {d.artifacts} artifact files) -> {d.folder}")
+        print(f"  {d.model_line()}")
     if not done:
         print("no runs to export")
     else:
@@ -373,7 +392,8 @@ def import_main(argv: list[str] | None = None) -> int:
     results = import_baselines(args.dir, uri, args.experiment)
     for r in results:
         extra = f" ({r.reason})" if r.reason else ""
-        print(f"{r.action} {r.experiment} / {r.run_name}: source run {r.source_run_id} -> run {r.run_id}{extra}")
+        model = f"; model: runs:/{r.run_id}/model" if r.model else "; no model (none was exported)"
+        print(f"{r.action} {r.experiment} / {r.run_name}: source run {r.source_run_id} -> run {r.run_id}{extra}{model}")
     imported = sum(r.action == "imported" for r in results)
     print(f"baselines: {imported} imported, {len(results) - imported} already present, into {redact(uri)}")
     return 0

@@ -34,6 +34,7 @@ __all__ = [
     "precision_recall_plot",
     "roc_plot",
     "weight_histogram_plot",
+    "match_weights_plot",
     "m_u_plot",
     "threshold_sweep_plot",
     "cluster_size_plot",
@@ -50,6 +51,7 @@ _MATCH_COLOR = "#1f77b4"
 _NONMATCH_COLOR = "#ff7f0e"
 _F1_COLOR = "#2ca02c"
 _MARK_COLOR = "#d62728"
+_PRIOR_COLOR = "#7f7f7f"
 
 
 # --------------------------------------------------------------------------- helpers
@@ -276,12 +278,145 @@ def weight_histogram_plot(
     return fig
 
 
+def match_weights_plot(table: pd.DataFrame, prior_weight: float, match_classes: int = 1,
+                       non_match_classes: int = 1) -> Figure:
+    """The model in one picture: the match weight log2(m/u) of every comparison level, and the prior.
+
+    ``table`` is ``model.m_u_table()`` (columns ``comparison, level, weight, at_floor``; rows in
+    the given order, grouped by comparison); ``prior_weight`` is log2(λ / (1 − λ)) of the match
+    share λ. One horizontal bar per level under its comparison's name, the prior as its own bar at
+    the top, coloured by sign (for / against a match), with the value written beside each bar.
+    A level whose m or u sits at the model's floor has a weight computed from the floor, a bound
+    and not an estimate: its bar is hatched and its label says ``≤`` (m at the floor: the true
+    weight is at most this) or ``≥`` (u at the floor); both at the floor weigh 0 (the level was
+    seen in neither class).
+
+    With one match and one non-match class a pair's log2 odds of a match is the prior plus the bar
+    of its level on each comparison; with more classes (``match_classes``, ``non_match_classes``:
+    FellegiSunter's related classes) m and u are the classes' mixtures and a pair's weight, computed
+    per class, is not exactly that sum. The subtitle says which.
+    """
+    missing = {"comparison", "level", "weight", "at_floor"} - set(table.columns)
+    if missing:
+        raise ValueError(f"table is missing columns {sorted(missing)} (model.m_u_table() has them)")
+    from matplotlib.patches import Patch
+
+    prior = float(prior_weight)
+    # rows top to bottom: the prior, then per comparison a heading row and its levels
+    labels, weights, kinds, floored = ["prior"], [prior], ["prior"], [False]
+    comps = table["comparison"].astype(str).to_numpy()
+    for comp in pd.unique(comps):
+        group = table[comps == comp]
+        labels.append(comp)
+        weights.append(np.nan)
+        kinds.append("heading")
+        floored.append(False)
+        labels += [f"  {lv}" for lv in group["level"].astype(str)]
+        weights += group["weight"].astype(float).tolist()
+        kinds += ["level"] * len(group)
+        floored += group["at_floor"].astype(bool).tolist()
+    n = len(labels)
+    w = np.asarray(weights, dtype=float)
+    floored = np.asarray(floored, dtype=bool)
+    pos = np.arange(n)[::-1].astype(float)            # first row at the top
+
+    height = max(4.0, 1.9 + 0.27 * n)
+    fig, ax = _new_figure((8.0, height))
+    finite = np.isfinite(w)
+    colours = np.where(w >= 0, _MATCH_COLOR, _NONMATCH_COLOR).astype(object)
+    colours[0] = _PRIOR_COLOR
+    bar = finite & ~floored
+    ax.barh(pos[bar], w[bar], height=0.7, color=list(colours[bar]), edgecolor="none")
+    bound = finite & floored
+    if bound.any():
+        ax.barh(pos[bound], w[bound], height=0.7, color="white", edgecolor=list(colours[bound]),
+                hatch="////", lw=1.0)
+    ax.axvline(0.0, color="black", lw=0.9)
+
+    # the value beside each bar's end (a bound: <= or >=)
+    lo = min(0.0, float(np.nanmin(w)) if finite.any() else 0.0)
+    hi = max(0.0, float(np.nanmax(w)) if finite.any() else 0.0)
+    span = max(hi - lo, 1.0)
+    gap = 0.012 * span
+    texts = []
+    for y, value, kind, at_floor in zip(pos, w, kinds, floored):
+        if kind == "heading":
+            continue
+        if not np.isfinite(value):
+            texts.append(ax.text(gap, y, "n/a", va="center", ha="left", fontsize=8, color="grey"))
+            continue
+        text = f"{value:+.2f}".replace("-", "\u2212")
+        if at_floor:
+            text = "0 (level seen in neither class)" if value == 0 else ("\u2264 " if value < 0 else "\u2265 ") + text
+        texts.append(ax.text(value + (gap if value >= 0 else -gap), y, text, va="center",
+                             ha="left" if value >= 0 else "right", fontsize=8,
+                             color="black" if kind == "level" else _PRIOR_COLOR,
+                             fontweight="bold" if kind == "prior" else "normal"))
+
+    share = 1.0 / (1.0 + 2.0 ** -prior) if math.isfinite(prior) else float("nan")
+    labels[0] = f"prior (match share {100 * share:.2f}%)" if share == share else "prior"
+    ax.set_yticks(pos, labels)
+    for tick, kind in zip(ax.get_yticklabels(), kinds):
+        if kind != "level":
+            tick.set_fontweight("bold")
+        tick.set_fontsize(9)
+    for i, kind in enumerate(kinds):           # a line above each comparison's heading
+        if kind == "heading":
+            ax.axhline(pos[i] + 0.5, color="grey", lw=0.6)
+    ax.set_ylim(-0.6, n - 0.4)
+    ax.tick_params(axis="y", length=0)
+    ax.grid(alpha=0.3, axis="x")
+    ax.set_xlabel("Match weight log2(m / u), bits: > 0 evidence for a match, < 0 against")
+    ax.set_ylabel("Comparison: level")
+    if match_classes + non_match_classes <= 2:
+        note = ("a pair's log2 odds of a match = prior + the bar of its level on each comparison\n"
+                "(a level not drawn, such as a missing value, adds 0)")
+    else:
+        note = (f"m and u mix {match_classes} match and {non_match_classes} non-match classes: a pair's weight "
+                "is computed\nper class and can differ from prior + the bars of its levels")
+    ax.set_title("Match weights per comparison level, with the prior", fontsize=12, loc="center", pad=30)
+    ax.text(0.5, 1.005, note, transform=ax.transAxes, ha="center", va="bottom", fontsize=9, color="#333333")
+    handles = [Patch(color=_MATCH_COLOR, label="for a match (m > u)"),
+               Patch(color=_NONMATCH_COLOR, label="against a match (m < u)"),
+               Patch(color=_PRIOR_COLOR, label="prior: log2 odds of the match share")]
+    if bound.any():
+        handles.append(Patch(facecolor="white", edgecolor="black", hatch="////",
+                             label="estimate at floor: weight is a bound\n(\u2264: m at floor, \u2265: u at floor)"))
+    fig.legend(handles=handles, loc="outside lower center", ncol=2, frameon=False, fontsize=9)
+    _fit_x_to_texts(fig, ax, texts, lo - 0.04 * span, hi + 0.04 * span)
+    return fig
+
+
+def _fit_x_to_texts(fig: Figure, ax, texts: list, lo: float, hi: float, margin: float = 6.0,
+                    rounds: int = 5) -> None:
+    """Set the x limits to ``[lo, hi]`` widened until every text anchored in the axes lies inside
+    them, ``margin`` pixels from the edge (measured on the laid-out figure: long labels beside long
+    bars stay readable and clear of the tick labels)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    ax.set_xlim(lo, hi)
+    for _ in range(rounds):
+        fig.draw_without_rendering()
+        box = ax.get_window_extent(renderer)
+        extents = [t.get_window_extent(renderer) for t in texts]
+        left = max([box.x0 - e.x0 + margin for e in extents] + [0.0])
+        right = max([e.x1 - box.x1 + margin for e in extents] + [0.0])
+        if left < 0.5 and right < 0.5:
+            return
+        per_pixel = (hi - lo) / max(box.width, 1.0)
+        lo, hi = lo - (left + 1) * per_pixel, hi + (right + 1) * per_pixel
+        ax.set_xlim(lo, hi)
+
+
 def m_u_plot(m_u: pd.DataFrame, floor: float = 1e-6) -> Figure:
-    """Grouped horizontal bars of m and u probabilities per (comparison, level), log-x.
+    """Grouped horizontal bars of m and u probabilities per (comparison, level), log-x: how often
+    each level occurs among matches and non-matches (what a weight alone does not show).
 
     ``m_u`` has columns ``comparison, level, m, u``; rows are drawn top to bottom in the
-    given order and comparisons are separated by lines.  Values below ``floor`` (including
-    0) are drawn at ``floor``.  Figure height grows with the number of rows.
+    given order and comparisons are separated by lines.  Values at or below ``floor`` (including
+    0) are drawn at ``floor``, hatched, with a legend entry saying so.  Figure height grows with
+    the number of rows.
     """
     missing = {"comparison", "level", "m", "u"} - set(m_u.columns)
     if missing:
@@ -293,11 +428,16 @@ def m_u_plot(m_u: pd.DataFrame, floor: float = 1e-6) -> Figure:
         _no_data(ax)
     else:
         pos = np.arange(n)[::-1].astype(float)  # first row at the top
-        m = np.clip(m_u["m"].to_numpy(dtype=float), floor, None)
-        u = np.clip(m_u["u"].to_numpy(dtype=float), floor, None)
+        raw_m, raw_u = m_u["m"].to_numpy(dtype=float), m_u["u"].to_numpy(dtype=float)
+        m, u = np.clip(raw_m, floor, None), np.clip(raw_u, floor, None)
         h = 0.38
         ax.barh(pos + h / 2, m, height=h, color=_MATCH_COLOR, label="m = P(level | match)")
         ax.barh(pos - h / 2, u, height=h, color=_NONMATCH_COLOR, label="u = P(level | non-match)")
+        low_m, low_u = ~(raw_m > floor), ~(raw_u > floor)
+        if low_m.any() or low_u.any():      # at the floor: drawn there, marked (a bound, not an estimate)
+            ax.barh(np.r_[pos[low_m] + h / 2, pos[low_u] - h / 2], np.full(int(low_m.sum() + low_u.sum()), floor),
+                    height=h, color="none", edgecolor="black", hatch="////", lw=0.0,
+                    label=f"at or below the floor {floor:g}: drawn at it")
         comp = m_u["comparison"].astype(str).to_numpy()
         level = m_u["level"].astype(str).to_numpy()
         ax.set_yticks(pos, [f"{c}: {lv}" for c, lv in zip(comp, level)])
@@ -310,7 +450,7 @@ def m_u_plot(m_u: pd.DataFrame, floor: float = 1e-6) -> Figure:
         fig.legend(loc="outside lower center", ncol=2, frameon=False)
     ax.set_xlabel("Probability (log scale)")
     ax.set_ylabel("Comparison: level")
-    ax.set_title("Fellegi-Sunter m and u probabilities per comparison level")
+    ax.set_title("m and u per comparison level: how often each level occurs\namong matches (m) and non-matches (u)")
     ax.grid(alpha=0.3, axis="x")
     return fig
 

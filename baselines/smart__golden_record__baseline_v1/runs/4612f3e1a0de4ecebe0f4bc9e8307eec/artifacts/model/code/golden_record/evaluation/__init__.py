@@ -1,0 +1,1 @@
+"""Quality against a ground truth: pair metrics and curves, bootstrap intervals."""

@@ -1,0 +1,590 @@
+"""The PostgreSQL warehouse: connection, schema, bulk reads and atomic bulk writes.
+
+Connection comes from ``DATABASE_URL``, else ``config/settings.yaml``. When neither answers and
+``DATABASE_URL`` is unset, an embedded PostgreSQL (the ``pgserver`` package, data in ``.pgdata/``)
+serves instead. The target database is created when it is missing. Every failure to connect
+becomes a :class:`WarehouseError` naming host, port and database (never a password) and a fix.
+"""
+from __future__ import annotations
+
+import io
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from contextlib import contextmanager, nullcontext
+from typing import Iterable, Iterator
+
+import numpy as np
+import pandas as pd
+import psycopg
+from psycopg import sql
+from sqlalchemy import create_engine
+from sqlalchemy.engine import Engine, make_url
+
+from golden_record.io import redaction
+from golden_record.config import REPO_ROOT, ConfigError, DataSource, ModelConfig, Settings
+from golden_record.errors import DataError, WarehouseError
+from golden_record.config import load_settings
+
+SQL_DIR = REPO_ROOT / "sql"
+SEED_HINT = "run make seed-data (or python scripts/seed_data.py)"
+#: The tables the seeder owns, with the profile that writes them (synthetic/profiles.py; a test
+#: keeps the two in step): only for these is "run make seed-data" the fix (it replaces them).
+SEEDED_TABLES = {"citizens": "citizens", "citizen_truth": "citizens", "people": "people",
+                 "people_truth": "people", "sparse_citizens": "sparse", "sparse_truth": "sparse"}
+PRIVILEGE_HINT = ("connect as a user with the needed privileges (DATABASE_URL), or have the database owner "
+                  "grant them")
+
+
+# --------------------------------------------------------------------------- URLs
+# DATABASE_URL may be any form libpq accepts (URL, query parameters, SQLAlchemy driver prefix,
+# key=value DSN): parsed by libpq's own parser, shown and scrubbed by golden_record.io.redaction.
+def redact(url: str) -> str:
+    """The URL (or DSN) with any password removed: safe to print, log and store."""
+    return redaction.redact(url)
+
+
+def describe(url: str) -> str:
+    """``host:port/database`` (or the socket folder) for messages."""
+    try:
+        params = redaction.parse(url)
+    except Exception:  # noqa: BLE001 - psycopg.ProgrammingError: never echo the string
+        return redaction.UNPARSEABLE
+    host = params.get("host") or params.get("hostaddr") or "local socket"
+    return redaction.scrub(f"{host}:{params.get('port') or 5432}/{params.get('dbname') or '(default)'}")
+
+
+def _libpq_url(url: str) -> str:
+    """SQLAlchemy-style ``postgresql+psycopg://`` to the libpq form psycopg accepts (a DSN unchanged)."""
+    redaction.register_url(url)
+    return redaction.libpq_form(url)
+
+
+def _database_name(url: str) -> str:
+    """The database a URL or DSN names ("" when it names none or cannot be parsed)."""
+    try:
+        return redaction.parse(url).get("dbname", "")
+    except Exception:  # noqa: BLE001
+        return ""
+
+
+def _with_database(url: str, database: str) -> str:
+    """The same server and credentials, database ``database``: a URL stays a URL, a DSN a DSN."""
+    from psycopg.conninfo import make_conninfo
+
+    if redaction.is_url(url):
+        return redaction.build_url({**redaction.parse(url), "dbname": database}, with_password=True)
+    return make_conninfo(url, dbname=database)
+
+
+@dataclass(frozen=True)
+class DatabaseTarget:
+    url: str       # libpq URL or DSN, may contain a password: never print it, use .safe_url
+    origin: str    # "DATABASE_URL", "config/settings.yaml" or "embedded PostgreSQL (.pgdata)"
+
+    def __post_init__(self) -> None:
+        redaction.register_url(self.url)   # whatever prints or logs later, scrub() knows the password
+
+    @property
+    def safe_url(self) -> str:
+        return redaction.safe_target(self.url)
+
+    @property
+    def database(self) -> str:
+        return _database_name(self.url)
+
+    def banner(self) -> str:
+        return redaction.scrub(f"database: {self.safe_url} (from {self.origin})")
+
+
+def _explain(exc: Exception, url: str) -> WarehouseError:
+    redaction.register_url(url)
+    text = redaction.scrub(str(exc))   # libpq quotes the offending part of a URL it rejects
+    where = describe(url)
+    first = text.splitlines()[0] if text else type(exc).__name__
+    if isinstance(exc, psycopg.errors.InsufficientPrivilege):
+        return WarehouseError(f"PostgreSQL at {where} refused: {first.strip()}", PRIVILEGE_HINT)
+    if "password authentication failed" in text or ("role" in text and "does not exist" in text):
+        return WarehouseError(
+            f"PostgreSQL at {where} refused the login ({first.split('FATAL:')[-1].strip()})",
+            "check the user and password in DATABASE_URL (postgresql://USER:PASSWORD@HOST:PORT/DATABASE)")
+    if "does not exist" in text and "database" in text:
+        return WarehouseError(f"database missing at {where} and it could not be created",
+                              "create it (createdb) or point DATABASE_URL at an existing database")
+    # only the connection-string parser raises the bare ProgrammingError (server errors are subclasses)
+    if type(exc) is psycopg.ProgrammingError or isinstance(exc, ValueError) or "missing \"=\"" in text:
+        return WarehouseError(f"DATABASE_URL is not a valid PostgreSQL URL ({first.strip()})",
+                              "use the form postgresql://USER[:PASSWORD]@HOST:PORT/DATABASE (percent-encode "
+                              "special characters of the password) or host=HOST user=USER dbname=DATABASE")
+    if "resolve host" in text or "Name or service not known" in text:
+        return WarehouseError(f"cannot reach PostgreSQL at {where}: unknown host",
+                              "check the host name in DATABASE_URL")
+    return WarehouseError(
+        f"cannot connect to PostgreSQL at {where} ({'connection refused' if 'refused' in text else first.strip()})",
+        "start the server (pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start), "
+        "or unset DATABASE_URL to use the embedded server, or fix DATABASE_URL")
+
+
+def _try_connect(url: str, timeout: int, **kwargs) -> psycopg.Connection:
+    try:
+        return psycopg.connect(url, connect_timeout=timeout, **kwargs)
+    except (psycopg.Error, ValueError) as exc:
+        raise _explain(exc, url) from exc
+
+
+def _database_missing(exc: Exception) -> bool:
+    text = str(exc)
+    return isinstance(exc, psycopg.OperationalError) and "does not exist" in text and "database" in text
+
+
+def ensure_database(url: str, timeout: int = 5, create: bool = False) -> None:
+    """Check that the target database answers; with ``create``, create it when it is missing.
+
+    Only the seeder and ``make setup`` create the database: for every other tool a missing
+    database is an error (a typo in its name must not silently create an empty one).
+    """
+    try:
+        psycopg.connect(url, connect_timeout=timeout).close()
+        return
+    except (psycopg.Error, ValueError) as exc:
+        if not _database_missing(exc):
+            raise _explain(exc, url) from exc
+    database = _database_name(url)
+    if not create:
+        raise WarehouseError(f"database {database!r} does not exist at {describe(url)}",
+                             "check the database name in DATABASE_URL (or config/settings.yaml); make setup or "
+                             "make seed-data create the configured one")
+    with _try_connect(_with_database(url, "postgres"), timeout, autocommit=True) as conn:
+        try:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+        except (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
+            pass   # created meanwhile by another process (two seeders started together)
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise WarehouseError(f"database {database!r} does not exist at {describe(url)} and this user may not "
+                                 "create it", "create it as its owner (createdb), grant CREATEDB to the user, "
+                                 "or point DATABASE_URL at an existing database") from exc
+        except psycopg.Error as exc:
+            raise _explain(exc, url) from exc
+
+
+def _embedded_url(settings: Settings, database: str) -> str:
+    try:
+        import pgserver  # noqa: PLC0415 - optional, heavy
+    except ImportError as exc:
+        raise WarehouseError("no PostgreSQL server answers and the embedded one (pgserver) is not installed",
+                             "run make install, or start PostgreSQL, or set DATABASE_URL") from exc
+    folder = Path(settings.database.embedded_dir)
+    if not folder.is_absolute():
+        folder = REPO_ROOT / folder
+    folder.mkdir(parents=True, exist_ok=True)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        server = pgserver.get_server(folder, cleanup_mode=None)  # keeps running for the next tool
+    return _libpq_url(server.get_uri(database))
+
+
+def resolve_target(settings: Settings, announce: bool = True, create: bool = False) -> DatabaseTarget:
+    """Pick the database (DATABASE_URL > settings > embedded), check it answers, say which.
+
+    ``create`` (the seeder, ``make setup``) creates the database when it is missing; everything
+    else fails with a message naming it."""
+    timeout = settings.database.connect_timeout_seconds
+    env_url = os.environ.get("DATABASE_URL", "").strip()
+    if env_url:
+        target = DatabaseTarget(_libpq_url(env_url), "DATABASE_URL")
+        ensure_database(target.url, timeout, create)
+    else:
+        target = DatabaseTarget(_libpq_url(settings.database.url), "config/settings.yaml")
+        try:
+            ensure_database(target.url, timeout, create)
+        except WarehouseError as exc:
+            refused = "cannot connect" in exc.message or "unknown host" in exc.message
+            if not (settings.database.embedded_fallback and refused):
+                raise
+            database = target.database or "smart_warehouse"
+            target = DatabaseTarget(_embedded_url(settings, database),
+                                    f"embedded PostgreSQL in {settings.database.embedded_dir}/, "
+                                    f"because nothing answers at {describe(settings.database.url)}")
+            ensure_database(target.url, timeout, create)
+    if announce:
+        print(target.banner(), file=sys.stderr, flush=True)
+    return target
+
+
+def sibling_database(name: str, settings: Settings | None = None) -> str:
+    """URL of database ``name`` on the configured server (ignoring DATABASE_URL), created if
+    missing: tests and benchmarks use such siblings so they never touch smart_warehouse."""
+
+    saved = os.environ.pop("DATABASE_URL", None)
+    try:
+        target = resolve_target(settings or load_settings(), announce=False, create=True)
+    finally:
+        if saved is not None:
+            os.environ["DATABASE_URL"] = saved
+    url = _with_database(target.url, name)
+    ensure_database(url, create=True)
+    return url
+
+
+def connect(target: DatabaseTarget, timeout: int = 5) -> psycopg.Connection:
+    return _try_connect(target.url, timeout)
+
+
+def engine(target: DatabaseTarget) -> Engine:
+    """A SQLAlchemy engine over psycopg 3 for the same target."""
+    url = make_url(target.url).set(drivername="postgresql+psycopg")
+    return create_engine(url, pool_pre_ping=True)
+
+
+# --------------------------------------------------------------------------- schema
+def schema_files() -> list[Path]:
+    return sorted(SQL_DIR.glob("*.sql"))
+
+
+_SCHEMA_LOCK = "SELECT pg_advisory_xact_lock(hashtext('golden_record.warehouse_tables'))"
+
+
+def apply_schema(conn: psycopg.Connection) -> None:
+    """Apply every ``sql/*.sql`` file in order (each is idempotent), in one transaction.
+
+    A transaction-level advisory lock serialises concurrent callers (two seeders on a fresh
+    database would otherwise race on ``CREATE TABLE IF NOT EXISTS``)."""
+    try:
+        with conn.transaction():
+            conn.execute(_SCHEMA_LOCK)
+            for path in schema_files():
+                conn.execute(path.read_text(encoding="utf-8"))
+    except psycopg.errors.InsufficientPrivilege as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise WarehouseError(f"cannot create the warehouse tables in database {conn.info.dbname!r} ({first})",
+                             "seed with a user that may create tables there (the database owner), or have "
+                             "the owner run make seed-data") from exc
+
+
+def table_ref(table: str) -> sql.Composable:
+    """``table`` or ``schema.table`` as a quoted SQL identifier (the config validates the syntax)."""
+    return sql.Identifier(*table.split("."))
+
+
+def _regclass_text(table: str) -> str:
+    """The quoted name ``to_regclass`` expects ("schema"."table"): exact, never parsed as SQL."""
+    return ".".join('"' + part.replace('"', '""') + '"' for part in table.split("."))
+
+
+def table_exists(conn: psycopg.Connection, table: str) -> bool:
+    return conn.execute("SELECT to_regclass(%s) IS NOT NULL", (_regclass_text(table),)).fetchone()[0]
+
+
+def table_columns(conn: psycopg.Connection, table: str) -> dict[str, str]:
+    """column -> data type of ``table`` (``schema.table``, or in the search path)."""
+    rows = conn.execute(
+        "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+        "WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+        (_regclass_text(table),)).fetchall()
+    return dict(rows)
+
+
+def list_tables(conn: psycopg.Connection, limit: int = 20) -> list[str]:
+    """Tables a user can read, ``schema.table`` outside the search path's first schema."""
+    rows = conn.execute(
+        "SELECT CASE WHEN table_schema = current_schema() THEN table_name "
+        "ELSE table_schema || '.' || table_name END FROM information_schema.tables "
+        "WHERE table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1 LIMIT %s", (limit,)).fetchall()
+    return [r[0] for r in rows]
+
+
+def seeding_profile(table: str) -> str | None:
+    """The seeder profile that writes ``table`` (``public.`` or not), else None."""
+    return SEEDED_TABLES.get(table.removeprefix("public."))
+
+
+def seed_hint(table: str) -> str:
+    profile = seeding_profile(table)
+    if profile in (None, "citizens"):
+        return SEED_HINT
+    return f"run make seed-data PROFILE={profile} (or python scripts/seed_data.py --profile {profile})"
+
+
+def missing_table_error(conn: psycopg.Connection, table: str, key: str) -> WarehouseError:
+    """The error for a configured table that is not there: the seed hint only for the seeder's own
+    tables (seeding another table's database would overwrite nothing useful, or worse)."""
+    where = f"{conn.info.dbname!r}"
+    if seeding_profile(table):
+        return WarehouseError(f'relation "{table}" does not exist in database {where} ({key})', seed_hint(table))
+    tables = list_tables(conn)
+    return WarehouseError(f'relation "{table}" does not exist in database {where} ({key})',
+                          f"check {key}: the tables there are {tables}" if tables else
+                          f"check {key} and DATABASE_URL: the database holds no tables")
+
+
+def count_rows(conn: psycopg.Connection, table: str) -> int:
+    return conn.execute(sql.SQL("SELECT count(*) FROM {}").format(table_ref(table))).fetchone()[0]
+
+
+# --------------------------------------------------------------------------- reading
+_INTEGER_TYPES = ("bigint", "integer", "smallint")
+_NOT_A_DATE = ("bigint", "integer", "smallint", "numeric", "double precision", "real", "boolean", "bytea")
+
+
+def check_source(conn: psycopg.Connection, source: DataSource, fields: Iterable[str]) -> dict[str, str]:
+    """The table exists and has the id column and every declared field's column(s); a date or
+    timestamp field is not read from a number or boolean column. Returns column -> type."""
+    if not table_exists(conn, source.table):
+        raise missing_table_error(conn, source.table, "data.table")
+    columns = table_columns(conn, source.table)
+    if source.id not in columns:
+        raise WarehouseError(f"table {source.table} has no column {source.id!r} (data.id)",
+                             f"set data.id to one of {sorted(columns)}")
+    for field in fields:
+        spec = source.fields[field]
+        key = f"data.fields.{field}.{'columns' if spec.columns else 'column'}"
+        for column in spec.source_columns(field):
+            if column not in columns:
+                raise WarehouseError(f"table {source.table} has no column {column!r} ({key})",
+                                     f"set {key} to one of the table's columns: {sorted(columns)}")
+            if spec.type in ("date", "timestamp") and columns[column].startswith(_NOT_A_DATE):
+                raise WarehouseError(
+                    f"column {source.table}.{column} ({key}) has type {columns[column]}, which cannot hold a "
+                    f"{spec.type}", f"map data.fields.{field} to a date, timestamp or text column, or change its type")
+    return columns
+
+
+def _field_select(source: DataSource, field: str) -> sql.Composable:
+    """The field as text: one column, or several joined with a space (NULL and blank parts skipped)."""
+    columns = source.fields[field].source_columns(field)
+    if len(columns) == 1:   # blank values are missing: the cleaner sees to that, per distinct value
+        return sql.SQL("{}::text AS {}").format(sql.Identifier(columns[0]), sql.Identifier(field))
+    parts = [sql.SQL("NULLIF(btrim({}::text), '')").format(sql.Identifier(c)) for c in columns]
+    expr = sql.SQL("NULLIF(concat_ws(' ', {}), '')").format(sql.SQL(", ").join(parts))
+    return sql.SQL("{} AS {}").format(expr, sql.Identifier(field))
+
+
+def load_records(conn: psycopg.Connection, source: DataSource, fields: list[str],
+                 allow_null: bool = False) -> pd.DataFrame:
+    """The declared fields as text (nothing is cast in SQL, so no value can fail the query), with
+    ``record_id`` first: int64 for an integer id column, else text. Dates and timestamps are
+    parsed by the field's cleaner, where an invalid one becomes missing and is counted."""
+    columns = check_source(conn, source, fields)
+    selects = [sql.SQL("{}::text AS record_id").format(sql.Identifier(source.id))]
+    selects += [_field_select(source, f) for f in fields]
+    query = sql.SQL("SELECT {} FROM {} ORDER BY {}").format(sql.SQL(", ").join(selects), table_ref(source.table),
+                                                            sql.Identifier(source.id))
+    with snapshot(conn) if conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE else nullcontext():
+        df = copy_out(conn, query)
+    if df.empty:
+        raise DataError(f"table {source.table} is empty", seed_hint(source.table) if seeding_profile(source.table) else
+                        "fill the table, or point data.table at the table that holds the records")
+    ids = df["record_id"]
+    if ids.isna().any():
+        raise DataError(f"{int(ids.isna().sum()):,} records of {source.table} have no id (column {source.id}, data.id)",
+                        "every record needs an id: fill the column or choose another as data.id")
+    dup = ids.duplicated(keep=False)
+    if dup.any():
+        raise DataError(f"ids in {source.table}.{source.id} (data.id) are not unique: {int(dup.sum()):,} records "
+                        f"share an id (e.g. {ids[dup].iloc[0]!r})", "data.id must name a column unique per record")
+    if columns[source.id].startswith(_INTEGER_TYPES):
+        df["record_id"] = ids.astype("int64")
+    for field in [] if allow_null else fields:     # a field the model uses must hold values
+        if df[field].isna().all():
+            cols = ", ".join(source.fields[field].source_columns(field))
+            raise DataError(f"field {field} (column {source.table}.{cols}) is entirely null",
+                            "fill the column, map the field to another column, or drop it from the config")
+    return df
+
+
+def copy_out(conn: psycopg.Connection, query: sql.Composable) -> pd.DataFrame:
+    """Run ``COPY (query) TO STDOUT`` as CSV and read it into a DataFrame of strings."""
+    buf = io.BytesIO()
+    with conn.cursor() as cur:
+        with cur.copy(sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv, HEADER true)").format(query)) as copy:
+            for block in copy:
+                buf.write(block)
+    buf.seek(0)
+    return pd.read_csv(buf, dtype=str, keep_default_na=False, na_values=[""])
+
+
+def check_truth(conn: psycopg.Connection, source: DataSource) -> dict[str, str]:
+    """A configured ground truth must exist: a typo in ``data.truth`` is an error, never a silently
+    skipped evaluation (only a config without ``data.truth`` trains without evaluation)."""
+    truth = source.truth
+    if truth is None:
+        return
+    if not table_exists(conn, truth.table):
+        err = missing_table_error(conn, truth.table, "data.truth.table")
+        raise WarehouseError(err.message, err.hint + "; or remove data.truth to train without evaluation")
+    cols = table_columns(conn, truth.table)
+    for key in ("id_column", "entity_column"):
+        column = getattr(truth, key)
+        if column not in cols:
+            raise WarehouseError(f"ground-truth table {truth.table} has no column {column!r} (data.truth.{key})",
+                                 f"set data.truth.{key} to one of {sorted(cols)}")
+    return cols
+
+
+def load_truth(conn: psycopg.Connection, source: DataSource) -> pd.Series | None:
+    """record id -> entity code, or None when the config declares no ground truth."""
+    truth = source.truth
+    if truth is None:
+        return None
+    cols = check_truth(conn, source)
+    # two arrays in one row: ~8x faster than COPY for a million rows (psycopg's COPY reader yields
+    # one row per Python iteration; arrays are parsed in C). Integer columns as bigint arrays (the
+    # fast path), any other type as text; entities become integer codes
+    casts = {c: "bigint" if cols[c].startswith(_INTEGER_TYPES) else "text"
+             for c in (truth.id_column, truth.entity_column)}
+    ids, entities = conn.execute(sql.SQL("SELECT array_agg({}::{}), array_agg({}::{}) FROM {}").format(
+        sql.Identifier(truth.id_column), sql.SQL(casts[truth.id_column]), sql.Identifier(truth.entity_column),
+        sql.SQL(casts[truth.entity_column]), table_ref(truth.table))).fetchone()
+    if not ids:
+        raise DataError(f"ground-truth table {truth.table} (data.truth.table) is empty",
+                        "fill it, or remove data.truth to train without evaluation")
+    entities = np.asarray(entities, dtype=np.int64 if casts[truth.entity_column] == "bigint" else object)
+    codes, _ = pd.factorize(entities)
+    index = np.asarray(ids, dtype=np.int64 if casts[truth.id_column] == "bigint" else object)
+    return pd.Series(codes.astype(np.int64), index=pd.Index(index, name="record_id"), name="entity_id")
+
+
+@contextmanager
+def snapshot(conn: psycopg.Connection) -> Iterator[None]:
+    """One REPEATABLE READ, READ ONLY transaction: every read inside sees the same data, even while
+    another process rewrites the tables (records and ground truth always agree)."""
+    if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        conn.commit()
+    with conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        # dates and timestamps read as text in one unambiguous form
+        conn.execute("SET LOCAL DateStyle = 'ISO, YMD'")
+        conn.execute("SET LOCAL timezone = 'UTC'")
+        yield
+
+
+def preflight(config: ModelConfig, settings: Settings, quiet: bool) -> DatabaseTarget:
+    """Everything about the database that can be checked before a run is created.
+
+    The server answers and the database exists (else :class:`WarehouseError`, exit 3), the table
+    exists (exit 3; the seed hint only for the seeder's own table), every mapped column exists
+    with a usable type and a configured ground truth is there (else :class:`ConfigError`, exit 2).
+    Returns the database target, reused by the load stage.
+    """
+    target = resolve_target(settings, announce=not quiet)
+    with connect(target, settings.database.connect_timeout_seconds) as conn:
+        if not table_exists(conn, config.data.table):
+            raise missing_table_error(conn, config.data.table, "data.table")
+        try:
+            check_source(conn, config.data, config.needed_fields())
+            check_truth(conn, config.data)
+        except WarehouseError as exc:
+            raise ConfigError(f"{exc.message}: {exc.hint}") from None
+    return target
+
+
+# --------------------------------------------------------------------------- writing
+_COPY_NULL = "\\N"     # NULL in the CSV stream: an unquoted empty field stays an empty string
+
+
+def copy_in(conn: psycopg.Connection, table: str, df: pd.DataFrame, chunk_rows: int = 200_000) -> None:
+    """Bulk-load ``df`` (columns named as the table's) with COPY, inside the caller's transaction.
+    Missing values (None, NaN, NaT) become NULL and empty strings stay empty strings."""
+    columns = sql.SQL(", ").join(sql.Identifier(c) for c in df.columns)
+    text = [c for c in df.columns if df[c].dtype == object]
+    with conn.cursor() as cur:
+        if any((df[c].to_numpy() == _COPY_NULL).any() for c in text):
+            # a value spelled like the NULL marker: row by row (slower, exact for any value)
+            stmt = sql.SQL("COPY {} ({}) FROM STDIN").format(table_ref(table), columns)
+            frame = _iso_datetimes(df)
+            with cur.copy(stmt) as copy:
+                for row in zip(*(np.where(pd.isna(frame[c]), None, frame[c].to_numpy(dtype=object)).tolist()
+                                 for c in frame.columns)):
+                    copy.write_row(row)
+            return
+        stmt = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv, NULL '\\N')").format(table_ref(table), columns)
+        with cur.copy(stmt) as copy:
+            for start in range(0, len(df), chunk_rows):
+                part = _iso_datetimes(df.iloc[start:start + chunk_rows])
+                copy.write(part.to_csv(index=False, header=False, na_rep=_COPY_NULL))
+
+
+def _iso_datetimes(df: pd.DataFrame) -> pd.DataFrame:
+    """datetime columns as ISO strings, converted by NumPy in bulk (to_csv's strftime is slow)."""
+    out = df
+    for col in df.columns:
+        if pd.api.types.is_datetime64_any_dtype(df[col]):
+            values = df[col]
+            if getattr(values.dt, "tz", None) is not None:
+                values = values.dt.tz_convert("UTC").dt.tz_localize(None)
+            iso = values.to_numpy(dtype="datetime64[s]").astype(str)
+            iso = np.where(values.isna().to_numpy(), None, iso.astype(object))
+            out = out.assign(**{col: iso}) if out is df else out.assign(**{col: iso})
+    return out
+
+
+_SQL_TYPES = (("b", "boolean"), ("i", "bigint"), ("u", "bigint"), ("f", "double precision"))
+
+
+def _is_dates(values: pd.Series) -> bool:
+    """A naive datetime column holding whole days only (a date of birth), with at least one value."""
+    if getattr(values.dt, "tz", None) is not None or not values.notna().any():
+        return False
+    return bool((values.dropna() == values.dropna().dt.normalize()).all())
+
+
+def frame_table_sql(table: str, df: pd.DataFrame, primary_key: str) -> sql.Composable:
+    """``DROP TABLE IF EXISTS`` + ``CREATE TABLE`` for ``df``'s columns: text, integers bigint,
+    floats double precision, booleans boolean, datetimes timestamptz (naive ones read as UTC),
+    naive datetimes that are all whole days date."""
+    cols = []
+    for c in df.columns:
+        kind = df[c].dtype.kind
+        sql_type = (("date" if _is_dates(df[c]) else "timestamptz") if kind == "M"
+                    else dict(_SQL_TYPES).get(kind, "text"))
+        cols.append(sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(
+            sql_type + (" PRIMARY KEY" if c == primary_key else " NOT NULL" if kind in "iu" else ""))))
+    return sql.SQL("DROP TABLE IF EXISTS {table}; CREATE TABLE {table} ({cols})").format(
+        table=table_ref(table), cols=sql.SQL(", ").join(cols))
+
+
+def replace_tables(conn: psycopg.Connection, frames: dict[str, pd.DataFrame],
+                   create: dict[str, str] | None = None, analyze: bool = False) -> None:
+    """Replace the contents of several tables atomically: all new rows, or the old ones untouched.
+    ``create`` (table -> primary-key column): tables dropped and created from their frame's
+    columns (:func:`frame_table_sql`) in the same transaction, instead of emptied. ``analyze``:
+    refresh the planner's statistics of the tables, still under the lock (an ANALYZE outside it
+    can deadlock with a concurrent seeder's schema update)."""
+    with conn.transaction():
+        # the same lock as apply_schema: two seeders (or a seeder and a schema update) would
+        # otherwise take the tables' locks in opposite orders and deadlock
+        conn.execute(_SCHEMA_LOCK)
+        for table, key in (create or {}).items():
+            conn.execute(frame_table_sql(table, frames[table], key))
+        conn.execute("SET LOCAL timezone = 'UTC'")
+        conn.execute("SET LOCAL maintenance_work_mem = '256MB'")
+        conn.execute(sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(table_ref(t) for t in frames)))
+        # secondary indexes are dropped and rebuilt once after the load (much faster than
+        # maintaining them row by row); DDL is transactional, so a failure restores them too
+        indexes = conn.execute(
+            "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+            "WHERE i.indrelid = ANY(%s::regclass[]) AND NOT i.indisprimary AND NOT i.indisunique",
+            ([_regclass_text(t) for t in frames],)).fetchall()
+        for name, _ in indexes:
+            conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(*name.split("."))))
+        for table, df in frames.items():
+            copy_in(conn, table, df)
+        for _, definition in indexes:
+            conn.execute(definition)
+        if analyze:
+            conn.execute(sql.SQL("ANALYZE {}").format(sql.SQL(", ").join(table_ref(t) for t in frames)))
+
+
+# --------------------------------------------------------------------------- command line
+def check_main(argv: list[str] | None = None) -> int:
+    """``scripts/db_check.py``: make sure a database answers, apply the schema, say which it is."""
+
+    settings = load_settings()
+    target = resolve_target(settings, announce=True, create=True)
+    with connect(target, settings.database.connect_timeout_seconds) as conn:
+        apply_schema(conn)
+        rows = count_rows(conn, "citizens")
+    print(f"ok: schema applied; citizens holds {rows:,} rows" + ("" if rows else f" ({SEED_HINT})"))
+    return 0

@@ -1,0 +1,268 @@
+"""Sweeps: ``--sweep match_threshold=0.80:0.99:0.01`` (a range) or ``=0.90,0.95,0.98`` (a list),
+and ``--sweep KEY=[v1, v2]`` for any other config key (each combination is fitted once).
+
+One parent run (``threshold_sweep_YYYYMMDD_HHMMSS_<4 hex>``) holds the shared parameters, the fitted
+model, the summary (best threshold by F1, lowest threshold reaching a target precision, a plot
+and a CSV of every threshold) and tags naming the best child; one nested child run per
+(combination, threshold) holds its parameters and metrics, so the MLflow UI's compare view lines
+them up. Data are loaded once; each combination is compared and fitted once; every threshold
+is evaluated from the same scored pairs with one sort (:func:`evaluation.threshold_metrics`).
+
+The parent and every child are opened through one :class:`lifecycle.RunLifecycle`: children carry
+the host and pid of the process (and their parent's id), and on a failure, Ctrl-C or SIGTERM the
+parent and every child still open end FAILED or KILLED, never RUNNING.
+"""
+from __future__ import annotations
+
+import itertools
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from golden_record.tracking import diagnostics
+from golden_record.tracking import plots
+from golden_record.tracking import store as tracking
+from golden_record.io import warehouse
+from golden_record.config import ConfigError, ModelConfig, Settings, apply_overrides, flatten, _format_validation_error
+from golden_record.evaluation.calibration import estimates_at
+from golden_record.evaluation.pairs import threshold_metrics
+from golden_record.tracking.lifecycle import SWEEP_RUN_PREFIX, RunLifecycle, default_run_name, signals_deferred
+from golden_record.cli import Progress
+from golden_record.linkage.pipeline import fit_and_score, load
+from golden_record.tracking.model_logging import log_model
+
+THRESHOLD_KEY = "model.params.match_threshold"
+ALIASES = {"match_threshold": THRESHOLD_KEY, "threshold": THRESHOLD_KEY}
+CHILD_METRICS = ("precision", "recall", "f1_score", "match_pairs", "true_positives", "false_positives",
+                 "false_negatives")
+ESTIMATED_METRICS = ("estimated_precision", "estimated_recall", "estimated_f1")
+
+
+@dataclass
+class SweepSpec:
+    thresholds: list[float]
+    grid: dict[str, list]          # other config keys -> values (each combination is one fit)
+
+    def combinations(self) -> list[dict]:
+        keys = list(self.grid)
+        return [dict(zip(keys, values)) for values in itertools.product(*(self.grid[k] for k in keys))] or [{}]
+
+
+def parse_values(key: str, spec: str) -> list:
+    spec = spec.strip()
+    if key == THRESHOLD_KEY and spec.count(":") == 2:
+        try:
+            start, stop, step = (float(x) for x in spec.split(":"))
+        except ValueError:
+            raise ConfigError(f"--sweep {key}={spec}: a range is START:STOP:STEP, e.g. 0.80:0.99:0.01") from None
+        if step <= 0 or stop < start:
+            raise ConfigError(f"--sweep {key}={spec}: need STEP > 0 and STOP >= START")
+        n = int(np.floor((stop - start) / step + 1e-9)) + 1
+        values = [round(start + i * step, 10) for i in range(n)]
+    else:
+        try:
+            parsed = yaml.safe_load(spec)
+        except yaml.YAMLError:
+            parsed = spec
+        if isinstance(parsed, list):
+            values = parsed
+        elif isinstance(parsed, str) and "," in parsed:
+            values = [yaml.safe_load(v) for v in parsed.split(",")]
+        else:
+            values = [parsed]
+    if not values:
+        raise ConfigError(f"--sweep {key}={spec}: no values")
+    if key == THRESHOLD_KEY:
+        bad = [v for v in values if not isinstance(v, (int, float)) or not 0.0 < float(v) < 1.0]
+        if bad:
+            raise ConfigError(f"--sweep {key}: thresholds must be match probabilities strictly between 0 and 1, "
+                              f"got {bad}")
+        values = sorted({float(v) for v in values})
+    return values
+
+
+def parse_sweeps(texts: list[str], base_data: dict, base_config: ModelConfig) -> SweepSpec:
+    """Parse and validate every combination against the config schema before any run starts."""
+    thresholds: list[float] = []
+    grid: dict[str, list] = {}
+    for text in texts:
+        if "=" not in text:
+            raise ConfigError(f"--sweep {text!r}: expected KEY=VALUES, e.g. match_threshold=0.90,0.95,0.98")
+        key, spec = text.split("=", 1)
+        key = ALIASES.get(key.strip(), key.strip())
+        values = parse_values(key, spec)
+        if key == THRESHOLD_KEY:
+            thresholds = values
+        else:
+            grid[key] = values
+    spec = SweepSpec(thresholds or [base_config.threshold], grid)
+    for combo in spec.combinations():
+        validate_combo(base_data, combo)
+    return spec
+
+
+def _override_text(key: str, value) -> str:
+    return f"{key}={yaml.safe_dump(value, default_flow_style=True).strip().removesuffix('...').strip()}"
+
+
+def validate_combo(base_data: dict, combo: dict) -> ModelConfig:
+    from pydantic import ValidationError
+
+    data = apply_overrides(base_data, [_override_text(k, v) for k, v in combo.items()])
+    try:
+        return ModelConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError("--sweep: " + _format_validation_error("model_config.yaml", err)) from None
+
+
+def _best(table: pd.DataFrame, target_precision: float) -> tuple[pd.Series, pd.Series | None]:
+    best = table.sort_values(["f1_score", "threshold"], ascending=[False, True]).iloc[0]
+    reaching = table[table["precision"] >= target_precision].sort_values("threshold")
+    return best, (reaching.iloc[0] if len(reaching) else None)
+
+
+def run_sweep(base_data: dict, base_config: ModelConfig, spec: SweepSpec, settings: Settings,
+              experiment: str | None = None, run_name: str | None = None, target_precision: float = 0.99,
+              quiet: bool = False, with_model: bool = True) -> dict:
+    import mlflow
+    from mlflow.entities import Metric, Param, RunTag
+
+
+    uri = tracking.configure(settings)
+    experiment = experiment or settings.tracking.experiment_name
+    experiment_id = tracking.ensure_experiment(experiment, uri)
+    combos = spec.combinations()
+    configs = [validate_combo(base_data, c) for c in combos]
+    if any(cfg.data.truth is None for cfg in configs):
+        raise ConfigError("--sweep compares thresholds against the ground truth, but data.truth is not configured")
+    for cfg in configs:
+        warehouse.preflight(cfg, settings, quiet)
+    run_name = (run_name or "").strip() or default_run_name(SWEEP_RUN_PREFIX)
+    progress = Progress(quiet=quiet)
+    started = time.perf_counter()
+    lifecycle = RunLifecycle(uri, experiment_id, experiment, progress, context=lambda: {
+        "stage_timings_seconds": progress.timings, "counts": progress.counts, "experiment": experiment,
+        "config": base_config.model_dump(mode="json")})
+    # every run opened below (the parent, each child) is closed whatever happens: see lifecycle.py
+    with lifecycle:
+        parent = lifecycle.start(run_name)
+        parent_id = parent.info.run_id
+        progress.say(f"MLflow sweep run {parent_id} ({run_name}): {len(combos)} combination(s) x "
+                     f"{len(spec.thresholds)} threshold(s)")
+        mlflow.set_tags({"model_type": base_config.model.type, "data.table": base_config.data.table,
+                         "run_kind": "sweep", "code_version": tracking.code_version(), **tracking.process_tags(),
+                         "sweep.keys": ", ".join(["match_threshold", *spec.grid])})
+        shared = tracking.declared_params(base_config)
+        for key in [THRESHOLD_KEY, *spec.grid]:
+            shared.pop(key, None)
+        mlflow.log_params({**shared, "sweep.thresholds": ",".join(f"{t:g}" for t in spec.thresholds),
+                           **{f"sweep.{k}": str(v) for k, v in spec.grid.items()},
+                           "sweep.target_precision": str(target_precision)})
+        with progress.stage("load", announce=False):   # connecting is part of loading
+            target = warehouse.resolve_target(settings, announce=False)
+            conn = warehouse.connect(target, settings.database.connect_timeout_seconds)
+        with conn:
+            records, entity = load(conn, configs[0], progress)
+        if entity is None:
+            raise diagnostics.GoldenRecordError("a sweep needs the ground truth to compare thresholds",
+                                                "seed the warehouse with make seed-data")
+        digest = tracking.frame_digest(records)
+        tracking.log_dataset(records, target.url, base_config.data.table, digest)
+        mlflow.set_tags({"data.rows": str(len(records)), "data.digest": digest, "data.database": target.safe_url})
+        tables, children, scored_by_combo = [], [], []
+        for ci, (combo, cfg) in enumerate(zip(combos, configs)):
+            if combo:
+                progress.say(f"combination {ci + 1}/{len(combos)}: {combo}")
+            scored = fit_and_score(records, entity, cfg, progress)
+            scored_by_combo.append(scored)
+            with progress.stage("evaluate"):
+                table = threshold_metrics(scored.probabilities, scored.labels, spec.thresholds,
+                                          scored.total_true_pairs)
+                completeness = (scored.labels.sum() / scored.total_true_pairs) if scored.total_true_pairs else 1.0
+                # estimated precision/recall/F1 from the probabilities (NaN where undefined: not logged)
+                estimated = estimates_at(scored.probabilities, spec.thresholds)[list(ESTIMATED_METRICS)]
+            for key, value in combo.items():
+                table[key] = str(value)
+            table["combination"] = ci
+            # one nested child run per threshold: params + metrics in one batch each
+            now = int(time.time() * 1000)
+            for row, est in zip(table.itertuples(index=False), estimated.itertuples(index=False)):
+                name = f"{run_name}_t{row.threshold:.3f}" + (f"_c{ci}" if combo else "")
+                params = {**flatten(cfg), THRESHOLD_KEY: f"{row.threshold:g}"}
+                metrics = {m: float(getattr(row, m)) for m in CHILD_METRICS}
+                metrics.update({"pairs_completeness": float(completeness), "training_pairs": float(len(scored.pairs))})
+                metrics.update({k: float(v) for k, v in est._asdict().items() if np.isfinite(v)})
+                with signals_deferred():     # a child is written whole; Ctrl-C / SIGTERM act between children
+                    child = lifecycle.child(name, tags={"run_kind": "sweep_child", "model_type": cfg.model.type,
+                                                        "data.table": cfg.data.table, "data.digest": digest})
+                    lifecycle.client.log_batch(child.info.run_id,
+                                               metrics=[Metric(k, v, now, 0) for k, v in metrics.items()],
+                                               params=[Param(k, v) for k, v in params.items()],
+                                               tags=[RunTag("sweep.combination", str(ci))])
+                    lifecycle.end(child.info.run_id, "FINISHED")
+                children.append({"run_id": child.info.run_id, "run_name": name, "combination": ci,
+                                 "threshold": float(row.threshold), **metrics,
+                                 **{k: str(v) for k, v in combo.items()}})
+            tables.append(table)
+        table = pd.DataFrame(children)
+        best, reaching = _best(table, target_precision)
+        best_combo = int(best["combination"])
+        best_scored = scored_by_combo[best_combo]
+        # the parent's model classifies at the best threshold found
+        best_cfg = validate_combo(base_data, {**combos[best_combo], THRESHOLD_KEY: float(best["threshold"])})
+        best_cfg.fill_in_from(configs[best_combo])      # what the best combination derived from the data
+        tracking.log_resolved_config(best_cfg, [*shared, THRESHOLD_KEY, *spec.grid])
+        summary = {"best_threshold": float(best["threshold"]), "best_f1_score": float(best["f1_score"]),
+                   "best_precision": float(best["precision"]), "best_recall": float(best["recall"]),
+                   "thresholds_evaluated": float(len(table)), "combinations": float(len(combos))}
+        if reaching is not None:
+            summary["lowest_threshold_at_target_precision"] = float(reaching["threshold"])
+            summary["recall_at_target_precision"] = float(reaching["recall"])
+        summary.update({f"seconds_{k}": v for k, v in progress.timings.items()})
+        mlflow.log_metrics(summary)
+        mlflow.set_tags({"best_child_run_id": best["run_id"], "best_child_run_name": best["run_name"],
+                         "target_precision_child_run_id": reaching["run_id"] if reaching is not None else "none"})
+        with progress.stage("log"):
+            with tempfile.TemporaryDirectory() as tmp:
+                folder = Path(tmp)
+                table.to_csv(folder / "sweep_results.csv", index=False)
+                for ci, t in enumerate(tables):
+                    fig = plots.threshold_sweep_plot(t, float(best["threshold"]) if ci == int(best["combination"])
+                                                     else None)
+                    if len(tables) > 1:
+                        fig.axes[0].set_title(f"{fig.axes[0].get_title()} — combination {ci}")
+                    plots.save_figure(fig, folder / "plots" / f"threshold_sweep{'' if len(tables) == 1 else f'_{ci}'}.png")
+                mlflow.log_artifacts(str(folder))
+                if with_model:
+                    log_model(best_scored, best_cfg, folder)
+        total = time.perf_counter() - started
+        mlflow.log_metric("seconds_total", total)
+        lifecycle.finish()
+        return {"run_id": parent_id, "experiment_id": experiment_id, "table": table, "summary": summary,
+                "best": best, "reaching": reaching, "seconds": total}
+
+
+def print_sweep_summary(result: dict, target_precision: float) -> None:
+
+    s, table = result["summary"], result["table"]
+    cols = ["threshold", "precision", "recall", "f1_score", "match_pairs"] + \
+        [c for c in table.columns if c not in ("run_id", "run_name", "threshold", "precision", "recall", "f1_score",
+                                               "match_pairs", "true_positives", "false_positives",
+                                               "false_negatives", "pairs_completeness", "training_pairs",
+                                               "combination", "estimated_precision", "estimated_recall")]
+    print(table[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    print(f"best threshold by F1: {s['best_threshold']:g} (F1 {s['best_f1_score']:.4f}, precision "
+          f"{s['best_precision']:.4f}, recall {s['best_recall']:.4f}); child run {result['best']['run_name']}")
+    if "lowest_threshold_at_target_precision" in s:
+        print(f"lowest threshold with precision >= {target_precision:g}: "
+              f"{s['lowest_threshold_at_target_precision']:g} (recall {s['recall_at_target_precision']:.4f})")
+    else:
+        print(f"no threshold reaches precision {target_precision:g}")
+    print(f"sweep run {result['run_id']} finished in {result['seconds']:.1f} s")
+    print(tracking.ui_hint(result["experiment_id"], result["run_id"]))
+    print("compare the children: on the runs page expand the sweep run, tick its child runs, press Compare")

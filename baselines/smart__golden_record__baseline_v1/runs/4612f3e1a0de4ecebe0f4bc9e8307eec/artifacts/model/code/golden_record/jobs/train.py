@@ -1,0 +1,512 @@
+"""``python src/train.py``: train, evaluate and log a Fellegi–Sunter deduplication model to MLflow.
+
+Order of events: validate the config (no run is created for an invalid one), check the tracking
+store answers (before any data is loaded), start the run, then load -> prepare -> candidates ->
+compare -> fit -> evaluate -> log. Any failure after the run starts ends it FAILED with the stage,
+the error and a hint (see :mod:`golden_record.tracking.diagnostics`); Ctrl-C and SIGTERM end it KILLED.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from golden_record.linkage.decision import is_match
+from golden_record.linkage.fitting import model_type_of
+from golden_record.tracking import diagnostics
+from golden_record.tracking import plots
+from golden_record.io import redaction
+from golden_record.tracking import store as tracking
+from golden_record.io import warehouse
+from golden_record.evaluation import review
+from golden_record.evaluation.bootstrap import bootstrap_intervals
+from golden_record.evaluation.calibration import Calibration, Estimates, calibrate, estimate
+from golden_record.cli import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, EXIT_WAREHOUSE, Progress
+from golden_record.config import ConfigError, ModelConfig, Settings, load_model_config, load_settings
+from golden_record.errors import GoldenRecordError, WarehouseError
+from golden_record.evaluation.pairs import Evaluation
+from golden_record.tracking.lifecycle import TRAINING_RUN_PREFIX, RunLifecycle, default_run_name, quiet_store_logs
+from golden_record.linkage.pipeline import Scored, fit_and_score, load
+from golden_record.tracking.model_logging import log_model
+from golden_record.tracking import registry
+from golden_record.jobs import sweep
+from golden_record.golden import build as golden
+
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="train.py", description="Train and evaluate the golden-record "
+                                "deduplication model and log it to MLflow.")
+    p.add_argument("--config", help="model config YAML (default use-cases/golden_record/config/model_config.yaml)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value, e.g. --set model.params.match_threshold=0.9 (repeatable)")
+    p.add_argument("--experiment", help="MLflow experiment (default from config/settings.yaml)")
+    p.add_argument("--run-name", help="run name (default deduplication_training_YYYYMMDD_HHMMSS_<4 hex>; "
+                   "a sweep: threshold_sweep_YYYYMMDD_HHMMSS_<4 hex>)")
+    p.add_argument("--sweep", action="append", default=[], metavar="KEY=VALUES",
+                   help="sweep a setting: match_threshold=0.80:0.99:0.01 (range), match_threshold=0.9,0.95 "
+                        "(list), or any config key with a YAML list, e.g. "
+                        "'model.params.blocking_fields=[[email, phonetic(first_name,last_name)], [email]]' "
+                        "(repeatable)")
+    p.add_argument("--target-precision", type=float, default=0.99,
+                   help="a sweep also reports the lowest threshold reaching this precision (default 0.99)")
+    p.add_argument("--register", action="store_true",
+                   help="register the model (this run's, the sweep's best, or --run-id's) as golden_record_dedup "
+                        "and move the alias 'champion' to it when its F1 beats the champion's")
+    p.add_argument("--run-id", help="with --register: register this run's model without training")
+    p.add_argument("--write-golden", action="store_true",
+                   help="after training, cluster the matches into golden records and write them to PostgreSQL "
+                        "(golden.table and golden.map_table of the config), with cluster metrics on the same run")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.add_argument("--verbose", action="store_true", help="print the full traceback on failure")
+    return p
+
+
+@dataclass
+class RunOutcome:
+    run_id: str
+    experiment_id: str
+    metrics: dict[str, float]
+    scored: Scored | None = None
+    evaluation: Evaluation | None = None
+
+
+# --------------------------------------------------------------------------- artifacts
+def training_samples(scored: Scored, threshold: float, n: int, seed: int = 0) -> pd.DataFrame:
+    """A sample of scored pairs: half classified matches, half non-matches (as available)."""
+    probs = scored.probabilities
+    rng = np.random.default_rng(seed)
+    match = is_match(probs, threshold)
+    matches = np.flatnonzero(match)
+    non = np.flatnonzero(~match)
+    k_m = min(len(matches), n // 2)
+    k_n = min(len(non), n - k_m)
+    idx = np.sort(np.concatenate([rng.choice(matches, k_m, replace=False), rng.choice(non, k_n, replace=False)]))
+    first = [c for c in scored.records.columns if c != "record_id"][:3]    # the first fields, to recognise the pair
+    out = review.side_by_side(scored, scored.pairs.left[idx], scored.pairs.right[idx], idx, fields=first)
+    out = out.drop(columns=["candidate"])
+    out["predicted_match"] = match[idx]
+    out["true_match"] = scored.labels[idx] if scored.labels is not None else pd.NA
+    return out
+
+
+def summary_text(metrics: dict, evaluation: Evaluation | None, scored: Scored, config: ModelConfig,
+                 dataset: dict, run_name: str) -> str:
+    lines = [f"Golden-record deduplication: {run_name}", "=" * 60,
+             f"Data: {dataset['table']} ({dataset['records']:,} records) at {dataset['database']}",
+             f"Model: {model_type_of(scored.model)}, threshold {config.threshold} (match probability)", ""]
+    if evaluation is None:
+        lines.append("Evaluation skipped: the warehouse has no ground truth.")
+    else:
+        m, c = evaluation.metrics, evaluation.confusion
+        lines += [f"Precision  {m['precision']:.4f}", f"Recall     {m['recall']:.4f}  (over all "
+                  f"{m['true_match_pairs']:,} true duplicate pairs, also those blocking missed)",
+                  f"F1         {m['f1_score']:.4f}", "",
+                  f"Candidate pairs {m['training_pairs']:,}; classified matches {m['match_pairs']:,}",
+                  f"Pairs completeness {m['pairs_completeness']:.4f}; reduction ratio {m['reduction_ratio']:.6f}",
+                  "", "Confusion matrix (pairs):",
+                  f"                 predicted match   predicted non-match",
+                  f"  true match     {c['tp']:>15,}   {c['fn']:>19,}",
+                  f"  true non-match {c['fp']:>15,}   {c['tn']:>19,}"]
+    rep = scored.model.report
+    lines += ["", f"EM: {rep.iterations} iterations, converged {rep.converged}, match share {rep.match_share:.5f}, "
+              f"{rep.related_classes} related class(es) ({rep.criterion}), "
+              f"match classes {scored.model.match_classes}",
+              "", "m / u per comparison level (weight = log2 m/u):"]
+    table = scored.model.m_u_table()
+    for name, group in table.groupby("comparison", sort=False):
+        lines.append(f"  {name}")
+        for row in group.itertuples():
+            lines.append(f"    {row.level:<26} m={row.m:.4f}  u={row.u:.6f}  weight={row.weight:+.2f}")
+    lines += ["", "Seconds per stage: " + ", ".join(f"{k} {v:.2f}" for k, v in metrics.items()
+                                                  if k.startswith("seconds_"))]
+    return "\n".join(lines) + "\n"
+
+
+def write_artifacts(folder: Path, scored: Scored, evaluation: Evaluation | None, config: ModelConfig,
+                    metrics: dict, dataset: dict, run_name: str) -> None:
+    threshold = config.threshold
+    training_samples(scored, threshold, config.tracking.sample_pairs).to_csv(folder / "training_samples.csv",
+                                                                             index=False)
+    m_u = scored.model.m_u_table()
+    m_u.to_csv(folder / "m_u_parameters.csv", index=False)
+    # the pairs a person should look at, both records side by side (evaluation/review.py)
+    (folder / "review").mkdir(exist_ok=True)
+    for name, frame in review.review_files(scored, threshold).items():
+        frame.to_csv(folder / "review" / f"{name}.csv", index=False)
+    # the latent classes EM fitted, which of them hold matches, and the class-count criterion per k
+    (folder / "em_classes.json").write_text(json.dumps(scored.model.structure(), indent=2, default=_json_default))
+    report = {"run_name": run_name, "threshold": threshold, "metrics": metrics, "dataset": dataset,
+              "model": {"type": model_type_of(scored.model), "match_share": scored.model.match_share,
+                        "em_iterations": scored.model.report.iterations,
+                        "em_converged": scored.model.report.converged,
+                        "structure": scored.model.structure(),
+                        "m_u": m_u.to_dict(orient="records")},
+              "blocking": [vars(p) for p in scored.pairs.passes],
+              "evaluation": evaluation.to_dict() if evaluation is not None else {"skipped": "no ground truth"}}
+    if evaluation is not None:
+        report["confusion_matrix"] = evaluation.confusion
+    # both embed the database: scrubbed like every string that leaves the process
+    (folder / "evaluation_report.json").write_text(redaction.scrub(json.dumps(report, indent=2,
+                                                                              default=_json_default)))
+    (folder / "evaluation_summary.txt").write_text(redaction.scrub(summary_text(metrics, evaluation, scored, config,
+                                                                                dataset, run_name)))
+    if scored.quality is not None:
+        (folder / "data_quality.json").write_text(json.dumps(scored.quality.to_dict(), indent=2,
+                                                             default=_json_default))
+
+
+def render_plots(folder: Path, scored: Scored, evaluation: Evaluation | None, threshold: float,
+                 calibration: Calibration | None = None, part: int | None = None) -> None:
+    """Every plot of the run into ``folder/plots``; ``part`` 0 or 1 renders one of two halves of
+    about equal cost (two processes render them side by side)."""
+    pdir = folder / "plots"
+    pdir.mkdir(exist_ok=True)
+    model = scored.model
+    classes, match_classes = len(model.class_shares or [0, 1]), len(model.match_classes)
+    # the model first: match weight per level with the prior (levels at the floor marked), then m and u
+    jobs = [("match_weights.png", lambda: plots.match_weights_plot(
+                model.m_u_table(), float(np.log2(model.match_share / (1 - model.match_share))),
+                match_classes, classes - match_classes)),
+            ("m_u_parameters.png", lambda: plots.m_u_plot(model.m_u_table()))]
+    if evaluation is not None:
+        m = evaluation.metrics
+        jobs += [
+            ("match_weight_histogram.png", lambda: plots.weight_histogram_plot(
+                scored.weights, scored.labels, scored.model.threshold_weight(threshold))),
+            ("confusion_matrix.png", lambda: plots.confusion_matrix_plot(evaluation.confusion, threshold)),
+            ("precision_recall_curve.png", lambda: plots.precision_recall_plot(
+                evaluation.pr_curve, threshold, {"precision": m["precision"], "recall": m["recall"]})),
+            ("roc_curve.png", lambda: plots.roc_plot(evaluation.roc_curve, m["roc_auc"]))]
+    if calibration is not None:
+        jobs.append(("reliability.png", lambda: plots.reliability_plot(
+            calibration.table, scored.probabilities, calibration.ece, calibration.brier, threshold)))
+    for name, draw in (jobs if part is None else jobs[part::2]):
+        plots.save_figure(draw(), pdir / name)
+
+
+class PlotProcess:
+    """The plots being rendered in forked processes: call it to wait (raises if rendering failed);
+    as a context manager it also stops the processes when the block is left early (a failure,
+    Ctrl-C, SIGTERM), before the folder they write to is removed."""
+
+    def __init__(self, procs=(), readers=()):
+        self.procs, self.readers = list(procs), list(readers)
+
+    def __call__(self) -> None:
+        failures = []
+        for proc, reader in zip(self.procs, self.readers):
+            proc.join()
+            try:
+                reason = reader.recv() if reader.poll() else None
+            except EOFError:
+                reason = None
+            reader.close()
+            if proc.exitcode != 0:
+                failures.append(reason or f"exit code {proc.exitcode}")
+        self.procs, self.readers = [], []
+        if failures:
+            raise RuntimeError(f"rendering the plots failed: {failures[0]}")
+
+    def stop(self) -> None:
+        """Terminate and reap the processes still there; quiet (see :func:`_render_child`)."""
+        for proc, reader in zip(self.procs, self.readers):
+            if proc.is_alive():
+                proc.terminate()
+            proc.join(10)
+            reader.close()
+        self.procs, self.readers = [], []
+
+    def __enter__(self) -> "PlotProcess":
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        self.stop()
+        return False
+
+
+def _render_child(writer, folder: Path, scored: Scored, evaluation: Evaluation | None, threshold: float,
+                  calibration: Calibration | None = None, part: int | None = None) -> None:
+    """The forked process: the parent's SIGTERM handler (raise Terminated) and Ctrl-C would print
+    a traceback here, so SIGTERM just ends it and SIGINT is left to the parent, which stops it.
+    A rendering error goes to the parent as one line, not as a traceback on the terminal."""
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})  # blocked by start_plots
+    try:
+        render_plots(folder, scored, evaluation, threshold, calibration, part)
+    except BaseException as exc:  # noqa: BLE001
+        writer.send(f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"[:500])
+        sys.exit(1)
+
+
+def start_plots(folder: Path, scored: Scored, evaluation: Evaluation | None, threshold: float,
+                calibration: Calibration | None = None) -> PlotProcess:
+    """Render the plots in two forked processes, in parallel with the model logging.
+
+    Returns a :class:`PlotProcess`: call it to wait (it raises if rendering failed); use it as a
+    context manager so that the process is stopped if the caller fails first. Falls back to
+    rendering in this process where ``fork`` is unavailable.
+    """
+    import multiprocessing as mp
+
+    try:
+        ctx = mp.get_context("fork")
+    except ValueError:
+        render_plots(folder, scored, evaluation, threshold, calibration)
+        return PlotProcess()
+    import signal
+
+    procs, readers = [], []
+    # a signal arriving while forking must not reach a child before it has reset its handlers
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+    try:
+        for part in (0, 1):       # two halves side by side: the plots take longer than the logging
+            reader, writer = ctx.Pipe(duplex=False)
+            proc = ctx.Process(target=_render_child, daemon=True,
+                               args=(writer, folder, scored, evaluation, threshold, calibration, part))
+            proc.start()
+            writer.close()
+            procs.append(proc)
+            readers.append(reader)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+    return PlotProcess(procs, readers)
+
+
+def _json_default(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    return str(o)
+
+
+def run_training(config: ModelConfig, settings: Settings, experiment: str | None = None,
+                 run_name: str | None = None, quiet: bool = False, extra_tags: dict | None = None,
+                 write_golden: bool = False) -> RunOutcome:
+    import mlflow
+
+    uri = tracking.configure(settings)                      # fail fast, before any data is loaded
+    target = warehouse.preflight(config, settings, quiet)             # a bad column mapping is a config error
+    experiment = experiment or settings.tracking.experiment_name
+    experiment_id = tracking.ensure_experiment(experiment, uri)
+    run_name = (run_name or "").strip() or default_run_name(TRAINING_RUN_PREFIX)
+    progress = Progress(quiet=quiet)
+    started = time.perf_counter()
+    runs = RunLifecycle(uri, experiment_id, experiment, progress)   # closes the run whatever happens
+    run = runs.start(run_name)
+    run_id = run.info.run_id
+    progress.say(f"MLflow run {run_id} ({run_name}) in experiment '{experiment}' at {tracking.redact(uri)}")
+    try:
+        mlflow.set_tags({"model_type": config.model.type, "data.table": config.data.table,
+                         "code_version": tracking.code_version(), **tracking.process_tags(), **(extra_tags or {})})
+        params = tracking.declared_params(config)      # derived comparisons / blocking: once known
+        mlflow.log_params(params)
+        with progress.stage("load", announce=False):   # connecting is part of loading
+            mlflow.set_tag("data.database", target.safe_url)
+            conn = warehouse.connect(target, settings.database.connect_timeout_seconds)
+        with conn:
+            records, entity = load(conn, config, progress)
+        mlflow.set_tags({"data.rows": str(len(records)), "data.ground_truth": str(entity is not None)})
+        digest = tracking.frame_digest(records)
+        tracking.log_dataset(records, target.url, config.data.table, digest)
+        mlflow.set_tag("data.digest", digest)
+        mlflow.log_metrics({"records": len(records),
+                            **({"people": int(len(np.unique(entity)))} if entity is not None else {})})
+        scored = fit_and_score(records, entity, config, progress)
+        tracking.log_resolved_config(config, params)
+        metrics: dict[str, float] = {
+            "records": scored.n_records, "training_pairs": len(scored.pairs),
+            **scored.model.fit_metrics(),
+            "predicted_match_pairs": int(is_match(scored.probabilities, config.threshold).sum()),
+            **(scored.quality.metrics() if scored.quality is not None else {}),
+        }
+        evaluation = boot = calibration = None
+        with progress.stage("evaluate"):
+            # estimated precision/recall/F1 from the probabilities alone: every run, truth or not
+            estimates = estimate(scored.probabilities, config.threshold)
+            metrics.update(estimates.metrics())
+            if estimates.undefined:
+                mlflow.set_tag("estimated.undefined", estimates.undefined)
+                progress.say(f"  undefined, not logged: {estimates.undefined}")
+            if scored.labels is None:
+                mlflow.set_tags({"evaluation": "skipped", "calibration": "skipped",
+                                 "evaluation.reason": "no ground truth configured (data.truth)"})
+                progress.say("  no ground truth configured (data.truth): evaluation and calibration skipped; "
+                             + estimate_line(estimates))
+            else:
+                evaluation = scored.evaluate(config.threshold)
+                metrics.update({k: v for k, v in evaluation.metrics.items() if v == v})  # drop NaN
+                calibration = calibrate(scored.probabilities, scored.labels)
+                metrics.update(calibration.metrics())
+                progress.say("  " + estimate_line(estimates, evaluation.metrics, calibration))
+                metrics["people"] = scored.n_people
+                # 95 % intervals for precision, recall, F1 resampling people (not pairs), 1,000 times
+                boot = bootstrap_intervals(scored.probabilities, scored.labels, scored.entity[scored.pairs.left],
+                                           scored.entity[scored.pairs.right], scored.entity, config.threshold,
+                                           iterations=1000, seed=0)
+                metrics.update(boot.metrics)
+        metrics["match_pairs"] = metrics.get("match_pairs", metrics["predicted_match_pairs"])
+        metrics.update({f"seconds_{k}": v for k, v in progress.timings.items()})
+        mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
+        dataset = {"table": config.data.table, "database": target.safe_url, "records": scored.n_records,
+                   "people": scored.n_people, "digest": digest}
+        with progress.stage("log"):
+            with tempfile.TemporaryDirectory() as tmp:
+                folder = Path(tmp) / "artifacts"
+                folder.mkdir()
+                with start_plots(folder, scored, evaluation, config.threshold, calibration) as join_plots:
+                    write_artifacts(folder, scored, evaluation, config, metrics, dataset, run_name)
+                    if boot is not None:
+                        boot.samples.to_csv(folder / "bootstrap_results.csv", index=False)
+                    if calibration is not None:
+                        calibration.table.to_csv(folder / "reliability.csv", index=False)
+                    if config.tracking.log_model:
+                        log_model(scored, config, Path(tmp))
+                    join_plots()
+                mlflow.log_artifacts(str(folder))
+        if write_golden:
+
+            with progress.stage("golden"):
+                with warehouse.connect(target, settings.database.connect_timeout_seconds) as conn:
+                    result = golden.build_golden_records(scored, config, conn, run_id)
+                golden.log_to_mlflow(result)   # metrics (incl. seconds_golden) + artifacts under golden/
+            metrics.update(result.metrics)
+            progress.say(f"  {int(result.metrics['golden_records']):,} golden records written to "
+                         f"{config.golden.table} and {config.golden.map_table}")
+        total = time.perf_counter() - started
+        mlflow.log_metrics({"seconds_log": progress.timings["log"], "seconds_total": total})
+        metrics["seconds_log"], metrics["seconds_total"] = progress.timings["log"], total
+        runs.finish()
+        return RunOutcome(run_id, experiment_id, metrics, scored, evaluation)
+    except BaseException as exc:
+        if isinstance(exc, GoldenRecordError) and exc.stage is None:
+            exc.stage = progress.current
+        context = {"stage_timings_seconds": progress.timings, "counts": progress.counts,
+                   "database": target.safe_url if target else None, "config": config.model_dump(mode="json"),
+                   "run_id": run_id, "experiment": experiment}
+        # records the error and ends the run FAILED/KILLED; an MLflow store failure becomes stage "tracking"
+        report = runs.fail(exc, getattr(exc, "stage", None) or progress.current, context,
+                           metrics={f"seconds_{k}": v for k, v in progress.timings.items()})
+        if report is exc:
+            raise
+        raise report from exc
+
+
+def _fmt(value: float | None, digits: int = 3) -> str:
+    return "n/a" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
+
+
+def estimate_line(est: Estimates, truth: dict | None = None, calibration: Calibration | None = None) -> str:
+    """One line: the estimates from the probabilities, and with ground truth the true values beside
+    them (recall also among candidate pairs, which is what the estimate can see) and ECE/Brier."""
+    line = (f"estimated precision {_fmt(est.precision)}, recall {_fmt(est.recall)}, F1 {_fmt(est.f1)} "
+            "(from the match probabilities)")
+    if truth is None:
+        return line
+    completeness = truth["pairs_completeness"]
+    among = truth["recall"] / completeness if completeness > 0 else float("nan")
+    line = (f"estimated precision {_fmt(est.precision)} (true {_fmt(truth['precision'])}), recall "
+            f"{_fmt(est.recall)} (true {_fmt(truth['recall'])}, among candidate pairs {_fmt(among)}), "
+            f"F1 {_fmt(est.f1)} (true {_fmt(truth['f1_score'])})")
+    if calibration is not None:
+        line += f"; calibration ECE {_fmt(calibration.ece, 4)}, Brier {_fmt(calibration.brier, 4)}"
+    return line
+
+
+def print_summary(outcome: RunOutcome) -> None:
+    m = outcome.metrics
+    if "f1_score" in m:
+        print(f"precision {m['precision']:.4f}  recall {m['recall']:.4f}  F1 {m['f1_score']:.4f}  "
+              f"(threshold {outcome.evaluation.threshold}; estimated F1 {_fmt(m.get('estimated_f1'), 4)})")
+        print(f"candidate pairs {int(m['training_pairs']):,}  matches {int(m['match_pairs']):,}  "
+              f"true duplicate pairs {int(m['true_match_pairs']):,}  pairs completeness {m['pairs_completeness']:.4f}")
+    else:
+        print(f"evaluation skipped (no ground truth; no calibration either); candidate pairs "
+              f"{int(m['training_pairs']):,}, matches {int(m['match_pairs']):,}; estimated from the probabilities: "
+              f"precision {_fmt(m.get('estimated_precision'))}, recall {_fmt(m.get('estimated_recall'))}, "
+              f"F1 {_fmt(m.get('estimated_f1'))}")
+    print(f"run {outcome.run_id} finished in {m['seconds_total']:.1f} s")
+    print(tracking.ui_hint(outcome.experiment_id, outcome.run_id))
+
+
+def main(argv: list[str] | None = None) -> int:
+    import os
+
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    redaction.protect_process()   # no password in anything printed, tracebacks and warnings included
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.run_id and not args.register:
+        parser.error("--run-id is used with --register")
+    if not 0.0 <= args.target_precision <= 1.0:
+        parser.error(f"--target-precision must be in [0, 1], got {args.target_precision}")
+    try:
+        settings = load_settings()
+        if args.run_id:
+            uri = tracking.configure(settings)
+            print(registry.register(args.run_id, settings, uri))
+            return 0
+        config = load_model_config(args.config, args.overrides)
+        base_data = config.model_dump(mode="json")
+        spec = sweep.parse_sweeps(args.sweep, base_data, config) if args.sweep else None
+    except ConfigError as exc:
+        print(redaction.scrub(f"error: invalid configuration: {exc}"), file=sys.stderr)
+        return EXIT_USAGE
+    except GoldenRecordError as exc:
+        print(redaction.scrub(f"error: {exc.one_line()}"), file=sys.stderr)
+        return EXIT_FAILURE
+    diagnostics.install_sigterm_handler()
+    quiet_store_logs()   # a store error is reported in one line, not with SQLAlchemy's traceback and SQL
+    try:
+        if spec is not None:
+            result = sweep.run_sweep(base_data, config, spec, settings, args.experiment, args.run_name,
+                                     args.target_precision, quiet=args.quiet)
+            sweep.print_sweep_summary(result, args.target_precision)
+            run_id = result["run_id"]
+        else:
+            outcome = run_training(config, settings, args.experiment, args.run_name, quiet=args.quiet,
+                                   write_golden=args.write_golden)
+            print_summary(outcome)
+            run_id = outcome.run_id
+        if args.write_golden and spec is not None:
+            print("note: --write-golden is ignored with --sweep; run python scripts/build_golden_records.py "
+                  f"--run-id {run_id}", file=sys.stderr)
+        if args.register:
+            print(registry.register(run_id, settings, tracking.resolve_uri(settings)))
+    except ConfigError as exc:
+        print(redaction.scrub(f"error: invalid configuration: {exc}"), file=sys.stderr)
+        return EXIT_USAGE
+    except (GoldenRecordError, Exception, KeyboardInterrupt, diagnostics.Terminated) as exc:
+        if args.verbose:
+            import traceback
+            traceback.print_exc()
+        etype, message, hint = diagnostics.explain(exc)
+        stage = getattr(exc, "stage", None)
+        where = f" in stage {stage}" if stage else ""
+        run = getattr(exc, "run_id", None) if getattr(exc, "run_closed", True) else None
+        killed = isinstance(exc, (KeyboardInterrupt, diagnostics.Terminated))
+        print(redaction.scrub(f"error{where}: {message}: {hint}"
+                              + (f" (MLflow run {run} marked {'KILLED' if killed else 'FAILED'})" if run else "")),
+              file=sys.stderr)
+        if killed:
+            return EXIT_INTERRUPTED
+        return EXIT_WAREHOUSE if isinstance(exc, WarehouseError) else EXIT_FAILURE
+    return 0
+
+
+def cli() -> None:
+    sys.exit(main())

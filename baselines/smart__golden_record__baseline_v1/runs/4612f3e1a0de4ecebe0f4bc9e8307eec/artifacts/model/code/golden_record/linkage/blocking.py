@@ -1,0 +1,163 @@
+"""Candidate pairs by blocking: one exact pass per blocking field, unioned, plus a fuzzy pass.
+
+Pairs are positional indices ``(i, j)`` into the prepared frame with ``i < j``. Everything is
+vectorised: blocks of the same size are expanded together with one ``triu_indices`` template,
+and passes are unioned by sorting 64-bit pair codes.
+
+Guards: missing keys never form a block; blocks larger than ``max_block_size`` are skipped (a
+placeholder household id must not pair everyone with everyone) and reported; when the passes
+would yield more than ``max_pairs`` pairs we stop *before* allocating them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from golden_record.linkage.decision import pairs_within
+from golden_record.config import CandidateSettings
+from golden_record.errors import DataError
+from golden_record.linkage.keys import KeyPart, key_values, parse_key
+
+
+@dataclass
+class PassReport:
+    name: str
+    blocks: int = 0
+    pairs: int = 0
+    skipped_blocks: int = 0
+    skipped_records: int = 0
+
+
+@dataclass
+class Candidates:
+    left: np.ndarray    # int64 positions, left < right
+    right: np.ndarray
+    passes: list[PassReport] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.left)
+
+
+def key_codes(prepared: pd.DataFrame, entry: str) -> np.ndarray:
+    """int64 block code per record for ``a+transform(b)`` (missing in any part -> -1)."""
+    codes = None
+    for part in parse_key(entry):
+        c, uniq = pd.factorize(key_values(prepared, part), use_na_sentinel=True)
+        c = c.astype(np.int64)
+        if codes is None:
+            codes = c
+        else:
+            missing = (codes < 0) | (c < 0)
+            codes = codes * (len(uniq) + 1) + c
+            codes[missing] = -1
+            codes, _ = pd.factorize(codes)
+            codes = codes.astype(np.int64)
+            codes[missing] = -1
+    return codes
+
+
+def _blocks(codes: np.ndarray, max_block_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, PassReport]:
+    """Sorted record order, block start offsets and sizes of the usable blocks."""
+    valid = np.flatnonzero(codes >= 0)
+    order = valid[np.argsort(codes[valid], kind="stable")]
+    sorted_codes = codes[order]
+    if len(order) == 0:
+        return order, np.empty(0, np.int64), np.empty(0, np.int64), PassReport("")
+    boundaries = np.flatnonzero(np.diff(sorted_codes)) + 1
+    starts = np.concatenate(([0], boundaries))
+    sizes = np.diff(np.concatenate((starts, [len(order)])))
+    too_big = sizes > max_block_size
+    report = PassReport("", skipped_blocks=int(too_big.sum()), skipped_records=int(sizes[too_big].sum()))
+    keep = (sizes >= 2) & ~too_big
+    return order, starts[keep], sizes[keep], report
+
+
+def _expand(order: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """All pairs inside each block, grouped by block size (one template per distinct size)."""
+    lefts, rights = [], []
+    for size in np.flatnonzero(np.bincount(sizes)):
+        block_starts = starts[sizes == size]
+        ti, tj = np.triu_indices(int(size), 1)
+        lefts.append(order[(block_starts[:, None] + ti[None, :]).ravel()])
+        rights.append(order[(block_starts[:, None] + tj[None, :]).ravel()])
+    if not lefts:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    return np.concatenate(lefts), np.concatenate(rights)
+
+
+def group_pairs(keys) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair of positions (left < right) with equal keys: the pairs inside each group, made
+    as a blocking pass makes them, without a size limit (the true pairs of a ground truth, for
+    instance). A missing key pairs with nothing."""
+    codes = pd.factorize(np.asarray(keys), use_na_sentinel=True)[0].astype(np.int64)
+    order, starts, sizes, _ = _blocks(codes, max_block_size=len(codes) + 1)
+    return _expand(order, starts, sizes)
+
+
+def pass_cost(prepared: pd.DataFrame, entry: str, max_block_size: int) -> tuple[int, int]:
+    """(pairs, records in blocks too large to use) of a pass on ``entry``, without making the pairs."""
+    _, _, sizes, report = _blocks(key_codes(prepared, entry), max_block_size)
+    return _pair_count(sizes), report.skipped_records
+
+
+def _pair_count(sizes: np.ndarray) -> int:
+    return pairs_within(sizes)
+
+
+def fuzzy_key(prepared: pd.DataFrame, fields: list[str]) -> pd.Series:
+    """Sorted Soundex codes of the tokens of ``fields`` (so a typo or a swap keeps the key)."""
+    return key_values(prepared, KeyPart("phonetic", tuple(fields)))
+
+
+def generate(prepared: pd.DataFrame, blocking_fields: list[str], settings: CandidateSettings,
+             progress=None) -> Candidates:
+    n = len(prepared)
+    plans: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, PassReport]] = []
+    for entry in blocking_fields:
+        order, starts, sizes, report = _blocks(key_codes(prepared, entry), settings.max_block_size)
+        report.name = entry
+        plans.append((entry, order, starts, sizes, report))
+    fuzzy = settings.fuzzy
+    sn_window = None
+    if fuzzy.method == "phonetic":
+        key = fuzzy_key(prepared, fuzzy.fields)
+        codes, _ = pd.factorize(key, use_na_sentinel=True)
+        order, starts, sizes, report = _blocks(codes.astype(np.int64), settings.max_block_size)
+        report.name = "phonetic(" + "+".join(fuzzy.fields) + ")"
+        plans.append((report.name, order, starts, sizes, report))
+    elif fuzzy.method == "sorted_neighbourhood":
+        sn_window = fuzzy.window
+
+    expected = sum(_pair_count(p[3]) for p in plans) + (n * (sn_window - 1) if sn_window else 0)
+    if expected > settings.max_pairs:
+        detail = ", ".join(f"{p[0]}: {_pair_count(p[3]):,}" for p in plans)
+        raise DataError(
+            f"blocking would yield {expected:,} candidate pairs, more than candidates.max_pairs="
+            f"{settings.max_pairs:,} ({detail})",
+            "use more selective blocking_fields, lower candidates.max_block_size, or raise candidates.max_pairs")
+
+    codes_all = []
+    reports = []
+    for name, order, starts, sizes, report in plans:
+        left, right = _expand(order, starts, sizes)
+        report.blocks, report.pairs = len(starts), len(left)
+        codes_all.append(np.minimum(left, right) * n + np.maximum(left, right))
+        reports.append(report)
+        if progress:
+            progress(report)
+    if sn_window:
+        key = fuzzy_key(prepared, fuzzy.fields).fillna("")
+        order = np.argsort(key.to_numpy(dtype=str), kind="stable")
+        report = PassReport(f"sorted_neighbourhood(window={sn_window})")
+        for k in range(1, sn_window):
+            left, right = order[:-k], order[k:]
+            codes_all.append(np.minimum(left, right) * n + np.maximum(left, right))
+            report.pairs += len(left)
+        reports.append(report)
+    if not codes_all:
+        return Candidates(np.empty(0, np.int64), np.empty(0, np.int64), reports)
+    pair_codes = pd.unique(np.concatenate(codes_all))  # hash-based union, first-seen order
+    left, right = np.divmod(pair_codes, n)
+    return Candidates(left.astype(np.int64), right.astype(np.int64), reports)

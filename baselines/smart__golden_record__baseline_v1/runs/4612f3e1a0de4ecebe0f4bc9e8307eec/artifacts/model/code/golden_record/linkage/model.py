@@ -1,0 +1,445 @@
+"""Fellegi–Sunter model fitted by EM on the counts of distinct comparison patterns.
+
+The likelihood of the latent-class model only depends on how many pairs show each comparison
+pattern, so millions of pairs collapse to a few thousand ``(pattern, count)`` rows and EM runs
+on those. Missing levels contribute nothing (m = u = 1 for that comparison), as in the
+classic treatment of missing values.
+
+* ``m[c][l]`` = P(level l on comparison c | same person), ``u[c][l]`` = P(... | different people)
+* match weight = log2 of the Bayes factor  prod_c m/u;
+* match probability = posterior P(match | pattern) with the fitted match share λ.
+
+By default u is estimated on *random* record pairs (almost all of them different people) and
+kept fixed, while EM fits m and λ on the candidate pairs; ``u_from_random_pairs: false`` fits u by
+EM too (the textbook ECM, as recordlinkage's ``ECMClassifier`` does for binary vectors).
+The ground truth is never seen here.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from golden_record.errors import ModelError
+
+_EPS = 1e-6
+#: the columns of ``m_u_table`` (both model types), as written to ``m_u_parameters.csv``
+M_U_COLUMNS = ["comparison", "level", "level_index", "m", "u", "weight", "at_floor"]
+
+
+def at_floor(m: float, u: float, floor: float = _EPS) -> bool:
+    """True when m or u is at or below the floor that scoring clamps probabilities to: the level's
+    weight log2(m/u) is then computed from the floor, a bound rather than an estimate (m at the
+    floor: the true weight is at most the one shown; u at the floor: at least; both: the level was
+    seen in neither class and weighs 0)."""
+    return bool(m <= floor or u <= floor)
+
+
+@dataclass
+class FitReport:
+    iterations: int
+    converged: bool
+    match_share: float
+    patterns: int
+    log_likelihood: list[float] = field(default_factory=list)
+    #: one entry per number of related classes tried: k, log_likelihood, parameters, bic,
+    #: iterations, converged, match_classes (the chosen k is ``related_classes``)
+    selection: list[dict] = field(default_factory=list)
+    related_classes: int = 0
+    criterion: str = "fixed"
+
+
+def encode_patterns(levels: np.ndarray, n_levels: list[int]) -> np.ndarray:
+    """One int64 code per row (mixed radix, missing shifted to 0)."""
+    code = np.zeros(len(levels), dtype=np.int64)
+    for k, n in enumerate(n_levels):
+        code = code * (n + 1) + (levels[:, k].astype(np.int64) + 1)
+    return code
+
+
+def decode_patterns(codes: np.ndarray, n_levels: list[int]) -> np.ndarray:
+    out = np.empty((len(codes), len(n_levels)), dtype=np.int8)
+    rest = codes.copy()
+    for k in range(len(n_levels) - 1, -1, -1):
+        rest, digit = np.divmod(rest, n_levels[k] + 1)
+        out[:, k] = digit - 1
+    return out
+
+
+def level_frequencies(levels: np.ndarray, n_levels: list[int]) -> list[np.ndarray]:
+    """Share of each level among non-missing values, per comparison (smoothed)."""
+    out = []
+    for k, n in enumerate(n_levels):
+        col = levels[:, k]
+        counts = np.bincount(col[col >= 0].astype(np.int64), minlength=n).astype(float) + 0.5
+        out.append(counts / counts.sum())
+    return out
+
+
+def _logsumexp(a: np.ndarray) -> np.ndarray:
+    """log(sum(exp(a), axis=1)), stable; rows of -inf give -inf."""
+    mx = a.max(axis=1)
+    safe = np.where(np.isfinite(mx), mx, 0.0)
+    with np.errstate(divide="ignore"):
+        return safe + np.log(np.exp(a - safe[:, None]).sum(axis=1))
+
+
+@dataclass
+class _Patterns:
+    """The distinct comparison patterns of the candidate pairs, how often each occurs, and their
+    one-hot design matrix (a column per comparison level, all-zero where a value is missing), so
+    that an EM step is two matrix products."""
+    patterns: np.ndarray
+    counts: np.ndarray
+    design: np.ndarray            # (patterns, total levels)
+    offsets: np.ndarray           # first column of each comparison
+    inverse: np.ndarray           # the pattern of each input row
+
+    @classmethod
+    def of(cls, levels: np.ndarray, n_levels: list[int]) -> "_Patterns":
+        uniq, inverse, counts = np.unique(encode_patterns(levels, n_levels), return_inverse=True, return_counts=True)
+        patterns = decode_patterns(uniq, n_levels)
+        offsets = np.concatenate([[0], np.cumsum(n_levels)[:-1]]).astype(np.int64)
+        design = np.zeros((len(uniq), int(sum(n_levels))))
+        rows = np.arange(len(uniq))
+        for c in range(len(n_levels)):
+            present = patterns[:, c] >= 0
+            design[rows[present], offsets[c] + patterns[present, c]] = 1.0
+        return cls(patterns, counts.astype(float), design, offsets, inverse)
+
+    def class_log_likelihoods(self, thetas: list[list[np.ndarray]]) -> np.ndarray:
+        log_theta = np.log(np.stack([np.concatenate(theta) for theta in thetas]))   # (classes, levels)
+        return self.design @ log_theta.T
+
+    def normalise(self, sums: np.ndarray) -> list[np.ndarray]:
+        """Per-comparison shares from one class's weighted level counts (a row of W^T X)."""
+        ends = list(self.offsets[1:]) + [sums.shape[-1]]
+        return [sums[a:b] / sums[a:b].sum() for a, b in zip(self.offsets, ends)]
+
+
+def match_side(thetas: list[list[np.ndarray]], u: list[np.ndarray], free: int,
+               min_agreement: float = 2 / 3) -> list[int]:
+    """Which of the first ``free`` classes hold pairs of the same person.
+
+    The clearest class (the one that disagrees least, summed over comparisons) is a match class. Its
+    agreement weights ``w_c = log2 m_c(exact) / u_c(exact)`` say how much identifying evidence each
+    comparison carries. Another class is a match class too when its pairs mostly agree (far level
+    below one half) on comparisons carrying at least ``min_agreement`` of that evidence. Records of
+    one person who moved disagree on the place fields only (about a quarter of the evidence on the
+    people table); members of one household, or namesakes, disagree on the personal fields (given
+    name, date of birth, personal ids, contacts: 40-90 % of it on the seeded citizens and people).
+    Classes EM split off the matches (clean vs typo-ridden copies) agree everywhere and stay matches.
+    """
+    far = np.array([[theta[c][0] for c in range(len(u))] for theta in thetas[:free]])
+    seed = int(np.argmin(far.sum(axis=1)))
+    weights = np.array([max(np.log2(max(thetas[seed][c][-1], _EPS) / max(u[c][-1], _EPS)), 0.0)
+                        for c in range(len(u))])
+    agreed = (weights * (far <= 0.5)).sum(axis=1) / max(weights.sum(), _EPS)
+    return sorted(k for k in range(free) if k == seed or agreed[k] >= min_agreement)
+
+
+@dataclass
+class _ClassFit:
+    thetas: list[list[np.ndarray]]
+    shares: np.ndarray
+    history: list[float]
+    iterations: int
+    converged: bool
+    parameters: int
+
+
+def _split_start(previous: "_ClassFit") -> tuple[list, np.ndarray]:
+    """A start for one class more: the clearest class of ``previous`` split in two, one half
+    tilted towards agreement (it stays first), the other towards disagreement (a new class before
+    the unrelated one). It lets EM pull a sub-population (namesakes who agree on the name alone)
+    out of the match class, which the plain start can miss."""
+    thetas = [list(t) for t in previous.thetas]
+    pi = previous.shares.copy()
+    first = [t * np.linspace(0.8, 1.2, len(t)) for t in thetas[0]]
+    second = [t * np.linspace(1.2, 0.8, len(t)) for t in thetas[0]]
+    thetas[0] = [t / t.sum() for t in first]
+    thetas.insert(len(thetas) - 1, [t / t.sum() for t in second])
+    pi = np.insert(pi, len(pi) - 1, pi[0] / 2)
+    pi[0] /= 2
+    return thetas, pi / pi.sum()
+
+
+def _em(data: _Patterns, n_levels: list[int], related: int, u_fixed, freqs, max_iterations: int,
+        tolerance: float, initial_match_share: float, start: tuple[list, np.ndarray] | None = None) -> _ClassFit:
+    """EM for one match class, ``related`` free non-match classes and the unrelated class (fixed
+    to ``u_fixed`` when given). Class 0 starts as the match class; the related classes start from
+    the candidates' level shares, tilted apart so they can specialise (or from ``start``)."""
+    if start is not None:
+        thetas, pi = [[np.asarray(t, float) for t in th] for th in start[0]], np.asarray(start[1], float)
+    else:
+        m0 = []
+        for n in n_levels:
+            init = np.geomspace(0.02, 1.0, n)
+            m0.append(init / init.sum())
+        thetas = [m0]
+        for r in range(related):
+            tilt = [(f * np.linspace(1.0 + 0.2 * r, 1.0 - 0.2 * r, len(f))) for f in freqs]
+            thetas.append([t / t.sum() for t in tilt])
+        thetas.append([np.asarray(x, float) for x in u_fixed] if u_fixed is not None else [f.copy() for f in freqs])
+    fixed = np.array([False] * (len(thetas) - 1) + [u_fixed is not None])
+    K = len(thetas)
+    if start is None:
+        pi = np.full(K, (1 - initial_match_share) / (K - 1))
+        pi[0] = initial_match_share
+    # one (classes, levels) matrix: an EM step is two matrix products and a per-comparison
+    # normalisation (np.add.reduceat over each comparison's columns)
+    theta = np.stack([np.concatenate(th) for th in thetas])
+    widths = np.asarray(n_levels)
+    history: list[float] = []
+    converged = False
+    it = 0
+    counts = data.counts
+    for it in range(1, max_iterations + 1):
+        logp = data.design @ np.log(theta).T + np.log(pi)[None, :]
+        log_total = _logsumexp(logp)
+        resp = np.exp(logp - log_total[:, None])
+        history.append(float((counts * log_total).sum()))
+        w = resp * counts[:, None]
+        new_pi = np.clip(w.sum(axis=0) / counts.sum(), _EPS, 1.0)
+        new_pi /= new_pi.sum()
+        sums = w.T @ data.design + _EPS                       # (classes, levels)
+        new_theta = sums / np.repeat(np.add.reduceat(sums, data.offsets, axis=1), widths, axis=1)
+        new_theta[fixed] = theta[fixed]
+        delta = max(float(np.abs(new_pi - pi).max()), float(np.abs(new_theta - theta).max()))
+        theta, pi = new_theta, new_pi
+        if delta < tolerance:
+            converged = True
+            break
+    # the log-likelihood at the final parameters
+    history.append(float((counts * _logsumexp(data.design @ np.log(theta).T + np.log(pi)[None, :])).sum()))
+    thetas = [data.normalise(row) for row in theta]
+    free_classes = int((~fixed).sum())
+    parameters = free_classes * sum(n - 1 for n in n_levels) + (K - 1)
+    return _ClassFit(thetas, pi, history, it, converged, parameters)
+
+
+@dataclass
+class FellegiSunter:
+    names: list[str]
+    labels: list[list[str]]
+    m: list[np.ndarray] = field(default_factory=list)
+    u: list[np.ndarray] = field(default_factory=list)
+    match_share: float = 0.0
+    report: FitReport | None = None
+    class_shares: list[float] | None = None          # every class, the unrelated one last
+    class_thetas: list[list[list[float]]] | None = None
+    match_classes: list[int] = field(default_factory=lambda: [0])   # the classes of same-person pairs
+    #: per term-frequency-adjusted comparison: {"floor": 1/N, "values": {value: share of records}}
+    term_frequencies: dict[str, dict] = field(default_factory=dict)
+
+    @property
+    def n_levels(self) -> list[int]:
+        return [len(lab) for lab in self.labels]
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, levels: np.ndarray, u_fixed: list[np.ndarray] | None = None, max_iterations: int = 200,
+            tolerance: float = 1e-6, initial_match_share: float = 0.1,
+            related_classes: int | str = 1, max_related_classes: int = 4,
+            match_class_agreement: float = 2 / 3) -> "FellegiSunter":
+        """EM over distinct patterns with match classes and several non-match classes.
+
+        Classes: ``related_classes`` free classes besides the match class (pairs that agree on some
+        fields for a reason: members of one household, namesakes; or matches EM splits off, such as
+        records of people who moved) plus one "unrelated" class whose level shares are ``u_fixed``
+        (measured on random pairs) and stay fixed; without ``u_fixed`` it is free too.
+        ``related_classes=0`` without ``u_fixed`` is the textbook two-class ECM.
+
+        ``related_classes="auto"`` lets the data choose: every count from 0 to
+        ``max_related_classes`` is fitted (from two starts each, see :func:`_split_start`) and the
+        one with the lowest BIC
+        (``-2 log L + parameters * log(pairs)``) is kept; the values are in ``report.selection``.
+        Which fitted classes are matches is decided by :func:`match_side` (``match_class_agreement``).
+        """
+        if len(levels) == 0:
+            raise ModelError("no candidate pairs to fit the model on",
+                             "check blocking_fields: blocking yielded no pairs")
+        n_levels = self.n_levels
+        data = _Patterns.of(levels, n_levels)
+        freqs = level_frequencies(levels, n_levels)
+        auto = related_classes == "auto"
+        tries = range(0, max_related_classes + 1) if auto else [int(related_classes)]
+        n_pairs = float(data.counts.sum())
+        fits, selection = {}, []
+        # screening: with several counts to compare, each is fitted to a looser tolerance (the
+        # log-likelihoods of different counts differ by far more than what the last iterations
+        # add); the chosen one is then refined from where it stopped, to ``tolerance``
+        screen = max(tolerance, 1e-3) if auto else tolerance
+        previous = None
+        for k in tries:
+            fit = _em(data, n_levels, k, u_fixed, freqs, max_iterations, screen, initial_match_share)
+            if auto and previous is not None:
+                # two starts from k = 1 on: the plain one and the previous fit with its match class
+                # split; the higher likelihood is kept (EM only finds a local maximum)
+                split = _em(data, n_levels, k, u_fixed, freqs, max_iterations, screen, initial_match_share,
+                            start=_split_start(previous))
+                if split.history[-1] > fit.history[-1]:
+                    fit = split
+            previous = fit
+            fits[k] = fit
+            selection.append({"related_classes": k, "log_likelihood": fit.history[-1],
+                              "parameters": fit.parameters,
+                              "bic": -2.0 * fit.history[-1] + fit.parameters * np.log(n_pairs),
+                              "iterations": fit.iterations, "converged": fit.converged})
+        chosen = min(selection, key=lambda s: s["bic"])["related_classes"] if auto else tries[0]
+        fit = fits[chosen]
+        if screen != tolerance:
+            refined = _em(data, n_levels, chosen, u_fixed, freqs, max_iterations, tolerance, initial_match_share,
+                          start=(fit.thetas, fit.shares))
+            refined.iterations += fit.iterations
+            fit = refined
+        for entry in selection:
+            f = fit if entry["related_classes"] == chosen else fits[entry["related_classes"]]
+            u_ref = u_fixed if u_fixed is not None else f.thetas[-1]
+            entry["match_classes"] = len(match_side(f.thetas, u_ref, len(f.thetas) - 1, match_class_agreement))
+        u_ref = u_fixed if u_fixed is not None else fit.thetas[-1]
+        side = match_side(fit.thetas, u_ref, len(fit.thetas) - 1, match_class_agreement)
+        thetas, pi = fit.thetas, fit.shares
+        K = len(thetas)
+        non = [k for k in range(K) if k not in side]
+        self.class_shares = pi.tolist()
+        self.class_thetas = [[t.tolist() for t in th] for th in thetas]
+        self.match_classes = side
+        self.match_share = float(pi[side].sum())
+        m_w, u_w = pi[side] / pi[side].sum(), pi[non] / pi[non].sum()
+        self.m = [sum(w * thetas[k][c] for w, k in zip(m_w, side)) for c in range(len(n_levels))]
+        self.u = [sum(w * thetas[k][c] for w, k in zip(u_w, non)) for c in range(len(n_levels))]
+        self.report = FitReport(fit.iterations, fit.converged, self.match_share, len(data.counts), fit.history,
+                                selection, chosen, "bic" if auto else "fixed")
+        return self
+
+    def learn_term_frequencies(self, prepared: pd.DataFrame, comparisons) -> "FellegiSunter":
+        """The share of records holding each value of the term-frequency-adjusted comparisons'
+        fields (values held by one record only are not stored: they score at the floor 1/N)."""
+        self.term_frequencies = {}
+        for comp in comparisons:
+            if not comp.tf_adjustment:
+                continue
+            counts = prepared[comp.field].value_counts(dropna=True)
+            n = max(int(counts.sum()), 1)
+            kept = counts[counts >= 2] / n
+            self.term_frequencies[comp.name] = {"floor": 1.0 / n,
+                                                "values": {str(k): float(v) for k, v in kept.items()}}
+        return self
+
+    def _tf_log_adjustment(self, agreed: dict[str, np.ndarray] | None, n: int) -> np.ndarray | None:
+        """Per pair, log(f_v / u_exact) summed over the adjusted comparisons where the records agree
+        on value v: added to the unrelated class, whose chance of agreeing on v is f_v squared."""
+        if not agreed or not self.term_frequencies:
+            return None
+        thetas = self.class_thetas or [[m.tolist() for m in self.m], [u.tolist() for u in self.u]]
+        unrelated = thetas[-1]
+        out = np.zeros(n)
+        for name, values in agreed.items():
+            tf = self.term_frequencies.get(name)
+            if tf is None or name not in self.names:
+                continue
+            u_exact = max(float(unrelated[self.names.index(name)][-1]), _EPS)
+            hit = np.flatnonzero(pd.notna(values))
+            if not len(hit):
+                continue
+            freq = pd.Series(values[hit]).map(tf["values"]).fillna(tf["floor"]).to_numpy(float)
+            out[hit] += np.log(np.maximum(freq, _EPS) / u_exact)
+        return out
+
+    def fit_metrics(self) -> dict[str, float]:
+        """What EM did, as run metrics: iterations, match share, classes, and the chosen count."""
+        rep = self.report
+        out = {"em_iterations": rep.iterations, "em_converged": float(rep.converged),
+               "em_match_share": self.match_share, "em_patterns": rep.patterns,
+               "em_related_classes_chosen": rep.related_classes,
+               "em_classes": len(self.class_shares or [0, 1]), "em_match_classes": len(self.match_classes)}
+        for s in rep.selection:
+            out[f"em_bic_related_{s['related_classes']}"] = s["bic"]
+        return out
+
+    def structure(self) -> dict:
+        """The fitted classes (share, match or not, far-level probability per comparison) and the
+        class-count selection: the model/class_selection.json artifact."""
+        thetas = self.class_thetas or []
+        return {"criterion": self.report.criterion if self.report else "fixed",
+                "related_classes_chosen": self.report.related_classes if self.report else None,
+                "selection": self.report.selection if self.report else [],
+                "classes": [{"class": k, "share": share, "match": k in self.match_classes,
+                             "unrelated": k == len(thetas) - 1,
+                             "p_far": {n: theta[c][0] for c, n in enumerate(self.names)}}
+                            for k, (share, theta) in enumerate(zip(self.class_shares or [], thetas))]}
+
+    # ------------------------------------------------------------------ scoring
+    def level_weights(self) -> list[np.ndarray]:
+        """log2(m/u) per comparison level (u: the non-match classes' mixture marginal)."""
+        return [np.log2(np.maximum(m, _EPS) / np.maximum(u, _EPS)) for m, u in zip(self.m, self.u)]
+
+    def score(self, levels: np.ndarray, agreed: dict[str, np.ndarray] | None = None
+              ) -> tuple[np.ndarray, np.ndarray]:
+        """(match weight, match probability) per row of ``levels``.
+
+        weight = log2 P(pattern | match) / P(pattern | non-match); probability = posterior of the
+        match classes. Computed once per distinct pattern, then scattered back to the pairs; with
+        term frequencies (``agreed``: :attr:`ComparisonVectors.agreed`) the unrelated class's
+        likelihood is adjusted per pair for the values the records agree on.
+        """
+        data = _Patterns.of(levels, self.n_levels)       # the same likelihood path as fitting
+        thetas = self.class_thetas or [[m.tolist() for m in self.m], [u.tolist() for u in self.u]]
+        shares = self.class_shares or [self.match_share, 1 - self.match_share]
+        ll = data.class_log_likelihoods([[np.maximum(np.asarray(t, float), _EPS) for t in theta] for theta in thetas])
+        ll += np.log(np.asarray(shares))[None, :]
+        inverse = data.inverse
+        adjust = self._tf_log_adjustment(agreed, len(levels))
+        if adjust is not None:
+            ll = ll[inverse]
+            ll[:, -1] += adjust
+            inverse = np.arange(len(levels))
+        side = list(self.match_classes) if self.class_thetas else [0]
+        non = [k for k in range(ll.shape[1]) if k not in side]
+        logit = _logsumexp(ll[:, side]) - _logsumexp(ll[:, non])
+        prob = 1.0 / (1.0 + np.exp(-np.clip(logit, -700, 700)))
+        prior = np.log(self.match_share / (1 - self.match_share))
+        weight = (logit - prior) / np.log(2.0)
+        return weight[inverse], prob[inverse]
+
+    def threshold_weight(self, probability: float) -> float:
+        """The match weight at which the probability equals ``probability``."""
+        p = min(max(probability, 1e-12), 1 - 1e-12)
+        return float(np.log2(p / (1 - p)) - np.log2(self.match_share / (1 - self.match_share)))
+
+    # ------------------------------------------------------------------ reporting & persistence
+    def m_u_table(self) -> pd.DataFrame:
+        """One row per (comparison, level): m, u, weight = log2(m/u) and ``at_floor`` (see
+        :func:`at_floor`: the weight is then a bound, not an estimate)."""
+        rows = []
+        for name, labels, m, u, w in zip(self.names, self.labels, self.m, self.u, self.level_weights()):
+            for lvl, label in enumerate(labels):
+                rows.append({"comparison": name, "level": label, "level_index": lvl,
+                             "m": float(m[lvl]), "u": float(u[lvl]), "weight": float(w[lvl]),
+                             "at_floor": at_floor(m[lvl], u[lvl])})
+        return pd.DataFrame(rows, columns=M_U_COLUMNS)
+
+    def to_dict(self) -> dict:
+        return {"names": self.names, "labels": self.labels, "match_share": self.match_share,
+                "m": [x.tolist() for x in self.m], "u": [x.tolist() for x in self.u],
+                "class_shares": self.class_shares, "class_thetas": self.class_thetas,
+                "match_classes": self.match_classes, "term_frequencies": self.term_frequencies}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "FellegiSunter":
+        return cls(names=list(data["names"]), labels=[list(x) for x in data["labels"]],
+                   m=[np.asarray(x, float) for x in data["m"]], u=[np.asarray(x, float) for x in data["u"]],
+                   match_share=float(data["match_share"]), class_shares=data.get("class_shares"),
+                   class_thetas=data.get("class_thetas"), match_classes=list(data.get("match_classes", [0])),
+                   term_frequencies=dict(data.get("term_frequencies") or {}))
+
+    def save(self, path) -> None:
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump(self.to_dict(), fh, indent=2)
+
+    @classmethod
+    def load(cls, path) -> "FellegiSunter":
+        with open(path, encoding="utf-8") as fh:
+            return cls.from_dict(json.load(fh))

@@ -1,0 +1,216 @@
+"""The training pipeline, stage by stage, independent of MLflow:
+
+load -> prepare -> candidates -> compare -> fit -> score -> (evaluate)
+
+Each stage is timed and named, so a failure can say where it happened. The ground truth is
+loaded apart and only ever used to label pairs for evaluation, never for fitting.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from golden_record.linkage.decision import is_match, pairs_within
+from golden_record.linkage import blocking as candidates_mod
+from golden_record.linkage import defaults
+from golden_record.io import warehouse
+from golden_record.cli import Progress
+from golden_record.linkage.comparisons import ComparisonVectors, compare
+from golden_record.config import ModelConfig
+from golden_record.errors import DataError, ModelError
+from golden_record.evaluation.pairs import Evaluation, evaluate
+from golden_record.linkage.cleaning import FieldQuality
+from golden_record.linkage.schema import clean_records
+from golden_record.linkage.fitting import Model, fit_model
+from golden_record.linkage.model import level_frequencies
+
+
+
+@dataclass
+class Scored:
+    """Everything a run needs after fitting: the pairs, their vectors and scores, and labels."""
+    records: pd.DataFrame            # loaded (raw) records, record_id first
+    prepared: pd.DataFrame
+    pairs: candidates_mod.Candidates
+    vectors: ComparisonVectors
+    model: Model
+    weights: np.ndarray
+    probabilities: np.ndarray
+    labels: np.ndarray | None        # True where both records belong to the same person (None: no truth)
+    entity: np.ndarray | None        # entity id per record position
+    total_true_pairs: int = 0
+    quality: "DataQuality | None" = None     # what preparation did to each field
+
+    @property
+    def n_records(self) -> int:
+        return len(self.records)
+
+    @property
+    def n_people(self) -> int | None:
+        return None if self.entity is None else int(len(np.unique(self.entity)))
+
+    def evaluate(self, threshold: float) -> Evaluation | None:
+        if self.labels is None:
+            return None
+        return evaluate(self.probabilities, self.labels, threshold, self.total_true_pairs, self.n_records)
+
+
+def random_pair_u(prepared: pd.DataFrame, config: ModelConfig, n_levels: list[int], seed: int = 0) -> list[np.ndarray]:
+    """u-probabilities from random record pairs: two random records are almost surely different people."""
+    n = len(prepared)
+    k = int(min(config.model.em.random_pairs, max(pairs_within([n]), 1)))
+    rng = np.random.default_rng(seed)
+    left = rng.integers(0, n, size=k)
+    right = rng.integers(0, n, size=k)
+    keep = left != right
+    vectors = compare(prepared, left[keep], right[keep], config.comparisons, agreed=False)
+    return level_frequencies(vectors.levels, n_levels)
+
+
+def labels_for(entity: np.ndarray, pairs: candidates_mod.Candidates) -> np.ndarray:
+    return entity[pairs.left] == entity[pairs.right]
+
+
+def true_pair_count(entity: np.ndarray) -> int:
+    _, counts = np.unique(entity, return_counts=True)
+    return pairs_within(counts)
+
+
+def load(conn, config: ModelConfig, progress: Progress) -> tuple[pd.DataFrame, np.ndarray | None]:
+    with progress.stage("load"):
+        fields = config.needed_fields()
+        with warehouse.snapshot(conn):   # records and ground truth from one consistent snapshot
+            records = warehouse.load_records(conn, config.data, fields)
+            truth = warehouse.load_truth(conn, config.data)
+        entity = None
+        if truth is not None:
+            ids = records["record_id"]
+            if ids.dtype != truth.index.dtype:       # e.g. integer ids, a truth table with text ids
+                ids, truth = ids.astype(str), truth.set_axis(truth.index.astype(str))
+            mapped = truth.reindex(ids.to_numpy())
+            # records without a truth entry are their own person
+            fill = -np.arange(1, mapped.isna().sum() + 1, dtype=np.int64)
+            values = mapped.to_numpy(dtype=float)
+            values[np.isnan(values)] = fill
+            entity = values.astype(np.int64)
+        progress.counts["records"] = len(records)
+        progress.say(f"  {len(records):,} records, {len(fields)} fields"
+                     + ("" if entity is None else f", ground truth for {int(mapped.notna().sum()):,}"))
+    return records, entity
+
+
+@dataclass
+class DataQuality:
+    """What preparation did to every field, and which blocking passes found nothing."""
+    fields: list[FieldQuality]
+    max_dropped_share: float
+    empty_passes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"max_dropped_share": self.max_dropped_share, "fields": [q.to_dict() for q in self.fields],
+                "empty_blocking_passes": self.empty_passes}
+
+    def metrics(self) -> dict[str, float]:
+        out = {f"quality_present_{q.field}": q.present_after / q.rows for q in self.fields if q.rows}
+        out["quality_fields_with_drops"] = float(sum(q.dropped > 0 for q in self.fields))
+        out["blocking_passes_empty"] = float(len(self.empty_passes))
+        return out
+
+
+def prepare(records: pd.DataFrame, config: ModelConfig, progress: Progress) -> tuple[pd.DataFrame, DataQuality]:
+    """Clean every field by its declared type, print one quality line per field, and stop (before
+    any pair is generated) when a field lost more than ``data.quality.max_dropped_share`` of its
+    present values in cleaning: the value was there, and the pipeline could not read it."""
+    prepared, reports = clean_records(records, config.data.fields)
+    limit = config.data.quality.max_dropped_share
+    progress.say("  data quality (present before -> after cleaning):")
+    for q in reports:
+        progress.say(q.line())
+    quality = DataQuality(reports, limit)
+    bad = [q for q in reports if q.dropped_share > limit]
+    if bad:
+        q = bad[0]
+        raise DataError(
+            f"field {q.field} (type {q.type}) lost {q.dropped_share:.1%} of its {q.present_before:,} present values "
+            f"in cleaning, more than data.quality.max_dropped_share={limit:g} (e.g. {q.dropped_examples[:3]})",
+            f"declare the field's type and options to fit its values (data.fields.{q.field}, e.g. formats for a "
+            "date), map it to another column, or raise data.quality.max_dropped_share")
+    return prepared, quality
+
+
+def candidate_vectors(records: pd.DataFrame, config: ModelConfig, progress: Progress
+                      ) -> tuple[pd.DataFrame, candidates_mod.Candidates, ComparisonVectors, DataQuality]:
+    """prepare -> candidates -> compare: everything before the model, shared by training,
+    re-scoring with a logged model (golden records, promotion) and sweeps."""
+    with progress.stage("prepare"):
+        prepared, quality = prepare(records, config, progress)
+        defaults.resolve(config, prepared, progress)   # comparisons / blocking the config leaves out
+    with progress.stage("candidates"):
+        pairs = candidates_mod.generate(
+            prepared, config.model.params.blocking_fields, config.candidates,
+            progress=lambda r: progress.say(
+                f"  pass {r.name}: {r.pairs:,} pairs in {r.blocks:,} blocks"
+                + (f" ({r.skipped_blocks:,} blocks of > {config.candidates.max_block_size} records skipped)"
+                   if r.skipped_blocks else "")))
+        empty = [r.name for r in pairs.passes if r.pairs == 0]
+        for name in empty:
+            progress.say(f"  warning: blocking pass {name} yielded no pairs: its keys never agree between two "
+                         "records (check the fields' cleaning in the quality lines above, or drop the pass)")
+        quality.empty_passes = empty
+        progress.counts["candidate_pairs"] = len(pairs)
+        progress.say(f"  {len(pairs):,} candidate pairs after union")
+        if len(pairs) == 0:
+            raise DataError("blocking yielded no candidate pairs",
+                            "check model.params.blocking_fields: the fields may be empty or all different")
+    with progress.stage("compare"):
+        with progress.bar(len(config.comparisons), "comparisons") as bar:
+            vectors = compare(prepared, pairs.left, pairs.right, config.comparisons,
+                              progress=lambda name: bar.update(1))
+    return prepared, pairs, vectors, quality
+
+
+def fit_and_score(records: pd.DataFrame, entity: np.ndarray | None, config: ModelConfig,
+                  progress: Progress) -> Scored:
+    prepared, pairs, vectors, quality = candidate_vectors(records, config, progress)
+    with progress.stage("fit"):
+        em = config.model.em
+        n_levels = [len(labels) for labels in vectors.labels]
+        model = fit_model(config.model.type, vectors.names, vectors.labels, vectors.levels,
+                          random_u=(lambda: random_pair_u(prepared, config, n_levels)) if em.u_from_random_pairs
+                          else None, say=progress.say, max_iterations=em.max_iterations, tolerance=em.tolerance,
+                          initial_match_share=em.initial_match_share, related_classes=em.related_classes,
+                          max_related_classes=em.max_related_classes, match_class_agreement=em.match_class_agreement)
+        model.learn_term_frequencies(prepared, config.comparisons)
+        if getattr(model, "ignored_tf", None):
+            progress.say(f"  {config.model.type}: tf_adjustment of {model.ignored_tf} does not apply to this model type")
+        weights, probs = model.score(vectors.levels, vectors.agreed)
+        rep = model.report
+        if rep.criterion == "bic":
+            progress.say("  related classes by BIC: " + ", ".join(
+                f"{s['related_classes']}: {s['bic']:,.0f}" for s in rep.selection)
+                + f" -> {rep.related_classes} chosen")
+        progress.say(f"  EM: {rep.iterations} iterations, converged={rep.converged}, "
+                     f"match share {rep.match_share:.4f} ({len(model.match_classes)} match class"
+                     f"{'es' if len(model.match_classes) > 1 else ''} of {len(model.class_shares)}), "
+                     f"{rep.patterns:,} distinct patterns")
+        if not rep.converged:
+            raise ModelError(
+                f"EM did not converge in {rep.iterations} iterations (tolerance {em.tolerance:g})",
+                "raise model.em.max_iterations or loosen model.em.tolerance; check the comparisons")
+        predicted = int(is_match(probs, config.threshold).sum())
+        if predicted == 0:
+            raise ModelError(
+                f"the model collapsed: no candidate pair is a match at threshold {config.threshold} "
+                f"(highest match probability {float(probs.max()):.3g})",
+                "check the comparisons (a field that is always equal or always different) and blocking")
+        if predicted == len(probs):
+            progress.say(
+                f"  warning: every one of the {len(probs):,} candidate pairs is a match at threshold "
+                f"{config.threshold} (EM match share {rep.match_share:.4f}, lowest match probability "
+                f"{float(probs.min()):.3g}): right when blocking only pairs records of one person; otherwise "
+                "check the comparisons (a field always equal) and blocking")
+    labels = labels_for(entity, pairs) if entity is not None else None
+    total = true_pair_count(entity) if entity is not None else 0
+    return Scored(records, prepared, pairs, vectors, model, weights, probs, labels, entity, total, quality)

@@ -1,0 +1,106 @@
+"""The library's front door: ``Linker(config)`` with ``fit``, ``predict``, ``evaluate``, ``cluster``.
+
+It runs the same code path as the jobs (``linkage.pipeline``, ``linkage.scoring``,
+``golden.build``), on records already in memory: a DataFrame shaped like the configured table
+(its id column and the declared fields' columns), so a notebook or another engine can use the
+model without PostgreSQL or MLflow::
+
+    from golden_record import Linker
+    linker = Linker("use-cases/golden_record/config/examples/people.yaml")
+    linker.fit(table, truth)             # prepare -> candidates -> compare -> EM -> score
+    linker.evaluate().metrics["f1_score"]
+    golden = linker.cluster()            # golden records, one per person
+    linker.predict(pairs)                # <field>_l / <field>_r columns in, weights out
+"""
+from __future__ import annotations
+
+from os import PathLike
+
+import numpy as np
+import pandas as pd
+
+from golden_record.cli import Progress
+from golden_record.config import ModelConfig, load_model_config
+from golden_record.errors import DataError
+from golden_record.linkage.pipeline import fit_and_score
+from golden_record.linkage.scoring import score_pair_frame
+from golden_record.golden.build import Layout, assemble, cluster_pairs
+
+
+def records_from_frame(table: pd.DataFrame, config: ModelConfig) -> pd.DataFrame:
+    """The rows of ``table`` (shaped like ``data.table``) as the pipeline's records: ``record_id``
+    first, then every declared field as text, several columns joined with a space, as the
+    warehouse reads them."""
+    data = config.data
+    missing = [c for c in [data.id, *(c for f, s in data.fields.items() for c in s.source_columns(f))]
+               if c not in table.columns]
+    if missing:
+        raise DataError(f"the records lack the column(s) {sorted(set(missing))} that data.id / data.fields name",
+                        "pass a frame shaped like data.table, or fix the config")
+    out = pd.DataFrame({"record_id": table[data.id].to_numpy()})
+    for field, spec in data.fields.items():
+        parts = [_text(table[c]) for c in spec.source_columns(field)]
+        joined = parts[0]
+        for part in parts[1:]:    # "a b c" with blank parts skipped, as concat_ws does in SQL
+            joined = _text(joined.fillna("") + " " + part.fillna("")).str.replace(r"\s+", " ", regex=True)
+        out[field] = joined.to_numpy(dtype=object, na_value=None)
+    return out
+
+
+def _text(values: pd.Series) -> pd.Series:
+    """A column as trimmed text, blank -> missing (vectorised)."""
+    text = values.astype("string").str.strip().reset_index(drop=True)
+    return text.where(text != "")
+
+
+class Linker:
+    """Fellegi–Sunter record linkage of one configured schema, fitted on records in memory."""
+
+    def __init__(self, config: ModelConfig | str | PathLike | None = None, overrides: list[str] | None = None,
+                 quiet: bool = True):
+        self.config = config if isinstance(config, ModelConfig) else load_model_config(config, overrides)
+        self.progress = Progress(quiet=quiet)
+        self.scored = None
+
+    def fit(self, table: pd.DataFrame, truth: pd.Series | None = None) -> "Linker":
+        """Clean, block, compare, fit EM and score. ``truth`` (record id -> person) is used for
+        evaluation only, never for fitting."""
+
+        records = records_from_frame(table, self.config)
+        entity = None
+        if truth is not None:
+            mapped = pd.Series(truth).reindex(records["record_id"].to_numpy())
+            codes, _ = pd.factorize(mapped)
+            codes = codes.astype(np.int64)
+            codes[codes < 0] = -np.arange(1, int((codes < 0).sum()) + 1)   # no truth: a person of their own
+            entity = codes
+        self.scored = fit_and_score(records, entity, self.config, self.progress)
+        return self
+
+    def _fitted(self):
+        if self.scored is None:
+            raise RuntimeError("fit the Linker first: Linker(config).fit(records)")
+        return self.scored
+
+    def evaluate(self, threshold: float | None = None):
+        """Precision, recall, F1, curves at the threshold (needs the truth given to ``fit``)."""
+        scored = self._fitted()
+        if scored.labels is None:
+            raise DataError("no ground truth was given to fit", "pass truth= to Linker.fit to evaluate")
+        return scored.evaluate(self.config.threshold if threshold is None else threshold)
+
+    def predict(self, pairs: pd.DataFrame, threshold: float | None = None) -> pd.DataFrame:
+        """Score record pairs given as ``<field>_l`` / ``<field>_r`` columns (any subset)."""
+
+        return score_pair_frame(pairs, self._fitted().model, self.config,
+                                self.config.threshold if threshold is None else threshold)
+
+    def cluster(self, run_id: str | None = None):
+        """Golden records from the fitted pairs: clusters with the chaining guards, then
+        survivorship on the records given to ``fit`` (nothing is written)."""
+
+        scored = self._fitted()
+        g = self.config.golden
+        clusters = cluster_pairs(len(scored.records), scored.pairs.left, scored.pairs.right, scored.probabilities,
+                                 self.config.threshold, g.min_edge_probability, g.max_cluster_size)
+        return assemble(scored.records, clusters, g, Layout.from_config(self.config), run_id, scored.entity)

@@ -1,0 +1,399 @@
+"""Baselines shared through Git: export MLflow runs to plain files, import them into any store.
+
+Layout (one folder per experiment, its name made filesystem-safe: ``/`` -> ``__``)::
+
+    baselines/<experiment>/experiment.json              name, tags, when and from which MLflow
+    baselines/<experiment>/runs/<run_id>/run.json        run name, status, start/end times, params,
+                                                         metrics with their full history (value,
+                                                         step, timestamp), tags, dataset inputs
+    baselines/<experiment>/runs/<run_id>/artifacts/...   the run's artifacts; the logged model
+                                                         (MLflow 3 keeps it apart from the run's
+                                                         artifacts) under its name, e.g. model/,
+                                                         unless larger than --max-model-mb
+
+``import_baselines`` recreates each run in the experiment of the same name: same run name, params,
+metrics (history, steps, timestamps), tags, status and start/end times, the artifacts (a model
+becomes the run artifact ``model/``, so ``runs:/<id>/model`` loads it), plus the tags
+``baseline = "true"`` and ``baseline.source_run_id``. A run whose ``baseline.source_run_id`` is
+already in the store (or whose original run is) is skipped, so importing twice creates nothing.
+"""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+from golden_record.config import REPO_ROOT
+from golden_record.errors import GoldenRecordError, TrackingError
+from golden_record.io.redaction import scrub_obj
+from golden_record.tracking import store as tracking
+from golden_record.config import load_settings
+from golden_record.io.redaction import register_url
+from golden_record.io.warehouse import redact
+
+BASELINES_DIR = REPO_ROOT / "baselines"
+FORMAT_VERSION = 1
+BASELINE_TAG = "baseline"
+SOURCE_TAG = "baseline.source_run_id"
+SOURCE_EXPERIMENT_TAG = "baseline.source_experiment"
+DEFAULT_MAX_MODEL_MB = 5.0
+#: the artifact folder of the pyfunc model (``runs:/<id>/model``)
+MODEL_DIR = "model"
+#: tags not copied onto an imported run (the parent run does not exist in the other store)
+_DROPPED_TAGS = ("mlflow.parentRunId",)
+
+
+def safe_name(name: str) -> str:
+    """``smart/golden_record/baseline_v1`` -> ``smart__golden_record__baseline_v1``."""
+    out = re.sub(r"[^A-Za-z0-9._-]+", "_", name.replace("/", "__")).strip("._") or "experiment"
+    return out
+
+
+def _chunks(items: list, size: int) -> Iterable[list]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def _client(uri: str | None):
+    from mlflow import MlflowClient
+    return MlflowClient(uri) if uri else MlflowClient()
+
+
+# --------------------------------------------------------------------------- export
+@dataclass
+class ExportedRun:
+    run_id: str
+    run_name: str
+    status: str
+    folder: Path
+    artifacts: int
+    skipped: list[dict]
+    model_bytes: int | None = None     # the exported model/ folder (None: the run has none exported)
+
+    def model_line(self) -> str:
+        """What a clone gets: a model to load after import, or why not."""
+        if self.model_bytes is not None:
+            return (f"model/ exported ({self.model_bytes / 1e6:.2f} MB): after import, "
+                    "mlflow.pyfunc.load_model('runs:/<imported run id>/model') loads it")
+        if self.skipped:
+            return "no model exported (" + "; ".join(f"{s['path']}: {s['reason']}" for s in self.skipped) + ")"
+        return "no model exported (the run logged none)"
+
+
+def _tree(list_fn: Callable[[str | None], list], path: str | None = None) -> list[tuple[str, int]]:
+    """(path, bytes) of every file under ``path`` of an artifact listing."""
+    out = []
+    for f in list_fn(path):
+        if f.is_dir:
+            out.extend(_tree(list_fn, f.path))
+        else:
+            out.append((f.path, int(f.file_size or 0)))
+    return out
+
+
+def _write_json(path: Path, doc: dict) -> None:
+    """Write an exported document, every string scrubbed of passwords: these files are committed to
+    Git, so this is the last line of defence for a run logged before secrets were scrubbed."""
+
+    path.write_text(json.dumps(scrub_obj(doc), indent=2) + "\n")
+
+
+def _inputs_to_json(run) -> list[dict]:
+    out = []
+    for di in getattr(run.inputs, "dataset_inputs", None) or []:
+        d = di.dataset
+        out.append({"dataset": {"name": d.name, "digest": d.digest, "source_type": d.source_type,
+                                "source": d.source, "schema": d.schema, "profile": d.profile},
+                    "tags": {t.key: t.value for t in di.tags}})
+    return out
+
+
+def export_run(run_id: str, out_root: Path = BASELINES_DIR, uri: str | None = None,
+               max_model_mb: float = DEFAULT_MAX_MODEL_MB, say: Callable[[str], None] = print) -> ExportedRun:
+    """Write one run (and its experiment's ``experiment.json``) under ``out_root``."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    client = _client(uri)
+    try:
+        run = client.get_run(run_id)
+    except MlflowException as exc:
+        raise GoldenRecordError(f"run {run_id} not found in the tracking store ({str(exc).splitlines()[0][:120]})",
+                                "check the run id (MLflow UI, or scripts/runs_report.py summary)") from None
+    exp = client.get_experiment(run.info.experiment_id)
+    exp_dir = Path(out_root) / safe_name(exp.name)
+    exp_dir.mkdir(parents=True, exist_ok=True)
+    _write_json(exp_dir / "experiment.json", {
+        "format_version": FORMAT_VERSION, "name": exp.name, "source_experiment_id": exp.experiment_id,
+        "tags": dict(sorted(exp.tags.items())), "mlflow_version": mlflow.__version__,
+        "exported_at_ms": int(time.time() * 1000)})
+
+    run_dir = exp_dir / "runs" / run.info.run_id
+    if run_dir.exists():
+        shutil.rmtree(run_dir)  # a re-export replaces the previous one
+    art_dir = run_dir / "artifacts"
+    art_dir.mkdir(parents=True)
+
+    metrics = {}
+    for key in sorted(run.data.metrics):
+        history = client.get_metric_history(run.info.run_id, key)
+        metrics[key] = [{"value": m.value, "step": m.step, "timestamp": m.timestamp}
+                        for m in sorted(history, key=lambda m: (m.step, m.timestamp))]
+
+    limit = int(max_model_mb * 1024 * 1024)
+    files, skipped, models = [], [], []
+    # the run's own artifacts, top-level entry by entry (a folder named "model" only if small)
+    for entry in client.list_artifacts(run.info.run_id):
+        sizes = _tree(lambda p: client.list_artifacts(run.info.run_id, p), entry.path) if entry.is_dir \
+            else [(entry.path, int(entry.file_size or 0))]
+        total = sum(s for _, s in sizes)
+        if entry.is_dir and entry.path.split("/")[-1] == "model" and total > limit:
+            skipped.append({"path": entry.path, "bytes": total, "reason": f"model larger than {max_model_mb} MB"})
+            continue
+        client.download_artifacts(run.info.run_id, entry.path, str(art_dir))
+        files.extend(p for p, _ in sizes)
+    # MLflow 3 logged models (mlflow.<flavor>.log_model(name=...)) live beside the run's artifacts
+    for out in getattr(run.outputs, "model_outputs", None) or []:
+        try:
+            lm = client.get_logged_model(out.model_id)
+        except MlflowException:
+            continue
+        name = safe_name(lm.name or "model")
+        sizes = _tree(lambda p: client.list_logged_model_artifacts(lm.model_id, p))
+        total = sum(s for _, s in sizes)
+        if (art_dir / name).exists():
+            skipped.append({"path": name, "bytes": total, "model_id": lm.model_id,
+                            "reason": "a run artifact of that name exists"})
+        elif total > limit:
+            skipped.append({"path": name, "bytes": total, "model_id": lm.model_id,
+                            "reason": f"model larger than {max_model_mb} MB"})
+        else:
+            with tempfile.TemporaryDirectory() as tmp:
+                local = mlflow.artifacts.download_artifacts(artifact_uri=lm.artifact_location, dst_path=tmp)
+                shutil.copytree(local, art_dir / name)
+            files.extend(f"{name}/{p}" for p, _ in sizes)
+            models.append({"name": lm.name, "model_id": lm.model_id, "path": name})
+    for s in skipped:
+        say(f"  skipped artifact {s['path']} ({s['bytes'] / 1e6:.1f} MB): {s['reason']}")
+    if not files:
+        art_dir.rmdir()
+    model_files = (art_dir / MODEL_DIR).rglob("*") if (art_dir / MODEL_DIR / "MLmodel").is_file() else None
+    model_bytes = sum(f.stat().st_size for f in model_files if f.is_file()) if model_files is not None else None
+
+    info = run.info
+    doc = {
+        "format_version": FORMAT_VERSION,
+        "run_id": info.run_id, "run_name": info.run_name, "experiment_name": exp.name,
+        "status": info.status, "start_time": info.start_time, "end_time": info.end_time,
+        "params": dict(sorted(run.data.params.items())),
+        "metrics": metrics,
+        "tags": dict(sorted(run.data.tags.items())),
+        "inputs": _inputs_to_json(run),
+        "artifacts": {"files": sorted(files), "models": models, "skipped": skipped},
+    }
+    _write_json(run_dir / "run.json", doc)
+    if info.status == "RUNNING":
+        say(f"  warning: run {info.run_id} is still RUNNING; exported as it is now")
+    return ExportedRun(info.run_id, info.run_name, info.status, run_dir, len(files), skipped, model_bytes)
+
+
+def export_experiment(name: str, out_root: Path = BASELINES_DIR, uri: str | None = None,
+                      max_model_mb: float = DEFAULT_MAX_MODEL_MB,
+                      say: Callable[[str], None] = print) -> list[ExportedRun]:
+    """Export every active run of the experiment ``name``."""
+    client = _client(uri)
+    exp = client.get_experiment_by_name(name)
+    if exp is None:
+        known = [e.name for e in client.search_experiments()]
+        raise GoldenRecordError(f"experiment {name!r} not found in the tracking store",
+                                f"known experiments: {known}")
+    runs, token = [], None
+    while True:
+        page = client.search_runs([exp.experiment_id], max_results=1000, page_token=token,
+                                  order_by=["attributes.start_time ASC"])
+        runs.extend(page)
+        token = page.token
+        if not token:
+            break
+    return [export_run(r.info.run_id, out_root, uri, max_model_mb, say) for r in runs]
+
+
+# --------------------------------------------------------------------------- import
+@dataclass
+class ImportResult:
+    source_run_id: str
+    run_name: str
+    experiment: str
+    action: str              # "imported" or "skipped"
+    run_id: str | None       # the run in this store
+    reason: str = ""
+    model: bool = False      # the run has a model/ artifact (runs:/<run_id>/model)
+
+
+def _find_existing(client, experiment_id: str, source_id: str) -> tuple[str, str] | None:
+    from mlflow.exceptions import MlflowException
+
+    found = client.search_runs([experiment_id], filter_string=f"tags.`{SOURCE_TAG}` = '{source_id}'",
+                               max_results=1)
+    if found:
+        return found[0].info.run_id, "already imported"
+    try:
+        original = client.get_run(source_id)
+    except MlflowException:
+        return None
+    if original.info.lifecycle_stage == "active":
+        return original.info.run_id, "the original run is in this store"
+    return None
+
+
+def _dataset_inputs(items: list[dict]):
+    from mlflow.entities import Dataset, DatasetInput, InputTag
+
+    out = []
+    for item in items:
+        d = item["dataset"]
+        out.append(DatasetInput(Dataset(name=d["name"], digest=d["digest"], source_type=d["source_type"],
+                                        source=d["source"], schema=d.get("schema"), profile=d.get("profile")),
+                                tags=[InputTag(k, v) for k, v in item.get("tags", {}).items()]))
+    return out
+
+
+def import_run(run_dir: Path, experiment_id: str, experiment_name: str, uri: str | None = None) -> ImportResult:
+    from mlflow.entities import Metric, Param
+
+    client = _client(uri)
+    doc = json.loads((Path(run_dir) / "run.json").read_text())
+    tags = dict(doc.get("tags") or {})
+    source_id = tags.get(SOURCE_TAG) or doc["run_id"]  # a re-exported import keeps its origin
+    run_name = doc.get("run_name") or tags.get("mlflow.runName") or source_id
+    art_dir = Path(run_dir) / "artifacts"
+    has_model = (art_dir / MODEL_DIR / "MLmodel").is_file()
+    existing = _find_existing(client, experiment_id, source_id)
+    if existing:
+        return ImportResult(source_id, run_name, experiment_name, "skipped", existing[0], existing[1], has_model)
+
+    for key in _DROPPED_TAGS:
+        if key in tags:
+            tags[f"baseline.source_{key.split('.')[-1]}"] = tags.pop(key)
+    tags.update({BASELINE_TAG: "true", SOURCE_TAG: source_id, SOURCE_EXPERIMENT_TAG: doc.get("experiment_name", "")})
+    tags["mlflow.runName"] = run_name
+    run = client.create_run(experiment_id, start_time=doc.get("start_time"), tags=tags, run_name=run_name)
+    run_id = run.info.run_id
+    try:
+        params = [Param(k, str(v)) for k, v in (doc.get("params") or {}).items()]
+        for chunk in _chunks(params, 100):
+            client.log_batch(run_id, params=chunk)
+        metrics = [Metric(key, float(m["value"]), int(m["timestamp"]), int(m.get("step") or 0))
+                   for key, history in (doc.get("metrics") or {}).items() for m in history]
+        for chunk in _chunks(metrics, 1000):
+            client.log_batch(run_id, metrics=chunk)
+        if doc.get("inputs"):
+            client.log_inputs(run_id, datasets=_dataset_inputs(doc["inputs"]))
+        if art_dir.is_dir() and any(art_dir.iterdir()):
+            # the exported model (MLmodel, pyfunc code, code_paths package, fitted parameters)
+            # becomes the run artifact model/: runs:/<run_id>/model loads it
+            client.log_artifacts(run_id, str(art_dir))
+        status = doc.get("status") or "FINISHED"
+        if status != "RUNNING":
+            client.set_terminated(run_id, status, end_time=doc.get("end_time"))
+    except BaseException:
+        client.delete_run(run_id)  # no half-imported run that a later import would take as present
+        raise
+    return ImportResult(source_id, run_name, experiment_name, "imported", run_id, model=has_model)
+
+
+def import_baselines(root: Path = BASELINES_DIR, uri: str | None = None,
+                     experiments: list[str] | None = None) -> list[ImportResult]:
+    """Import every ``<root>/*/experiment.json`` with its runs (optionally only some experiments)."""
+    import mlflow
+
+
+    uri = uri or mlflow.get_tracking_uri()
+    client = _client(uri)
+    results = []
+    for exp_file in sorted(Path(root).glob("*/experiment.json")):
+        meta = json.loads(exp_file.read_text())
+        name = meta["name"]
+        if experiments and name not in experiments and exp_file.parent.name not in experiments:
+            continue
+        exp_id = tracking.ensure_experiment(name, uri)
+        for key, value in (meta.get("tags") or {}).items():
+            if not key.startswith("mlflow.") or key == "mlflow.note.content":
+                client.set_experiment_tag(exp_id, key, value)
+        for run_file in sorted((exp_file.parent / "runs").glob("*/run.json")):
+            results.append(import_run(run_file.parent, exp_id, name, uri))
+    return results
+
+
+# --------------------------------------------------------------------------- command lines
+def _configure(uri: str | None) -> str:
+    import os
+
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+    if uri:
+        import mlflow
+
+        register_url(uri)
+        mlflow.set_tracking_uri(uri)
+        return uri
+    return tracking.configure(load_settings())
+
+
+def export_main(argv: list[str] | None = None) -> int:
+    """``scripts/export_baseline.py``: write runs to baselines/<experiment>/ for sharing through Git."""
+    import argparse
+
+
+    p = argparse.ArgumentParser(prog="export_baseline.py", description=export_main.__doc__)
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--run-id", action="append", help="run to export (repeatable)")
+    what.add_argument("--experiment", help="export every active run of this experiment")
+    p.add_argument("--out", type=Path, default=BASELINES_DIR, help="baselines folder (default %(default)s)")
+    p.add_argument("--max-model-mb", type=float, default=DEFAULT_MAX_MODEL_MB,
+                   help="skip a model folder larger than this (default %(default)s MB)")
+    p.add_argument("--tracking-uri", help="tracking store (default MLFLOW_TRACKING_URI, else config/settings.yaml)")
+    args = p.parse_args(argv)
+    uri = _configure(args.tracking_uri)
+    print(f"tracking store: {redact(uri)}")
+    if args.run_id:
+        done = [export_run(r, args.out, uri, args.max_model_mb) for r in args.run_id]
+    else:
+        done = export_experiment(args.experiment, args.out, uri, args.max_model_mb)
+    for d in done:
+        print(f"exported run {d.run_id} ({d.run_name}, {d.status}, {d.artifacts} artifact files) -> {d.folder}")
+        print(f"  {d.model_line()}")
+    if not done:
+        print("no runs to export")
+    else:
+        print(f"share them: git add {args.out} && git commit -m 'Baseline: <what changed and why>'")
+    return 0
+
+
+def import_main(argv: list[str] | None = None) -> int:
+    """``scripts/import_baseline.py``: import baselines/ into the local tracking store (idempotent)."""
+    import argparse
+
+
+    p = argparse.ArgumentParser(prog="import_baseline.py", description=import_main.__doc__)
+    p.add_argument("--dir", type=Path, default=BASELINES_DIR, help="baselines folder (default %(default)s)")
+    p.add_argument("--experiment", action="append", help="only this experiment (name or folder; repeatable)")
+    p.add_argument("--tracking-uri", help="tracking store (default MLFLOW_TRACKING_URI, else config/settings.yaml)")
+    args = p.parse_args(argv)
+    if not Path(args.dir).is_dir():
+        raise TrackingError(f"baselines folder {args.dir} does not exist", "pass --dir")
+    uri = _configure(args.tracking_uri)
+    results = import_baselines(args.dir, uri, args.experiment)
+    for r in results:
+        extra = f" ({r.reason})" if r.reason else ""
+        model = f"; model: runs:/{r.run_id}/model" if r.model else "; no model (none was exported)"
+        print(f"{r.action} {r.experiment} / {r.run_name}: source run {r.source_run_id} -> run {r.run_id}{extra}{model}")
+    imported = sum(r.action == "imported" for r in results)
+    print(f"baselines: {imported} imported, {len(results) - imported} already present, into {redact(uri)}")
+    return 0
