@@ -10,7 +10,6 @@ logs the match-weights chart and the floor flag the README describes.
 """
 from __future__ import annotations
 
-import ast
 import json
 import re
 import shlex
