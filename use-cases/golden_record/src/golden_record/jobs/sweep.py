@@ -37,6 +37,7 @@ import yaml
 from golden_record.tracking import diagnostics
 from golden_record.tracking import plots
 from golden_record.tracking import store as tracking
+from golden_record.tracking import ui as tracking_ui
 from golden_record.io import warehouse
 from golden_record.errors import DataError
 from golden_record.evaluation import labelled
@@ -290,7 +291,9 @@ def run_sweep(base_data: dict, base_config: ModelConfig, spec: SweepSpec, settin
                     lifecycle.client.log_batch(child.info.run_id,
                                                metrics=[Metric(k, v, now, 0) for k, v in metrics.items()],
                                                params=[Param(k, v) for k, v in params.items()],
-                                               tags=[RunTag("sweep.combination", str(ci))])
+                                               tags=[RunTag("sweep.combination", str(ci)), RunTag(
+                                                   tracking_ui.NOTE_TAG,
+                                                   tracking_ui.child_description(metrics, row.threshold, combo))])
                     lifecycle.end(child.info.run_id, "FINISHED")
                 children.append({"run_id": child.info.run_id, "run_name": name, "combination": ci,
                                  "threshold": float(row.threshold), **metrics,
@@ -337,6 +340,7 @@ def run_sweep(base_data: dict, base_config: ModelConfig, spec: SweepSpec, settin
                     log_model(best_scored, best_cfg, folder)
         total = time.perf_counter() - started
         mlflow.log_metric("seconds_total", total)
+        tracking_ui.describe_sweep_run(parent_id, summary, best["run_name"], target_precision, len(table))
         lifecycle.finish()
         return {"run_id": parent_id, "experiment_id": experiment_id, "table": table, "summary": summary,
                 "best": best, "reaching": reaching, "seconds": total, "select_by": select_by,

@@ -22,6 +22,7 @@ from golden_record.linkage.decision import is_match
 from golden_record.linkage.fitting import model_type_of
 from golden_record.tracking import diagnostics
 from golden_record.tracking import plots
+from golden_record.tracking import ui as tracking_ui
 from golden_record.io import redaction
 from golden_record.tracking import store as tracking
 from golden_record.io import warehouse
@@ -429,6 +430,7 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
         total = time.perf_counter() - started
         mlflow.log_metrics({"seconds_log": progress.timings["log"], "seconds_total": total})
         metrics["seconds_log"], metrics["seconds_total"] = progress.timings["log"], total
+        tracking_ui.describe_training_run(run_id, metrics, config.threshold)   # key figures first on the run page
         runs.finish()
         return RunOutcome(run_id, experiment_id, metrics, scored, evaluation)
     except BaseException as exc:

@@ -76,20 +76,30 @@ def configure(settings: Settings) -> str:
 
 
 def ensure_experiment(name: str, uri: str) -> str:
+    """The experiment's id, created (or restored) when needed, and made fit for the MLflow UI:
+    tagged as a model-training experiment and holding the runs table's saved view "Key metrics"
+    (:func:`golden_record.tracking.ui.prepare_experiment`)."""
     import mlflow
+
+    from golden_record.tracking import ui
 
     client = mlflow.MlflowClient(uri)
     exp = client.get_experiment_by_name(name)
     if exp is None:
         try:
-            return client.create_experiment(name, artifact_location=artifact_root(uri))
+            experiment_id = client.create_experiment(name, artifact_location=artifact_root(uri),
+                                                     tags={ui.EXPERIMENT_KIND_TAG: ui.MODEL_TRAINING_KIND})
         except Exception:  # created meanwhile by another process
             exp = client.get_experiment_by_name(name)
             if exp is None:
                 raise
-    elif exp.lifecycle_stage == "deleted":
-        client.restore_experiment(exp.experiment_id)
-    return exp.experiment_id
+            experiment_id = exp.experiment_id
+    else:
+        experiment_id = exp.experiment_id
+        if exp.lifecycle_stage == "deleted":
+            client.restore_experiment(experiment_id)
+    ui.prepare_experiment(client, experiment_id, name)
+    return experiment_id
 
 
 def start_run(experiment_id: str, experiment: str, run_name: str):
@@ -248,5 +258,9 @@ def init_main(argv: list[str] | None = None) -> int:
 
 
 def ui_hint(experiment_id: str, run_id: str) -> str:
-    return (f"open the MLflow UI: make mlflow-ui, then http://127.0.0.1:5000/#/experiments/{experiment_id}/runs/{run_id}"
-            f"  (all runs: http://127.0.0.1:5000/#/experiments/{experiment_id}/runs)")
+    """Where to look: the run's page and the runs table with the key metrics, both in MLflow's
+    model-training view (see :mod:`golden_record.tracking.ui`)."""
+    from golden_record.tracking import ui
+
+    return (f"open the MLflow UI: make mlflow-ui, then {ui.run_url(experiment_id, run_id)}"
+            f"  (all runs, key metrics first: {ui.runs_url(experiment_id)})")
