@@ -160,8 +160,12 @@ def _read_tables(url: str):
 
 @pytest.fixture
 def hand(hand_url):
+    """The hand-made warehouse, with no golden records yet (a first build: golden ids are then
+    the smallest member ids)."""
     _load_hand_warehouse(hand_url)
     with psycopg.connect(hand_url) as conn:
+        conn.execute("DROP TABLE IF EXISTS golden_records, citizen_golden_map, golden_redirects")
+        conn.commit()
         yield conn
 
 
@@ -844,8 +848,6 @@ def test_golden_ids_are_stable_across_rebuilds_and_retired_ids_are_redirected(ha
     """Issue 14, point 2: a rebuild keeps every golden id whose people did not change; a merge
     keeps the id of the larger part and redirects the other in golden_redirects (same
     transaction); a retired id is never given out again."""
-    hand.execute("DROP TABLE IF EXISTS golden_redirects")
-    hand.commit()
     first = golden.build_golden_records(_hand_scored(), CONFIG, hand, run_id="first")
     ids_first = dict(_map_rows_of(hand_url))
     again = golden.build_golden_records(_hand_scored(), CONFIG, hand, run_id="again")

@@ -25,7 +25,7 @@ METRICS = ["precision", "recall", "f1_score", "training_pairs", "match_pairs", "
            "seconds_compare", "seconds_fit", "seconds_evaluate", "seconds_log", "seconds_total",
            "estimated_precision", "estimated_recall", "estimated_f1", "calibration_ece", "calibration_brier"]
 PLOTS = ["confusion_matrix.png", "precision_recall_curve.png", "roc_curve.png", "match_weight_histogram.png",
-         "m_u_parameters.png", "reliability.png"]
+         "m_u_parameters.png", "reliability.png", "match_weights.png"]
 
 
 def train(env: dict, *args: str, timeout: int = 600):

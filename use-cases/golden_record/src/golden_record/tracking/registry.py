@@ -59,6 +59,19 @@ def f1_on_current_data(client, run_id: str, settings: Settings) -> tuple[float, 
     return float(ev.metrics["f1_score"]), tracking.frame_digest(records)
 
 
+def logged_model_uri(run_id: str) -> str:
+    """The run's logged model as MLflow 3 knows it (``models:/m-…``); ``runs:/<id>/model`` for a
+    run logged before logged models (registering that one through the run's path would warn)."""
+    import mlflow
+
+    try:
+        logged = mlflow.search_logged_models(filter_string=f"source_run_id = '{run_id}'", output_format="list")
+    except Exception:  # noqa: BLE001 - stores without logged models
+        logged = []
+    named = [m for m in logged if m.name == "model"]
+    return named[0].model_uri if named else f"runs:/{run_id}/model"
+
+
 def register(run_id: str, settings: Settings, uri: str) -> str:
     """Register the run's model; move ``champion`` when it wins. Returns what happened, in words."""
     import mlflow
@@ -68,8 +81,11 @@ def register(run_id: str, settings: Settings, uri: str) -> str:
     run = client.get_run(run_id)
     f1 = run_f1(run)
     if f1 is None:
-        raise GoldenRecordError(f"run {run_id} has no f1_score to compare", "register a run with ground truth")
-    version = mlflow.register_model(f"runs:/{run_id}/model", MODEL_NAME)
+        raise GoldenRecordError(f"run {run_id} has no f1_score to compare: registering promotes the champion by F1 "
+                                "against the ground truth (data.truth)",
+                                "register a run trained on a table with a ground truth; without one, keep the run "
+                                "id (or the sweep's best threshold) and build golden records with golden-record golden --run-id")
+    version = mlflow.register_model(logged_model_uri(run_id), MODEL_NAME)
     client.set_model_version_tag(MODEL_NAME, version.version, "f1_score", f"{f1:.6f}")
     client.set_model_version_tag(MODEL_NAME, version.version, "data.digest", run.data.tags.get("data.digest", ""))
     try:

@@ -182,12 +182,14 @@ def training_description(metrics: Mapping[str, Any], threshold: float,
 
 def child_description(metrics: Mapping[str, Any], threshold: float, combo: Mapping[str, Any] | None = None) -> str:
     """A sweep child's description: its own figures."""
-    text = (f"**F1 {_num(metrics.get('f1_score'))}** · precision {_num(metrics.get('precision'))} · "
-            f"recall {_num(metrics.get('recall'))} at match threshold **{float(threshold):g}**; "
+    p = "" if _has(metrics, "f1_score") or not _has(metrics, "labelled_f1") else "labelled_"
+    f1 = "f1_score" if not p else "labelled_f1"
+    text = (f"**{'labelled ' if p else ''}F1 {_num(metrics.get(f1))}** · precision {_num(metrics.get(p + 'precision'))} · "
+            f"recall {_num(metrics.get(p + 'recall'))} at match threshold **{float(threshold):g}**; "
             f"estimated F1 {_num(metrics.get('estimated_f1'))}. "
             f"{_count(metrics, 'match_pairs')} of {_count(metrics, 'training_pairs')} candidate pairs classified "
-            f"as matches ({_count(metrics, 'false_positives')} false matches, {_count(metrics, 'false_negatives')} "
-            "true pairs missed).")
+            f"as matches ({_count(metrics, p + 'false_positives')} false matches, "
+            f"{_count(metrics, p + 'false_negatives')} true pairs missed{' among the labelled pairs' if p else ''}).")
     if combo:
         text += " Settings: " + ", ".join(f"`{k}` = `{v}`" for k, v in combo.items()) + "."
     return text[:MAX_NOTE]
@@ -197,9 +199,12 @@ def sweep_description(summary: Mapping[str, Any], best_run_name: str, target_pre
                       children: int, artifacts: Mapping[str, list[str]] | None = None) -> str:
     """A sweep parent's description: the best threshold and its F1, the lowest threshold reaching
     the target precision, how to see the children, where the plot is."""
-    lines = [f"Best threshold by F1: **{float(summary['best_threshold']):g}**, **F1 "
-             f"{_num(summary['best_f1_score'])}** (precision {_num(summary.get('best_precision'))}, recall "
-             f"{_num(summary.get('best_recall'))}); child run `{best_run_name}`"]
+    labelled = "best_f1_score" not in summary and "best_labelled_f1" in summary    # chosen on review labels
+    prefix, by = ("best_labelled_", "labelled F1") if labelled else ("best_", "F1")
+    lines = [f"Best threshold by {by}: **{float(summary['best_threshold']):g}**, **{by} "
+             f"{_num(summary.get(prefix + ('f1' if labelled else 'f1_score')))}** (precision "
+             f"{_num(summary.get(prefix + 'precision'))}, recall {_num(summary.get(prefix + 'recall'))}); "
+             f"child run `{best_run_name}`"]
     if "lowest_threshold_at_target_precision" in summary:
         lines.append(f"Lowest threshold with precision ≥ {target_precision:g}: "
                      f"{float(summary['lowest_threshold_at_target_precision']):g} (recall "
