@@ -97,7 +97,8 @@ def logged_model_file(client, run_id: str, dst: Path) -> Path:
     def candidates():
         yield f"runs:/{run_id}/model"
         try:  # MLflow 3: the run's LoggedModel, should the runs:/ URI not resolve
-            logged = mlflow.search_logged_models(filter_string=f"source_run_id = '{run_id}'", output_format="list")
+            logged = mlflow.search_logged_models(experiment_ids=[client.get_run(run_id).info.experiment_id],
+                                                 filter_string=f"source_run_id = '{run_id}'", output_format="list")
         except Exception as exc:  # noqa: BLE001 - stores without logged models
             errors.append(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
             return

@@ -59,13 +59,14 @@ def f1_on_current_data(client, run_id: str, settings: Settings) -> tuple[float, 
     return float(ev.metrics["f1_score"]), tracking.frame_digest(records)
 
 
-def logged_model_uri(run_id: str) -> str:
+def logged_model_uri(run_id: str, experiment_id: str) -> str:
     """The run's logged model as MLflow 3 knows it (``models:/m-…``); ``runs:/<id>/model`` for a
     run logged before logged models (registering that one through the run's path would warn)."""
     import mlflow
 
     try:
-        logged = mlflow.search_logged_models(filter_string=f"source_run_id = '{run_id}'", output_format="list")
+        logged = mlflow.search_logged_models(experiment_ids=[experiment_id], output_format="list",
+                                             filter_string=f"source_run_id = '{run_id}'")
     except Exception:  # noqa: BLE001 - stores without logged models
         logged = []
     named = [m for m in logged if m.name == "model"]
@@ -85,7 +86,7 @@ def register(run_id: str, settings: Settings, uri: str) -> str:
                                 "against the ground truth (data.truth)",
                                 "register a run trained on a table with a ground truth; without one, keep the run "
                                 "id (or the sweep's best threshold) and build golden records with golden-record golden --run-id")
-    version = mlflow.register_model(logged_model_uri(run_id), MODEL_NAME)
+    version = mlflow.register_model(logged_model_uri(run_id, run.info.experiment_id), MODEL_NAME)
     client.set_model_version_tag(MODEL_NAME, version.version, "f1_score", f"{f1:.6f}")
     client.set_model_version_tag(MODEL_NAME, version.version, "data.digest", run.data.tags.get("data.digest", ""))
     try:
