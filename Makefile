@@ -10,9 +10,11 @@ ROWS ?= 100000
 DUPLICATE_RATE ?= 0.2
 SEED ?= 42
 UI_PORT ?= 5000
+REVIEW_PORT ?= 8050
+REVIEW_ARGS ?=
 TRAIN_ARGS ?=
 
-.PHONY: help all install setup db tracking-store seed-data train sweep golden diagnose mlflow-ui test bench clean-venv import-baselines report
+.PHONY: help all install setup db tracking-store seed-data train sweep golden diagnose mlflow-ui review test bench clean-venv import-baselines report
 
 help: ## list the targets, and the package layout
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
@@ -26,6 +28,7 @@ help: ## list the targets, and the package layout
 	@echo "  tracking/    MLflow store, run lifecycle, diagnostics, registry, baselines, reports, plots"
 	@echo "  synthetic/   the seeders (citizens, people), their profiles (citizens, people, sparse), pair differences"
 	@echo "  jobs/        train, sweep, explain"
+	@echo "  web/         the clerical review page (Flask; templates/ and static/ inside)"
 	@echo "  linker.py    the Linker facade (fit, evaluate, predict, cluster)"
 
 all: setup seed-data train ## the main job end to end: install, database, seed, train, print where to look
@@ -53,6 +56,9 @@ train: install ## train, evaluate and log a run to MLflow (TRAIN_ARGS="--set mod
 
 mlflow-ui: install ## serve the MLflow UI on http://127.0.0.1:5000 over the project's store
 	$(BIN)/mlflow ui --backend-store-uri "$$($(PY) scripts/init_tracking.py --print-uri)" --host 127.0.0.1 --port $(UI_PORT)
+
+review: install ## clerical review page on http://127.0.0.1:8050 (REVIEW_PORT; REVIEW_ARGS="--run-id ID --reviewer NAME --blind")
+	$(PY) -m golden_record review --port $(REVIEW_PORT) $(REVIEW_ARGS)
 
 test: install ## both test lanes: fast (no database) then end to end (real PostgreSQL and MLflow)
 	$(PY) -m pytest -q -m "not e2e"

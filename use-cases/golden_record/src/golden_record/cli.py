@@ -101,6 +101,7 @@ class Progress:
 COMMANDS = {
     "train": ("golden_record.jobs.train", "main", "train, evaluate and log a model (--sweep, --write-golden, --register)"),
     "explain": ("golden_record.jobs.explain", "main", "why a logged model scores two records as it does (table + waterfall PNG)"),
+    "review": ("golden_record.web.review", "main", "the clerical review page: label a run's pairs in the browser (127.0.0.1)"),
     "golden": ("golden_record.golden.build", "main", "golden records from a logged model (--run-id)"),
     "seed": ("golden_record.synthetic.seed", "main", "seed synthetic records and their truth (--profile citizens|people|sparse)"),
     "diagnose": ("golden_record.tracking.diagnose", "main", "recent runs, why failed runs failed, stale runs"),
