@@ -101,6 +101,10 @@ class Progress:
 COMMANDS = {
     "train": ("golden_record.jobs.train", "main", "train, evaluate and log a model (--sweep, --write-golden, --register)"),
     "explain": ("golden_record.jobs.explain", "main", "why a logged model scores two records as it does (table + waterfall PNG)"),
+    "index": ("golden_record.io.block_index", "index_main",
+              "build the block index of a model's table (for the lookup service; --run-id or the champion)"),
+    "serve": ("golden_record.serve.main", "main",
+              "the lookup service: POST records, get candidate golden ids with explanations (--port 8060)"),
     "golden": ("golden_record.golden.build", "main", "golden records from a logged model (--run-id)"),
     "seed": ("golden_record.synthetic.seed", "main", "seed synthetic records and their truth (--profile citizens|people|sparse)"),
     "diagnose": ("golden_record.tracking.diagnose", "main", "recent runs, why failed runs failed, stale runs"),

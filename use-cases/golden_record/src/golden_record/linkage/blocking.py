@@ -161,3 +161,98 @@ def generate(prepared: pd.DataFrame, blocking_fields: list[str], settings: Candi
     pair_codes = pd.unique(np.concatenate(codes_all))  # hash-based union, first-seen order
     left, right = np.divmod(pair_codes, n)
     return Candidates(left.astype(np.int64), right.astype(np.int64), reports)
+
+
+# --------------------------------------------------------------------------- block keys as text
+#: separator of a multi-part key's values in a key string (``|`` and ``\`` inside a value are escaped)
+KEY_PART_SEPARATOR = "|"
+
+
+def fuzzy_pass_name(fields: list[str]) -> str:
+    """The name of the phonetic fuzzy pass, as :func:`generate` reports it."""
+    return "phonetic(" + "+".join(fields) + ")"
+
+
+def indexable_passes(blocking_fields: list[str] | None, settings: CandidateSettings) -> list[str]:
+    """The passes a block index can hold: every ``blocking_fields`` entry, and the phonetic fuzzy
+    pass. A sorted-neighbourhood pass pairs records by their rank in the sorted table, which no
+    key of one record can express: it is left out (:func:`unindexable_pass` names it)."""
+    names = list(blocking_fields or [])
+    if settings.fuzzy.method == "phonetic":
+        names.append(fuzzy_pass_name(settings.fuzzy.fields))
+    return list(dict.fromkeys(names))
+
+
+def unindexable_pass(settings: CandidateSettings) -> str | None:
+    """The pass of the config a block index cannot hold (the sorted-neighbourhood one), or None."""
+    if settings.fuzzy.method == "sorted_neighbourhood":
+        return f"sorted_neighbourhood(window={settings.fuzzy.window})"
+    return None
+
+
+def _key_text(values: pd.Series, spec_type: str | None) -> pd.Series:
+    """One key part's values as text, injectively and whatever the batch (a year is ``1985``
+    whether or not the column had gaps; a date ``1985-03-02``), escaped for joining."""
+    missing = values.isna().to_numpy()
+    if pd.api.types.is_datetime64_any_dtype(values):
+        unit = "D" if spec_type == "date" else "ns"
+        arr = values.to_numpy(dtype="datetime64[ns]")
+        text = np.datetime_as_string(arr, unit=unit).astype(object)
+    elif pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        codes, uniques = pd.factorize(values.to_numpy(dtype=np.float64, na_value=np.nan), use_na_sentinel=True)
+        text = np.array([str(int(u)) if float(u).is_integer() else repr(float(u)) for u in uniques] + [None],
+                        dtype=object)[codes]
+    else:
+        text = values.astype(object).to_numpy()
+        codes, uniques = pd.factorize(text, use_na_sentinel=True)
+        escaped = np.array([str(u).replace("\\", "\\\\").replace(KEY_PART_SEPARATOR, "\\" + KEY_PART_SEPARATOR)
+                            for u in uniques] + [None], dtype=object)
+        text = escaped[codes]
+    text = np.asarray(text, dtype=object)
+    text[missing] = None
+    return pd.Series(text, index=values.index, dtype=object)
+
+
+def pass_key_strings(prepared: pd.DataFrame, entry: str, spec_types: dict[str, str] | None = None) -> pd.Series:
+    """``"<entry>=<key value>"`` per record for one pass (None where a part is missing): two
+    records get the same string exactly when :func:`key_codes` puts them in one block of the pass.
+    ``spec_types`` (field -> declared type) tells dates from timestamps."""
+    spec_types = spec_types or {}
+    joined = None
+    for part in parse_key(entry):
+        spec_type = spec_types.get(part.fields[0]) if part.transform is None else None
+        text = _key_text(key_values(prepared, part), spec_type)
+        if joined is None:
+            joined = text
+        else:
+            both = joined.notna() & text.notna()
+            joined = (joined.where(both, "") + KEY_PART_SEPARATOR + text.where(both, "")).where(both, None)
+    prefix = entry + "="
+    return (prefix + joined.where(joined.notna(), "")).where(joined.notna(), None).astype(object)
+
+
+def block_key_strings(prepared: pd.DataFrame, blocking_fields: list[str] | None, settings: CandidateSettings,
+                      spec_types: dict[str, str] | None = None) -> pd.DataFrame:
+    """Every record's block keys, one row per (record, indexable pass) whose key is present:
+    ``position`` (into ``prepared``) and ``key`` (``"<pass>=<key value>"``). The passes are
+    :func:`indexable_passes`: the sorted-neighbourhood pass cannot be indexed.
+
+    Two records share a key string exactly when a pass of :func:`generate` puts them in one block
+    (before the ``max_block_size`` guard, which depends on the block's size, not on the key).
+    """
+    passes = [(entry, entry) for entry in blocking_fields or []]
+    if settings.fuzzy.method == "phonetic":   # the same key as the entry phonetic(a,b), named as generate does
+        passes.append((fuzzy_pass_name(settings.fuzzy.fields), f"phonetic({','.join(settings.fuzzy.fields)})"))
+    parts = []
+    for name, entry in passes:
+        keys = pass_key_strings(prepared, entry, spec_types)
+        if entry != name:
+            keys = (name + "=" + keys.str.slice(len(entry) + 1)).where(keys.notna(), None)
+        present = keys.notna().to_numpy()
+        parts.append(pd.DataFrame({"position": np.flatnonzero(present).astype(np.int64),
+                                   "key": keys.to_numpy()[present]}))
+    if not parts:
+        return pd.DataFrame({"position": np.empty(0, np.int64), "key": np.empty(0, dtype=object)})
+    out = pd.concat(parts, ignore_index=True)
+    # a one-field fuzzy pass is named like the entry phonetic(f): one row, not two
+    return out.drop_duplicates(ignore_index=True) if len(passes) != len(set(p[0] for p in passes)) else out
