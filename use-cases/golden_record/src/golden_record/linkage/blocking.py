@@ -190,45 +190,48 @@ def unindexable_pass(settings: CandidateSettings) -> str | None:
     return None
 
 
-def _key_text(values: pd.Series, spec_type: str | None) -> pd.Series:
-    """One key part's values as text, injectively and whatever the batch (a year is ``1985``
-    whether or not the column had gaps; a date ``1985-03-02``), escaped for joining."""
-    missing = values.isna().to_numpy()
+def _key_text(values: pd.Series, spec_type: str | None) -> np.ndarray:
+    """One key part's values as text (an object array, None where missing), injectively and
+    whatever the batch (a year is ``1985`` whether or not the column had gaps; a date
+    ``1985-03-02``), ``|`` and ``\\`` escaped for joining. Runs on the distinct values."""
     if pd.api.types.is_datetime64_any_dtype(values):
-        unit = "D" if spec_type == "date" else "ns"
         arr = values.to_numpy(dtype="datetime64[ns]")
-        text = np.datetime_as_string(arr, unit=unit).astype(object)
-    elif pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        text = np.datetime_as_string(arr, unit="D" if spec_type == "date" else "ns").astype(object)
+        text[np.isnat(arr)] = None
+        return text
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
         codes, uniques = pd.factorize(values.to_numpy(dtype=np.float64, na_value=np.nan), use_na_sentinel=True)
-        text = np.array([str(int(u)) if float(u).is_integer() else repr(float(u)) for u in uniques] + [None],
+        return np.array([str(int(u)) if float(u).is_integer() else repr(float(u)) for u in uniques] + [None],
                         dtype=object)[codes]
-    else:
-        text = values.astype(object).to_numpy()
-        codes, uniques = pd.factorize(text, use_na_sentinel=True)
-        escaped = np.array([str(u).replace("\\", "\\\\").replace(KEY_PART_SEPARATOR, "\\" + KEY_PART_SEPARATOR)
-                            for u in uniques] + [None], dtype=object)
-        text = escaped[codes]
-    text = np.asarray(text, dtype=object)
-    text[missing] = None
-    return pd.Series(text, index=values.index, dtype=object)
+    codes, uniques = pd.factorize(values.to_numpy(dtype=object), use_na_sentinel=True)
+    return np.array([str(u).replace("\\", "\\\\").replace(KEY_PART_SEPARATOR, "\\" + KEY_PART_SEPARATOR)
+                     for u in uniques] + [None], dtype=object)[codes]
 
 
-def pass_key_strings(prepared: pd.DataFrame, entry: str, spec_types: dict[str, str] | None = None) -> pd.Series:
-    """``"<entry>=<key value>"`` per record for one pass (None where a part is missing): two
-    records get the same string exactly when :func:`key_codes` puts them in one block of the pass.
-    ``spec_types`` (field -> declared type) tells dates from timestamps."""
-    spec_types = spec_types or {}
+def _key_array(prepared: pd.DataFrame, entry: str, spec_types: dict[str, str]) -> np.ndarray:
+    """``"<entry>=<key value>"`` per record as an object array (None where a part is missing)."""
     joined = None
     for part in parse_key(entry):
         spec_type = spec_types.get(part.fields[0]) if part.transform is None else None
         text = _key_text(key_values(prepared, part), spec_type)
         if joined is None:
             joined = text
-        else:
-            both = joined.notna() & text.notna()
-            joined = (joined.where(both, "") + KEY_PART_SEPARATOR + text.where(both, "")).where(both, None)
-    prefix = entry + "="
-    return (prefix + joined.where(joined.notna(), "")).where(joined.notna(), None).astype(object)
+            continue
+        both = np.not_equal(joined, None) & np.not_equal(text, None)
+        out = np.full(len(text), None, dtype=object)
+        out[both] = joined[both] + KEY_PART_SEPARATOR + text[both]
+        joined = out
+    present = np.not_equal(joined, None)
+    out = np.full(len(joined), None, dtype=object)
+    out[present] = (entry + "=") + joined[present]
+    return out
+
+
+def pass_key_strings(prepared: pd.DataFrame, entry: str, spec_types: dict[str, str] | None = None) -> pd.Series:
+    """``"<entry>=<key value>"`` per record for one pass (None where a part is missing): two
+    records get the same string exactly when :func:`key_codes` puts them in one block of the pass.
+    ``spec_types`` (field -> declared type) tells dates from timestamps."""
+    return pd.Series(_key_array(prepared, entry, spec_types or {}), index=prepared.index, dtype=object)
 
 
 def block_key_strings(prepared: pd.DataFrame, blocking_fields: list[str] | None, settings: CandidateSettings,
@@ -243,16 +246,16 @@ def block_key_strings(prepared: pd.DataFrame, blocking_fields: list[str] | None,
     passes = [(entry, entry) for entry in blocking_fields or []]
     if settings.fuzzy.method == "phonetic":   # the same key as the entry phonetic(a,b), named as generate does
         passes.append((fuzzy_pass_name(settings.fuzzy.fields), f"phonetic({','.join(settings.fuzzy.fields)})"))
-    parts = []
+    positions, keys = [], []
     for name, entry in passes:
-        keys = pass_key_strings(prepared, entry, spec_types)
+        values = _key_array(prepared, entry, spec_types or {})
+        present = np.flatnonzero(np.not_equal(values, None))
+        values = values[present]
         if entry != name:
-            keys = (name + "=" + keys.str.slice(len(entry) + 1)).where(keys.notna(), None)
-        present = keys.notna().to_numpy()
-        parts.append(pd.DataFrame({"position": np.flatnonzero(present).astype(np.int64),
-                                   "key": keys.to_numpy()[present]}))
-    if not parts:
-        return pd.DataFrame({"position": np.empty(0, np.int64), "key": np.empty(0, dtype=object)})
-    out = pd.concat(parts, ignore_index=True)
+            values = np.array([name + v[len(entry):] for v in values], dtype=object)
+        positions.append(present.astype(np.int64))
+        keys.append(values)
+    out = pd.DataFrame({"position": np.concatenate(positions) if positions else np.empty(0, np.int64),
+                        "key": np.concatenate(keys) if keys else np.empty(0, dtype=object)})
     # a one-field fuzzy pass is named like the entry phonetic(f): one row, not two
     return out.drop_duplicates(ignore_index=True) if len(passes) != len(set(p[0] for p in passes)) else out
