@@ -7,7 +7,7 @@
   candidate golden ids, best first, each with its best record's probability, weight, is_match,
   review label and verdict, and per member record the per-comparison level and weight.
 
-Every error is JSON ``{"error": "...", "hint": "..."}``: 422 for a request that cannot be answered
+Every error is JSON ``{"error": "what went wrong: what to do"}``: 422 for a request that cannot be answered
 as sent (unknown field names are named, with the known ones), 503 when the database or the index
 is not there, 500 for anything unexpected.
 """
@@ -42,8 +42,9 @@ def _json(status: int, body: dict) -> Response:
     return Response(json.dumps(body, default=str), status_code=status, media_type="application/json")
 
 
-def _error(status: int, message: str, hint: str = "", **extra) -> Response:
-    return _json(status, {"error": scrub(message), **({"hint": hint} if hint else {}), **extra})
+def _error(status: int, message: str, hint: str = "") -> Response:
+    """``{"error": "what went wrong: what to do"}``, credentials scrubbed."""
+    return _json(status, {"error": scrub(f"{message}: {hint}" if hint else message)})
 
 
 def create_app(lookup: Lookup) -> FastAPI:
