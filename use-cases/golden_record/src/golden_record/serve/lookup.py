@@ -15,7 +15,8 @@ For a batch of incoming records, with one database round trip per step:
 5. a review label (``pair_labels``) of a pair, when the incoming record carries the id of a record
    of the table: reported beside the probability, and it decides the verdict (a reviewed pair is
    never overridden by the model);
-6. per golden id the best-scoring member; golden ids sorted by verdict then probability.
+6. per golden id the best-scoring member; golden ids sorted by verdict, then match weight (the
+   probability of every close pair rounds to 1.0, the weight does not).
 """
 from __future__ import annotations
 
@@ -128,7 +129,7 @@ class Lookup:
     def __init__(self, model, config: ModelConfig, threshold: float, run_id: str, pool: ConnectionPool):
         self.model, self.config, self.threshold, self.run_id, self.pool = model, config, threshold, run_id, pool
         self.fields = list(config.data.fields)
-        self.id_names = ("record_id", config.data.id)
+        self.id_names = tuple(dict.fromkeys(("record_id", config.data.id)))
         self.score_fields = [f for f in pair_fields(config) if f in config.data.fields]
         self.key_fields = block_index.key_fields(config)
         self.comparisons = [c.name for c in config.comparisons]
@@ -144,7 +145,7 @@ class Lookup:
 
     # ------------------------------------------------------------------ checks
     def known_fields(self) -> list[str]:
-        return [*self.id_names, *self.fields] if self.config.data.id != "record_id" else ["record_id", *self.fields]
+        return list(dict.fromkeys([*self.id_names, *self.fields]))
 
     def validate(self, records: list[dict]) -> list[tuple[int, str | None]]:
         """Unknown field names (422 naming them and the known fields); the id each record carries."""
@@ -326,7 +327,7 @@ class Lookup:
                 gid = golden[right[k]]
                 label = label_of.get(labels.ordered(rec.own_id, rid)) if rec.own_id not in (None, rid) else None
                 verdict = label or (labels.MATCH if is_match[k] else labels.NOT_MATCH)
-                member = {"record_id": rid, "match_probability": float(prob[k]), "match_weight": round(float(weight[k]), 4),
+                member = {"record_id": rid, "match_probability": float(prob[k]), "match_weight": float(weight[k]),
                           "is_match": bool(is_match[k]), "review_label": label, "verdict": verdict,
                           "comparisons": [{"comparison": c, "level": str(levels[c][k]), "weight": float(weights[c][k])}
                                           for c in self.comparisons]}
@@ -335,13 +336,14 @@ class Lookup:
                 g["records"].append(member)
             ranked = []
             for g in groups.values():
-                g["records"].sort(key=lambda m: (m["verdict"] != labels.MATCH, -m["match_probability"]))
+                # by weight: the probability of every close pair rounds to 1.0, its weight does not
+                g["records"].sort(key=lambda m: (m["verdict"] != labels.MATCH, -m["match_weight"], m["record_id"]))
                 best = g["records"][0]
                 g.update({"match_probability": best["match_probability"], "match_weight": best["match_weight"],
                           "is_match": best["is_match"], "review_label": best["review_label"],
                           "verdict": best["verdict"]})
                 ranked.append(g)
-            ranked.sort(key=lambda g: (g["verdict"] != labels.MATCH, -g["match_probability"], g["golden_id"]))
+            ranked.sort(key=lambda g: (g["verdict"] != labels.MATCH, -g["match_weight"], g["golden_id"]))
             notes = list(rec.notes)
             if any(g["provisional"] for g in ranked[:top]):
                 notes.append(f"a provisional golden id is the record's own id: the record has no row in {self.map_table} "

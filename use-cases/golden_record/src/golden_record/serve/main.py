@@ -9,6 +9,8 @@ starts, and ``/health`` and ``/match`` answer 503 saying so.
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import socket
 import sys
 import tempfile
@@ -35,7 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
     p.add_argument("--threshold", type=float, help="judge matches at this probability (default: the run's)")
-    p.add_argument("--pool-size", type=int, default=4, help="database connections at most (default 4)")
+    p.add_argument("--pool-size", type=int, default=4, help="database connections at most, per worker (default 4)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="worker processes, each with the model loaded (default 1; scoring is CPU-bound Python, so "
+                        "more concurrent requests than one process answers need more workers, up to the cores)")
     p.add_argument("--access-log", action="store_true", help="log every request (uvicorn's access log)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.add_argument("--verbose", action="store_true", help="print the full traceback on failure")
@@ -85,6 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     if not 1 <= args.port <= 65535:
         print(f"error: --port {args.port} is not a port (1-65535)", file=sys.stderr)
         return 2
+    if not 1 <= args.workers <= 64:
+        print(f"error: --workers {args.workers}: give 1 to 64 worker processes", file=sys.stderr)
+        return 2
     _check_port(args.host, args.port)
     lookup = build_lookup(args.run_id, args.champion, args.threshold, args.pool_size, args.quiet)
     status, health = lookup.health()
@@ -99,10 +107,53 @@ def main(argv: list[str] | None = None) -> int:
     rows = health.get("table_rows")
     print(f"serving the model of run {lookup.run_id} (threshold {lookup.threshold:g}) over {lookup.config.data.table} "
           f"({'?' if rows is None else f'{rows:,}'} records; {index}) on http://{args.host}:{args.port} "
+          f"({args.workers} worker{'s' if args.workers > 1 else ''}) "
           "(POST /match, GET /health, docs at /docs); Ctrl-C stops", flush=True)
+    if args.workers > 1:      # each worker process builds its own Lookup (model, pool) from these arguments
+        lookup.pool.close()
+        os.environ[_WORKER_ARGS] = json.dumps({"run_id": lookup.run_id, "threshold": lookup.threshold,
+                                               "pool_size": args.pool_size})
+        _run_workers(args)
+        return 0
     try:
         uvicorn.run(create_app(lookup), host=args.host, port=args.port, log_level="warning",
                     access_log=args.access_log)
     finally:
         lookup.pool.close()
     return 0
+
+
+_WORKER_ARGS = "GOLDEN_RECORD_SERVE_WORKER"
+
+
+def _run_workers(args) -> None:
+    """uvicorn's multiprocess supervisor over a listening socket bound here with IPPROTO_TCP: the
+    one uvicorn binds itself has protocol 0, so asyncio never sets TCP_NODELAY on the accepted
+    connections and every kept-alive answer waits ~40 ms for the client's delayed ACK (uvicorn
+    issue 3149; measured here: 56 ms instead of 14 ms a lookup)."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    config = uvicorn.Config("golden_record.serve.main:worker_app", factory=True, host=args.host, port=args.port,
+                            workers=args.workers, log_level="warning", access_log=args.access_log)
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((args.host, args.port))
+    sock.set_inheritable(True)
+    try:
+        Multiprocess(config, sockets=[sock]).run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sock.close()
+
+
+def worker_app():
+    """The app of one worker process of ``--workers N`` (uvicorn calls it in each process)."""
+    from golden_record.io.redaction import protect_process
+    from golden_record.serve.app import create_app
+
+    protect_process()
+    spec = json.loads(os.environ[_WORKER_ARGS])
+    return create_app(build_lookup(spec["run_id"], False, spec["threshold"], spec["pool_size"], quiet=True))
