@@ -12,9 +12,10 @@ SEED ?= 42
 UI_PORT ?= 5000
 REVIEW_PORT ?= 8050
 REVIEW_ARGS ?=
+SERVE_PORT ?= 8060
 TRAIN_ARGS ?=
 
-.PHONY: help all install setup db tracking-store seed-data train sweep golden diagnose mlflow-ui review test bench clean-venv import-baselines report
+.PHONY: help all install setup db tracking-store seed-data train sweep golden diagnose mlflow-ui review test bench clean-venv import-baselines report index serve bench-lookup
 
 help: ## list the targets, and the package layout
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
@@ -86,3 +87,12 @@ diagnose: install ## recent runs, why failed runs failed, stale RUNNING runs (DI
 
 sweep: install ## threshold sweep 0.80..0.99 as nested runs (SWEEP="match_threshold=0.80:0.99:0.01")
 	cd use-cases/golden_record && ../../$(PY) src/train.py --sweep "$(or $(SWEEP),match_threshold=0.80:0.99:0.01)" $(TRAIN_ARGS)
+
+index: install ## block index of the model's table, for lookups (INDEX_ARGS="--run-id ID"; default: the champion)
+	$(PY) -m golden_record index $(INDEX_ARGS)
+
+serve: install ## lookup service on http://127.0.0.1:8060 (SERVE_PORT=8060 SERVE_ARGS="--run-id ID"; needs make index)
+	$(PY) -m golden_record serve --port $(SERVE_PORT) $(SERVE_ARGS)
+
+bench-lookup: install ## lookup latency over HTTP, 2,000 requests at 100k and 1M records; index build time → bench/results.md
+	$(PY) scripts/bench_lookup.py $(BENCH_LOOKUP_ARGS)

@@ -161,3 +161,101 @@ def generate(prepared: pd.DataFrame, blocking_fields: list[str], settings: Candi
     pair_codes = pd.unique(np.concatenate(codes_all))  # hash-based union, first-seen order
     left, right = np.divmod(pair_codes, n)
     return Candidates(left.astype(np.int64), right.astype(np.int64), reports)
+
+
+# --------------------------------------------------------------------------- block keys as text
+#: separator of a multi-part key's values in a key string (``|`` and ``\`` inside a value are escaped)
+KEY_PART_SEPARATOR = "|"
+
+
+def fuzzy_pass_name(fields: list[str]) -> str:
+    """The name of the phonetic fuzzy pass, as :func:`generate` reports it."""
+    return "phonetic(" + "+".join(fields) + ")"
+
+
+def indexable_passes(blocking_fields: list[str] | None, settings: CandidateSettings) -> list[str]:
+    """The passes a block index can hold: every ``blocking_fields`` entry, and the phonetic fuzzy
+    pass. A sorted-neighbourhood pass pairs records by their rank in the sorted table, which no
+    key of one record can express: it is left out (:func:`unindexable_pass` names it)."""
+    names = list(blocking_fields or [])
+    if settings.fuzzy.method == "phonetic":
+        names.append(fuzzy_pass_name(settings.fuzzy.fields))
+    return list(dict.fromkeys(names))
+
+
+def unindexable_pass(settings: CandidateSettings) -> str | None:
+    """The pass of the config a block index cannot hold (the sorted-neighbourhood one), or None."""
+    if settings.fuzzy.method == "sorted_neighbourhood":
+        return f"sorted_neighbourhood(window={settings.fuzzy.window})"
+    return None
+
+
+def _key_text(values: pd.Series, spec_type: str | None) -> np.ndarray:
+    """One key part's values as text (an object array, None where missing), injectively and
+    whatever the batch (a year is ``1985`` whether or not the column had gaps; a date
+    ``1985-03-02``), ``|`` and ``\\`` escaped for joining. Runs on the distinct values."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        arr = values.to_numpy(dtype="datetime64[ns]")
+        text = np.datetime_as_string(arr, unit="D" if spec_type == "date" else "ns").astype(object)
+        text[np.isnat(arr)] = None
+        return text
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        codes, uniques = pd.factorize(values.to_numpy(dtype=np.float64, na_value=np.nan), use_na_sentinel=True)
+        return np.array([str(int(u)) if float(u).is_integer() else repr(float(u)) for u in uniques] + [None],
+                        dtype=object)[codes]
+    codes, uniques = pd.factorize(values.to_numpy(dtype=object), use_na_sentinel=True)
+    return np.array([str(u).replace("\\", "\\\\").replace(KEY_PART_SEPARATOR, "\\" + KEY_PART_SEPARATOR)
+                     for u in uniques] + [None], dtype=object)[codes]
+
+
+def _key_array(prepared: pd.DataFrame, entry: str, spec_types: dict[str, str]) -> np.ndarray:
+    """``"<entry>=<key value>"`` per record as an object array (None where a part is missing)."""
+    joined = None
+    for part in parse_key(entry):
+        spec_type = spec_types.get(part.fields[0]) if part.transform is None else None
+        text = _key_text(key_values(prepared, part), spec_type)
+        if joined is None:
+            joined = text
+            continue
+        both = np.not_equal(joined, None) & np.not_equal(text, None)
+        out = np.full(len(text), None, dtype=object)
+        out[both] = joined[both] + KEY_PART_SEPARATOR + text[both]
+        joined = out
+    present = np.not_equal(joined, None)
+    out = np.full(len(joined), None, dtype=object)
+    out[present] = (entry + "=") + joined[present]
+    return out
+
+
+def pass_key_strings(prepared: pd.DataFrame, entry: str, spec_types: dict[str, str] | None = None) -> pd.Series:
+    """``"<entry>=<key value>"`` per record for one pass (None where a part is missing): two
+    records get the same string exactly when :func:`key_codes` puts them in one block of the pass.
+    ``spec_types`` (field -> declared type) tells dates from timestamps."""
+    return pd.Series(_key_array(prepared, entry, spec_types or {}), index=prepared.index, dtype=object)
+
+
+def block_key_strings(prepared: pd.DataFrame, blocking_fields: list[str] | None, settings: CandidateSettings,
+                      spec_types: dict[str, str] | None = None) -> pd.DataFrame:
+    """Every record's block keys, one row per (record, indexable pass) whose key is present:
+    ``position`` (into ``prepared``) and ``key`` (``"<pass>=<key value>"``). The passes are
+    :func:`indexable_passes`: the sorted-neighbourhood pass cannot be indexed.
+
+    Two records share a key string exactly when a pass of :func:`generate` puts them in one block
+    (before the ``max_block_size`` guard, which depends on the block's size, not on the key).
+    """
+    passes = [(entry, entry) for entry in blocking_fields or []]
+    if settings.fuzzy.method == "phonetic":   # the same key as the entry phonetic(a,b), named as generate does
+        passes.append((fuzzy_pass_name(settings.fuzzy.fields), f"phonetic({','.join(settings.fuzzy.fields)})"))
+    positions, keys = [], []
+    for name, entry in passes:
+        values = _key_array(prepared, entry, spec_types or {})
+        present = np.flatnonzero(np.not_equal(values, None))
+        values = values[present]
+        if entry != name:
+            values = np.array([name + v[len(entry):] for v in values], dtype=object)
+        positions.append(present.astype(np.int64))
+        keys.append(values)
+    out = pd.DataFrame({"position": np.concatenate(positions) if positions else np.empty(0, np.int64),
+                        "key": np.concatenate(keys) if keys else np.empty(0, dtype=object)})
+    # a one-field fuzzy pass is named like the entry phonetic(f): one row, not two
+    return out.drop_duplicates(ignore_index=True) if len(passes) != len(set(p[0] for p in passes)) else out

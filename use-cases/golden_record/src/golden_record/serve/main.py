@@ -1,0 +1,159 @@
+"""``golden-record serve [--run-id ID | --champion] [--port 8060]``: the lookup service.
+
+Loads the model of a run (or of the registered champion, the default) once, connects to the
+warehouse through ``DATABASE_URL`` (else ``config/settings.yaml``), and serves
+:mod:`golden_record.serve.app` with uvicorn on 127.0.0.1. The block index
+(``golden-record index``) must have been built for the model's passes: without it the service
+starts, and ``/health`` and ``/match`` answer 503 saying so.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import sys
+import tempfile
+from pathlib import Path
+
+from golden_record.cli import Progress
+from golden_record.config import check_threshold, load_settings
+from golden_record.errors import GoldenRecordError
+from golden_record.io import warehouse
+
+DEFAULT_PORT = 8060
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="golden-record serve",
+                                description="Serve record lookups over HTTP: POST /match takes records by field "
+                                            "name and returns their candidate golden ids with probability and "
+                                            "per-comparison explanation; GET /health. Needs the block index "
+                                            "(golden-record index).")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--run-id", help="MLflow run whose logged model scores the lookups")
+    which.add_argument("--champion", action="store_true",
+                       help="the model registered as golden_record_dedup@champion (the default without --run-id)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+    p.add_argument("--threshold", type=float, help="judge matches at this probability (default: the run's)")
+    p.add_argument("--pool-size", type=int, default=4, help="database connections at most, per worker (default 4)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="worker processes, each with the model loaded (default 1; scoring is CPU-bound Python, so "
+                        "more concurrent requests than one process answers need more workers, up to the cores)")
+    p.add_argument("--access-log", action="store_true", help="log every request (uvicorn's access log)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.add_argument("--verbose", action="store_true", help="print the full traceback on failure")
+    return p
+
+
+def _check_port(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as exc:
+            raise GoldenRecordError(f"cannot listen on {host}:{port} ({exc.strerror})",
+                                    "pass another --port (make serve SERVE_PORT=...), or stop what uses it") from None
+
+
+def build_lookup(run_id: str | None, champion: bool, threshold: float | None, pool_size: int, quiet: bool):
+    """(Lookup, settings): the model loaded once, the warehouse checked, the pool ready."""
+    import mlflow
+
+    from golden_record.serve.lookup import ConnectionPool, Lookup
+    from golden_record.tracking import store as tracking
+    from golden_record.tracking.model_logging import load_logged_model, resolve_run
+
+    settings = load_settings()
+    progress = Progress(quiet=quiet)
+    client = mlflow.MlflowClient(tracking.configure(settings))
+    run = resolve_run(client, run_id, champion)
+    with tempfile.TemporaryDirectory() as tmp, progress.stage("model", announce=False):
+        model, config, logged_threshold = load_logged_model(client, run.info.run_id, Path(tmp))
+    threshold = check_threshold(threshold if threshold is not None else logged_threshold)
+    target = warehouse.resolve_target(settings, announce=not quiet)
+    with warehouse.connect(target, settings.database.connect_timeout_seconds) as conn:
+        if not warehouse.table_exists(conn, config.data.table):
+            raise warehouse.missing_table_error(conn, config.data.table, "data.table of the model's config")
+        warehouse.check_source(conn, config.data, list(config.data.fields))
+    pool = ConnectionPool(target.url, size=max(1, pool_size), timeout=settings.database.connect_timeout_seconds)
+    return Lookup(model, config, threshold, run.info.run_id, pool)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import uvicorn
+
+    from golden_record.serve.app import create_app
+
+    args = build_parser().parse_args(argv)
+    if not 1 <= args.port <= 65535:
+        print(f"error: --port {args.port} is not a port (1-65535)", file=sys.stderr)
+        return 2
+    if not 1 <= args.workers <= 64:
+        print(f"error: --workers {args.workers}: give 1 to 64 worker processes", file=sys.stderr)
+        return 2
+    _check_port(args.host, args.port)
+    lookup = build_lookup(args.run_id, args.champion, args.threshold, args.pool_size, args.quiet)
+    status, health = lookup.health()
+    for note in health.get("notes", []):
+        print(note, file=sys.stderr)
+    if status != 200:
+        print(f"warning: {health.get('error')}; the service answers 503 until then", file=sys.stderr)
+        index = "no usable block index"
+    else:
+        i = health["index"]
+        index = f"index {i['table']}: {i['rows']:,} keys of {i['records']:,} records"
+    rows = health.get("table_rows")
+    print(f"serving the model of run {lookup.run_id} (threshold {lookup.threshold:g}) over {lookup.config.data.table} "
+          f"({'?' if rows is None else f'{rows:,}'} records; {index}) on http://{args.host}:{args.port} "
+          f"({args.workers} worker{'s' if args.workers > 1 else ''}) "
+          "(POST /match, GET /health, docs at /docs); Ctrl-C stops", flush=True)
+    if args.workers > 1:      # each worker process builds its own Lookup (model, pool) from these arguments
+        lookup.pool.close()
+        os.environ[_WORKER_ARGS] = json.dumps({"run_id": lookup.run_id, "threshold": lookup.threshold,
+                                               "pool_size": args.pool_size})
+        _run_workers(args)
+        return 0
+    try:
+        uvicorn.run(create_app(lookup), host=args.host, port=args.port, log_level="warning",
+                    access_log=args.access_log)
+    finally:
+        lookup.pool.close()
+    return 0
+
+
+_WORKER_ARGS = "GOLDEN_RECORD_SERVE_WORKER"
+
+
+def _run_workers(args) -> None:
+    """uvicorn's multiprocess supervisor over a listening socket bound here with IPPROTO_TCP: the
+    one uvicorn binds itself has protocol 0, so asyncio never sets TCP_NODELAY on the accepted
+    connections and every kept-alive answer waits ~40 ms for the client's delayed ACK (uvicorn
+    issue 3149; measured here: 56 ms instead of 14 ms a lookup)."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    config = uvicorn.Config("golden_record.serve.main:worker_app", factory=True, host=args.host, port=args.port,
+                            workers=args.workers, log_level="warning", access_log=args.access_log)
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((args.host, args.port))
+    sock.set_inheritable(True)
+    try:
+        Multiprocess(config, sockets=[sock]).run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sock.close()
+
+
+def worker_app():
+    """The app of one worker process of ``--workers N`` (uvicorn calls it in each process)."""
+    from golden_record.io.redaction import protect_process
+    from golden_record.serve.app import create_app
+
+    protect_process()
+    spec = json.loads(os.environ[_WORKER_ARGS])
+    return create_app(build_lookup(spec["run_id"], False, spec["threshold"], spec["pool_size"], quiet=True))
