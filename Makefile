@@ -22,7 +22,7 @@ help: ## list the targets, and the package layout
 	@echo
 	@echo "package use-cases/golden_record/src/golden_record/ (README: The pipeline):"
 	@echo "  config.py errors.py cli.py   configuration, errors with their fix, the golden-record command"
-	@echo "  io/          warehouse (PostgreSQL), review labels (pair_labels), redaction of credentials"
+	@echo "  io/          warehouse (PostgreSQL), review labels (pair_labels), block index, redaction of credentials"
 	@echo "  linkage/     schema and cleaning by type, blocking keys, comparisons, model, scoring, explanations, pipeline"
 	@echo "  evaluation/  pair metrics and curves, bootstrap intervals"
 	@echo "  golden/      clustering, survivorship, golden tables from the schema"
@@ -30,6 +30,7 @@ help: ## list the targets, and the package layout
 	@echo "  synthetic/   the seeders (citizens, people), their profiles (citizens, people, sparse), pair differences"
 	@echo "  jobs/        train, sweep, explain"
 	@echo "  web/         the clerical review page (Flask; templates/ and static/ inside)"
+	@echo "  serve/       the lookup service (FastAPI): incoming records to candidate golden ids"
 	@echo "  linker.py    the Linker facade (fit, evaluate, predict, cluster)"
 
 all: setup seed-data train ## the main job end to end: install, database, seed, train, print where to look

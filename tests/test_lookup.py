@@ -346,3 +346,19 @@ def test_several_workers_each_answer_with_the_same_model(service):
     finally:
         _stop(proc)
     assert proc.returncode is not None
+
+
+def test_a_golden_rebuild_keeps_an_existing_index_fresh(service):
+    """Once a warehouse has a block index, every golden write rebuilds it in the same stage (the
+    lookup service would otherwise answer from stale blocks), and says so."""
+    with psycopg.connect(service["url"], autocommit=True) as conn:
+        before = block_index.read_info(conn, service["config"])
+    done = run([sys.executable, "-m", "golden_record", "golden", "--run-id", service["run_id"]], service["env"])
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "block index golden_records_block_keys rebuilt for the lookup service" in done.stderr, done.stderr
+    with psycopg.connect(service["url"], autocommit=True) as conn:
+        after = block_index.read_info(conn, service["config"])
+        rows = conn.execute("SELECT count(*) FROM citizens").fetchone()[0]
+    assert after.built_at >= before.built_at and after.records == rows
+    health = requests.get(service["base"] + "/health", timeout=10).json()
+    assert health["index"]["fresh"] is True

@@ -253,9 +253,20 @@ def write_report(results: dict) -> None:
             lines.append(f"| {t['threshold']:.2f} | {t['precision']:.4f} | {t['recall']:.4f} | {t['f1_score']:.4f} |")
     text = "\n".join(lines) + "\n"
     BENCH_DIR.mkdir(exist_ok=True)
+    text += _kept_section(BENCH_DIR / "results.md", "bench-lookup")   # written by scripts/bench_lookup.py
     (BENCH_DIR / "results.md").write_text(text)
     (BENCH_DIR / "results.json").write_text(json.dumps(results, indent=2))
     print(text)
+
+
+def _kept_section(path: Path, name: str) -> str:
+    """The part of ``path`` between ``<!-- NAME:begin -->`` and ``<!-- NAME:end -->`` (another
+    bench writes it), to be kept when this bench rewrites the file; "" when there is none."""
+    old = path.read_text() if path.exists() else ""
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    if begin not in old or end not in old:
+        return ""
+    return "\n" + old[old.index(begin):old.index(end) + len(end)] + "\n"
 
 
 def _count(value) -> str:

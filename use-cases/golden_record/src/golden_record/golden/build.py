@@ -113,6 +113,7 @@ from golden_record.golden.survivorship import (NAMES_AGREE, NAMES_DISAGREE, NAME
 from golden_record.io import warehouse
 from golden_record.io.golden_store import _ensure_tables, read_previous_ids, write_golden  # noqa: F401
 from golden_record.golden.identity import assign_ids
+from golden_record.io import block_index
 from golden_record.tracking import plots
 from golden_record.linkage.pipeline import Scored, candidate_vectors, labels_for, true_pair_count
 from golden_record.tracking import store as tracking
@@ -316,6 +317,12 @@ def build_golden_records(scored, config: ModelConfig, conn, run_id: str | None =
         t = time.perf_counter()
         write_golden(conn, result.golden, result.mapping, layout, result.redirects, run_id)
         timings["write"] = time.perf_counter() - t
+        t = time.perf_counter()
+        if block_index.read_info(conn, config) is not None:      # the lookup service reads it: keep it fresh
+            info = block_index.build_index(conn, config, records=records)
+            timings["index"] = time.perf_counter() - t
+            (say or (lambda text: None))(f"  block index {info.table} rebuilt for the lookup service "
+                                         f"({info.rows:,} keys, {timings['index']:.1f} s)")
     result.timings = timings
     result.metrics.update({f"seconds_golden_{k}": v for k, v in timings.items()})
     result.metrics["seconds_golden"] = time.perf_counter() - started

@@ -371,9 +371,15 @@ def load_records(conn: psycopg.Connection, source: DataSource, fields: list[str]
     selects = [sql.SQL("{}::text AS record_id").format(sql.Identifier(source.id))]
     selects += [_field_select(source, f) for f in fields]
     where = sql.SQL("")
-    if only_ids is not None:
-        where = sql.SQL(" WHERE {}::text = ANY({})").format(sql.Identifier(source.id),
-                                                            sql.Literal([str(i) for i in only_ids]))
+    if only_ids is not None:        # compared in the id column's own type, so its index serves
+        id_col, id_type = sql.Identifier(source.id), columns[source.id]
+        if id_type.startswith(_INTEGER_TYPES):     # an id that is no integer cannot be in the table
+            wanted = [int(i) for i in map(str, only_ids) if i.strip().lstrip("-").isdigit()]
+            where = sql.SQL(" WHERE {} = ANY({}::bigint[])").format(id_col, sql.Literal(wanted))
+        elif id_type == "text" or id_type.startswith("character"):
+            where = sql.SQL(" WHERE {} = ANY({}::text[])").format(id_col, sql.Literal([str(i) for i in only_ids]))
+        else:
+            where = sql.SQL(" WHERE {}::text = ANY({}::text[])").format(id_col, sql.Literal([str(i) for i in only_ids]))
         allow_null = True
     query = sql.SQL("SELECT {} FROM {}{} ORDER BY {}").format(sql.SQL(", ").join(selects), table_ref(source.table),
                                                               where, sql.Identifier(source.id))
