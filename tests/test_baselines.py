@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 import sqlite3
 import sys
@@ -18,6 +19,9 @@ from mlflow.entities import Dataset, DatasetInput, InputTag, LoggedModelOutput, 
 
 from golden_record.tracking.baselines import BASELINE_TAG, SOURCE_TAG, export_main, import_main, safe_name
 from golden_record.cli import run_main
+
+#: an absolute path of one machine (a checkout, a temporary folder, a store)
+MACHINE_PATH = re.compile(r"(?:file://)?/(?:work|tmp|home|root|Users|var)/")
 
 EXPERIMENT = "smart/golden_record/baseline_v1"
 FOLDER = "smart__golden_record__baseline_v1"
@@ -113,6 +117,9 @@ def test_export_writes_experiment_runs_and_artifacts(source, monkeypatch, capsys
     assert (art / "plots" / "roc_curve.png").exists()
     assert (art / "model" / "MLmodel").exists()  # the MLflow 3 logged model, small enough
     assert doc["artifacts"]["models"] == [{"name": "model", "model_id": source["model_id"], "path": "model"}]
+    # nothing names a path of the machine that logged the run
+    assert not MACHINE_PATH.search((art / "model" / "MLmodel").read_text())
+    assert not MACHINE_PATH.search((exp_dir / "runs" / source["a"] / "run.json").read_text())
     doc_b = json.loads((exp_dir / "runs" / source["b"] / "run.json").read_text())
     assert doc_b["status"] == "KILLED" and math.isnan(doc_b["metrics"]["roc_auc"][0]["value"])
     assert not (exp_dir / "runs" / source["b"] / "artifacts").exists()
@@ -258,3 +265,13 @@ def test_committed_baseline_imports_and_its_model_loads_and_predicts(tmp_path, t
         same, other = rows[len(single)], rows[len(single) + 1]
         assert same["is_match"] and same["match_probability"] > 0.999
         assert not other["is_match"] and other["match_probability"] < 1e-6
+
+
+def test_committed_baselines_name_no_path_of_the_machine_they_came_from():
+    """The shared files are read on every machine: run.json and the model's MLmodel hold no
+    absolute path (the model's code copy is source code, left out of the search)."""
+    files = [f for f in (ROOT / "baselines").rglob("*") if f.is_file() and f.suffix in ("", ".json", ".yaml", ".txt")
+             and "code" not in f.relative_to(ROOT / "baselines").parts]
+    assert any(f.name == "MLmodel" for f in files)
+    hits = [str(f.relative_to(ROOT)) for f in files if MACHINE_PATH.search(f.read_text(errors="replace"))]
+    assert not hits, hits

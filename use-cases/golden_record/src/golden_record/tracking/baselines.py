@@ -54,6 +54,38 @@ def safe_name(name: str) -> str:
     return out
 
 
+#: run tags holding a path on the machine that logged the run
+PATH_TAGS = ("mlflow.source.name",)
+
+
+def portable_path(value: str) -> str:
+    """A path of the machine that logged a run, as a path any checkout has: from ``use-cases/``
+    (this repository's layout), else relative to the repository root, else the file name."""
+    if not value.startswith("/"):
+        return value
+    if "/use-cases/" in value:
+        return value[value.index("/use-cases/") + 1:]
+    path = Path(value)
+    return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else path.name
+
+
+def portable_mlmodel(path: Path) -> None:
+    """Rewrite an exported model's ``MLmodel`` without the logging machine's absolute paths; they
+    only record where things were at logging time (MLflow loads the code file by its base name and
+    the artifacts by their relative ``path``), so the model loads as before."""
+    import yaml
+
+    doc = yaml.safe_load(path.read_text())
+    doc.pop("artifact_path", None)                   # the store's location when the model was logged
+    pyfunc = (doc.get("flavors") or {}).get("python_function") or {}
+    if pyfunc.get("model_code_path"):
+        pyfunc["model_code_path"] = Path(pyfunc["model_code_path"]).name
+    for artifact in (pyfunc.get("artifacts") or {}).values():
+        if isinstance(artifact, dict) and "path" in artifact:
+            artifact["uri"] = artifact["path"]
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+
+
 def _chunks(items: list, size: int) -> Iterable[list]:
     for i in range(0, len(items), size):
         yield items[i:i + size]
@@ -182,6 +214,8 @@ def export_run(run_id: str, out_root: Path = BASELINES_DIR, uri: str | None = No
         say(f"  skipped artifact {s['path']} ({s['bytes'] / 1e6:.1f} MB): {s['reason']}")
     if not files:
         art_dir.rmdir()
+    if (art_dir / MODEL_DIR / "MLmodel").is_file():
+        portable_mlmodel(art_dir / MODEL_DIR / "MLmodel")
     model_files = (art_dir / MODEL_DIR).rglob("*") if (art_dir / MODEL_DIR / "MLmodel").is_file() else None
     model_bytes = sum(f.stat().st_size for f in model_files if f.is_file()) if model_files is not None else None
 
@@ -192,7 +226,7 @@ def export_run(run_id: str, out_root: Path = BASELINES_DIR, uri: str | None = No
         "status": info.status, "start_time": info.start_time, "end_time": info.end_time,
         "params": dict(sorted(run.data.params.items())),
         "metrics": metrics,
-        "tags": dict(sorted(run.data.tags.items())),
+        "tags": {k: portable_path(v) if k in PATH_TAGS else v for k, v in sorted(run.data.tags.items())},
         "inputs": _inputs_to_json(run),
         "artifacts": {"files": sorted(files), "models": models, "skipped": skipped},
     }
