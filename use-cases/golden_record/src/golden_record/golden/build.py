@@ -91,7 +91,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
@@ -102,7 +101,7 @@ import numpy as np
 import pandas as pd
 
 from golden_record.config import ConfigError, GoldenSettings, ModelConfig
-from golden_record.errors import DataError, TrackingError
+from golden_record.errors import DataError
 from golden_record.evaluation.clusters import cluster_metrics
 from golden_record.evaluation import labelled
 from golden_record.golden.clustering import Clusters, _capped_forest, _components, cluster_pairs  # noqa: F401
@@ -120,7 +119,7 @@ from golden_record.tracking import store as tracking
 from golden_record.config import _format_validation_error, apply_overrides, load_settings, parse_override
 from golden_record.cli import Progress
 from golden_record.linkage.pipeline import load
-from golden_record.linkage.scoring import load_model_files
+from golden_record.tracking.model_logging import load_logged_model, resolve_run
 from golden_record.cli import run_main
 
 # =============================================================================== the whole step
@@ -429,13 +428,6 @@ def score_with_model(records: pd.DataFrame, entity: np.ndarray | None, config: M
     return Scored(records, prepared, pairs, vectors, model, weights, probs, labels, entity, total, quality)
 
 
-def _model_file(client, run_id: str, dst: Path) -> Path:
-    """Download the run's logged model and return its ``fellegi_sunter.json``."""
-    from golden_record.tracking.model_logging import logged_model_file
-
-    return logged_model_file(client, run_id, dst)
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="build_golden_records.py",
                                 description="Build the golden records from a logged model, without retraining: "
@@ -469,24 +461,10 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings()
     uri = tracking.configure(settings)
     client = mlflow.MlflowClient(uri)
-    try:
-        run = client.get_run(args.run_id)
-    except Exception as exc:  # noqa: BLE001 - MlflowException: RESOURCE_DOES_NOT_EXIST
-        raise TrackingError(f"MLflow run {args.run_id!r} not found in {tracking.redact(uri)}",
-                            "pass the run id printed by python src/train.py (or copy it from the MLflow UI)") \
-            from exc
-    if run.info.lifecycle_stage == "deleted":
-        raise TrackingError(f"MLflow run {args.run_id} is deleted", "restore it in the MLflow UI or pick another run")
+    run = resolve_run(client, args.run_id, store=tracking.redact(uri))
     progress = Progress(quiet=args.quiet)
-    with tempfile.TemporaryDirectory() as tmp:
-        with progress.stage("model"):
-            path = _model_file(client, args.run_id, Path(tmp))
-            try:
-                model, config, _ = load_model_files(path)
-            except ValidationError as err:
-                raise ConfigError(f"run {args.run_id} was trained with a config this version cannot read "
-                                  f"({_format_validation_error('its model', err).splitlines()[0]}): train a new "
-                                  "model (python src/train.py) and build from its run") from None
+    with tempfile.TemporaryDirectory() as tmp, progress.stage("model"):
+        model, config, _ = load_logged_model(client, args.run_id, Path(tmp))
     if args.overrides:
         data = apply_overrides(config.model_dump(mode="json"), args.overrides)
         try:

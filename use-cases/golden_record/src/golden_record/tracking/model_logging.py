@@ -118,9 +118,10 @@ def logged_model_file(client, run_id: str, dst: Path) -> Path:
                         "train with tracking.log_model true (the default): golden-record train")
 
 
-def resolve_run(client, run_id: str | None, champion: bool = False):
+def resolve_run(client, run_id: str | None, champion: bool = False, store: str = "the tracking store"):
     """The run a command reads its model from: ``run_id``, or the run behind the registered
-    model's ``champion`` alias. A missing or deleted run is an error saying what to pass."""
+    model's ``champion`` alias. A missing or deleted run is an error saying what to pass
+    (``store``: how the message names the tracking store, e.g. its redacted URI)."""
     from golden_record.errors import TrackingError
     from golden_record.tracking.registry import ALIAS, MODEL_NAME
 
@@ -128,13 +129,13 @@ def resolve_run(client, run_id: str | None, champion: bool = False):
         try:
             version = client.get_model_version_by_alias(MODEL_NAME, ALIAS)
         except Exception as exc:  # noqa: BLE001 - MlflowException: no such model or alias
-            raise TrackingError(f"no registered model {MODEL_NAME}@{ALIAS} in the tracking store",
+            raise TrackingError(f"no registered model {MODEL_NAME}@{ALIAS} in {store}",
                                 "pass --run-id RUN_ID, or register a run: golden-record train --register") from exc
         run_id = version.run_id
     try:
         run = client.get_run(run_id)
     except Exception as exc:  # noqa: BLE001 - MlflowException: RESOURCE_DOES_NOT_EXIST
-        raise TrackingError(f"MLflow run {run_id!r} not found in the tracking store",
+        raise TrackingError(f"MLflow run {run_id!r} not found in {store}",
                             "pass the run id printed by golden-record train (or copy it from the MLflow UI)") from exc
     if run.info.lifecycle_stage == "deleted":
         raise TrackingError(f"MLflow run {run_id} is deleted", "restore it in the MLflow UI or pick another run")
