@@ -15,7 +15,7 @@ REVIEW_ARGS ?=
 SERVE_PORT ?= 8060
 TRAIN_ARGS ?=
 
-.PHONY: help all install setup db tracking-store seed-data train sweep golden diagnose mlflow-ui review test bench clean-venv import-baselines report index serve bench-lookup
+.PHONY: help all install setup db tracking-store seed-data train sweep golden diagnose mlflow-ui review test bench clean-venv import-baselines report index serve match-new bench-lookup
 
 help: ## list the targets, and the package layout
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
@@ -25,10 +25,10 @@ help: ## list the targets, and the package layout
 	@echo "  io/          warehouse (PostgreSQL), review labels (pair_labels), block index, redaction of credentials"
 	@echo "  linkage/     schema and cleaning by type, blocking keys, comparisons, model, scoring, explanations, pipeline"
 	@echo "  evaluation/  pair metrics and curves, bootstrap intervals"
-	@echo "  golden/      clustering, survivorship, golden tables from the schema"
+	@echo "  golden/      clustering, survivorship, stable golden ids, incremental matching, golden tables from the schema"
 	@echo "  tracking/    MLflow store, run lifecycle, diagnostics, registry, baselines, reports, plots"
 	@echo "  synthetic/   the seeders (citizens, people), their profiles (citizens, people, sparse), pair differences"
-	@echo "  jobs/        train, sweep, explain"
+	@echo "  jobs/        train, sweep, explain, match-new"
 	@echo "  web/         the clerical review page (Flask; templates/ and static/ inside)"
 	@echo "  serve/       the lookup service (FastAPI): incoming records to candidate golden ids"
 	@echo "  linker.py    the Linker facade (fit, evaluate, predict, cluster)"
@@ -91,6 +91,9 @@ sweep: install ## threshold sweep 0.80..0.99 as nested runs (SWEEP="match_thresh
 
 index: install ## block index of the model's table, for lookups (INDEX_ARGS="--run-id ID"; default: the champion)
 	$(PY) -m golden_record index $(INDEX_ARGS)
+
+match-new: install ## place records added or changed since the golden records were written (MATCH_ARGS="--run-id ID"; default: the champion)
+	$(PY) -m golden_record match-new $(MATCH_ARGS)
 
 serve: install ## lookup service on http://127.0.0.1:8060 (SERVE_PORT=8060 SERVE_ARGS="--run-id ID"; needs make index)
 	$(PY) -m golden_record serve --port $(SERVE_PORT) $(SERVE_ARGS)

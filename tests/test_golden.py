@@ -118,7 +118,7 @@ def test_layout_of_the_citizen_config():
                                     "jan_aadhaar", "aadhaar_last4"]
     assert LAYOUT.golden_columns == ("golden_id", *ALL, "member_count", "cluster_confidence", "field_sources",
                                      "run_id", "created_at")
-    assert LAYOUT.map_columns == ("citizen_id", "golden_id", "match_probability")
+    assert LAYOUT.map_columns == ("citizen_id", "golden_id", "match_probability", "mapped_at")
     assert (LAYOUT.table, LAYOUT.map_table) == ("golden_records", "citizen_golden_map")
     assert (LAYOUT.id_column, LAYOUT.recency, LAYOUT.source) == ("citizen_id", "updated_at", "source_system")
     assert LAYOUT.composites == {"full_name": ("first_name", "last_name")}
@@ -429,7 +429,8 @@ def _old_tables_are_replaced(text_url: str, old_ddl: str) -> None:
     assert list(types) == list(layout.golden_columns)
     for column in ALL:
         assert types[column] == ("date" if column == "date_of_birth" else "text"), column
-    assert map_types == {"citizen_id": "bigint", "golden_id": "bigint", "match_probability": "double precision"}
+    assert map_types == {"citizen_id": "bigint", "golden_id": "bigint", "match_probability": "double precision",
+                         "mapped_at": "timestamp with time zone"}
     rows = _golden_rows(text_url)
     assert {gid: r["gender"] for gid, r in rows.items()} == {1: "F", 3: "M", 5: "other", 6: "F"}
     assert {gid: r["mobile"] for gid, r in rows.items()} == {1: "9876543210", 3: "9829012345", 5: "12345",

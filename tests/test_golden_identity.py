@@ -65,5 +65,24 @@ def test_text_ids():
     previous = _prev({"a": "a", "b": "a"})
     out = assign_ids(ids, np.array([0, 1, 1]), 2, previous)
     assert list(out.golden_ids) == ["a", "b"]            # b is no id yet: a fresh cluster takes it
+    # b's records split ({a} and {b}), c's stay whole in {b, c}: c keeps its id, b goes on with {a}, nothing retired
     out = assign_ids(ids, np.array([1, 0, 0]), 2, _prev({"a": "b", "b": "b", "c": "c"}))
-    assert list(out.golden_ids) == ["b", "a"] and out.redirects["old_golden_id"].tolist() == ["c"]
+    assert list(out.golden_ids) == ["c", "b"] and out.redirects.empty
+
+
+def test_a_merge_of_whole_golden_records_keeps_the_oldest_id_even_when_it_is_the_smaller_part():
+    ids = np.array([1, 2, 3, 4, 5])
+    previous = _prev({1: 9, 2: 9, 3: 9, 4: 4, 5: 4})      # 9 was given out after 4 (ids only grow)
+    out = assign_ids(ids, np.zeros(5, dtype=int), 1, previous)
+    assert list(out.golden_ids) == [4]
+    assert out.redirects.to_dict(orient="records") == [{"old_golden_id": 9, "new_golden_id": 4, "reason": MERGED}]
+
+
+def test_a_partial_rebuild_never_gives_out_an_id_used_elsewhere():
+    """match-new re-clusters a neighbourhood: the ids of the rest of the table are passed in."""
+    ids = np.array([100, 101, 7])
+    previous = _prev({7: 7})
+    out = assign_ids(ids, np.array([0, 0, 1]), 2, previous, retired={250}, used_elsewhere={100}, id_floor=300)
+    assert out.golden_ids[1] == 7 and out.golden_ids[0] == 301      # 100 is some other person's golden id
+    out = assign_ids(np.array([100, 101]), np.array([0, 1]), 2, None, used_elsewhere=set(), id_floor=300)
+    assert list(out.golden_ids) == [100, 101]

@@ -142,7 +142,9 @@ class GoldenResult:
 
 def assemble(records: pd.DataFrame, clusters: Clusters, settings: GoldenSettings, layout: Layout,
              run_id: str | None = None, entity: np.ndarray | None = None,
-             previous: pd.DataFrame | None = None, retired: set | None = None) -> GoldenResult:
+             previous: pd.DataFrame | None = None, retired: set | None = None,
+             mapped_at: pd.Timestamp | None = None, used_elsewhere: set | None = None,
+             id_floor: int | None = None) -> GoldenResult:
     """Survivorship and the output frames for already clustered records (no database access).
 
     Golden ids (:mod:`golden.identity`): with ``previous`` (the map of the last build: record_id,
@@ -150,13 +152,16 @@ def assemble(records: pd.DataFrame, clusters: Clusters, settings: GoldenSettings
     disappear are redirected; without it, each cluster takes its smallest member id.
 
     The records are first put in their canonical form (:func:`canonical_records`): survivorship
-    compares, and the golden records hold, the cleaned values.
+    compares, and the golden records hold, the cleaned values. ``mapped_at``: when the records were
+    read (the map's ``mapped_at``; a record whose recency is later has changed since, see
+    :mod:`golden.incremental`); ``used_elsewhere`` / ``id_floor``: see :func:`identity.assign_ids`.
     """
     started = time.perf_counter()
     records, refused = canonical_records(records, layout.specs)
     labels = clusters.labels
     record_id = records["record_id"]
-    identity = assign_ids(record_id.to_numpy(), labels, clusters.n_clusters, previous, retired)
+    identity = assign_ids(record_id.to_numpy(), labels, clusters.n_clusters, previous, retired,
+                          used_elsewhere, id_floor)
     golden_id = identity.golden_ids
     values, sources = survive(records, labels, clusters.n_clusters, settings, layout)
     golden = pd.DataFrame({"golden_id": golden_id})
@@ -170,7 +175,8 @@ def assemble(records: pd.DataFrame, clusters: Clusters, settings: GoldenSettings
     order = np.argsort(golden_id, kind="stable")
     golden = golden.iloc[order].reset_index(drop=True)
     mapping = pd.DataFrame({layout.id_column: record_id.to_numpy(), "golden_id": golden_id[labels],
-                            "match_probability": clusters.link_probability})
+                            "match_probability": clusters.link_probability,
+                            "mapped_at": mapped_at if mapped_at is not None else pd.Timestamp.now(tz="UTC")})
     metrics: dict[str, float] = {
         "golden_records": float(clusters.n_clusters),
         "golden_source_records": float(len(record_id)),
@@ -290,6 +296,7 @@ def build_golden_records(scored, config: ModelConfig, conn, run_id: str | None =
     timings: dict[str, float] = {}
     layout = Layout.from_config(config)
     t = time.perf_counter()
+    read_at = warehouse.database_time(conn)         # the map's mapped_at: the records are as of now
     records = load_full_records(conn, config, scored.records)
     timings["load"] = time.perf_counter() - t
     t = time.perf_counter()
@@ -299,7 +306,7 @@ def build_golden_records(scored, config: ModelConfig, conn, run_id: str | None =
                              config.threshold, g.min_edge_probability, g.max_cluster_size, must, cannot)
     timings["cluster"] = time.perf_counter() - t
     previous, retired = read_previous_ids(conn, layout, records["record_id"].to_numpy())
-    result = assemble(records, clusters, g, layout, run_id, scored.entity, previous, retired)
+    result = assemble(records, clusters, g, layout, run_id, scored.entity, previous, retired, read_at)
     m = result.metrics
     (say or (lambda text: None))(
         "  golden ids: " + (f"{int(m['golden_ids_kept']):,} kept, {int(m['golden_ids_new']):,} new, "

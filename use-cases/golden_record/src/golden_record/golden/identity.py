@@ -3,13 +3,20 @@ with, so a person's golden id does not change when nothing about them changed.
 
 Given the previous map (record id → golden id) and the new clusters:
 
-* every (new cluster, previous golden id) pair is counted by the records they share; pairs are
-  taken by shared records (most first; ties: the lower previous id, then the lower cluster), each
+* every (new cluster, previous golden id) pair is counted by the records they share, each
   previous id going to at most one cluster and each cluster taking at most one previous id: the
-  cluster **keeps** that id;
+  cluster **keeps** that id. First the previous ids that lie *whole* in one cluster (every one of
+  their records still present is in it): a cluster holding several whole (a merge) keeps the
+  **oldest**, the smallest id (ids are given out in increasing order: a first build's are member
+  record ids, every later one is above all ids used before it; text ids compare as text). Then the
+  ids split over several clusters: by shared records, most first (ties: the lower previous id,
+  then the lower cluster). So a person whose records are all still together keeps their id even
+  when part of another person's records joins them;
 * a cluster left without one gets a **new** id: its smallest member record id when no golden id
   ever had that value (the convention of a first build), else the next integer above every id
-  used so far (text ids: the smallest member id with ``~2``, ``~3``… appended);
+  used so far (text ids: the smallest member id with ``~2``, ``~3``… appended). An incremental
+  run, which sees only part of the map, passes the ids used elsewhere that could clash
+  (``used_elsewhere``) and the largest id in use (``id_floor``);
 * a previous id left without a cluster is **retired**: it is redirected to the cluster that holds
   most of its former members (reason ``merged``: the person's records now live under another id),
   or, when none of its records is left, to nothing (reason ``records removed``).
@@ -44,28 +51,38 @@ def _first_build(record_ids: np.ndarray, labels: np.ndarray, n_clusters: int) ->
 
 
 def assign_ids(record_ids: np.ndarray, labels: np.ndarray, n_clusters: int,
-               previous: pd.DataFrame | None = None, retired: set | None = None) -> Identity:
+               previous: pd.DataFrame | None = None, retired: set | None = None,
+               used_elsewhere: set | None = None, id_floor: int | None = None) -> Identity:
     """Golden ids for the clusters ``labels`` (one per record of ``record_ids``).
 
     ``previous``: the previous map, columns ``record_id`` and ``golden_id`` (None or empty: a first
     build, every id new). ``retired``: golden ids used before and redirected since (never reused).
+    ``used_elsewhere`` / ``id_floor``: golden ids in use outside ``previous`` (never given out) and
+    the largest integer id in use anywhere (new integer ids go above it), for a partial rebuild.
     """
     record_ids = np.asarray(record_ids)
     labels = np.asarray(labels, dtype=np.int64)
     smallest = _first_build(record_ids, labels, n_clusters)
-    if previous is None or previous.empty:
+    if (previous is None or previous.empty) and not used_elsewhere and id_floor is None:
         return Identity(smallest, pd.DataFrame(columns=["old_golden_id", "new_golden_id", "reason"]),
                         {"golden_ids_kept": 0.0, "golden_ids_new": float(n_clusters), "golden_ids_merged": 0.0,
                          "golden_ids_retired": 0.0})
     integer = np.issubdtype(record_ids.dtype, np.integer)
     norm = (lambda v: pd.to_numeric(v).astype(np.int64)) if integer else (lambda v: v.astype(str))
+    if previous is None:
+        previous = pd.DataFrame({"record_id": record_ids[:0], "golden_id": record_ids[:0]})
     prev_ids = norm(previous["record_id"])
     prev_gid = norm(previous["golden_id"])
     cluster_of = pd.Series(labels, index=norm(pd.Series(record_ids)))
     joined = pd.DataFrame({"cluster": cluster_of.reindex(prev_ids.to_numpy()).to_numpy(), "old": prev_gid.to_numpy()})
     present = joined.dropna(subset=["cluster"]).astype({"cluster": np.int64})
     overlap = present.groupby(["cluster", "old"]).size().rename("shared").reset_index()
-    overlap = overlap.sort_values(["shared", "old", "cluster"], ascending=[False, True, True], kind="stable")
+    # a previous id whole in one cluster goes first, the oldest (smallest) first; then by shared records
+    overlap["split"] = overlap["old"].duplicated(keep=False)
+    overlap = overlap.sort_values(["split", "shared", "old", "cluster"], ascending=[True, False, True, True],
+                                  kind="stable")
+    whole = ~overlap["split"]
+    overlap = pd.concat([overlap[whole].sort_values(["old", "cluster"], kind="stable"), overlap[~whole]])
 
     golden = np.empty(n_clusters, dtype=object)
     taken_cluster = np.zeros(n_clusters, dtype=bool)
@@ -81,10 +98,11 @@ def assign_ids(record_ids: np.ndarray, labels: np.ndarray, n_clusters: int,
         taken_cluster[cluster] = True
         taken_old.add(old)
 
-    used = set(prev_gid.unique()) | set(retired or ())
+    used = set(prev_gid.unique()) | set(retired or ()) | set(used_elsewhere or ())
     fresh = np.flatnonzero(~taken_cluster)
     if integer:
-        next_id = max(max(int(x) for x in used), int(record_ids.max()) if len(record_ids) else 0) + 1
+        next_id = max([int(x) for x in used] + [int(record_ids.max()) if len(record_ids) else 0,
+                                                 int(id_floor or 0)]) + 1
     for cluster in fresh[np.argsort(smallest[fresh], kind="stable")]:
         candidate = smallest[cluster]
         if candidate in used:

@@ -45,7 +45,7 @@ class Layout:
 
     @property
     def map_columns(self) -> tuple[str, ...]:
-        return (self.id_column, "golden_id", "match_probability")
+        return (self.id_column, "golden_id", "match_probability", "mapped_at")
 
     def column_types(self, id_type: str) -> dict[str, dict[str, str]]:
         """table -> column -> type (as PostgreSQL's format_type names it) of both output tables."""
@@ -53,7 +53,8 @@ class Layout:
         golden = {"golden_id": id_type, **{f: kinds.get(self.specs[f].type, "text") for f in self.fields},
                   "member_count": "integer", "cluster_confidence": "double precision", "field_sources": "jsonb",
                   "run_id": "text", "created_at": "timestamp with time zone"}
-        mapping = {self.id_column: id_type, "golden_id": id_type, "match_probability": "double precision"}
+        mapping = {self.id_column: id_type, "golden_id": id_type, "match_probability": "double precision",
+                   "mapped_at": "timestamp with time zone"}
         return {self.table: golden, self.map_table: mapping}
 
     def redirect_ddl(self, id_type: str) -> str:
@@ -76,5 +77,6 @@ class Layout:
                 "    field_sources jsonb NOT NULL DEFAULT '{}'::jsonb,\n    run_id text,\n"
                 "    created_at timestamptz NOT NULL DEFAULT now()\n);\n"
                 f"CREATE TABLE {q(self.map_table)} (\n    {q(self.id_column)} {id_type} PRIMARY KEY,\n"
-                f"    golden_id {id_type} NOT NULL,\n    match_probability double precision NOT NULL\n);\n"
+                f"    golden_id {id_type} NOT NULL,\n    match_probability double precision NOT NULL,\n"
+                "    mapped_at timestamptz NOT NULL DEFAULT now()\n);\n"
                 f"CREATE INDEX ON {q(self.map_table)} (golden_id);")

@@ -70,8 +70,9 @@ def read_previous_ids(conn, layout: Layout, record_ids: np.ndarray) -> tuple[pd.
     (else None: a first build, or tables of another schema that the write will replace), and the
     golden ids retired so far (never given out again)."""
     id_type = _id_type(record_ids)
-    expected = layout.column_types(id_type)[layout.map_table]
-    if warehouse.table_columns(conn, layout.map_table) != expected:
+    columns = warehouse.table_columns(conn, layout.map_table)
+    # an older map (without mapped_at) still names the ids: only the id columns' types must agree
+    if not columns or columns.get(layout.id_column) != id_type or columns.get("golden_id") != id_type:
         return None, set()
     query = sql.SQL("SELECT {}::text AS record_id, golden_id::text AS golden_id FROM {}").format(
         sql.Identifier(layout.id_column), warehouse.table_ref(layout.map_table))
@@ -108,6 +109,48 @@ def _write_redirects(conn, layout: Layout, redirects: pd.DataFrame, id_type: str
             "reason = EXCLUDED.reason, run_id = EXCLUDED.run_id, at = now()").format(table), rows)
 
 
+def _frames(golden: pd.DataFrame, mapping: pd.DataFrame, layout: Layout) -> dict[str, pd.DataFrame]:
+    """The rows to COPY, by table (a map without ``mapped_at`` is mapped now)."""
+    if "mapped_at" not in mapping.columns:
+        mapping = mapping.assign(mapped_at=pd.Timestamp.now(tz="UTC"))
+    return {layout.table: _for_copy(golden[list(layout.golden_columns)], layout),
+            layout.map_table: mapping[list(layout.map_columns)]}
+
+
+def lock(conn, layout: Layout) -> None:
+    """The golden tables' lock, held to the end of the caller's transaction: a full write and an
+    incremental match (golden.incremental) never interleave."""
+    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", ("golden_record.golden:" + layout.map_table,))
+
+
+def replace_part(conn, layout: Layout, golden: pd.DataFrame, mapping: pd.DataFrame, old_golden_ids,
+                 record_ids, redirects: pd.DataFrame, id_type: str, run_id: str | None) -> None:
+    """Inside the caller's transaction: delete the golden rows ``old_golden_ids`` and the map rows
+    of ``record_ids``, then insert ``golden`` and ``mapping`` (COPY) and this run's redirects. A
+    write error names the column and row, as :func:`write_golden` does; the caller's transaction
+    then changes nothing."""
+    import psycopg
+
+    frames = _frames(golden, mapping, layout)
+    cast = [int(v) for v in old_golden_ids] if id_type == "bigint" else [str(v) for v in old_golden_ids]
+    ids = [int(v) for v in record_ids] if id_type == "bigint" else [str(v) for v in record_ids]
+    try:
+        with conn.transaction():
+            conn.execute(sql.SQL("DELETE FROM {} WHERE golden_id = ANY(%s::{}[])").format(
+                warehouse.table_ref(layout.table), sql.SQL(id_type)), (cast,))
+            conn.execute(sql.SQL("DELETE FROM {} WHERE {} = ANY(%s::{}[])").format(
+                warehouse.table_ref(layout.map_table), sql.Identifier(layout.id_column), sql.SQL(id_type)), (ids,))
+            for table, frame in frames.items():
+                warehouse.copy_in(conn, table, frame)
+            _write_redirects(conn, layout, redirects, id_type, run_id)
+    except psycopg.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        where = _where_write_failed(exc, frames)
+        raise WarehouseError(f"updating {layout.table} and {layout.map_table} failed"
+                             + (f" at {where}" if where else "") + f" ({first})",
+                             "nothing was changed: the golden records are as they were before this run") from exc
+
+
 def write_golden(conn, golden: pd.DataFrame, mapping: pd.DataFrame, layout: Layout,
                  redirects: pd.DataFrame | None = None, run_id: str | None = None) -> None:
     """Replace the golden table and the map table in one transaction (created from the schema when
@@ -120,14 +163,14 @@ def write_golden(conn, golden: pd.DataFrame, mapping: pd.DataFrame, layout: Layo
     """
     import psycopg
 
-    frames = {layout.table: _for_copy(golden[list(layout.golden_columns)], layout),
-              layout.map_table: mapping[list(layout.map_columns)]}
+    frames = _frames(golden, mapping, layout)
     id_type = _id_type(golden["golden_id"])
     try:
         # one real transaction (not a savepoint inside the caller's): DDL, TRUNCATE and COPY together
         if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
             conn.commit()
         with conn.transaction():
+            lock(conn, layout)
             _ensure_tables(conn, layout, id_type)
             warehouse.replace_tables(conn, frames)
             _write_redirects(conn, layout, redirects if redirects is not None else pd.DataFrame(

@@ -406,6 +406,12 @@ def load_records(conn: psycopg.Connection, source: DataSource, fields: list[str]
     return df
 
 
+def database_time(conn: psycopg.Connection) -> pd.Timestamp:
+    """The database server's clock now (``clock_timestamp()``, UTC): the time records were read,
+    comparable with the timestamps the database writes (a recency column's ``DEFAULT now()``)."""
+    return pd.Timestamp(conn.execute("SELECT clock_timestamp()").fetchone()[0]).tz_convert("UTC")
+
+
 def copy_out(conn: psycopg.Connection, query: sql.Composable) -> pd.DataFrame:
     """Run ``COPY (query) TO STDOUT`` as CSV and read it into a DataFrame of strings."""
     buf = io.BytesIO()
