@@ -5,7 +5,11 @@ The records to place (the *batch*, :func:`find_batch`): every record of ``data.t
 in the golden map (**new**), and every record whose ``data.recency`` value is later than its map
 row's ``mapped_at`` (**changed**; the time its golden record was last written from it). A
 recency column holding dates sees a change from the day after its mapping on; a table without
-``data.recency`` (or with it in a text column) has new records only, and the run says so.
+``data.recency`` (or with it in a text column) has new records only, and the run says so. A
+placed record's ``mapped_at`` is its recency value as read (the time of the run when it has none,
+or when it is dated later than the run): a change committed while the run reads is seen by the
+next run, whatever clock its writer's transaction had; the other records of a rebuilt golden
+record keep theirs.
 
 Then, inside one transaction that holds the golden tables' lock (a full write takes the same
 lock, so the two never interleave; an interruption anywhere changes nothing):
@@ -68,6 +72,7 @@ class Batch:
     map_rows: int                     # rows of the map before
     orphans: int                      # map rows whose record is gone from the table (left as they are)
     notes: list[str] = field(default_factory=list)
+    recency: dict = field(default_factory=dict)     # record id (text) -> its recency as read (None: none)
 
     @property
     def ids(self) -> np.ndarray:
@@ -136,9 +141,11 @@ def find_batch(conn, config: ModelConfig, layout: Layout, id_type: str) -> Batch
         (id_type == "text" and records_type == "text")
     on = sql.SQL("m.{} = r.{}").format(mid, rid) if same_type else sql.SQL("m.{}::text = r.{}::text").format(mid, rid)
     changed = sql.SQL(" OR r.{} > m.mapped_at").format(sql.Identifier(recency)) if recency else sql.SQL("")
+    when = sql.SQL("r.{}::timestamptz").format(sql.Identifier(recency)) if recency else sql.SQL("NULL::timestamptz")
     rows = conn.execute(sql.SQL(
-        "SELECT r.{}::text, m.{} IS NULL FROM {} r LEFT JOIN {} m ON {} WHERE m.{} IS NULL{}").format(
-        rid, mid, warehouse.table_ref(d.table), warehouse.table_ref(layout.map_table), on, mid, changed)).fetchall()
+        "SELECT r.{}::text, m.{} IS NULL, {} FROM {} r LEFT JOIN {} m ON {} WHERE m.{} IS NULL{}").format(
+        rid, mid, when, warehouse.table_ref(d.table), warehouse.table_ref(layout.map_table), on, mid,
+        changed)).fetchall()
     ids = np.array([r[0] for r in rows], dtype=object)
     is_new = np.array([r[1] for r in rows], dtype=bool)
     map_rows, orphans = conn.execute(sql.SQL(
@@ -148,18 +155,20 @@ def find_batch(conn, config: ModelConfig, layout: Layout, id_type: str) -> Batch
         notes.append(f"note: {orphans:,} rows of {layout.map_table} name records no longer in {d.table}: left as "
                      "they are (a full build retires their golden ids)")
     new, old = _typed(np.sort(_typed(ids[is_new], id_type)), id_type), _typed(np.sort(_typed(ids[~is_new], id_type)), id_type)
-    return Batch(new, old, int(map_rows), int(orphans), notes)
+    return Batch(new, old, int(map_rows), int(orphans), notes, {r[0]: r[2] for r in rows})
 
 
 # --------------------------------------------------------------------------- reading the golden tables
 def read_map(conn, layout: Layout, id_type: str, record_ids=None, golden_ids=None) -> pd.DataFrame:
-    """Map rows (``record_id``, ``golden_id``, typed) of the given records, or of the given golden ids."""
+    """Map rows (``record_id``, ``golden_id``, typed, and ``mapped_at``) of the given records, or of
+    the given golden ids."""
     column, values = (layout.id_column, record_ids) if record_ids is not None else ("golden_id", golden_ids)
-    rows = conn.execute(sql.SQL("SELECT {}::text, golden_id::text FROM {} WHERE {} = ANY(%s::{}[])").format(
+    rows = conn.execute(sql.SQL("SELECT {}::text, golden_id::text, mapped_at FROM {} WHERE {} = ANY(%s::{}[])").format(
         sql.Identifier(layout.id_column), warehouse.table_ref(layout.map_table), sql.Identifier(column),
         sql.SQL(id_type)), (_id_param(values, id_type),)).fetchall()
     return pd.DataFrame({"record_id": _typed([r[0] for r in rows], id_type),
-                         "golden_id": _typed([r[1] for r in rows], id_type)})
+                         "golden_id": _typed([r[1] for r in rows], id_type),
+                         "mapped_at": pd.to_datetime([r[2] for r in rows], utc=True)})
 
 
 def _ids_in_use(conn, layout: Layout, id_type: str, candidates) -> tuple[set, set, int | None]:
@@ -285,11 +294,16 @@ def match_new(conn, config: ModelConfig, model, threshold: float, run_id: str | 
         mapped_at = pd.Timestamp(conn.execute("SELECT now()").fetchone()[0]).tz_convert("UTC")
         batch = find_batch(conn, config, layout, id_type)
         notes += batch.notes
+        future = sum(1 for v in batch.recency.values() if v is not None and pd.Timestamp(v) > mapped_at)
+        if future:
+            notes.append(f"note: {future:,} record(s) have a data.recency later than now: mapped as of now, they "
+                         "count as changed at every run until that time (check the column's values)")
         lap("find")
         metrics: dict[str, float] = {"incremental_new_records": float(len(batch.new)),
                                      "incremental_changed_records": float(len(batch.changed)),
                                      "incremental_map_rows_before": float(batch.map_rows),
-                                     "incremental_orphan_map_rows": float(batch.orphans)}
+                                     "incremental_orphan_map_rows": float(batch.orphans),
+                                     "incremental_future_dated": float(future)}
         if not len(batch):
             metrics.update({k: 0.0 for k in ("incremental_attached", "incremental_new_golden_records",
                                              "incremental_merges", "incremental_moved", "incremental_golden_touched",
@@ -376,7 +390,9 @@ def match_new(conn, config: ModelConfig, model, threshold: float, run_id: str | 
         in_use, retired, floor = _ids_in_use(conn, layout, id_type, smallest)
         elsewhere = in_use - set(previous["golden_id"].tolist())
         lap("cluster")
-        result = assemble(records, clusters, g, layout, run_id, None, previous, retired, mapped_at, elsewhere, floor)
+        result = assemble(records, clusters, g, layout, run_id, None, previous[["record_id", "golden_id"]], retired,
+                          mapped_at, elsewhere, floor)
+        result.mapping["mapped_at"] = _mapped_at(result.mapping[layout.id_column], batch, previous, mapped_at)
         lap("survive")
 
         # 5. replace the touched golden rows and the neighbourhood's map rows
@@ -422,6 +438,18 @@ def match_new(conn, config: ModelConfig, model, threshold: float, run_id: str | 
                      "labelled not a match (the not_match label wins)")
     timings["total"] = time.perf_counter() - started
     return IncrementalResult(metrics, decisions, sample, notes, timings, result.redirects)
+
+
+def _mapped_at(record_ids: pd.Series, batch: Batch, previous: pd.DataFrame, now: pd.Timestamp) -> np.ndarray:
+    """Per map row: a placed record's recency as read (capped at ``now``; ``now`` without one), a
+    record of a rebuilt golden record its previous ``mapped_at``."""
+    ids = record_ids.astype(str).reset_index(drop=True)
+    read = pd.to_datetime(ids.map(batch.recency), utc=True)
+    read = read.where(read.notna() & (read <= now), now)
+    kept = pd.Series(pd.to_datetime(previous["mapped_at"], utc=True).to_numpy(),
+                     index=previous["record_id"].astype(str).to_numpy())
+    kept = pd.to_datetime(pd.Series(kept.reindex(ids.to_numpy()).to_numpy()), utc=True)
+    return read.where(ids.isin(set(batch.recency)), kept).fillna(now).array
 
 
 def _decisions(incoming, batch, gid_of_record, before, kept, result, records, left, right, scored) -> pd.DataFrame:

@@ -525,14 +525,18 @@ def copy_in(conn: psycopg.Connection, table: str, df: pd.DataFrame, chunk_rows: 
 
 
 def _iso_datetimes(df: pd.DataFrame) -> pd.DataFrame:
-    """datetime columns as ISO strings, converted by NumPy in bulk (to_csv's strftime is slow)."""
+    """datetime columns as ISO strings, converted by NumPy in bulk (to_csv's strftime is slow), to
+    the microsecond (PostgreSQL's precision); an aware column as UTC with its offset."""
     out = df
     for col in df.columns:
         if pd.api.types.is_datetime64_any_dtype(df[col]):
             values = df[col]
-            if getattr(values.dt, "tz", None) is not None:
+            aware = getattr(values.dt, "tz", None) is not None
+            if aware:
                 values = values.dt.tz_convert("UTC").dt.tz_localize(None)
-            iso = values.to_numpy(dtype="datetime64[s]").astype(str)
+            iso = values.to_numpy(dtype="datetime64[us]").astype(str)
+            if aware:
+                iso = np.char.add(iso, "+00:00")
             iso = np.where(values.isna().to_numpy(), None, iso.astype(object))
             out = out.assign(**{col: iso}) if out is df else out.assign(**{col: iso})
     return out
