@@ -43,6 +43,7 @@ from golden_record.io import warehouse
 from golden_record.linkage.blocking import block_key_strings, indexable_passes, unindexable_pass
 from golden_record.linkage.keys import parse_key
 from golden_record.linkage.schema import clean_records
+from golden_record.tracking.model_logging import add_model_arguments
 
 SUFFIX = "_block_keys"
 INDEX_HINT = "build it: golden-record index (make index)"
@@ -349,10 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "<golden.table>_block_keys, so that the lookup service (golden-record serve) finds the "
                     "records sharing a block with an incoming one by an indexed query. Replaces the index in "
                     "one transaction.")
-    which = p.add_mutually_exclusive_group()
-    which.add_argument("--run-id", help="MLflow run whose logged model's blocking passes and table are indexed")
-    which.add_argument("--champion", action="store_true",
-                       help="the model registered as golden_record_dedup@champion (the default without --run-id)")
+    add_model_arguments(p, "MLflow run whose logged model's blocking passes and table are indexed")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.add_argument("--verbose", action="store_true", help="print the full traceback on failure")
     return p

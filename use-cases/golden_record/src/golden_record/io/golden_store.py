@@ -61,6 +61,13 @@ def _where_write_failed(exc, frames: dict[str, pd.DataFrame]) -> str:
     return where
 
 
+def _write_error(exc, frames: dict[str, pd.DataFrame], what: str, hint: str) -> WarehouseError:
+    """"<what> failed at column <table>.<column> (<key> <value>) (<PostgreSQL's first line>)"."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    where = _where_write_failed(exc, frames)
+    return WarehouseError(f"{what} failed" + (f" at {where}" if where else "") + f" ({first})", hint)
+
+
 def _id_type(values) -> str:
     return "bigint" if np.issubdtype(np.asarray(values).dtype, np.integer) else "text"
 
@@ -144,11 +151,8 @@ def replace_part(conn, layout: Layout, golden: pd.DataFrame, mapping: pd.DataFra
                 warehouse.copy_in(conn, table, frame)
             _write_redirects(conn, layout, redirects, id_type, run_id)
     except psycopg.Error as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        where = _where_write_failed(exc, frames)
-        raise WarehouseError(f"updating {layout.table} and {layout.map_table} failed"
-                             + (f" at {where}" if where else "") + f" ({first})",
-                             "nothing was changed: the golden records are as they were before this run") from exc
+        raise _write_error(exc, frames, f"updating {layout.table} and {layout.map_table}",
+                           "nothing was changed: the golden records are as they were before this run") from exc
 
 
 def write_golden(conn, golden: pd.DataFrame, mapping: pd.DataFrame, layout: Layout,
@@ -176,8 +180,5 @@ def write_golden(conn, golden: pd.DataFrame, mapping: pd.DataFrame, layout: Layo
             _write_redirects(conn, layout, redirects if redirects is not None else pd.DataFrame(
                 columns=["old_golden_id", "new_golden_id", "reason"]), id_type, run_id)
     except psycopg.Error as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        where = _where_write_failed(exc, frames)
-        raise WarehouseError(f"writing {layout.table} and {layout.map_table} failed"
-                             + (f" at {where}" if where else "") + f" ({first})",
-                             "nothing was changed: the previous golden records are intact") from exc
+        raise _write_error(exc, frames, f"writing {layout.table} and {layout.map_table}",
+                           "nothing was changed: the previous golden records are intact") from exc

@@ -23,7 +23,7 @@ from golden_record.io import warehouse
 from golden_record.tracking import store as tracking
 from golden_record.tracking import ui
 from golden_record.tracking.lifecycle import RunLifecycle, default_run_name
-from golden_record.tracking.model_logging import load_logged_model, resolve_run
+from golden_record.tracking.model_logging import add_model_arguments, load_logged_model, resolve_run
 
 RUN_PREFIX = "incremental_match"
 ARTIFACT_PATH = "incremental"
@@ -37,10 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "touching only the blocks they fall into; attach each to its golden record, start new "
                     "ones, merge golden records a new record links (the older id survives, the other is "
                     "redirected). One transaction; one MLflow run with the counts and a sample of decisions.")
-    which = p.add_mutually_exclusive_group()
-    which.add_argument("--run-id", help="MLflow run whose logged model matches (default: the champion)")
-    which.add_argument("--champion", action="store_true",
-                       help="the model registered as golden_record_dedup@champion (the default)")
+    add_model_arguments(p, "MLflow run whose logged model matches (default: the champion)")
     p.add_argument("--sample", type=int, default=50, metavar="N",
                    help="decisions logged with their explanation (default 50)")
     p.add_argument("--experiment", help="MLflow experiment of the run (default: tracking.experiment_name)")

@@ -20,6 +20,7 @@ from golden_record.cli import Progress
 from golden_record.config import check_threshold, load_settings
 from golden_record.errors import GoldenRecordError
 from golden_record.io import warehouse
+from golden_record.tracking.model_logging import add_model_arguments
 
 DEFAULT_PORT = 8060
 
@@ -30,10 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
                                             "name and returns their candidate golden ids with probability and "
                                             "per-comparison explanation; GET /health. Needs the block index "
                                             "(golden-record index).")
-    which = p.add_mutually_exclusive_group()
-    which.add_argument("--run-id", help="MLflow run whose logged model scores the lookups")
-    which.add_argument("--champion", action="store_true",
-                       help="the model registered as golden_record_dedup@champion (the default without --run-id)")
+    add_model_arguments(p, "MLflow run whose logged model scores the lookups")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
     p.add_argument("--threshold", type=float, help="judge matches at this probability (default: the run's)")

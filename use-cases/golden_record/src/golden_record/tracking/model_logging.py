@@ -118,6 +118,14 @@ def logged_model_file(client, run_id: str, dst: Path) -> Path:
                         "train with tracking.log_model true (the default): golden-record train")
 
 
+def add_model_arguments(parser, run_help: str) -> None:
+    """``--run-id ID`` | ``--champion`` (the default): which logged model a command uses (:func:`resolve_run`)."""
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--run-id", help=run_help)
+    which.add_argument("--champion", action="store_true",
+                       help="the model registered as golden_record_dedup@champion (the default without --run-id)")
+
+
 def resolve_run(client, run_id: str | None, champion: bool = False, store: str = "the tracking store"):
     """The run a command reads its model from: ``run_id``, or the run behind the registered
     model's ``champion`` alias. A missing or deleted run is an error saying what to pass
