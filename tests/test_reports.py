@@ -38,7 +38,7 @@ def store(tmp_path_factory):
     client = MlflowClient(uri)
     exp = client.create_experiment(EXPERIMENT, artifact_location=(folder / "art").as_uri())
     other = client.create_experiment("someone/else", artifact_location=(folder / "art2").as_uri())
-    fs = {"model_type": "fellegi_sunter"}
+    fs = {"model_type": "fellegi_sunter", "run_kind": "training"}
     base = {"model.params.match_threshold": 0.9, "model.em.max_iterations": 200, "data.table": "citizens"}
     ids = {
         "low": _run(client, exp, "low", "FINISHED", T0, base,
@@ -62,6 +62,7 @@ def test_summary_counts_best_and_latest(store, monkeypatch, capsys):
     assert s["experiment"] == EXPERIMENT and s["total_runs"] == 5            # the other experiment not counted
     assert s["by_status"] == {"FINISHED": 3, "FAILED": 1, "KILLED": 1}
     assert s["by_model_type"] == {"fellegi_sunter": 3, "experimental": 1, "(none)": 1}
+    assert s["by_run_kind"] == {"training": 3, "(none)": 2}
     assert s["best"]["run_id"] == store["ids"]["best"]                        # a KILLED run is never "best"
     assert s["best"]["f1_score"] == 0.95 and s["best"]["threshold"] == "0.95"
     assert [r["run_name"] for r in s["latest"]] == ["untyped", "killed_high", "failed"]
@@ -69,7 +70,7 @@ def test_summary_counts_best_and_latest(store, monkeypatch, capsys):
     assert run_main(report_main, ["summary", "--experiment", EXPERIMENT]) == 0
     text = capsys.readouterr().out
     assert "5 runs" in text and "FINISHED 3, FAILED 1, KILLED 1" in text
-    assert "fellegi_sunter 3, (none) 1, experimental 1" in text
+    assert "fellegi_sunter 3, (none) 1, experimental 1" in text and "by run kind:   training 3, (none) 2" in text
     assert f"Best finished run by f1_score: 0.9500  best ({store['ids']['best']})" in text
     assert text.index("untyped") < text.index("killed_high") < text.index("failed")
 

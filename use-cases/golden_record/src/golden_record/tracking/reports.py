@@ -1,6 +1,7 @@
 """Run reports from the tracking store: a summary of an experiment and runs compared side by side.
 
-``summary``: total runs by status and by model type (tag ``model_type``), the best finished run by a
+``summary``: total runs by status, by kind (tag ``run_kind``: training, sweep, incremental_match...)
+and by model type (tag ``model_type``), the best finished run by a
 metric (``f1_score``) and the latest runs. ``compare RUN_ID RUN_ID ...``: params and metrics side by
 side; a row whose values differ is marked ``*`` in the first column (and coloured on a terminal).
 Both print JSON with ``--format json``. ``export_runs``: every run as one row of a table (parquet
@@ -93,11 +94,12 @@ def summary(client, experiment: str, metric: str = "f1_score", latest: int = 5) 
     runs = all_runs(client, [exp.experiment_id])
     by_status = Counter(r.info.status for r in runs)
     by_type = Counter(r.data.tags.get("model_type") or NONE for r in runs)
+    by_kind = Counter(r.data.tags.get("run_kind") or NONE for r in runs)
     scored = [r for r in runs if r.info.status == "FINISHED" and metric in r.data.metrics
               and not math.isnan(r.data.metrics[metric])]
     best = max(scored, key=lambda r: (r.data.metrics[metric], r.info.start_time or 0), default=None)
     return {"experiment": exp.name, "experiment_id": exp.experiment_id, "total_runs": len(runs),
-            "by_status": _by_count(by_status), "by_model_type": _by_count(by_type),
+            "by_status": _by_count(by_status), "by_model_type": _by_count(by_type), "by_run_kind": _by_count(by_kind),
             "metric": metric, "best": _run_row(best, metric) if best else None,
             "latest": [_run_row(r, metric) for r in runs[:latest]]}
 
@@ -120,6 +122,7 @@ def format_summary(s: dict[str, Any]) -> str:
     if not s["total_runs"]:
         return lines[0] + "\n"
     lines.append("  by status:     " + ", ".join(f"{k} {v}" for k, v in s["by_status"].items()))
+    lines.append("  by run kind:   " + ", ".join(f"{k} {v}" for k, v in s["by_run_kind"].items()))
     lines.append("  by model type: " + ", ".join(f"{k} {v}" for k, v in s["by_model_type"].items()))
     metric, b = s["metric"], s["best"]
     if b:
