@@ -69,12 +69,15 @@ def decode_patterns(codes: np.ndarray, n_levels: list[int]) -> np.ndarray:
     return out
 
 
-def level_frequencies(levels: np.ndarray, n_levels: list[int]) -> list[np.ndarray]:
-    """Share of each level among non-missing values, per comparison (smoothed)."""
+def level_frequencies(levels: np.ndarray, n_levels: list[int], weights: np.ndarray | None = None) -> list[np.ndarray]:
+    """Share of each level among non-missing values, per comparison (smoothed); ``weights``: how
+    many pairs each row stands for (rows of distinct patterns with their counts)."""
     out = []
     for k, n in enumerate(n_levels):
         col = levels[:, k]
-        counts = np.bincount(col[col >= 0].astype(np.int64), minlength=n).astype(float) + 0.5
+        present = col >= 0
+        w = None if weights is None else np.asarray(weights, dtype=float)[present]
+        counts = np.bincount(col[present].astype(np.int64), weights=w, minlength=n).astype(float) + 0.5
         out.append(counts / counts.sum())
     return out
 
@@ -99,8 +102,12 @@ class _Patterns:
     inverse: np.ndarray           # the pattern of each input row
 
     @classmethod
-    def of(cls, levels: np.ndarray, n_levels: list[int]) -> "_Patterns":
+    def of(cls, levels: np.ndarray, n_levels: list[int], weights: np.ndarray | None = None) -> "_Patterns":
+        """``weights``: how many pairs each row of ``levels`` stands for (default one each), so that
+        pattern counts aggregated elsewhere (the Spark engine) give the very same EM."""
         uniq, inverse, counts = np.unique(encode_patterns(levels, n_levels), return_inverse=True, return_counts=True)
+        if weights is not None:
+            counts = np.bincount(inverse.ravel(), weights=np.asarray(weights, dtype=float), minlength=len(uniq))
         patterns = decode_patterns(uniq, n_levels)
         offsets = np.concatenate([[0], np.cumsum(n_levels)[:-1]]).astype(np.int64)
         design = np.zeros((len(uniq), int(sum(n_levels))))
@@ -292,7 +299,7 @@ class FellegiSunter:
     def fit(self, levels: np.ndarray, u_fixed: list[np.ndarray] | None = None, max_iterations: int = 200,
             tolerance: float = 1e-6, initial_match_share: float = 0.1,
             related_classes: int | str = 1, max_related_classes: int = 4,
-            match_class_agreement: float = 2 / 3) -> "FellegiSunter":
+            match_class_agreement: float = 2 / 3, counts: np.ndarray | None = None) -> "FellegiSunter":
         """EM over distinct patterns with match classes and several non-match classes.
 
         Classes: ``related_classes`` free classes besides the match class (pairs that agree on some
@@ -306,13 +313,15 @@ class FellegiSunter:
         one with the lowest BIC
         (``-2 log L + parameters * log(pairs)``) is kept; the values are in ``report.selection``.
         Which fitted classes are matches is decided by :func:`match_side` (``match_class_agreement``).
+        ``counts``: ``levels`` are distinct patterns and these their pair counts (same fit as the
+        pairs themselves).
         """
         if len(levels) == 0:
             raise ModelError("no candidate pairs to fit the model on",
                              "check blocking_fields: blocking yielded no pairs")
         n_levels = self.n_levels
-        data = _Patterns.of(levels, n_levels)
-        freqs = level_frequencies(levels, n_levels)
+        data = _Patterns.of(levels, n_levels, counts)
+        freqs = level_frequencies(levels, n_levels, counts)
         auto = related_classes == "auto"
         tries = range(0, max_related_classes + 1) if auto else [int(related_classes)]
         n_pairs = float(data.counts.sum())
