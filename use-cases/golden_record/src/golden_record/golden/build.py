@@ -113,7 +113,6 @@ from golden_record.io import warehouse
 from golden_record.io.golden_store import _ensure_tables, read_previous_ids, write_golden  # noqa: F401
 from golden_record.golden.identity import assign_ids
 from golden_record.io import block_index
-from golden_record.tracking import plots
 from golden_record.linkage.pipeline import Scored, candidate_vectors, labels_for, true_pair_count
 from golden_record.tracking import store as tracking
 from golden_record.config import _format_validation_error, apply_overrides, load_settings, parse_override
@@ -393,6 +392,8 @@ def sample_frame(result: GoldenResult, size: int | None = None, seed: int = 0) -
 def write_artifacts(result: GoldenResult, folder: str | Path) -> Path:
     """Write ``cluster_size_histogram.png``, ``golden_records_sample.csv`` and ``golden_metrics.json``
     into ``folder`` (log it as artifacts under ``golden/``)."""
+
+    from golden_record.tracking import plots      # matplotlib: only when artifacts are written
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
