@@ -8,8 +8,11 @@ in file order (each builds on the state the previous ones left).
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -42,9 +45,27 @@ def warehouse(test_databases, mlflow_store):
     return {"url": url, "env": env, "run_id": run_id, "client": client, "experiment": experiment}
 
 
-def match_new(w, *args):
-    return run([sys.executable, "-m", "golden_record", "match-new", "--run-id", w["run_id"], "--experiment",
-                "incremental", *args], w["env"])
+def match_new(w, *args, process: bool = False):
+    """``golden-record match-new`` against the module's warehouse: as a command (``process``), else
+    the same entry point in this process (real PostgreSQL and MLflow; a process start saved)."""
+    argv = ["--run-id", w["run_id"], "--experiment", "incremental", *args]
+    if process:
+        return run([sys.executable, "-m", "golden_record", "match-new", *argv], w["env"])
+    from golden_record.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    saved = {k: os.environ.get(k) for k in w["env"]}
+    os.environ.update(w["env"])
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(["match-new", *argv])
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return subprocess.CompletedProcess(["match-new", *argv], code, out.getvalue(), err.getvalue())
 
 
 def golden_of(url: str, *ids) -> list:
@@ -110,7 +131,7 @@ def test_a_new_duplicate_gets_its_persons_golden_id_and_the_run_is_logged(wareho
     copy_of(url, a, 900001)
     copy_of(url, b, 900002, typo=False)                        # a second new record of the same person
     before = tables(url)
-    done = match_new(warehouse)
+    done = match_new(warehouse, process=True)                 # as a user runs it
     assert done.returncode == 0, done.stderr[-3000:]
     assert "match-new: 2 new and 0 changed records" in done.stdout
     assert golden_of(url, 900001, 900002, a, b) == [golden] * 4
