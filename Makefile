@@ -15,7 +15,7 @@ REVIEW_ARGS ?=
 SERVE_PORT ?= 8060
 TRAIN_ARGS ?=
 
-.PHONY: help all install setup db tracking-store seed-data train sweep golden diagnose mlflow-ui review test bench clean-venv import-baselines report index serve match-new bench-lookup
+.PHONY: help all install setup db tracking-store seed-data train sweep golden diagnose mlflow-ui review test bench clean-venv import-baselines report index serve match-new bench-lookup bench-incremental
 
 help: ## list the targets, and the package layout
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
@@ -67,8 +67,9 @@ test: install ## both test lanes: fast (no database) then end to end (real Postg
 	$(PY) -m pytest -q -m e2e -n 2 --dist loadfile
 
 BENCH_BEFORE ?= 024cc08
-bench: install ## speed at 100k and 1M (vs BENCH_BEFORE), quality per seeder profile; writes bench/results.md
+bench: install ## speed at 100k and 1M (vs BENCH_BEFORE), quality per seeder profile, incremental matching; writes bench/results.md
 	$(PY) scripts/bench.py --baseline --compare-to $(BENCH_BEFORE)
+	$(PY) scripts/bench_incremental.py $(BENCH_INCREMENTAL_ARGS)
 
 clean-venv: ## remove the virtual environment
 	rm -rf $(VENV)
@@ -97,6 +98,9 @@ match-new: install ## place records added or changed since the golden records we
 
 serve: install ## lookup service on http://127.0.0.1:8060 (SERVE_PORT=8060 SERVE_ARGS="--run-id ID"; needs make index)
 	$(PY) -m golden_record serve --port $(SERVE_PORT) $(SERVE_ARGS)
+
+bench-incremental: install ## match-new: 1,000 new records against 1M (target <= 10 s), and vs a full rebuild on 2 profiles → bench/results.md
+	$(PY) scripts/bench_incremental.py $(BENCH_INCREMENTAL_ARGS)
 
 bench-lookup: install ## lookup latency over HTTP, 2,000 requests at 100k and 1M records; index build time → bench/results.md
 	$(PY) scripts/bench_lookup.py $(BENCH_LOOKUP_ARGS)

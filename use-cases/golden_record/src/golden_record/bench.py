@@ -254,6 +254,7 @@ def write_report(results: dict) -> None:
     text = "\n".join(lines) + "\n"
     BENCH_DIR.mkdir(exist_ok=True)
     text += _kept_section(BENCH_DIR / "results.md", "bench-lookup")   # written by scripts/bench_lookup.py
+    text += _kept_section(BENCH_DIR / "results.md", "bench-incremental")   # scripts/bench_incremental.py
     (BENCH_DIR / "results.md").write_text(text)
     (BENCH_DIR / "results.json").write_text(json.dumps(results, indent=2))
     print(text)
