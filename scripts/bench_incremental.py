@@ -44,7 +44,7 @@ import pandas as pd
 import psycopg
 from psycopg import sql
 
-from golden_record.bench import measure
+from golden_record.bench import measure, replace_section
 from golden_record.config import REPO_ROOT
 from golden_record.io import warehouse
 from golden_record.synthetic.profiles import PROFILES
@@ -267,15 +267,6 @@ def write_section(results: dict) -> str:
     return "\n".join(lines)
 
 
-def update_results(section: str) -> None:
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmarks\n"
-    if BEGIN in text and END in text:
-        text = text[:text.index(BEGIN)] + section + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    RESULTS.write_text(text)
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="bench_incremental.py", description=__doc__.splitlines()[0])
     p.add_argument("--speed-rows", type=int, default=1_000_000, help="records already placed (default 1,000,000)")
@@ -307,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     section = write_section(results)
     print(section)
     if not args.no_write:
-        update_results(section)
+        replace_section("bench-incremental", section)
         say(f"written to {RESULTS} in {time.perf_counter() - started:.0f} s")
     failed = (results.get("speed") and results["speed"]["first"]["wall_seconds"] > SPEED_TARGET) or any(
         q["pairwise_f1_incremental_vs_full"] < F1_TARGET or q["untouched_kept_incremental"] < KEPT_TARGET

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import _bootstrap  # noqa: F401
 
-from golden_record.bench import measure
+from golden_record.bench import measure, replace_section
 from golden_record.config import REPO_ROOT, load_model_config
 from golden_record.io import warehouse
 
@@ -253,15 +253,6 @@ def write_section(results: dict) -> str:
     return "\n".join(lines)
 
 
-def update_results(section: str) -> None:
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmarks\n"
-    if BEGIN in text and END in text:
-        text = text[:text.index(BEGIN)] + section + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    RESULTS.write_text(text)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench_lookup.py", description=__doc__.splitlines()[0])
     parser.add_argument("--rows", default="100000,1000000", help="comma-separated record counts")
@@ -311,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.no_write:
         print(section)
     else:
-        update_results(section)
+        replace_section("bench-lookup", section)
         print(f"written to {RESULTS}")
     return 0
 

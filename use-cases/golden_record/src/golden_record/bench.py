@@ -270,5 +270,18 @@ def _kept_section(path: Path, name: str) -> str:
     return "\n" + old[old.index(begin):old.index(end) + len(end)] + "\n"
 
 
+def replace_section(name: str, section: str, path: Path = BENCH_DIR / "results.md") -> None:
+    """Put ``section`` (which starts with ``<!-- NAME:begin -->`` and ends with ``<!-- NAME:end -->``)
+    in place of that section of ``path``, or append it: the other benches' sections stay."""
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    if begin in text and end in text:
+        text = text[:text.index(begin)] + section + text[text.index(end) + len(end):]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(text)
+
+
 def _count(value) -> str:
     return "–" if value is None else f"{int(value):,}"
