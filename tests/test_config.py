@@ -47,6 +47,11 @@ def test_default_config_matches_the_documented_defaults():
     (["golden.default_rule=[longest_name]"], "golden.default_rule", "most_recent"),
     (["comparisons.2.levels=[0.5, 0.9]"], "comparisons.2.levels", "strictly decreasing"),
     (["comparisons.0.field=shoe_size"], "model_config.yaml: ", "shoe_size"),
+    (["engine=hadoop"], "engine", "allowed: ['local', 'spark']"),
+    (["engine=spark", "candidates.fuzzy.method=sorted_neighbourhood"], "model_config.yaml: ",
+     "not available on engine spark"),
+    (["spark.driver_memory=lots"], "spark.driver_memory", "write e.g. 2g"),
+    (["spark.read_partitions=0"], "spark.read_partitions", "greater than or equal to 1"),
 ])
 def test_invalid_values_are_rejected_naming_the_key(override, key, words):
     with pytest.raises(ConfigError) as err:
@@ -93,3 +98,11 @@ def test_train_rejects_bad_config_before_any_run(mlflow_store, database_url):
     client = mlflow.MlflowClient(mlflow_store)
     exp = client.get_experiment_by_name("config-errors")
     assert exp is None or not client.search_runs([exp.experiment_id])
+
+
+def test_train_on_an_engine_it_cannot_use_yet_says_so_and_runs_nothing(capsys):
+    from golden_record.jobs import train
+
+    assert train.main(["--set", "engine=spark", "--quiet"]) != 0
+    err = capsys.readouterr().err
+    assert "engine spark does not run the train job yet" in err and "engine: local" in err

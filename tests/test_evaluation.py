@@ -323,3 +323,27 @@ def test_sweep_plot_y_axis_fits_the_curves():
     table["f1_score"] = 2 * table.precision * table.recall / (table.precision + table.recall)
     low, high = plots.threshold_sweep_plot(table, 0.9).axes[0].get_ylim()
     assert 0.985 < low < 0.990 and 0.999 < high < 1.003
+
+
+def test_counted_rows_give_the_numbers_of_the_pairs_they_stand_for():
+    """The Spark engine evaluates from (probability, label, pair count) aggregates: every metric,
+    curve and threshold table is the one of the pairs expanded."""
+    rng = np.random.default_rng(7)
+    levels = rng.choice([0.01, 0.2, 0.5, 0.95, 0.999, 1.0], size=5_000)   # few distinct scores, as patterns give
+    y = rng.random(5_000) < levels
+    pairs = pd.DataFrame({"p": levels, "y": y})
+    agg = pairs.groupby(["p", "y"]).size().reset_index(name="n").sample(frac=1.0, random_state=1)
+    agg = pd.concat([agg, pd.DataFrame({"p": [0.3], "y": [True], "n": [0]})])   # a row with no pair counts nothing
+    full = evaluate(levels, y, 0.95, total_true_pairs=int(y.sum()) + 40, n_records=4_000)
+    counted = evaluate(agg["p"].to_numpy(), agg["y"].to_numpy(), 0.95, total_true_pairs=int(y.sum()) + 40,
+                       n_records=4_000, counts=agg["n"].to_numpy())
+    assert counted.metrics == full.metrics
+    assert counted.metrics["training_pairs"] == 5_000
+    pd.testing.assert_frame_equal(counted.pr_curve, full.pr_curve)
+    pd.testing.assert_frame_equal(counted.roc_curve, full.roc_curve)
+    grid = [0.1, 0.5, 0.95, 0.999]
+    pd.testing.assert_frame_equal(
+        threshold_metrics(agg["p"].to_numpy(), agg["y"].to_numpy(), grid, int(y.sum()) + 40, counts=agg["n"].to_numpy()),
+        threshold_metrics(levels, y, grid, int(y.sum()) + 40))
+    with pytest.raises(ValueError, match="counts"):
+        evaluate(agg["p"].to_numpy(), agg["y"].to_numpy(), 0.95, int(y.sum()) + 40, 4_000, counts=-agg["n"].to_numpy())

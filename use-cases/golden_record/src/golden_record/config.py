@@ -52,6 +52,8 @@ COMPARISON_METHODS = tuple(METHOD_TYPES)
 FUZZY_BLOCKING_METHODS = ("phonetic", "sorted_neighbourhood", "none")
 #: Registry of survivorship rules (implemented in :mod:`golden_record.golden.build`).
 SURVIVORSHIP_RULES = ("most_recent", "most_frequent", "most_complete", "source_priority")
+#: Where the pipeline runs: in this process (pandas/numpy) or on Apache Spark (golden_record.spark).
+ENGINES = ("local", "spark")
 
 
 class ConfigError(ValueError):
@@ -318,6 +320,30 @@ class Comparison(_Strict):
 
 
 
+class SparkSettings(_Strict):
+    """The Spark engine (``engine: spark``; :mod:`golden_record.spark`)."""
+    #: the Spark master URL; absent: $SPARK_MASTER, else local[*]
+    master: str | None = None
+    #: partitions of the parallel read from PostgreSQL (ranges of the table's pages, one snapshot)
+    read_partitions: int = Field(8, ge=1, le=100_000)
+    #: spark.sql.shuffle.partitions: partitions of the joins and aggregations
+    shuffle_partitions: int = Field(8, ge=1, le=1_000_000)
+    #: spark.driver.memory of a session this process starts (ignored by spark-submit, which sets it)
+    driver_memory: str = "2g"
+    #: where the prepared records and the scored pairs are kept as Parquet between stages (a path
+    #: every executor reaches, e.g. hdfs:// or s3a:// on a cluster); absent: a temporary directory
+    work_dir: str | None = None
+    #: any further Spark setting, e.g. {spark.executor.memory: 8g}
+    conf: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("driver_memory")
+    @classmethod
+    def _memory_size(cls, value: str) -> str:
+        if not re.fullmatch(r"\d+[kmgt]?", value.strip().lower()):
+            raise ValueError(f"{value!r} is not a memory size; write e.g. 2g or 512m")
+        return value.strip().lower()
+
+
 class TrackingOptions(_Strict):
     sample_pairs: int = Field(2_000, ge=0, le=1_000_000)
     log_model: bool = True
@@ -416,6 +442,9 @@ DERIVABLE = ("comparisons", "model.params.blocking_fields")
 
 
 class ModelConfig(_Strict):
+    #: local (one process) or spark (golden_record.spark, settings in ``spark``)
+    engine: str = "local"
+    spark: SparkSettings = SparkSettings()
     model: ModelSection = ModelSection()
     data: DataSource
     candidates: CandidateSettings = CandidateSettings()
@@ -438,9 +467,20 @@ class ModelConfig(_Strict):
                 data = {**data, "golden": {**golden, "default_rule": ["most_complete", "most_frequent"]}}
         return data
 
+    @field_validator("engine")
+    @classmethod
+    def _known_engine(cls, value: str) -> str:
+        if value not in ENGINES:
+            raise ValueError(f"unknown engine {value!r}; allowed: {list(ENGINES)}")
+        return value
+
     @model_validator(mode="after")
     def _fields_are_declared(self) -> "ModelConfig":
         fields = self.data.fields
+        if self.engine == "spark" and self.candidates.fuzzy.method == "sorted_neighbourhood":
+            raise ValueError("candidates.fuzzy.method sorted_neighbourhood is not available on engine spark (it "
+                             "ranks the whole table in one order); use method phonetic or a blocking_fields entry "
+                             "such as phonetic(first_name,last_name)+year(date_of_birth)")
 
         def declared(name: str, where: str) -> str:
             if name not in fields:

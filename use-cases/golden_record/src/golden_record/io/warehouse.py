@@ -361,12 +361,41 @@ def _field_select(source: DataSource, field: str) -> sql.Composable:
     return sql.SQL("{} AS {}").format(expr, sql.Identifier(field))
 
 
+def record_order(source: DataSource, columns: dict[str, str]) -> sql.Composable:
+    """The order records are loaded in, which numbers them (positions): an integer id by value,
+    any other by the bytes of its text (``COLLATE "C"``), so the order depends on no locale and is
+    the one Spark sorts strings in (the Spark engine numbers records the same way)."""
+    if columns[source.id].startswith(_INTEGER_TYPES):
+        return sql.Identifier(source.id)
+    return sql.SQL('{}::text COLLATE "C"').format(sql.Identifier(source.id))
+
+
+def page_range(pages: tuple[int, int | None]) -> sql.Composable:
+    """``WHERE`` condition for the rows stored in pages [start, end) of a table (``end`` None: to
+    the end), read by a TID range scan: the parallel readers of the Spark engine split a table so."""
+    start, end = pages
+    cond = sql.SQL("ctid >= {}::tid").format(sql.Literal(f"({int(start)},0)"))
+    if end is not None:
+        cond = sql.SQL("{} AND ctid < {}::tid").format(cond, sql.Literal(f"({int(end)},0)"))
+    return cond
+
+
+def table_pages(conn: psycopg.Connection, table: str) -> int | None:
+    """The pages a plain table holds now, or None for a view or a partitioned table (no page ranges)."""
+    row = conn.execute("SELECT c.relkind, pg_relation_size(c.oid) / current_setting('block_size')::bigint "
+                       "FROM pg_class c WHERE c.oid = to_regclass(%s)", (_regclass_text(table),)).fetchone()
+    return int(row[1]) if row and row[0] in ("r", "m") else None
+
+
 def load_records(conn: psycopg.Connection, source: DataSource, fields: list[str],
-                 allow_null: bool = False, only_ids: list | None = None) -> pd.DataFrame:
+                 allow_null: bool = False, only_ids: list | None = None,
+                 pages: tuple[int, int | None] | None = None) -> pd.DataFrame:
     """The declared fields as text (nothing is cast in SQL, so no value can fail the query), with
     ``record_id`` first: int64 for an integer id column, else text. Dates and timestamps are
     parsed by the field's cleaner, where an invalid one becomes missing and is counted. With
-    ``only_ids``, only those records (compared as text; an id not found is simply absent)."""
+    ``only_ids``, only those records (compared as text; an id not found is simply absent); with
+    ``pages``, the records stored in that :func:`page_range` (a part of the table: it may be
+    empty, and whole-table checks are the caller's)."""
     columns = check_source(conn, source, fields)
     selects = [sql.SQL("{}::text AS record_id").format(sql.Identifier(source.id))]
     selects += [_field_select(source, f) for f in fields]
@@ -381,13 +410,15 @@ def load_records(conn: psycopg.Connection, source: DataSource, fields: list[str]
         else:
             where = sql.SQL(" WHERE {}::text = ANY({}::text[])").format(id_col, sql.Literal([str(i) for i in only_ids]))
         allow_null = True
+    if pages is not None:
+        where = sql.SQL(" WHERE {}").format(page_range(pages))
+        allow_null = True
     query = sql.SQL("SELECT {} FROM {}{} ORDER BY {}").format(sql.SQL(", ").join(selects), table_ref(source.table),
-                                                              where, sql.Identifier(source.id))
+                                                              where, record_order(source, columns))
     with snapshot(conn) if conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE else nullcontext():
         df = copy_out(conn, query)
-    if df.empty and only_ids is None:
-        raise DataError(f"table {source.table} is empty", seed_hint(source.table) if seeding_profile(source.table) else
-                        "fill the table, or point data.table at the table that holds the records")
+    if df.empty and only_ids is None and pages is None:
+        raise empty_table_error(source)
     ids = df["record_id"]
     if ids.isna().any():
         raise DataError(f"{int(ids.isna().sum()):,} records of {source.table} have no id (column {source.id}, data.id)",
@@ -400,10 +431,19 @@ def load_records(conn: psycopg.Connection, source: DataSource, fields: list[str]
         df["record_id"] = ids.astype("int64")
     for field in [] if allow_null else fields:     # a field the model uses must hold values
         if df[field].isna().all():
-            cols = ", ".join(source.fields[field].source_columns(field))
-            raise DataError(f"field {field} (column {source.table}.{cols}) is entirely null",
-                            "fill the column, map the field to another column, or drop it from the config")
+            raise null_field_error(source, field)
     return df
+
+
+def empty_table_error(source: DataSource) -> DataError:
+    return DataError(f"table {source.table} is empty", seed_hint(source.table) if seeding_profile(source.table) else
+                     "fill the table, or point data.table at the table that holds the records")
+
+
+def null_field_error(source: DataSource, field: str) -> DataError:
+    cols = ", ".join(source.fields[field].source_columns(field))
+    return DataError(f"field {field} (column {source.table}.{cols}) is entirely null",
+                     "fill the column, map the field to another column, or drop it from the config")
 
 
 def database_time(conn: psycopg.Connection) -> pd.Timestamp:
@@ -465,13 +505,17 @@ def load_truth(conn: psycopg.Connection, source: DataSource) -> pd.Series | None
 
 
 @contextmanager
-def snapshot(conn: psycopg.Connection) -> Iterator[None]:
+def snapshot(conn: psycopg.Connection, shared: str | None = None) -> Iterator[None]:
     """One REPEATABLE READ, READ ONLY transaction: every read inside sees the same data, even while
-    another process rewrites the tables (records and ground truth always agree)."""
+    another process rewrites the tables (records and ground truth always agree). ``shared``: the
+    id of a snapshot another connection exported (``pg_export_snapshot()``), whose data this one
+    sees: the parallel readers of the Spark engine read one state of the tables so."""
     if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
         conn.commit()
     with conn.transaction():
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        if shared is not None:
+            conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(shared)))
         # dates and timestamps read as text in one unambiguous form
         conn.execute("SET LOCAL DateStyle = 'ISO, YMD'")
         conn.execute("SET LOCAL timezone = 'UTC'")

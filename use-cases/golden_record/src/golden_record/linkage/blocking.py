@@ -111,6 +111,18 @@ def fuzzy_key(prepared: pd.DataFrame, fields: list[str]) -> pd.Series:
     return key_values(prepared, KeyPart("phonetic", tuple(fields)))
 
 
+def check_pair_budget(pass_pairs: list[tuple[str, int]], settings: CandidateSettings, extra: int = 0) -> None:
+    """Stop before any pair is made when the passes (name, pairs) would yield more than
+    ``candidates.max_pairs`` pairs (both engines count them from the block sizes first)."""
+    expected = sum(pairs for _, pairs in pass_pairs) + extra
+    if expected > settings.max_pairs:
+        detail = ", ".join(f"{name}: {pairs:,}" for name, pairs in pass_pairs)
+        raise DataError(
+            f"blocking would yield {expected:,} candidate pairs, more than candidates.max_pairs="
+            f"{settings.max_pairs:,} ({detail})",
+            "use more selective blocking_fields, lower candidates.max_block_size, or raise candidates.max_pairs")
+
+
 def generate(prepared: pd.DataFrame, blocking_fields: list[str], settings: CandidateSettings,
              progress=None) -> Candidates:
     n = len(prepared)
@@ -130,13 +142,8 @@ def generate(prepared: pd.DataFrame, blocking_fields: list[str], settings: Candi
     elif fuzzy.method == "sorted_neighbourhood":
         sn_window = fuzzy.window
 
-    expected = sum(_pair_count(p[3]) for p in plans) + (n * (sn_window - 1) if sn_window else 0)
-    if expected > settings.max_pairs:
-        detail = ", ".join(f"{p[0]}: {_pair_count(p[3]):,}" for p in plans)
-        raise DataError(
-            f"blocking would yield {expected:,} candidate pairs, more than candidates.max_pairs="
-            f"{settings.max_pairs:,} ({detail})",
-            "use more selective blocking_fields, lower candidates.max_block_size, or raise candidates.max_pairs")
+    check_pair_budget([(p[0], _pair_count(p[3])) for p in plans], settings,
+                      n * (sn_window - 1) if sn_window else 0)
 
     codes_all = []
     reports = []

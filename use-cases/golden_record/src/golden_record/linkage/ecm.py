@@ -263,7 +263,7 @@ class RecordLinkageECM:
     def match_classes(self) -> list[int]:
         return [0]
 
-    def learn_term_frequencies(self, prepared, comparisons) -> "RecordLinkageECM":
+    def learn_term_frequencies(self, prepared, comparisons, value_counts=None) -> "RecordLinkageECM":
         """ECM has no term-frequency adjustment: it scores binary agreement only (said, not silent)."""
         self.ignored_tf = [c.name for c in comparisons if c.tf_adjustment]
         return self

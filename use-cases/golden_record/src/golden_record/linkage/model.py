@@ -373,18 +373,24 @@ class FellegiSunter:
                                 selection, chosen, "bic" if auto else "fixed")
         return self
 
-    def learn_term_frequencies(self, prepared: pd.DataFrame, comparisons) -> "FellegiSunter":
+    def learn_term_frequencies(self, prepared: pd.DataFrame | None, comparisons,
+                               value_counts=None) -> "FellegiSunter":
         """The share of records holding each value of the term-frequency-adjusted comparisons'
-        fields (values held by one record only are not stored: they score at the floor 1/N)."""
+        fields (values held by one record only are not stored: they score at the floor 1/N).
+        ``value_counts(field)``, when given, returns (records per value held by 2 or more, records
+        holding a value) instead of counting ``prepared`` (the Spark engine counts in Spark)."""
         self.term_frequencies = {}
         for comp in comparisons:
             if not comp.tf_adjustment:
                 continue
-            counts = prepared[comp.field].value_counts(dropna=True)
-            n = max(int(counts.sum()), 1)
-            kept = counts[counts >= 2] / n
+            if value_counts is None:
+                counts = prepared[comp.field].value_counts(dropna=True)
+                kept, present = counts[counts >= 2], int(counts.sum())
+            else:
+                kept, present = value_counts(comp.field)
+            n = max(present, 1)
             self.term_frequencies[comp.name] = {"floor": 1.0 / n,
-                                                "values": {str(k): float(v) for k, v in kept.items()}}
+                                                "values": {str(k): float(v) / n for k, v in kept.items()}}
         return self
 
     def _tf_log_adjustment(self, agreed: dict[str, np.ndarray] | None, n: int) -> np.ndarray | None:
