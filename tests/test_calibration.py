@@ -211,3 +211,21 @@ def test_progress_line_says_undefined_not_zero():
     # the Brier score is 0.22465 by hand: which way its 4th digit rounds depends on the summation order
     assert abs(cal.brier - 0.22465) < 1e-12
     assert "F1 0.776 (true 0.600)" in line and f"ECE 0.3025, Brier {cal.brier:.4f}" in line
+
+
+def test_counted_probabilities_give_the_numbers_of_the_pairs_they_stand_for():
+    """The Spark engine calibrates and estimates from (probability, label, pair count) aggregates."""
+    rng = np.random.default_rng(3)
+    p = rng.choice([0.0, 0.02, 0.3, 0.55, 0.9, 0.97, 1.0], size=4_000)
+    y = rng.random(4_000) < p
+    agg = pd.DataFrame({"p": p, "y": y}).groupby(["p", "y"]).size().reset_index(name="n")
+    full, counted = calibrate(p, y), calibrate(agg["p"].to_numpy(), agg["y"].to_numpy(), counts=agg["n"].to_numpy())
+    pd.testing.assert_frame_equal(counted.table, full.table, check_exact=False, rtol=1e-12)
+    assert counted.pairs == full.pairs == 4_000
+    assert counted.ece == pytest.approx(full.ece, rel=1e-12) and counted.brier == pytest.approx(full.brier, rel=1e-12)
+    for t in (0.5, 0.95):
+        a, b = estimate(p, t), estimate(agg["p"].to_numpy(), t, counts=agg["n"].to_numpy())
+        assert (a.predicted_matches, a.candidate_pairs) == (b.predicted_matches, b.candidate_pairs)
+        assert b.precision == pytest.approx(a.precision, rel=1e-12) and b.f1 == pytest.approx(a.f1, rel=1e-12)
+    pd.testing.assert_frame_equal(estimates_at(agg["p"].to_numpy(), [0.1, 0.5, 0.95], counts=agg["n"].to_numpy()),
+                                  estimates_at(p, [0.1, 0.5, 0.95]), check_exact=False, rtol=1e-12)

@@ -347,3 +347,22 @@ def test_counted_rows_give_the_numbers_of_the_pairs_they_stand_for():
         threshold_metrics(levels, y, grid, int(y.sum()) + 40))
     with pytest.raises(ValueError, match="counts"):
         evaluate(agg["p"].to_numpy(), agg["y"].to_numpy(), 0.95, int(y.sum()) + 40, 4_000, counts=-agg["n"].to_numpy())
+
+
+def test_weight_histogram_of_counted_weights_draws_the_pairs_they_stand_for():
+    """The Spark engine draws the histogram from distinct weights with their pair counts: the bars
+    and the legend's n are those of the pairs expanded."""
+    w = np.array([-8.0, -8.0, -8.0, 1.5, 9.0, 9.0])
+    y = np.array([False, False, False, False, True, True])
+    agg = pd.DataFrame({"w": w, "y": y}).groupby(["w", "y"]).size().reset_index(name="n")
+
+    def drawn(fig):
+        ax = fig.axes[0]
+        return ([p.get_label() for p in ax.patches if not p.get_label().startswith("_")],
+                [tuple(np.round(p.get_path().vertices.ravel(), 6)) for p in ax.patches])
+
+    full = drawn(plots.weight_histogram_plot(w, y, 2.0))
+    counted = drawn(plots.weight_histogram_plot(agg["w"].to_numpy(), agg["y"].to_numpy(), 2.0,
+                                                counts=agg["n"].to_numpy()))
+    assert counted == full
+    assert "non-matches (n = 4)" in full[0] and "true matches (n = 2)" in full[0]

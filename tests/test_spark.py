@@ -18,6 +18,7 @@ import pytest
 from conftest import ROOT, SRC, run
 from golden_record.cli import Progress
 from golden_record.config import load_model_config
+from golden_record.evaluation.bootstrap import bootstrap_intervals
 from golden_record.io import warehouse
 from golden_record.linkage import pipeline
 from golden_record.spark import session
@@ -84,6 +85,12 @@ def _assert_same(local, remote, threshold):
         assert spark_eval.metrics[name] == pytest.approx(value, rel=1e-12, abs=1e-12), name
     assert (remote.n_records, remote.n_people, remote.total_true_pairs) == \
         (local.n_records, local.n_people, local.total_true_pairs)
+    # the intervals resampling people, from the people's profiles aggregated in Spark
+    boot_local = bootstrap_intervals(local.probabilities, local.labels, local.entity[local.pairs.left],
+                                     local.entity[local.pairs.right], local.entity, threshold, iterations=300)
+    boot_spark = remote.bootstrap(threshold, iterations=300)
+    assert (boot_spark.entities, boot_spark.profiles) == (boot_local.entities, boot_local.profiles)
+    assert boot_spark.metrics == pytest.approx(boot_local.metrics, rel=1e-12)
     # the examples of dropped values are the first a part meets: parts are not read in id order
     def counted(reports):
         return [{k: v for k, v in q.to_dict().items() if not k.endswith("_examples")} for q in reports]

@@ -148,6 +148,22 @@ def bootstrap_intervals(probabilities, labels, left_entity, right_entity, entity
         raise ValueError(f"level must lie in (0, 1), got {level}")
     profiles, counts, n_entities = _entity_profiles(probabilities, labels, left_entity, right_entity,
                                                     entity_all, threshold)
+    return intervals_from_profiles(profiles, counts, iterations, seed, level, started)
+
+
+def intervals_from_profiles(profiles: np.ndarray, counts: np.ndarray, iterations: int = 1000, seed: int = 0,
+                            level: float = 0.95, started: float | None = None) -> BootstrapResult:
+    """The intervals from the entity profiles (G x 3: tp, 2 fp, true pairs; sorted as ``np.unique``
+    sorts rows) and the entities per profile: what :func:`bootstrap_intervals` computes from the
+    pairs, and what the Spark engine aggregates (the same numbers for the same profiles)."""
+    started = time.perf_counter() if started is None else started
+    iterations = int(iterations)
+    if iterations < 1:
+        raise ValueError(f"iterations must be >= 1, got {iterations}")
+    if not 0.0 < float(level) < 1.0:
+        raise ValueError(f"level must lie in (0, 1), got {level}")
+    profiles, counts = np.asarray(profiles, dtype=np.int64), np.asarray(counts, dtype=np.int64)
+    n_entities = int(counts.sum())
     values = profiles.astype(np.float64)
     values[:, 1] /= 2.0  # back from 2 * fp to fp (halves)
 

@@ -34,6 +34,9 @@ both counts are 0. :attr:`Estimates.undefined` says which and why (the training 
 tag ``estimated.undefined`` and leaves the metric out). With no predicted matches but some
 probability mass, recall and F1 are a well-defined 0: the model expects to find none of the true pairs.
 
+Every function takes ``counts``: then each probability stands for that many pairs (the Spark
+engine's (probability, label, count) aggregates), with the numbers of the pairs expanded.
+
 Everything is vectorised (``np.searchsorted``/``np.bincount``/one sort for many thresholds): it
 runs on tens of millions of pairs in well under a second per call.
 """
@@ -64,6 +67,15 @@ def _probabilities(probabilities) -> np.ndarray:
     return p
 
 
+def _counts(counts, p: np.ndarray) -> np.ndarray | None:
+    if counts is None:
+        return None
+    w = np.asarray(counts)
+    if w.shape != p.shape or (w.size and (not np.issubdtype(w.dtype, np.integer) or w.min() < 0)):
+        raise ValueError("counts must be non-negative integers, one per probability")
+    return w.astype(np.int64, copy=False)
+
+
 # --------------------------------------------------------------------------- with ground truth
 
 
@@ -82,7 +94,7 @@ class Calibration:
         return {k: v for k, v in out.items() if math.isfinite(v)}
 
 
-def calibrate(probabilities, labels, bins: int = 10) -> Calibration:
+def calibrate(probabilities, labels, bins: int = 10, counts=None) -> Calibration:
     """Reliability table (``bins`` equal-width bins over [0, 1]), ECE and Brier score.
 
     ``labels`` is bool-like per pair (True: a true duplicate pair). Empty bins stay in the table
@@ -95,20 +107,26 @@ def calibrate(probabilities, labels, bins: int = 10) -> Calibration:
     if y.shape != p.shape:
         raise ValueError(f"probabilities and labels must have equal length, got {p.size} and {y.size}")
     y = y.astype(bool, copy=False)
+    w = _counts(counts, p)
     edges = np.round(np.linspace(0.0, 1.0, bins + 1), 12)     # 0.3, not 0.30000000000000004
     # bin k holds edges[k] <= p < edges[k + 1]; p == 1.0 goes to the last bin
     idx = np.minimum(np.searchsorted(edges, p, side="right") - 1, bins - 1)
-    count = np.bincount(idx, minlength=bins)
-    sum_p = np.bincount(idx, weights=p, minlength=bins)
-    true = np.bincount(idx[y], minlength=bins)
+    if w is None:
+        count = np.bincount(idx, minlength=bins)
+        sum_p = np.bincount(idx, weights=p, minlength=bins)
+        true = np.bincount(idx[y], minlength=bins)
+    else:
+        count = np.bincount(idx, weights=w, minlength=bins).astype(np.int64)
+        sum_p = np.bincount(idx, weights=p * w, minlength=bins)
+        true = np.bincount(idx[y], weights=w[y], minlength=bins).astype(np.int64)
     filled = count > 0
     mean_p = np.divide(sum_p, count, out=np.full(bins, np.nan), where=filled)
     observed = np.divide(true, count, out=np.full(bins, np.nan), where=filled)
-    n = int(p.size)
+    n = int(p.size) if w is None else int(w.sum())
     if n:
         ece = float(np.sum(count[filled] * np.abs(observed[filled] - mean_p[filled])) / n)
         diff = p - y
-        brier = float(np.dot(diff, diff) / n)
+        brier = float(np.dot(diff, diff) / n) if w is None else float(np.dot(diff * w, diff) / n)
     else:
         ece = brier = math.nan
     table = pd.DataFrame({"bin": np.arange(bins), "lower": edges[:-1], "upper": edges[1:], "count": count,
@@ -165,29 +183,37 @@ class Estimates:
         return "; ".join(reasons) or None
 
 
-def estimate(probabilities, threshold: float) -> Estimates:
+def estimate(probabilities, threshold: float, counts=None) -> Estimates:
     """Estimated precision, recall and F1 at ``threshold`` from the probabilities (see module doc)."""
     p = _probabilities(probabilities)
+    w = _counts(counts, p)
     t = snap(threshold)
     match = is_match(p, t)
-    predicted = int(np.count_nonzero(match))
-    expected_tp = float(p[match].sum())
-    expected_true = float(p.sum())
+    if w is None:
+        predicted, expected_tp, expected_true = int(np.count_nonzero(match)), float(p[match].sum()), float(p.sum())
+    else:
+        mass = p * w
+        predicted, expected_tp, expected_true = int(w[match].sum()), float(mass[match].sum()), float(mass.sum())
     precision, recall, f1 = (float(a[0]) for a in _rates(np.array([predicted]), np.array([expected_tp]),
                                                          expected_true))
     return Estimates(threshold=t, precision=precision, recall=recall, f1=f1, predicted_matches=predicted,
                      expected_true_positives=expected_tp, expected_true_pairs=expected_true,
-                     candidate_pairs=int(p.size))
+                     candidate_pairs=int(p.size) if w is None else int(w.sum()))
 
 
-def estimates_at(probabilities, thresholds: Sequence[float]) -> pd.DataFrame:
+def estimates_at(probabilities, thresholds: Sequence[float], counts=None) -> pd.DataFrame:
     """:func:`estimate` at many thresholds from one sort: one row per threshold (input order),
     columns :data:`ESTIMATE_COLUMNS`; NaN where an estimate is undefined."""
-    p = np.sort(_probabilities(probabilities))
+    p = _probabilities(probabilities)
+    w = _counts(counts, p)
+    order = np.argsort(p, kind="stable")
+    p = p[order]
+    w = np.ones(p.size, dtype=np.int64) if w is None else w[order]
     t = np.array([snap(x) for x in np.atleast_1d(np.asarray(thresholds, dtype=np.float64))])
     first = np.searchsorted(p, t, side="left")        # p[first:] >= t, as is_match
-    predicted = p.size - first
-    tail = np.concatenate([np.cumsum(p[::-1])[::-1], [0.0]])   # tail[i] = p[i:].sum()
+    after = np.concatenate([np.cumsum(w[::-1])[::-1], [0]])     # after[i] = pairs at p[i:]
+    predicted = after[first]
+    tail = np.concatenate([np.cumsum((p * w)[::-1])[::-1], [0.0]])   # tail[i] = (p * w)[i:].sum()
     expected_tp = tail[first]
     expected_true = float(tail[0])
     precision, recall, f1 = _rates(predicted, expected_tp, expected_true)

@@ -47,7 +47,7 @@ class SparkScored:
     patterns: np.ndarray             # distinct comparison patterns (int8, one row each)
     pattern_counts: np.ndarray       # pairs per pattern
     model: Model
-    #: distinct (match_probability, is_true_pair) with their pair counts
+    #: distinct (match_weight, match_probability, label: a true pair) with their pair counts
     score_counts: pd.DataFrame
     total_true_pairs: int
     scored: object                   # Spark DataFrame: left, right, match_weight, match_probability
@@ -62,9 +62,43 @@ class SparkScored:
         return evaluate(c["match_probability"].to_numpy(), c["label"].to_numpy(), threshold,
                         self.total_true_pairs, self.n_records, counts=c["count"].to_numpy())
 
+    def bootstrap(self, threshold: float, iterations: int = 1000, seed: int = 0):
+        """:func:`golden_record.evaluation.bootstrap.bootstrap_intervals` of the run, people
+        resampled: the entity profiles (tp, 2 fp, true pairs) aggregated in Spark."""
+        from golden_record.evaluation.bootstrap import intervals_from_profiles
+
+        profiles, counts = entity_profiles(self.scored, self.prepared, threshold)
+        return intervals_from_profiles(profiles, counts, iterations, seed)
+
     def close(self) -> None:
         """Drop the work directory's Parquet (the run has logged what it keeps)."""
         shutil.rmtree(self.work_dir, ignore_errors=True)
+
+
+def entity_key(F):
+    """The person of a record: its ground-truth entity, or itself when it has no truth entry."""
+    return F.coalesce(F.col(read_mod.ENTITY), F.concat(F.lit("#record "), F.col("position").cast("string")))
+
+
+def entity_profiles(scored, prepared, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per person: classified-match pairs inside it (tp), classified-match pairs it shares with
+    another person (2 fp: half each), its true pairs over all its records; then the distinct
+    profiles with their number of people, sorted as the local bootstrap sorts them."""
+    from pyspark.sql import functions as F
+
+    from golden_record.linkage.decision import snap
+
+    matched = scored.where(F.col("match_probability") >= F.lit(snap(threshold)))
+    tp = matched.where("label").groupBy(F.col("left_entity").alias("entity")).agg(F.count("*").alias("tp"))
+    wrong = matched.where(~F.col("label"))
+    fp2 = wrong.select(F.col("left_entity").alias("entity")).unionAll(wrong.select(F.col("right_entity").alias("entity"))) \
+        .groupBy("entity").agg(F.count("*").alias("fp2"))
+    people = prepared.groupBy(entity_key(F).alias("entity")).agg(F.count("*").alias("k")) \
+        .select("entity", (F.col("k") * (F.col("k") - 1) / 2).cast("long").alias("true_pairs"))
+    rows = people.join(tp, "entity", "left").join(fp2, "entity", "left").fillna(0, ["tp", "fp2"]) \
+        .groupBy("tp", "fp2", "true_pairs").count().toPandas()
+    rows = rows.sort_values(["tp", "fp2", "true_pairs"], ignore_index=True)
+    return rows[["tp", "fp2", "true_pairs"]].to_numpy(dtype=np.int64), rows["count"].to_numpy(dtype=np.int64)
 
 
 def random_pair_u(spark, prepared, n: int, config: ModelConfig, n_levels: list[int], seed: int = 0
@@ -150,7 +184,9 @@ def _run(spark, target, config: ModelConfig, progress: Progress, work: str, F) -
             defaults.resolve(config, sample.drop(columns="position"), progress)
     with progress.stage("candidates"):
         key_fields = sorted({f for entry in _pass_entries(config) for f in _entry_fields(entry)})
-        keys = candidates_mod.block_keys(prepared, config, key_fields)
+        # the keys are computed once (Python on Arrow batches) and read twice: block sizes, then the joins
+        candidates_mod.block_keys(prepared, config, key_fields).write.mode("overwrite").parquet(f"{work}/keys")
+        keys = spark.read.parquet(f"{work}/keys")
         pairs, passes = candidates_mod.generate(keys, config, progress=lambda r: progress.say(
             f"  pass {r.name}: {r.pairs:,} pairs in {r.blocks:,} blocks"
             + (f" ({r.skipped_blocks:,} blocks of > {config.candidates.max_block_size} records skipped)"
@@ -194,15 +230,15 @@ def _run(spark, target, config: ModelConfig, progress: Progress, work: str, F) -
             raise ModelError(f"EM did not converge in {rep.iterations} iterations (tolerance {em.tolerance:g})",
                              "raise model.em.max_iterations or loosen model.em.tolerance; check the comparisons")
     with progress.stage("score"):
-        scored = vectors_mod.score_pairs(vectors, model, comparisons)
-        scored.write.mode("overwrite").parquet(f"{work}/scored")
+        # each pair with the people of its two records (a record without a truth entry is its own)
+        entity = prepared.select("position", entity_key(F).alias("entity"))
+        labelled = vectors_mod.score_pairs(vectors, model, comparisons) \
+            .join(entity.withColumnRenamed("position", "left").withColumnRenamed("entity", "left_entity"), "left") \
+            .join(entity.withColumnRenamed("position", "right").withColumnRenamed("entity", "right_entity"), "right") \
+            .withColumn("label", F.col("left_entity") == F.col("right_entity"))
+        labelled.write.mode("overwrite").parquet(f"{work}/scored")
         scored = spark.read.parquet(f"{work}/scored")
-        entity = prepared.select("position", read_mod.ENTITY)
-        labelled = scored.join(entity.withColumnRenamed("position", "left")
-                               .withColumnRenamed(read_mod.ENTITY, "_el"), "left") \
-            .join(entity.withColumnRenamed("position", "right").withColumnRenamed(read_mod.ENTITY, "_er"), "right") \
-            .withColumn("label", F.coalesce(F.col("_el") == F.col("_er"), F.lit(False)))
-        score_counts = labelled.groupBy("match_probability", "label").count().toPandas()
+        score_counts = scored.groupBy("match_weight", "match_probability", "label").count().toPandas()
         probs = score_counts["match_probability"].to_numpy()
         predicted = int(score_counts["count"].to_numpy()[is_match(probs, config.threshold)].sum())
         if predicted == 0:

@@ -232,19 +232,22 @@ def roc_plot(roc_curve: pd.DataFrame, auc: float, log_x: bool = False) -> Figure
 
 
 def weight_histogram_plot(
-    weights: np.ndarray, labels: np.ndarray, threshold_weight: float | None, bins: int = 80
+    weights: np.ndarray, labels: np.ndarray, threshold_weight: float | None, bins: int = 80,
+    counts: np.ndarray | None = None,
 ) -> Figure:
     """Overlaid histograms (log-count) of match weight for true matches vs non-matches.
 
     Infinite weights (probability exactly 0 or 1) are clipped to the finite range for
     binning; NaN weights are dropped.  A vertical line marks ``threshold_weight``.
+    ``counts``: pairs per row (aggregated distinct weights), else one pair a row.
     """
     w = np.asarray(weights, dtype=np.float64).ravel()
     y = np.asarray(labels).astype(bool).ravel()
     if w.shape != y.shape:
         raise ValueError(f"weights and labels must have equal length, got {w.size} and {y.size}")
+    n = np.ones(w.shape, dtype=np.int64) if counts is None else np.asarray(counts, dtype=np.int64).ravel()
     keep = ~np.isnan(w)
-    w, y = w[keep], y[keep]
+    w, y, n = w[keep], y[keep], n[keep]
     finite = np.isfinite(w)
     fig, ax = _new_figure()
     if finite.any():
@@ -257,10 +260,10 @@ def weight_histogram_plot(
         edges = np.linspace(lo, hi, bins + 1)
         top = 1.0
         for mask, colour, name in ((~y, _NONMATCH_COLOR, "non-matches"), (y, _MATCH_COLOR, "true matches")):
-            counts, _ = np.histogram(w[mask], bins=edges)
+            counts, _ = np.histogram(w[mask], bins=edges, weights=n[mask])
             top = max(top, float(counts.max(initial=0)))
             ax.stairs(counts, edges, fill=True, alpha=0.45, color=colour,
-                      label=f"{name} (n = {_fmt_count(mask.sum())})")
+                      label=f"{name} (n = {_fmt_count(n[mask].sum())})")
             ax.stairs(counts, edges, color=colour, lw=1.2)
         ax.set_yscale("log")
         ax.set_ylim(0.8, top * 30)  # head-room for the legend
@@ -539,7 +542,7 @@ def cluster_size_plot(sizes: np.ndarray) -> Figure:
 
 
 def reliability_plot(table: pd.DataFrame, probabilities: np.ndarray, ece: float, brier: float,
-                     threshold: float | None = None, hist_bins: int = 50) -> Figure:
+                     threshold: float | None = None, hist_bins: int = 50, counts: np.ndarray | None = None) -> Figure:
     """Reliability diagram over a histogram of the predicted probabilities.
 
     ``table`` is :attr:`Calibration.table` (columns ``lower, upper, count, mean_predicted,
@@ -582,7 +585,7 @@ def reliability_plot(table: pd.DataFrame, probabilities: np.ndarray, ece: float,
 
     p = np.asarray(probabilities, dtype=np.float64).ravel()
     edges = np.linspace(0.0, 1.0, hist_bins + 1)
-    counts, _ = np.histogram(p, bins=edges)
+    counts, _ = np.histogram(p, bins=edges, weights=None if counts is None else np.asarray(counts).ravel())
     if counts.any():
         hx.stairs(counts, edges, fill=True, color=_MATCH_COLOR, alpha=0.6)
         hx.set_yscale("log")

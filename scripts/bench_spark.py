@@ -1,0 +1,136 @@
+"""``make bench-spark``: the training pipeline on the local engine and on Spark (``local[2]``), on the
+same seeded table in the same run: wall time, peak memory (the process tree: Spark's JVM and its
+Python workers included) and seconds per stage, with the F1 each engine gets (they must agree).
+
+Each engine runs as its own process (``--run ENGINE``): load -> prepare -> candidates -> compare
+-> fit -> score -> evaluate, the stages both engines share. Results: the section "Spark engine" of
+``bench/results.md``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from datetime import datetime, timezone
+
+import _bootstrap  # noqa: F401
+
+from golden_record.bench import measure, replace_section
+from golden_record.config import REPO_ROOT
+from golden_record.io import warehouse
+
+BEGIN, END = "<!-- bench-spark:begin -->", "<!-- bench-spark:end -->"
+
+
+def run_engine(engine: str, master: str, driver_memory: str) -> dict:
+    """One engine's pipeline on DATABASE_URL's citizens; the numbers as a dict (printed as JSON)."""
+    from golden_record.cli import Progress
+    from golden_record.config import load_model_config, load_settings
+    from golden_record.linkage import pipeline
+
+    target = warehouse.resolve_target(load_settings(), announce=False)
+    progress = Progress(quiet=True)
+    started = time.perf_counter()
+    if engine == "local":
+        config = load_model_config()
+        with warehouse.connect(target) as conn:
+            records, entity = pipeline.load(conn, config, progress)
+        scored = pipeline.fit_and_score(records, entity, config, progress)
+        with progress.stage("evaluate"):
+            evaluation = scored.evaluate(config.threshold)
+        pairs = len(scored.pairs)
+    else:
+        from golden_record.spark import session
+        from golden_record.spark.pipeline import fit_and_score
+
+        config = load_model_config(overrides=["engine=spark", f"spark.master={master}",
+                                              f"spark.driver_memory={driver_memory}"])
+        with progress.stage("session"):
+            spark = session.start(config.spark.model_copy(update={"conf": {"spark.ui.enabled": "false"}}))
+        scored = fit_and_score(spark, target, config, progress)
+        with progress.stage("evaluate"):
+            evaluation = scored.evaluate(config.threshold)
+        pairs = scored.n_pairs
+        scored.close()
+        spark.stop()
+    return {"engine": engine, "records": scored.n_records, "pairs": pairs,
+            "f1": evaluation.metrics["f1_score"], "em_iterations": scored.model.report.iterations,
+            "seconds_in_process": time.perf_counter() - started,
+            "stages": {k: round(v, 2) for k, v in progress.timings.items()}}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="bench_spark.py", description=__doc__.splitlines()[0])
+    p.add_argument("--rows", default="1000000", help="comma-separated record counts (default 1,000,000)")
+    p.add_argument("--master", default="local[2]", help="Spark master (default local[2])")
+    p.add_argument("--driver-memory", default="4g", help="Spark driver memory (default 4g)")
+    p.add_argument("--engines", default="local,spark", help="engines to run (default local,spark)")
+    p.add_argument("--run", choices=["local", "spark"], help=argparse.SUPPRESS)
+    p.add_argument("--no-write", action="store_true", help="do not update bench/results.md")
+    args = p.parse_args(argv)
+    if args.run:
+        print(json.dumps(run_engine(args.run, args.master, args.driver_memory)))
+        return 0
+    from golden_record.bench import bench_database_url
+    from golden_record.spark.session import why_unavailable
+
+    missing = why_unavailable()
+    if missing and "spark" in args.engines:
+        print(f"bench-spark: the Spark engine cannot run here: {missing}", file=sys.stderr)
+        return 1
+    url = warehouse.sibling_database("golden_bench_spark")
+    env = {"DATABASE_URL": url}
+    rows_list = [int(r) for r in args.rows.split(",")]
+    results = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": platform.platform(),
+               "cpus": os.cpu_count(), "master": args.master, "driver_memory": args.driver_memory,
+               "command": "make bench-spark" + (f" BENCH_SPARK_ARGS=\"{' '.join(argv or sys.argv[1:])}\""
+                                                if (argv or sys.argv[1:]) else ""), "sizes": []}
+    for rows in rows_list:
+        print(f"== {rows:,} records: seeding", file=sys.stderr, flush=True)
+        seed = measure([sys.executable, "scripts/seed_data.py", "--rows", str(rows), "--seed", "42"], env)
+        size = {"records": rows, "seed_seconds": round(seed["seconds"], 1), "engines": []}
+        for engine in args.engines.split(","):
+            print(f"== {rows:,} records: {engine} engine", file=sys.stderr, flush=True)
+            m = measure([sys.executable, "scripts/bench_spark.py", "--run", engine, "--master", args.master,
+                         "--driver-memory", args.driver_memory], env)
+            out = json.loads(m["stdout"].strip().splitlines()[-1])
+            out.update(wall_seconds=round(m["seconds"], 1), peak_mib=round(m["peak_mib"]))
+            size["engines"].append(out)
+            print(f"   {engine}: {out['wall_seconds']} s, peak {out['peak_mib']:,} MiB, {out['pairs']:,} pairs, "
+                  f"F1 {out['f1']:.4f}; stages {out['stages']}", file=sys.stderr, flush=True)
+        results["sizes"].append(size)
+    section = report(results)
+    print(section)
+    if not args.no_write:
+        replace_section("bench-spark", section)
+        print(f"written to {REPO_ROOT / 'bench' / 'results.md'}", file=sys.stderr)
+    return 0
+
+
+def report(results: dict) -> str:
+    lines = [BEGIN, "## Spark engine (`scripts/bench_spark.py`: the training pipeline, local engine vs Spark)", "",
+             f"{results['when']}, {results['machine']}, {results['cpus']} CPUs; Spark master `{results['master']}`, "
+             f"driver memory {results['driver_memory']}. Each engine in its own process: load -> prepare -> "
+             "candidates -> compare -> fit -> score -> evaluate (no MLflow logging); peak memory of the process "
+             "tree (Spark's JVM and Python workers included).", "",
+             "| records | engine | wall s | peak MiB | pairs | F1 | seconds per stage |",
+             "|---:|---|---:|---:|---:|---:|---|"]
+    for size in results["sizes"]:
+        for e in size["engines"]:
+            stages = ", ".join(f"{k} {v}" for k, v in e["stages"].items())
+            lines.append(f"| {size['records']:,} | {e['engine']} | {e['wall_seconds']} | {e['peak_mib']:,} | "
+                         f"{e['pairs']:,} | {e['f1']:.4f} | {stages} |")
+        engines = {e["engine"]: e for e in size["engines"]}
+        if {"local", "spark"} <= set(engines):
+            ratio = engines["spark"]["wall_seconds"] / engines["local"]["wall_seconds"]
+            lines.append(f"| | spark / local | {ratio:.2f}x | "
+                         f"{engines['spark']['peak_mib'] / max(engines['local']['peak_mib'], 1):.2f}x | | | |")
+    lines += ["", f"Command: `{results['command']}`", END]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
