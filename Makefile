@@ -15,7 +15,7 @@ REVIEW_ARGS ?=
 SERVE_PORT ?= 8060
 TRAIN_ARGS ?=
 
-.PHONY: help all install setup db tracking-store seed-data train sweep golden diagnose mlflow-ui review test bench clean-venv import-baselines report index serve match-new bench-lookup bench-incremental
+.PHONY: java bench-spark help all install setup db tracking-store seed-data train sweep golden diagnose mlflow-ui review test bench clean-venv import-baselines report index serve match-new bench-lookup bench-incremental
 
 help: ## list the targets, and the package layout
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
@@ -31,6 +31,7 @@ help: ## list the targets, and the package layout
 	@echo "  jobs/        train, sweep, explain, match-new"
 	@echo "  web/         the clerical review page (Flask; templates/ and static/ inside)"
 	@echo "  serve/       the lookup service (FastAPI): incoming records to candidate golden ids"
+	@echo "  spark/       the Spark engine (engine: spark): session, parallel read, blocking joins, batches, pipeline"
 	@echo "  linker.py    the Linker facade (fit, evaluate, predict, cluster)"
 
 all: setup seed-data train ## the main job end to end: install, database, seed, train, print where to look
@@ -42,7 +43,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
 	@rm -f $(VENV)/.installed-* && touch $@
 
-setup: install db tracking-store import-baselines ## install, make sure a database answers, create the MLflow store schema
+setup: install db tracking-store import-baselines java ## install, make sure a database answers, create the MLflow store schema, Java for Spark
 
 db: install ## make sure PostgreSQL answers (local server, else the embedded one) and the database exists
 	$(PY) scripts/db_check.py
@@ -101,6 +102,17 @@ serve: install ## lookup service on http://127.0.0.1:8060 (SERVE_PORT=8060 SERVE
 
 bench-incremental: install ## match-new: 1,000 new records against 1M (target <= 10 s), and vs a full rebuild on 2 profiles → bench/results.md
 	$(PY) scripts/bench_incremental.py $(BENCH_INCREMENTAL_ARGS)
+
+bench-spark: install ## the training pipeline on the local engine and on Spark local[2], 1M records: time, memory, stages → bench/results.md
+	$(PY) scripts/bench_spark.py $(BENCH_SPARK_ARGS)
+
+java: install ## Java 17+ for the Spark engine (engine: spark): installed from Debian when missing and run as root; never fails setup
+	@reason=$$($(PY) -c "from golden_record.spark.session import why_unavailable; print(why_unavailable() or '')"); \
+	if [ -z "$$reason" ]; then echo "Java for the Spark engine: ok"; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless) \
+	    || echo "the Spark engine is unavailable ($$reason); the local engine works without it"; \
+	else echo "the Spark engine is unavailable: $$reason (the local engine works without it)"; fi
 
 bench-lookup: install ## lookup latency over HTTP, 2,000 requests at 100k and 1M records; index build time → bench/results.md
 	$(PY) scripts/bench_lookup.py $(BENCH_LOOKUP_ARGS)
