@@ -100,9 +100,11 @@ def test_train_rejects_bad_config_before_any_run(mlflow_store, database_url):
     assert exp is None or not client.search_runs([exp.experiment_id])
 
 
-def test_train_on_an_engine_it_cannot_use_yet_says_so_and_runs_nothing(capsys):
+def test_golden_records_and_sweeps_on_spark_are_refused_before_any_run(capsys):
     from golden_record.jobs import train
 
-    assert train.main(["--set", "engine=spark", "--quiet"]) != 0
+    assert train.main(["--set", "engine=spark", "--write-golden", "--quiet"]) != 0
     err = capsys.readouterr().err
-    assert "engine spark does not run the train job yet" in err and "engine: local" in err
+    assert "engine spark does not run --write-golden yet" in err and "engine: local" in err
+    assert train.main(["--set", "engine=spark", "--sweep", "match_threshold=0.9,0.95", "--quiet"]) != 0
+    assert "engine spark does not run --sweep yet" in capsys.readouterr().err

@@ -46,6 +46,11 @@ def _seed(test_databases, name: str, profile: str, rows: int) -> warehouse.Datab
     return warehouse.DatabaseTarget(url, "test")
 
 
+@pytest.fixture(scope="module")
+def citizens(test_databases) -> warehouse.DatabaseTarget:
+    return _seed(test_databases, "spark_citizens", "citizens", 20_000)
+
+
 def _both(spark, target, config_path, overrides=()):
     from golden_record.spark.pipeline import fit_and_score
 
@@ -100,9 +105,8 @@ def _assert_same(local, remote, threshold):
     return local_eval
 
 
-def test_citizens_on_spark_equal_the_local_engine(spark, test_databases):
-    target = _seed(test_databases, "spark_citizens", "citizens", 20_000)
-    local, remote, progress = _both(spark, target, EXAMPLES / "citizens.yaml")
+def test_citizens_on_spark_equal_the_local_engine(spark, citizens):
+    local, remote, progress = _both(spark, citizens, EXAMPLES / "citizens.yaml")
     try:
         evaluation = _assert_same(local, remote, 0.95)
         assert evaluation.metrics["f1_score"] > 0.9          # a real model, not two empty ones agreeing
@@ -121,3 +125,52 @@ def test_text_ids_and_text_dates_on_spark_equal_the_local_engine(spark, test_dat
         _assert_same(local, remote, load_model_config(EXAMPLES / "people.yaml").threshold)
     finally:
         remote.close()
+
+
+def test_training_on_spark_logs_what_training_on_the_local_engine_logs(spark, citizens, mlflow_store,
+                                                                         monkeypatch, tmp_path):
+    """``golden-record train --set engine=spark`` (point 1): the run holds the local run's params,
+    metrics (bootstrap intervals, calibration and estimates included), artifacts and review files,
+    plus the engine's tags; its work directory is gone afterwards."""
+    from mlflow import MlflowClient
+
+    from golden_record.jobs import train
+
+    monkeypatch.setenv("DATABASE_URL", citizens.url)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_store)
+    monkeypatch.chdir(ROOT / "use-cases" / "golden_record")
+    work = tmp_path / "work"
+    work.mkdir()
+    assert train.main(["--experiment", "spark", "--run-name", "on_local", "--quiet"]) == 0
+    assert train.main(["--experiment", "spark", "--run-name", "on_spark", "--quiet", "--set", "engine=spark",
+                       "--set", f"spark.work_dir={work}", "--set", "spark.read_partitions=3"]) == 0
+    assert list(work.iterdir()) == []                 # the intermediate Parquet is removed
+    client = MlflowClient(mlflow_store)
+    runs = {r.info.run_name: r for r in client.search_runs([client.get_experiment_by_name("spark").experiment_id])}
+    local, remote = runs["on_local"], runs["on_spark"]
+    assert remote.info.status == "FINISHED"
+    assert remote.data.tags["engine"] == "spark" and local.data.tags["engine"] == "local"
+    assert remote.data.tags["spark.version"].startswith("4.0") and "spark.sql.shuffle.partitions" in remote.data.tags
+    differing = {k for k in local.data.params if remote.data.params.get(k) != local.data.params[k]}
+    assert differing == {"engine", "spark.work_dir", "spark.read_partitions"}
+    lm, rm = local.data.metrics, remote.data.metrics
+    assert {k for k in lm if not k.startswith("seconds_")} == {k for k in rm if not k.startswith("seconds_")}
+    for name in lm:
+        if not name.startswith("seconds_"):
+            assert rm[name] == pytest.approx(lm[name], rel=1e-9, abs=1e-12), name
+    assert "f1_score_ci_low" in rm and "calibration_ece" in rm and "estimated_f1" in rm
+
+    def artifacts(run, path=""):
+        out = []
+        for f in client.list_artifacts(run.info.run_id, path):
+            out += artifacts(run, f.path) if f.is_dir else [f.path]
+        return set(out)
+
+    assert artifacts(remote) == artifacts(local)
+    for name in ("review/uncertain_pairs.csv", "review/false_positives.csv", "review/false_negatives.csv",
+                 "m_u_parameters.csv", "reliability.csv", "bootstrap_results.csv"):
+        ours = pd.read_csv(client.download_artifacts(remote.info.run_id, name, str(tmp_path)))
+        theirs = pd.read_csv(client.download_artifacts(local.info.run_id, name, str(tmp_path)))
+        pd.testing.assert_frame_equal(ours, theirs, check_exact=False, rtol=1e-9)
+    sample = pd.read_csv(client.download_artifacts(remote.info.run_id, "training_samples.csv", str(tmp_path)))
+    assert sample["predicted_match"].sum() == 1000 and (~sample["predicted_match"]).sum() == 1000

@@ -51,6 +51,13 @@ def side_by_side(scored, left: np.ndarray, right: np.ndarray, candidate: np.ndar
     return out
 
 
+def _ranked(scored, idx: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """``idx`` (pair indices) by ``key`` ascending, ties by the pair's positions: one order whatever
+    order the pairs came in (the Spark engine's view ranks the same way)."""
+    idx = np.asarray(idx)
+    return idx[np.lexsort((scored.pairs.right[idx], scored.pairs.left[idx], key[idx]))]
+
+
 def _logit2(p: np.ndarray) -> np.ndarray:
     p = np.clip(p, 1e-15, 1 - 1e-15)
     return np.log2(p / (1 - p))
@@ -59,7 +66,7 @@ def _logit2(p: np.ndarray) -> np.ndarray:
 def uncertain_pairs(scored, threshold: float, band_bits: float = BAND_BITS, cap: int = CAP) -> pd.DataFrame:
     distance = np.abs(_logit2(scored.probabilities) - _logit2(np.array([threshold]))[0])
     inside = np.flatnonzero(distance <= band_bits)
-    chosen = inside[np.argsort(distance[inside], kind="stable")[:cap]]
+    chosen = _ranked(scored, inside, distance)[:cap]
     out = side_by_side(scored, scored.pairs.left[chosen], scored.pairs.right[chosen], chosen)
     out["predicted_match"] = is_match(scored.probabilities[chosen], threshold)
     if scored.labels is not None:
@@ -68,7 +75,9 @@ def uncertain_pairs(scored, threshold: float, band_bits: float = BAND_BITS, cap:
 
 
 def missed_true_pairs(scored) -> tuple[np.ndarray, np.ndarray]:
-    """The true pairs (left < right positions) that blocking never produced."""
+    """The true pairs (left < right positions) that blocking never produced, by position."""
+    if getattr(scored, "missed", None) is not None:     # a view: found where the pairs are
+        return scored.missed
     left, right = group_pairs(scored.entity)
     n = len(scored.entity)
     # only the candidates that are true pairs can match one: a small sorted set to look codes up in
@@ -76,17 +85,17 @@ def missed_true_pairs(scored) -> tuple[np.ndarray, np.ndarray]:
     codes = left * n + right
     at = np.minimum(np.searchsorted(kept, codes), max(len(kept) - 1, 0))
     found = (kept[at] == codes) if len(kept) else np.zeros(len(codes), dtype=bool)
-    return left[~found], right[~found]
+    left, right = left[~found], right[~found]
+    order = np.lexsort((right, left))        # by position: one order for both engines
+    return left[order], right[order]
 
 
 def errors(scored, threshold: float, cap: int = CAP) -> dict[str, pd.DataFrame]:
     """False positives and false negatives (needs the ground truth)."""
     probs, labels = scored.probabilities, scored.labels
     predicted = is_match(probs, threshold)
-    fp = np.flatnonzero(predicted & ~labels)
-    fp = fp[np.argsort(-probs[fp], kind="stable")[:cap]]
-    fn = np.flatnonzero(~predicted & labels)
-    fn = fn[np.argsort(-probs[fn], kind="stable")[:cap]]
+    fp = _ranked(scored, np.flatnonzero(predicted & ~labels), -probs)[:cap]
+    fn = _ranked(scored, np.flatnonzero(~predicted & labels), -probs)[:cap]
     false_positives = side_by_side(scored, scored.pairs.left[fp], scored.pairs.right[fp], fp)
     scored_fn = side_by_side(scored, scored.pairs.left[fn], scored.pairs.right[fn], fn)
     room = max(cap - len(fn), 0)
@@ -104,11 +113,12 @@ def review_files(scored, threshold: float, band_bits: float = BAND_BITS, cap: in
     return files
 
 
-def _top(candidates: np.ndarray, key: np.ndarray, n: int) -> np.ndarray:
-    """The ``n`` positions of ``candidates`` with the largest ``key``, largest first."""
-    if len(candidates) > n:
-        candidates = candidates[np.argpartition(-key[candidates], n - 1)[:n]]
-    return candidates[np.argsort(-key[candidates], kind="stable")]
+def _top(scored, candidates: np.ndarray, key: np.ndarray, n: int) -> np.ndarray:
+    """The ``n`` pairs of ``candidates`` with the largest ``key``, largest first (ties by positions)."""
+    if len(candidates) > n:     # the n largest and their ties, without sorting every pair
+        k = key[candidates]
+        candidates = candidates[k >= -np.partition(-k, n - 1)[n - 1]]
+    return _ranked(scored, candidates, -key)[:n]
 
 
 def explanation_pairs(scored, threshold: float, per_kind: int = 3) -> dict[str, pd.DataFrame]:
@@ -117,10 +127,10 @@ def explanation_pairs(scored, threshold: float, per_kind: int = 3) -> dict[str, 
     (side-by-side rows, as in the review files)."""
     probs = scored.probabilities
     distance = np.abs(_logit2(probs) - _logit2(np.array([threshold]))[0])
-    chosen = {"near_threshold": _top(np.arange(len(probs)), -distance, per_kind)}
+    chosen = {"near_threshold": _top(scored, np.arange(len(probs)), -distance, per_kind)}
     if scored.labels is not None:
         predicted = is_match(probs, threshold)
-        chosen["false_positive"] = _top(np.flatnonzero(predicted & ~scored.labels), probs, per_kind)
-        chosen["false_negative"] = _top(np.flatnonzero(~predicted & scored.labels), probs, per_kind)
+        chosen["false_positive"] = _top(scored, np.flatnonzero(predicted & ~scored.labels), probs, per_kind)
+        chosen["false_negative"] = _top(scored, np.flatnonzero(~predicted & scored.labels), probs, per_kind)
     return {kind: side_by_side(scored, scored.pairs.left[idx], scored.pairs.right[idx], idx)
             for kind, idx in chosen.items()}

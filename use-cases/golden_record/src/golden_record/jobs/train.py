@@ -8,6 +8,7 @@ the error and a hint (see :mod:`golden_record.tracking.diagnostics`); Ctrl-C and
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import tempfile
@@ -35,7 +36,7 @@ from golden_record.config import ConfigError, ModelConfig, Settings, load_model_
 from golden_record.errors import GoldenRecordError, WarehouseError
 from golden_record.evaluation.pairs import Evaluation
 from golden_record.tracking.lifecycle import TRAINING_RUN_PREFIX, RunLifecycle, default_run_name, quiet_store_logs
-from golden_record.linkage.pipeline import Scored, fit_and_score, load
+from golden_record.linkage.pipeline import PairFigures, Scored, fit_and_score, load
 from golden_record.tracking.model_logging import log_model
 from golden_record.tracking.waterfall import waterfall_plot
 from golden_record.linkage.explain import comparison_fields, explain_row, prior_weight, weights_note
@@ -91,8 +92,8 @@ def training_samples(scored: Scored, threshold: float, n: int, seed: int = 0) ->
     probs = scored.probabilities
     rng = np.random.default_rng(seed)
     match = is_match(probs, threshold)
-    matches = np.flatnonzero(match)
-    non = np.flatnonzero(~match)
+    pool = np.arange(len(probs)) if scored.sampled is None else scored.sampled   # a view: its random sample
+    matches, non = pool[match[pool]], pool[~match[pool]]
     k_m = min(len(matches), n // 2)
     k_n = min(len(non), n - k_m)
     idx = np.sort(np.concatenate([rng.choice(matches, k_m, replace=False), rng.choice(non, k_n, replace=False)]))
@@ -172,13 +173,14 @@ def write_artifacts(folder: Path, scored: Scored, evaluation: Evaluation | None,
 
 def render_plots(folder: Path, scored: Scored, evaluation: Evaluation | None, threshold: float,
                  calibration: Calibration | None = None, part: int | None = None,
-                 explain_fields: dict[str, list[str]] | None = None) -> None:
+                 explain_fields: dict[str, list[str]] | None = None, figures: PairFigures | None = None) -> None:
     """Every plot of the run into ``folder/plots`` (and the waterfalls into
     ``folder/explanations``); ``part`` 0 or 1 renders one of two halves of about equal cost (two
     processes render them side by side)."""
     pdir = folder / "plots"
     pdir.mkdir(exist_ok=True)
     model = scored.model
+    figures = figures or scored.figures()     # every pair (or, from Spark, counted distinct rows)
     classes, match_classes = len(model.class_shares or [0, 1]), len(model.match_classes)
     # the model first: match weight per level with the prior (levels at the floor marked), then m and u
     jobs = [("match_weights.png", lambda: plots.match_weights_plot(
@@ -189,14 +191,15 @@ def render_plots(folder: Path, scored: Scored, evaluation: Evaluation | None, th
         m = evaluation.metrics
         jobs += [
             ("match_weight_histogram.png", lambda: plots.weight_histogram_plot(
-                scored.weights, scored.labels, scored.model.threshold_weight(threshold))),
+                figures.weights, figures.labels, scored.model.threshold_weight(threshold), counts=figures.counts)),
             ("confusion_matrix.png", lambda: plots.confusion_matrix_plot(evaluation.confusion, threshold)),
             ("precision_recall_curve.png", lambda: plots.precision_recall_plot(
                 evaluation.pr_curve, threshold, {"precision": m["precision"], "recall": m["recall"]})),
             ("roc_curve.png", lambda: plots.roc_plot(evaluation.roc_curve, m["roc_auc"]))]
     if calibration is not None:
         jobs.append(("reliability.png", lambda: plots.reliability_plot(
-            calibration.table, scored.probabilities, calibration.ece, calibration.brier, threshold)))
+            calibration.table, figures.probabilities, calibration.ece, calibration.brier, threshold,
+            counts=figures.counts)))
     for name, draw in explanation_jobs(scored, threshold, explain_fields):
         jobs.append((name, draw))
     for name, draw in (jobs if part is None else jobs[part::2]):
@@ -264,7 +267,7 @@ class PlotProcess:
 
 def _render_child(writer, folder: Path, scored: Scored, evaluation: Evaluation | None, threshold: float,
                   calibration: Calibration | None = None, part: int | None = None,
-                  explain_fields: dict[str, list[str]] | None = None) -> None:
+                  explain_fields: dict[str, list[str]] | None = None, figures: PairFigures | None = None) -> None:
     """The forked process: the parent's SIGTERM handler (raise Terminated) and Ctrl-C would print
     a traceback here, so SIGTERM just ends it and SIGINT is left to the parent, which stops it.
     A rendering error goes to the parent as one line, not as a traceback on the terminal."""
@@ -274,7 +277,7 @@ def _render_child(writer, folder: Path, scored: Scored, evaluation: Evaluation |
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})  # blocked by start_plots
     try:
-        render_plots(folder, scored, evaluation, threshold, calibration, part, explain_fields)
+        render_plots(folder, scored, evaluation, threshold, calibration, part, explain_fields, figures)
     except BaseException as exc:  # noqa: BLE001
         writer.send(f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"[:500])
         sys.exit(1)
@@ -282,7 +285,7 @@ def _render_child(writer, folder: Path, scored: Scored, evaluation: Evaluation |
 
 def start_plots(folder: Path, scored: Scored, evaluation: Evaluation | None, threshold: float,
                 calibration: Calibration | None = None,
-                explain_fields: dict[str, list[str]] | None = None) -> PlotProcess:
+                explain_fields: dict[str, list[str]] | None = None, figures: PairFigures | None = None) -> PlotProcess:
     """Render the plots in two forked processes, in parallel with the model logging.
 
     Returns a :class:`PlotProcess`: call it to wait (it raises if rendering failed); use it as a
@@ -294,7 +297,8 @@ def start_plots(folder: Path, scored: Scored, evaluation: Evaluation | None, thr
     try:
         ctx = mp.get_context("fork")
     except ValueError:
-        render_plots(folder, scored, evaluation, threshold, calibration, explain_fields=explain_fields)
+        render_plots(folder, scored, evaluation, threshold, calibration, explain_fields=explain_fields,
+                     figures=figures)
         return PlotProcess()
     import signal
 
@@ -306,7 +310,7 @@ def start_plots(folder: Path, scored: Scored, evaluation: Evaluation | None, thr
             reader, writer = ctx.Pipe(duplex=False)
             proc = ctx.Process(target=_render_child, daemon=True,
                                args=(writer, folder, scored, evaluation, threshold, calibration, part,
-                                     explain_fields))
+                                     explain_fields, figures))
             proc.start()
             writer.close()
             procs.append(proc)
@@ -326,6 +330,25 @@ def _json_default(o):
     return str(o)
 
 
+def spark_stages(config: ModelConfig, target: warehouse.DatabaseTarget, progress: Progress):
+    """Every stage on Spark (:mod:`golden_record.spark`), its settings as run tags."""
+    import mlflow
+
+    from golden_record.spark import session
+    from golden_record.spark.pipeline import fit_and_score as spark_fit_and_score
+
+    with progress.stage("session"):
+        spark = session.start(config.spark)
+        progress.say(f"  Spark {spark.version}, master {spark.sparkContext.master}, "
+                     f"{spark.sparkContext.defaultParallelism} cores")
+    mlflow.set_tags({"spark.version": spark.version, "spark.master": spark.sparkContext.master,
+                     "spark.read_partitions": str(config.spark.read_partitions),
+                     "spark.driver_memory": config.spark.driver_memory,
+                     **{k: v for k, v in session.sql_settings(config.spark).items()},
+                     **{f"spark.conf.{k}": v for k, v in config.spark.conf.items()}})
+    return spark_fit_and_score(spark, target, config, progress)
+
+
 def run_training(config: ModelConfig, settings: Settings, experiment: str | None = None,
                  run_name: str | None = None, quiet: bool = False, extra_tags: dict | None = None,
                  write_golden: bool = False) -> RunOutcome:
@@ -339,6 +362,7 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
     progress = Progress(quiet=quiet)
     started = time.perf_counter()
     runs = RunLifecycle(uri, experiment_id, experiment, progress)   # closes the run whatever happens
+    cleanup = contextlib.ExitStack()      # the Spark engine's work directory, whatever happens
     run = runs.start(run_name)
     run_id = run.info.run_id
     progress.say(f"MLflow run {run_id} ({run_name}) in experiment '{experiment}' at {tracking.redact(uri)}")
@@ -347,50 +371,69 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
                          "code_version": tracking.code_version(), **tracking.process_tags(), **(extra_tags or {})})
         params = tracking.declared_params(config)      # derived comparisons / blocking: once known
         mlflow.log_params(params)
+        mlflow.set_tags({"engine": config.engine})
         with progress.stage("load", announce=False):   # connecting is part of loading
             mlflow.set_tag("data.database", target.safe_url)
             conn = warehouse.connect(target, settings.database.connect_timeout_seconds)
         with conn:
-            records, entity = load(conn, config, progress)
             verdicts = labelled.read_verdicts(conn, config.data.table)   # clerical review labels, or None
-        mlflow.set_tags({"data.rows": str(len(records)), "data.ground_truth": str(entity is not None)})
-        digest = tracking.frame_digest(records)
-        tracking.log_dataset(records, target.url, config.data.table, digest)
+            if config.engine == "local":
+                records, entity = load(conn, config, progress)
+        if config.engine == "spark":     # every stage on Spark; the run sees aggregates and a view
+            spark_run = spark_stages(config, target, progress)
+            cleanup.callback(spark_run.close)
+            n_records, n_people, digest = spark_run.n_records, spark_run.n_people, spark_run.digest()
+            figures, evaluate_at = spark_run.figures(), spark_run.evaluate
+            with progress.stage("view"):
+                scored = spark_run.view(config, target, config.threshold, verdicts, config.needed_fields())
+                progress.say(f"  {len(scored.pairs):,} pairs and {scored.n_records:,} records brought to the "
+                             "driver for the review files, waterfalls, samples and labelled pairs")
+            head = scored.records
+        else:
+            spark_run = None
+            n_records, n_people = len(records), (int(len(np.unique(entity))) if entity is not None else None)
+            digest, head = tracking.frame_digest(records), records
+        mlflow.set_tags({"data.rows": str(n_records), "data.ground_truth": str(n_people is not None)})
+        tracking.log_dataset(head, target.url, config.data.table, digest, rows=n_records)
         mlflow.set_tag("data.digest", digest)
-        mlflow.log_metrics({"records": len(records),
-                            **({"people": int(len(np.unique(entity)))} if entity is not None else {})})
-        scored = fit_and_score(records, entity, config, progress)
+        mlflow.log_metrics({"records": n_records, **({"people": n_people} if n_people is not None else {})})
+        if spark_run is None:
+            scored = fit_and_score(records, entity, config, progress)
+            figures, evaluate_at = scored.figures(), scored.evaluate
         tracking.log_resolved_config(config, params)
         metrics: dict[str, float] = {
-            "records": scored.n_records, "training_pairs": len(scored.pairs),
+            "records": n_records, "training_pairs": figures.pairs,
             **scored.model.fit_metrics(),
-            "predicted_match_pairs": int(is_match(scored.probabilities, config.threshold).sum()),
+            "predicted_match_pairs": figures.matches(config.threshold),
             **(scored.quality.metrics() if scored.quality is not None else {}),
         }
         evaluation = boot = calibration = None
         with progress.stage("evaluate"):
             # estimated precision/recall/F1 from the probabilities alone: every run, truth or not
-            estimates = estimate(scored.probabilities, config.threshold)
+            estimates = estimate(figures.probabilities, config.threshold, counts=figures.counts)
             metrics.update(estimates.metrics())
             if estimates.undefined:
                 mlflow.set_tag("estimated.undefined", estimates.undefined)
                 progress.say(f"  undefined, not logged: {estimates.undefined}")
-            if scored.labels is None:
+            if figures.labels is None:
                 mlflow.set_tags({"evaluation": "skipped", "calibration": "skipped",
                                  "evaluation.reason": "no ground truth configured (data.truth)"})
                 progress.say("  no ground truth configured (data.truth): evaluation and calibration skipped; "
                              + estimate_line(estimates))
             else:
-                evaluation = scored.evaluate(config.threshold)
+                evaluation = evaluate_at(config.threshold)
                 metrics.update({k: v for k, v in evaluation.metrics.items() if v == v})  # drop NaN
-                calibration = calibrate(scored.probabilities, scored.labels)
+                calibration = calibrate(figures.probabilities, figures.labels, counts=figures.counts)
                 metrics.update(calibration.metrics())
                 progress.say("  " + estimate_line(estimates, evaluation.metrics, calibration))
-                metrics["people"] = scored.n_people
+                metrics["people"] = n_people
                 # 95 % intervals for precision, recall, F1 resampling people (not pairs), 1,000 times
-                boot = bootstrap_intervals(scored.probabilities, scored.labels, scored.entity[scored.pairs.left],
-                                           scored.entity[scored.pairs.right], scored.entity, config.threshold,
-                                           iterations=1000, seed=0)
+                if spark_run is not None:
+                    boot = spark_run.bootstrap(config.threshold, iterations=1000, seed=0)
+                else:
+                    boot = bootstrap_intervals(scored.probabilities, scored.labels, scored.entity[scored.pairs.left],
+                                               scored.entity[scored.pairs.right], scored.entity, config.threshold,
+                                               iterations=1000, seed=0)
                 metrics.update(boot.metrics)
             lab = labelled.evaluate_run(scored, verdicts, config.threshold, config.data.table)
             metrics.update(lab.metrics())
@@ -400,14 +443,14 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
         metrics["match_pairs"] = metrics.get("match_pairs", metrics["predicted_match_pairs"])
         metrics.update({f"seconds_{k}": v for k, v in progress.timings.items()})
         mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
-        dataset = {"table": config.data.table, "database": target.safe_url, "records": scored.n_records,
-                   "people": scored.n_people, "digest": digest}
+        dataset = {"table": config.data.table, "database": target.safe_url, "records": n_records,
+                   "people": n_people, "digest": digest, "engine": config.engine}
         with progress.stage("log"):
             with tempfile.TemporaryDirectory() as tmp:
                 folder = Path(tmp) / "artifacts"
                 folder.mkdir()
                 with start_plots(folder, scored, evaluation, config.threshold, calibration,
-                                 comparison_fields(config)) as join_plots:
+                                 comparison_fields(config), figures) as join_plots:
                     write_artifacts(folder, scored, evaluation, config, metrics, dataset, run_name)
                     lab.write(folder)      # review/labelled_pairs.csv, labelled lines in the summary
                     if boot is not None:
@@ -445,6 +488,8 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
         if report is exc:
             raise
         raise report from exc
+    finally:
+        cleanup.close()
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
@@ -506,13 +551,11 @@ def main(argv: list[str] | None = None) -> int:
             print(registry.register(args.run_id, settings, uri))
             return 0
         config = load_model_config(args.config, args.overrides)
-        if config.engine == "spark":    # never run locally in its place
+        if config.engine == "spark" and (args.write_golden or args.sweep):    # never run locally in its place
             raise GoldenRecordError(
-                "engine spark does not run the train job yet: its pipeline (golden_record.spark: parallel read, "
-                "blocking as joins, comparison and scoring on Arrow batches, EM on pattern counts) gives the "
-                "local engine's pairs, model and metrics (tests/test_spark.py), but the run's logging, sweeps "
-                "and golden records are still to be wired to it",
-                "train with engine: local (the default) for now")
+                f"engine spark does not run {'--write-golden' if args.write_golden else '--sweep'} yet: training "
+                "runs on Spark, golden records and sweeps only on the local engine",
+                "train on Spark without it, or use engine: local for golden records and sweeps")
         base_data = config.model_dump(mode="json")
         spec = sweep.parse_sweeps(args.sweep, base_data, config) if args.sweep else None
     except ConfigError as exc:

@@ -42,6 +42,13 @@ class Scored:
     entity: np.ndarray | None        # entity id per record position
     total_true_pairs: int = 0
     quality: "DataQuality | None" = None     # what preparation did to each field
+    #: a view of a run whose pairs live elsewhere (the Spark engine, :mod:`golden_record.spark.view`):
+    #: the true pairs blocking missed (positions), and which of the pairs form the random sample
+    missed: tuple[np.ndarray, np.ndarray] | None = None
+    sampled: np.ndarray | None = None
+
+    def figures(self) -> "PairFigures":
+        return PairFigures(self.probabilities, self.weights, self.labels)
 
     @property
     def n_records(self) -> int:
@@ -55,6 +62,25 @@ class Scored:
         if self.labels is None:
             return None
         return evaluate(self.probabilities, self.labels, threshold, self.total_true_pairs, self.n_records)
+
+
+@dataclass
+class PairFigures:
+    """Every scored pair's probability, weight and label (None without a ground truth), or, with
+    ``counts``, distinct (weight, probability, label) rows and the pairs each stands for: what the
+    run's metrics, calibration and histograms are computed from, on either engine."""
+    probabilities: np.ndarray
+    weights: np.ndarray
+    labels: np.ndarray | None
+    counts: np.ndarray | None = None
+
+    @property
+    def pairs(self) -> int:
+        return len(self.probabilities) if self.counts is None else int(self.counts.sum())
+
+    def matches(self, threshold: float) -> int:
+        hit = is_match(self.probabilities, threshold)
+        return int(hit.sum()) if self.counts is None else int(self.counts[hit].sum())
 
 
 def random_pair_u(prepared: pd.DataFrame, config: ModelConfig, n_levels: list[int], seed: int = 0) -> list[np.ndarray]:

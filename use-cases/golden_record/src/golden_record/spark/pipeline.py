@@ -62,6 +62,33 @@ class SparkScored:
         return evaluate(c["match_probability"].to_numpy(), c["label"].to_numpy(), threshold,
                         self.total_true_pairs, self.n_records, counts=c["count"].to_numpy())
 
+    def digest(self) -> str:
+        """A digest of every prepared record, whatever their order (Spark's own: it differs from the
+        local engine's digest of the loaded records)."""
+        import hashlib
+
+        from pyspark.sql import functions as F
+
+        columns = [c for c in self.prepared.columns if c not in ("position", read_mod.ENTITY)]
+        row = self.prepared.agg(F.sum(F.xxhash64(*columns).cast("decimal(38,0)")).alias("s"),
+                                F.count("*").alias("n")).collect()[0]
+        return hashlib.sha256(f"{row['s']}|{row['n']}|{','.join(columns)}".encode()).hexdigest()[:16]
+
+    def figures(self):
+        """The distinct (weight, probability, label) rows and their pair counts."""
+        from golden_record.linkage.pipeline import PairFigures
+
+        c = self.score_counts
+        return PairFigures(c["match_probability"].to_numpy(), c["match_weight"].to_numpy(),
+                           c["label"].to_numpy(dtype=bool) if self.n_people is not None else None,
+                           c["count"].to_numpy(dtype=np.int64))
+
+    def view(self, config: ModelConfig, target, threshold: float, verdicts, fields: list[str]):
+        """The pairs the run's artifacts show, as a local ``Scored`` (:mod:`golden_record.spark.view`)."""
+        from golden_record.spark import view
+
+        return view.build(self, config, target, threshold, verdicts, fields)
+
     def bootstrap(self, threshold: float, iterations: int = 1000, seed: int = 0):
         """:func:`golden_record.evaluation.bootstrap.bootstrap_intervals` of the run, people
         resampled: the entity profiles (tp, 2 fp, true pairs) aggregated in Spark."""

@@ -152,8 +152,9 @@ def frame_digest(df: pd.DataFrame) -> str:
     return h.hexdigest()[:16]
 
 
-def log_dataset(records: pd.DataFrame, database_url: str, table: str, digest: str) -> None:
-    """``mlflow.log_input`` of the loaded records, with a source naming the table (no password)."""
+def log_dataset(records: pd.DataFrame, database_url: str, table: str, digest: str, rows: int | None = None) -> None:
+    """``mlflow.log_input`` of the loaded records (their first 1,000 give the schema; ``rows``: how
+    many the table held when they are only a part), with a source naming the table (no password)."""
     import mlflow
     from mlflow.data.dataset_source import DatasetSource
 
@@ -189,7 +190,7 @@ def log_dataset(records: pd.DataFrame, database_url: str, table: str, digest: st
         warnings.simplefilter("ignore")  # schema-inference hints about integer columns
         dataset = mlflow.data.from_pandas(records.head(1000), name=table, digest=digest,
                                           source=PostgresTableSource(redaction.safe_target(database_url), table))
-        mlflow.log_input(dataset, context="training", tags={"rows": str(len(records))})
+        mlflow.log_input(dataset, context="training", tags={"rows": str(len(records) if rows is None else rows)})
 
 
 #: where a training run keeps the config it used, derived comparisons and blocking filled in
