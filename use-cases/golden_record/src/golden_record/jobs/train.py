@@ -354,6 +354,9 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
                  write_golden: bool = False) -> RunOutcome:
     import mlflow
 
+    if write_golden and config.engine == "spark":
+        raise GoldenRecordError("engine spark does not write golden records yet",
+                                "train on Spark without --write-golden, or use engine: local for golden records")
     uri = tracking.configure(settings)                      # fail fast, before any data is loaded
     target = warehouse.preflight(config, settings, quiet)             # a bad column mapping is a config error
     experiment = experiment or settings.tracking.experiment_name
