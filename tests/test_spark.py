@@ -116,13 +116,94 @@ def test_citizens_on_spark_equal_the_local_engine(spark, citizens):
         remote.close()
 
 
-def test_text_ids_and_text_dates_on_spark_equal_the_local_engine(spark, test_databases):
+@pytest.fixture(scope="module")
+def people(test_databases) -> warehouse.DatabaseTarget:
+    return _seed(test_databases, "spark_people", "people", 4_000)
+
+
+def test_text_ids_and_text_dates_on_spark_equal_the_local_engine(spark, people):
     """The people table: text ids (numbered in the same order by both engines), dates as text."""
-    target = _seed(test_databases, "spark_people", "people", 4_000)
-    local, remote, _ = _both(spark, target, EXAMPLES / "people.yaml")
+    local, remote, _ = _both(spark, people, EXAMPLES / "people.yaml")
     try:
         assert local.records["record_id"].dtype == object
         _assert_same(local, remote, load_model_config(EXAMPLES / "people.yaml").threshold)
+    finally:
+        remote.close()
+
+
+def _golden_tables(target, table: str, map_table: str) -> tuple[list, list]:
+    """Both tables' rows (without when and by which run they were written), in id order."""
+    with warehouse.connect(target) as conn:
+        golden = conn.execute(f'SELECT * FROM "{table}" ORDER BY golden_id').fetchall()
+        columns = [d.name for d in conn.execute(f'SELECT * FROM "{table}" LIMIT 0').description]
+        mapping = conn.execute(f'SELECT * FROM "{map_table}" ORDER BY 1').fetchall()
+    drop = [columns.index(c) for c in ("run_id", "created_at")]
+    return ([tuple(v for i, v in enumerate(row) if i not in drop) for row in golden],
+            [row[:3] for row in mapping])          # record id, golden id, match probability
+
+
+def test_golden_records_on_spark_equal_the_local_engine(spark, people):
+    """Point 6 on the people table (text ids): connected components on Spark, the local
+    clustering and survivorship per component, the parallel write swapped in one transaction.
+    A first build, then a rebuild after review labels (a not-a-match pair inside a golden record,
+    a match joining two): the same tables, redirects and metrics as the local engine, each engine
+    writing tables of its own."""
+    from golden_record.golden import build
+    from golden_record.io import labels as labels_io
+    from golden_record.spark import golden as spark_golden
+    from golden_record.spark.pipeline import fit_and_score
+
+    path = EXAMPLES / "people.yaml"
+    local_config = load_model_config(path, overrides=["golden.table=local_golden", "golden.map_table=local_map",
+                                                      "golden.redirect_table=local_redirects"])
+    spark_config = load_model_config(path, overrides=["engine=spark", "spark.read_partitions=2",
+                                                      "spark.shuffle_partitions=3"])
+    with warehouse.connect(people) as conn:
+        records, entity = pipeline.load(conn, local_config, Progress(quiet=True))
+    local = pipeline.fit_and_score(records, entity, local_config, Progress(quiet=True))
+    remote = fit_and_score(spark, people, spark_config, Progress(quiet=True), golden=True)
+    said: list[str] = []
+    try:
+        def builds():
+            with warehouse.connect(people) as conn:
+                mine = build.build_golden_records(local, local_config, conn, "local")
+            theirs = spark_golden.build_golden_records(remote, remote.raw, remote.read_at, spark_config, people,
+                                                       "spark", say=said.append)
+            assert _golden_tables(people, "people_golden", "people_golden_map") == \
+                _golden_tables(people, "local_golden", "local_map")
+            for name, value in mine.metrics.items():
+                if not name.startswith("seconds_"):
+                    assert theirs.metrics[name] == pytest.approx(value, rel=1e-12, abs=1e-12), name
+            assert {k for k in theirs.metrics if not k.startswith("seconds_")} == \
+                {k for k in mine.metrics if not k.startswith("seconds_")}
+            assert theirs.notes == mine.notes
+            return mine, theirs
+
+        first, _ = builds()
+        assert first.metrics["golden_ids_new"] == first.metrics["golden_records"] < 4_000
+        assert any("written in parallel, swapped in one transaction" in line for line in said)
+        # review labels: split a golden record, join two others
+        with warehouse.connect(people) as conn:
+            mapping = pd.DataFrame(conn.execute("SELECT rec_id, golden_id FROM local_map").fetchall(),
+                                   columns=["record_id", "golden_id"])
+            sizes = mapping["golden_id"].value_counts()
+            pair = mapping[mapping["golden_id"] == sizes.index[0]]["record_id"].tolist()[:2]
+            single = mapping[mapping["golden_id"].isin(sizes[sizes == 1].index)]["record_id"].tolist()[:2]
+            labels_io.ensure_table(conn)
+            for (a, b), verdict in ((pair, "not_match"), (single, "match")):
+                labels_io.record_label(conn, data_table="people", run_id="test", left_id=a, right_id=b,
+                                       label=verdict, reviewer="tester")
+        second, theirs = builds()
+        m = second.metrics
+        assert m["golden_labels_match"] == m["golden_labels_not_match"] == 1 and m["golden_links_forced"] == 1
+        assert m["golden_clusters_split_labels"] >= 1 and m["golden_ids_merged"] == 1 and m["golden_ids_new"] >= 1
+        with warehouse.connect(people) as conn:
+            redirects = [conn.execute(f"SELECT old_golden_id, new_golden_id, reason FROM {t} ORDER BY 1").fetchall()
+                         for t in ("golden_redirects", "local_redirects")]
+            staging = conn.execute("SELECT count(*) FROM pg_tables WHERE tablename LIKE '%staging%'").fetchone()[0]
+        assert redirects[0] == redirects[1] and len(redirects[0]) == 1
+        assert staging == 0                                   # the staging tables became the tables
+        assert theirs.size_histogram()[1].sum() == m["golden_records"]
     finally:
         remote.close()
 
@@ -141,9 +222,13 @@ def test_training_on_spark_logs_what_training_on_the_local_engine_logs(spark, ci
     monkeypatch.chdir(ROOT / "use-cases" / "golden_record")
     work = tmp_path / "work"
     work.mkdir()
-    assert train.main(["--experiment", "spark", "--run-name", "on_local", "--quiet"]) == 0
+    assert train.main(["--experiment", "spark", "--run-name", "on_local", "--quiet", "--write-golden"]) == 0
+    # golden records on Spark (point 6) go to tables of their own: both are first builds
+    own = ["--set", "golden.table=spark_golden", "--set", "golden.map_table=spark_golden_map",
+           "--set", "golden.redirect_table=spark_golden_redirects"]
     assert train.main(["--experiment", "spark", "--run-name", "on_spark", "--quiet", "--set", "engine=spark",
-                       "--set", f"spark.work_dir={work}", "--set", "spark.read_partitions=3"]) == 0
+                       "--set", f"spark.work_dir={work}", "--set", "spark.read_partitions=3", "--write-golden",
+                       *own]) == 0
     assert list(work.iterdir()) == []                 # the intermediate Parquet is removed
     client = MlflowClient(mlflow_store)
     runs = {r.info.run_name: r for r in client.search_runs([client.get_experiment_by_name("spark").experiment_id])}
@@ -152,13 +237,20 @@ def test_training_on_spark_logs_what_training_on_the_local_engine_logs(spark, ci
     assert remote.data.tags["engine"] == "spark" and local.data.tags["engine"] == "local"
     assert remote.data.tags["spark.version"].startswith("4.0") and "spark.sql.shuffle.partitions" in remote.data.tags
     differing = {k for k in local.data.params if remote.data.params.get(k) != local.data.params[k]}
-    assert differing == {"engine", "spark.work_dir", "spark.read_partitions"}
+    assert differing == {"engine", "spark.work_dir", "spark.read_partitions", "golden.table", "golden.map_table",
+                         "golden.redirect_table"}
     lm, rm = local.data.metrics, remote.data.metrics
     assert {k for k in lm if not k.startswith("seconds_")} == {k for k in rm if not k.startswith("seconds_")}
     for name in lm:
         if not name.startswith("seconds_"):
             assert rm[name] == pytest.approx(lm[name], rel=1e-9, abs=1e-12), name
     assert "f1_score_ci_low" in rm and "calibration_ece" in rm and "estimated_f1" in rm
+    # the golden metrics (cluster metrics against the truth, the guards' counts) are among them
+    assert rm["golden_records"] == lm["golden_records"] and 10_000 < rm["golden_records"] < 20_000
+    assert rm["bcubed_f1"] > 0.95 and "golden_edges_dropped_weak" in rm
+    # the same golden records and map, row for row
+    assert _golden_tables(citizens, "spark_golden", "spark_golden_map") == \
+        _golden_tables(citizens, "golden_records", "golden_record_map")
 
     def artifacts(run, path=""):
         out = []

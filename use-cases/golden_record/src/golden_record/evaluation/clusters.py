@@ -2,6 +2,8 @@
 adjusted Rand index, people split and golden records merging people."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -30,25 +32,47 @@ def cluster_metrics(labels: np.ndarray, entity: np.ndarray) -> dict[str, float]:
     n_people = int(ent_codes.max()) + 1 if n else 0
     cluster_sizes = np.bincount(labels)
     people_sizes = np.bincount(ent_codes, minlength=n_people)
-    cells, cell_inverse, cell_counts = np.unique(labels * max(n_people, 1) + ent_codes, return_inverse=True,
-                                                 return_counts=True)
-    cell_inverse = cell_inverse.ravel()
-    tp = _pairs(cell_counts)
-    predicted, true = _pairs(cluster_sizes), _pairs(people_sizes)
-    precision = tp / predicted if predicted else 1.0
-    recall = tp / true if true else 1.0
-    in_cell = cell_counts[cell_inverse].astype(np.float64)
-    b_precision = float(np.mean(in_cell / cluster_sizes[labels])) if n else 1.0
-    b_recall = float(np.mean(in_cell / people_sizes[ent_codes])) if n else 1.0
-    total = pairs_within([n])
-    expected = predicted * true / total if total else 0.0
-    maximum = (predicted + true) / 2
-    ari = (tp - expected) / (maximum - expected) if maximum != expected else 1.0
+    cells, cell_counts = np.unique(labels * max(n_people, 1) + ent_codes, return_counts=True)
     cell_cluster = cells // max(n_people, 1)
     cell_person = cells % max(n_people, 1)
-    clusters_per_person = np.bincount(cell_person, minlength=n_people)
-    people_per_cluster = np.bincount(cell_cluster, minlength=len(cluster_sizes))
-    split, merged = int((clusters_per_person > 1).sum()), int((people_per_cluster > 1).sum())
+    c = cell_counts.astype(np.float64)
+    return metrics_from_sums(ClusterSums(
+        records=n, people=n_people, clusters=len(cluster_sizes), tp=_pairs(cell_counts),
+        predicted=_pairs(cluster_sizes), true=_pairs(people_sizes),
+        bcubed_precision_sum=float(np.sum(c * c / cluster_sizes[cell_cluster])) if n else 0.0,
+        bcubed_recall_sum=float(np.sum(c * c / people_sizes[cell_person])) if n else 0.0,
+        people_split=int((np.bincount(cell_person, minlength=n_people) > 1).sum()),
+        golden_merged=int((np.bincount(cell_cluster, minlength=len(cluster_sizes)) > 1).sum())))
+
+
+@dataclass
+class ClusterSums:
+    """The sums the cluster metrics come from, over the (golden record, person) cells: the local
+    engine adds them up with NumPy, the Spark engine with aggregates (one formula for both)."""
+    records: int
+    people: int
+    clusters: int
+    tp: int                       # record pairs inside a cell (one golden record, one person)
+    predicted: int                # record pairs inside a golden record
+    true: int                     # record pairs of one person
+    bcubed_precision_sum: float   # sum over cells of count^2 / golden record size
+    bcubed_recall_sum: float      # sum over cells of count^2 / person size
+    people_split: int             # people in more than one golden record
+    golden_merged: int            # golden records holding more than one person
+
+
+def metrics_from_sums(s: ClusterSums) -> dict[str, float]:
+    """:func:`cluster_metrics` from its sums."""
+    n, n_people = s.records, s.people
+    precision = s.tp / s.predicted if s.predicted else 1.0
+    recall = s.tp / s.true if s.true else 1.0
+    b_precision = s.bcubed_precision_sum / n if n else 1.0
+    b_recall = s.bcubed_recall_sum / n if n else 1.0
+    total = pairs_within([n])
+    expected = s.predicted * s.true / total if total else 0.0
+    maximum = (s.predicted + s.true) / 2
+    ari = (s.tp - expected) / (maximum - expected) if maximum != expected else 1.0
+    split, merged = s.people_split, s.golden_merged
     return {
         "golden_true_people": float(n_people),
         "cluster_precision": precision, "cluster_recall": recall,
@@ -58,5 +82,5 @@ def cluster_metrics(labels: np.ndarray, entity: np.ndarray) -> dict[str, float]:
         "adjusted_rand_index": float(ari),
         "people_split": float(split), "people_split_share": split / n_people if n_people else 0.0,
         "golden_merged": float(merged),
-        "golden_merged_share": merged / len(cluster_sizes) if len(cluster_sizes) else 0.0,
+        "golden_merged_share": merged / s.clusters if s.clusters else 0.0,
     }

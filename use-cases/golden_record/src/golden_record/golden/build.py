@@ -137,6 +137,15 @@ class GoldenResult:
     #: golden ids this build retired: old_golden_id, new_golden_id (None: records gone), reason
     redirects: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
         columns=["old_golden_id", "new_golden_id", "reason"]))
+    #: (distinct cluster sizes, clusters of each size) when ``clusters`` holds no per-cluster sizes
+    #: (the Spark engine's view: aggregates)
+    size_counts: tuple[np.ndarray, np.ndarray] | None = None
+
+    def size_histogram(self) -> tuple[np.ndarray, np.ndarray]:
+        """(distinct cluster sizes, clusters of each size)."""
+        if self.size_counts is not None:
+            return self.size_counts
+        return np.unique(np.asarray(self.clusters.sizes, dtype=np.int64), return_counts=True)
 
 
 def assemble(records: pd.DataFrame, clusters: Clusters, settings: GoldenSettings, layout: Layout,
@@ -397,7 +406,7 @@ def write_artifacts(result: GoldenResult, folder: str | Path) -> Path:
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    plots.save_figure(plots.cluster_size_plot(result.clusters.sizes), folder / "cluster_size_histogram.png")
+    plots.save_figure(plots.cluster_size_plot(*result.size_histogram()), folder / "cluster_size_histogram.png")
     sample_frame(result).to_csv(folder / "golden_records_sample.csv", index=False)
     (folder / "golden_metrics.json").write_text(json.dumps(result.metrics, indent=2, sort_keys=True))
     return folder

@@ -330,7 +330,7 @@ def _json_default(o):
     return str(o)
 
 
-def spark_stages(config: ModelConfig, target: warehouse.DatabaseTarget, progress: Progress):
+def spark_stages(config: ModelConfig, target: warehouse.DatabaseTarget, progress: Progress, golden: bool = False):
     """Every stage on Spark (:mod:`golden_record.spark`), its settings as run tags."""
     import mlflow
 
@@ -346,7 +346,7 @@ def spark_stages(config: ModelConfig, target: warehouse.DatabaseTarget, progress
                      "spark.driver_memory": config.spark.driver_memory,
                      **{k: v for k, v in session.sql_settings(config.spark).items()},
                      **{f"spark.conf.{k}": v for k, v in config.spark.conf.items()}})
-    return spark_fit_and_score(spark, target, config, progress)
+    return spark_fit_and_score(spark, target, config, progress, golden=golden)
 
 
 def run_training(config: ModelConfig, settings: Settings, experiment: str | None = None,
@@ -354,9 +354,6 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
                  write_golden: bool = False) -> RunOutcome:
     import mlflow
 
-    if write_golden and config.engine == "spark":
-        raise GoldenRecordError("engine spark does not write golden records yet",
-                                "train on Spark without --write-golden, or use engine: local for golden records")
     uri = tracking.configure(settings)                      # fail fast, before any data is loaded
     target = warehouse.preflight(config, settings, quiet)             # a bad column mapping is a config error
     experiment = experiment or settings.tracking.experiment_name
@@ -383,7 +380,7 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
             if config.engine == "local":
                 records, entity = load(conn, config, progress)
         if config.engine == "spark":     # every stage on Spark; the run sees aggregates and a view
-            spark_run = spark_stages(config, target, progress)
+            spark_run = spark_stages(config, target, progress, golden=write_golden)
             cleanup.callback(spark_run.close)
             n_records, n_people, digest = spark_run.n_records, spark_run.n_people, spark_run.digest()
             figures, evaluate_at = spark_run.figures(), spark_run.evaluate
@@ -467,8 +464,13 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
         if write_golden:
 
             with progress.stage("golden"):
-                with warehouse.connect(target, settings.database.connect_timeout_seconds) as conn:
-                    result = golden.build_golden_records(scored, config, conn, run_id, say=progress.say)
+                if spark_run is not None:     # clusters, survivorship and the write on Spark
+                    from golden_record.spark import golden as spark_golden
+                    result = spark_golden.build_golden_records(spark_run, spark_run.raw, spark_run.read_at, config,
+                                                               target, run_id, say=progress.say)
+                else:
+                    with warehouse.connect(target, settings.database.connect_timeout_seconds) as conn:
+                        result = golden.build_golden_records(scored, config, conn, run_id, say=progress.say)
                 golden.log_to_mlflow(result)   # metrics (incl. seconds_golden) + artifacts under golden/
             metrics.update(result.metrics)
             progress.say(f"  {int(result.metrics['golden_records']):,} golden records written to "
@@ -554,11 +556,10 @@ def main(argv: list[str] | None = None) -> int:
             print(registry.register(args.run_id, settings, uri))
             return 0
         config = load_model_config(args.config, args.overrides)
-        if config.engine == "spark" and (args.write_golden or args.sweep):    # never run locally in its place
+        if config.engine == "spark" and args.sweep:    # never run locally in its place
             raise GoldenRecordError(
-                f"engine spark does not run {'--write-golden' if args.write_golden else '--sweep'} yet: training "
-                "runs on Spark, golden records and sweeps only on the local engine",
-                "train on Spark without it, or use engine: local for golden records and sweeps")
+                "engine spark does not run --sweep yet: training and golden records run on Spark, sweeps only on "
+                "the local engine", "train on Spark without --sweep, or use engine: local for sweeps")
         base_data = config.model_dump(mode="json")
         spec = sweep.parse_sweeps(args.sweep, base_data, config) if args.sweep else None
     except ConfigError as exc:

@@ -54,6 +54,8 @@ class SparkScored:
     prepared: object                 # Spark DataFrame: record_id, position, the fields
     work_dir: str
     timings: dict[str, float] = field(default_factory=dict)
+    raw: object = None               # Spark DataFrame: every declared field as stored (golden records)
+    read_at: object = None           # the database's clock at the snapshot the records were read in
 
     def evaluate(self, threshold: float) -> Evaluation | None:
         if self.n_people is None:
@@ -167,22 +169,24 @@ def _value_counts(prepared):
 
 
 def fit_and_score(spark, target: warehouse.DatabaseTarget, config: ModelConfig, progress: Progress,
-                  work_dir: str | None = None) -> SparkScored:
-    """Every stage of a training run on Spark; the driver holds aggregates only."""
+                  work_dir: str | None = None, golden: bool = False) -> SparkScored:
+    """Every stage of a training run on Spark; the driver holds aggregates only. ``golden``: also
+    read every declared field as stored, in the same snapshot (what golden records survive from)."""
     from pyspark.sql import functions as F
 
     work = tempfile.mkdtemp(prefix="golden-spark-", dir=work_dir or config.spark.work_dir)
     try:
-        return _run(spark, target, config, progress, work, F)
+        return _run(spark, target, config, progress, work, F, golden)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
 
 
-def _run(spark, target, config: ModelConfig, progress: Progress, work: str, F) -> SparkScored:
+def _run(spark, target, config: ModelConfig, progress: Progress, work: str, F, golden: bool = False) -> SparkScored:
     fields = config.needed_fields()
     with progress.stage("load"):
-        loaded = read_mod.read(spark, target, config, fields, work, say=progress.say)
+        loaded = read_mod.read(spark, target, config, fields, work, say=progress.say,
+                               raw_fields=list(config.data.fields) if golden else None)
         n = loaded.n_records
         progress.counts["records"] = n
         progress.say(f"  {n:,} records, {len(fields)} fields, read in {loaded.parts} part(s)"
@@ -286,7 +290,7 @@ def _run(spark, target, config: ModelConfig, progress: Progress, work: str, F) -
                          .alias("pairs")).collect()[0]
         n_people, total = int(row["people"]), int(row["pairs"] or 0)
     return SparkScored(n, n_people, quality, passes, n_pairs, names, labels, patterns, counts, model,
-                       score_counts, total, scored, prepared, work, dict(progress.timings))
+                       score_counts, total, scored, prepared, work, dict(progress.timings), loaded.raw, loaded.read_at)
 
 
 def _pass_entries(config: ModelConfig) -> list[str]:

@@ -36,6 +36,10 @@ class Loaded:
     parts: int
     has_truth: bool
     truth_entries: int = 0
+    #: Spark DataFrame: record_id and every declared field as stored (not cleaned), read in the
+    #: same snapshot as ``prepared`` (golden records survive from these); None when not asked for
+    raw: "object" = None
+    read_at: "pd.Timestamp | None" = None    # the database's clock when the snapshot was taken
 
 
 def _page_ranges(pages: int | None, parts: int) -> list[tuple[int, int]]:
@@ -58,9 +62,10 @@ def _id_type(integer: bool):
 
 
 def read(spark, target: warehouse.DatabaseTarget, config: ModelConfig, fields: list[str], work_dir: str,
-         say=print) -> Loaded:
+         say=print, raw_fields: list[str] | None = None) -> Loaded:
     """Read, clean and number the records (and join their ground truth) into Parquet under
-    ``work_dir``; the field quality summed over the parts."""
+    ``work_dir``; the field quality summed over the parts. ``raw_fields``: also read these fields
+    as stored, uncleaned, in the same snapshot (``Loaded.raw``: what golden records survive from)."""
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
@@ -75,6 +80,7 @@ def read(spark, target: warehouse.DatabaseTarget, config: ModelConfig, fields: l
             say(f"  {source.table} is not a plain table (a view or a partitioned table): read by one task")
         with warehouse.snapshot(conn):    # held until every part is in Parquet
             snapshot_id = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
+            read_at = pd.Timestamp(conn.execute("SELECT clock_timestamp()").fetchone()[0]).tz_convert("UTC")
             say(f"  {len(ranges)} part(s) of {pages if pages is not None else '?'} pages, one snapshot")
             specs = spark.sparkContext.parallelize(ranges, len(ranges)).toDF(["start", "end"])
             schema = T.StructType([T.StructField("record_id", _id_type(integer_id))]
@@ -95,6 +101,12 @@ def read(spark, target: warehouse.DatabaseTarget, config: ModelConfig, fields: l
                     .mapInPandas(_truth_reader(target, snapshot_id, source, truth_integer), truth_schema) \
                     .write.mode("overwrite").parquet(truth_path)
                 truth = spark.read.parquet(truth_path)
+            if raw_fields is not None:
+                raw_schema = T.StructType([T.StructField("record_id", _id_type(integer_id))]
+                                          + [T.StructField(f, T.StringType()) for f in raw_fields]   # as text
+                                          + [T.StructField(_REPORT, T.StringType())])
+                specs.mapInPandas(_reader(target, snapshot_id, source, raw_fields, raw_schema.fieldNames(),
+                                          clean=False), raw_schema).write.mode("overwrite").parquet(f"{work_dir}/raw")
     # the snapshot is released: everything read is in Parquet
     parts = spark.read.parquet(part_path)
     reports = [json.loads(r[0]) for r in parts.where(F.col(_REPORT).isNotNull()).select(_REPORT).collect()]
@@ -131,7 +143,11 @@ def read(spark, target: warehouse.DatabaseTarget, config: ModelConfig, fields: l
     prepared = spark.read.parquet(prepared_path)
     if truth is not None:
         truth_entries = prepared.where(F.col(ENTITY).isNotNull()).count()
-    return Loaded(prepared, n, quality, len(ranges), truth is not None, truth_entries)
+    raw = None
+    if raw_fields is not None:
+        raw = spark.read.parquet(f"{work_dir}/raw")
+        raw = raw.where(F.col(_REPORT).isNull()).drop(_REPORT)
+    return Loaded(prepared, n, quality, len(ranges), truth is not None, truth_entries, raw, read_at)
 
 
 def _numbered(spark, records, parts: int):
@@ -155,7 +171,9 @@ def _numbered(spark, records, parts: int):
     return numbered.select(*cols)
 
 
-def _reader(target, snapshot_id: str, source, fields: list[str], names: list[str]):
+def _reader(target, snapshot_id: str, source, fields: list[str], names: list[str], clean: bool = True):
+    """Each part's records, cleaned by the local engine's code (``clean``) or as stored; a part's
+    quality reports (or its error) in one extra row."""
     def read_parts(specs):
         for frame in specs:
             for start, end in zip(frame["start"], frame["end"]):
@@ -163,6 +181,10 @@ def _reader(target, snapshot_id: str, source, fields: list[str], names: list[str
                     with warehouse.connect(target) as conn, warehouse.snapshot(conn, shared=snapshot_id):
                         raw = warehouse.load_records(conn, source, fields,
                                                      pages=(int(start), None if end < 0 else int(end)))
+                    if not clean:
+                        raw[_REPORT] = None
+                        yield raw[names]
+                        continue
                     prepared, quality = clean_records(raw, source.fields)
                 except GoldenRecordError as exc:      # said by the driver, in one line
                     yield _report_row(names, {"error": {"message": exc.message, "hint": exc.hint}})

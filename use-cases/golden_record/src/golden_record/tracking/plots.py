@@ -495,20 +495,24 @@ def threshold_sweep_plot(table: pd.DataFrame, best_threshold: float | None) -> F
     return fig
 
 
-def cluster_size_plot(sizes: np.ndarray) -> Figure:
+def cluster_size_plot(sizes: np.ndarray, counts: np.ndarray | None = None) -> Figure:
     """Histogram of cluster sizes (number of records per golden record), log-y.
 
-    One bar per size up to 50; beyond that, log-spaced bins on a log x axis.
+    One bar per size up to 50; beyond that, log-spaced bins on a log x axis. ``counts``: how many
+    clusters have each size of ``sizes`` (the sizes are then distinct values, e.g. aggregated by
+    the Spark engine); one cluster each when omitted.
     """
     s = np.asarray(sizes).ravel()
-    s = s[s > 0].astype(np.int64)
+    w = np.ones(len(s), dtype=np.int64) if counts is None else np.asarray(counts, dtype=np.int64).ravel()
+    keep = s > 0
+    s, w = s[keep].astype(np.int64), w[keep]
     fig, ax = _new_figure()
     if s.size == 0:
         _no_data(ax)
     else:
         max_size = int(s.max())
         if max_size <= 50:
-            counts = np.bincount(s, minlength=max_size + 1)[1:]
+            counts = np.bincount(s, weights=w, minlength=max_size + 1)[1:]
             xs = np.arange(1, max_size + 1)
             ax.bar(xs, counts, width=0.8, color=_MATCH_COLOR)
             ax.set_xticks(xs if max_size <= 20 else np.arange(1, max_size + 1, 5))
@@ -516,17 +520,18 @@ def cluster_size_plot(sizes: np.ndarray) -> Figure:
         else:
             edges = np.unique(np.round(np.logspace(0, math.log10(max_size + 1), 40)))
             edges = np.r_[edges, edges[-1] + 1] if edges[-1] <= max_size else edges
-            counts, edges = np.histogram(s, bins=edges)
+            counts, edges = np.histogram(s, bins=edges, weights=w)
             ax.stairs(counts, edges, fill=True, color=_MATCH_COLOR, alpha=0.8)
             ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_ylim(bottom=0.8)
-        singletons = int(np.count_nonzero(s == 1))
+        singletons = int(w[s == 1].sum())
+        n_clusters = int(w.sum())
         ax.text(
             0.98,
             0.97,
-            f"{_fmt_count(s.size)} clusters, {_fmt_count(s.sum())} records\n"
-            f"singletons: {_fmt_count(singletons)} ({100 * singletons / s.size:.1f}%)\n"
+            f"{_fmt_count(n_clusters)} clusters, {_fmt_count(int((s * w).sum()))} records\n"
+            f"singletons: {_fmt_count(singletons)} ({100 * singletons / n_clusters:.1f}%)\n"
             f"largest cluster: {_fmt_count(max_size)}",
             transform=ax.transAxes,
             ha="right",
