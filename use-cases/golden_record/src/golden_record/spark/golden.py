@@ -72,10 +72,12 @@ def connected_components(spark, edges, work: str, say=print, max_rounds: int = 1
         E = _small_star(_large_star(E, F), F)
         E.write.mode("overwrite").parquet(f"{work}/cc/{rounds}")
         E = spark.read.parquet(f"{work}/cc/{rounds}")
-        # stars: no node has two parents, no parent has a parent
-        two_parents = E.groupBy("u").count().where("count > 1").limit(1).count()
-        chained = E.select(F.col("v").alias("u")).distinct().join(E.select("u"), "u").limit(1).count()
-        if not two_parents and not chained:
+        # stars: no node has two parents, no parent has a parent (one job)
+        children = E.select(F.col("u").alias("v"), F.lit(1).alias("parent_is_child")).distinct()
+        row = E.join(children, "v", "left").groupBy("u") \
+            .agg(F.count("*").alias("parents"), F.max("parent_is_child").alias("chained")) \
+            .agg(F.max("parents").alias("parents"), F.max("chained").alias("chained")).collect()[0]
+        if (row["parents"] or 0) <= 1 and not row["chained"]:
             say(f"  connected components: {rounds} round(s) of large-star/small-star")
             return E.select(F.col("u").alias("node"), F.col("v").alias("component")) \
                 .unionAll(E.select(F.col("v").alias("node"), F.col("v").alias("component")).distinct())
@@ -217,7 +219,8 @@ def build_golden_records(spark_run, loaded_raw, read_at, config: ModelConfig, ta
         edges = matches.unionAll(spark.createDataFrame(rows, "left long, right long, probability double, kind int"))
     edges.write.mode("overwrite").parquet(f"{work}/edges")
     edges = spark.read.parquet(f"{work}/edges")
-    n_match_edges = edges.where(F.col("kind") == EDGE).count()
+    counted = spark_run.score_counts      # the matches, counted by the scoring stage already
+    n_match_edges = int(counted["count"].to_numpy()[counted["match_probability"].to_numpy() >= snap(config.threshold)].sum())
 
     # ---- connected components of the match and forced edges
     components = connected_components(
@@ -260,10 +263,11 @@ def build_golden_records(spark_run, loaded_raw, read_at, config: ModelConfig, ta
 
     # ---- golden ids
     t = time.perf_counter()
-    heads = members.where("head")
-    n_clusters = heads.count()
-    if previous is None:
-        ids = heads.select("cluster", F.col("smallest").alias("golden_id"))
+    sizes = members.where("head").groupBy("member_count").count().toPandas().sort_values("member_count")
+    size_values, size_counts = sizes["member_count"].to_numpy(np.int64), sizes["count"].to_numpy(np.int64)
+    n_clusters = int(size_counts.sum())
+    if previous is None:      # a first build: every cluster's smallest member id (on each member's row)
+        named = members.withColumn("golden_id", F.col("smallest"))
         identity_stats = {"golden_ids_kept": 0.0, "golden_ids_new": float(n_clusters), "golden_ids_merged": 0.0,
                           "golden_ids_retired": 0.0}
         redirects = pd.DataFrame(columns=["old_golden_id", "new_golden_id", "reason"])
@@ -274,7 +278,7 @@ def build_golden_records(spark_run, loaded_raw, read_at, config: ModelConfig, ta
         ids = spark.createDataFrame(pd.DataFrame({"cluster": key, "golden_id": identity.golden_ids}),
                                     f"cluster long, golden_id {'long' if integer_id else 'string'}")
         identity_stats, redirects = identity.stats, identity.redirects
-    named = members.join(F.broadcast(ids) if n_clusters < 1_000_000 else ids, "cluster")
+        named = members.join(F.broadcast(ids) if n_clusters < 1_000_000 else ids, "cluster")
     named.write.mode("overwrite").parquet(f"{work}/named")
     named = spark.read.parquet(f"{work}/named")
     timings["ids"] = time.perf_counter() - t
@@ -291,8 +295,6 @@ def build_golden_records(spark_run, loaded_raw, read_at, config: ModelConfig, ta
     if located is not None:
         stats["golden_labels_match"] = float(located.matches)
         stats["golden_labels_not_match"] = float(located.non_matches)
-    sizes = named.where("head").groupBy("member_count").count().toPandas().sort_values("member_count")
-    size_values, size_counts = sizes["member_count"].to_numpy(np.int64), sizes["count"].to_numpy(np.int64)
     n_records = int(size_counts @ size_values)
     metrics: dict[str, float] = {
         "golden_records": float(n_clusters), "golden_source_records": float(n_records),
@@ -301,7 +303,8 @@ def build_golden_records(spark_run, loaded_raw, read_at, config: ModelConfig, ta
         "golden_mean_cluster_size": n_records / n_clusters if n_clusters else 0.0,
         **stats, **identity_stats}
     if spark_run.n_people is not None:
-        metrics.update(metrics_from_sums(_cluster_sums(named, spark_run.prepared, n_records, n_clusters, F)))
+        predicted = int((size_counts * (size_values * (size_values - 1) // 2)).sum())
+        metrics.update(metrics_from_sums(_cluster_sums(named, spark_run.prepared, n_records, n_clusters, predicted, F)))
     if located is not None:
         metrics["golden_labels_left_out"] = float(located.unsure + located.conflicting + located.unknown_ids)
     timings["metrics"] = time.perf_counter() - t
@@ -340,26 +343,27 @@ def build_golden_records(spark_run, loaded_raw, read_at, config: ModelConfig, ta
     return result
 
 
-def _cluster_sums(named, prepared, n: int, n_clusters: int, F) -> ClusterSums:
-    """The sums of :class:`ClusterSums` from the (golden record, person) cells, in Spark."""
+def _cluster_sums(named, prepared, n: int, n_clusters: int, predicted: int, F) -> ClusterSums:
+    """The sums of :class:`ClusterSums` from the (golden record, person) cells, in Spark (three jobs)."""
     from golden_record.spark.pipeline import entity_key
 
     people = prepared.select("position", entity_key(F).alias("entity"))
     rows = named.select("position", "cluster", "member_count").join(people, "position")
-    cells = rows.groupBy("cluster", "entity").agg(F.count("*").alias("c"), F.first("member_count").alias("size"))
-    person = rows.groupBy("entity").agg(F.count("*").alias("person_size"))
-    cells = cells.join(person, "entity")
+    cells = rows.groupBy("cluster", "entity").agg(F.count("*").alias("c"), F.first("member_count").alias("size")) \
+        .persist()
     pairs = lambda c: F.col(c).cast("long") * (F.col(c).cast("long") - 1) / 2   # noqa: E731
-    s = cells.agg(F.sum(pairs("c")).alias("tp"),
-                  F.sum(F.col("c") * F.col("c") / F.col("size")).alias("bp"),
-                  F.sum(F.col("c") * F.col("c") / F.col("person_size")).alias("br")).collect()[0]
-    p = person.agg(F.count("*").alias("people"), F.sum(pairs("person_size")).alias("true")).collect()[0]
-    predicted = named.where("head").agg(F.sum(pairs("member_count"))).collect()[0][0] or 0
-    split = cells.groupBy("entity").count().where("count > 1").count()
+    person = cells.groupBy("entity").agg(F.sum("c").alias("person_size"), F.count("*").alias("cells"))
+    p = person.agg(F.count("*").alias("people"), F.sum(pairs("person_size")).alias("true"),
+                   F.sum((F.col("cells") > 1).cast("long")).alias("split")).collect()[0]
+    s = cells.join(person, "entity").agg(
+        F.sum(pairs("c")).alias("tp"), F.sum(F.col("c") * F.col("c") / F.col("size")).alias("bp"),
+        F.sum(F.col("c") * F.col("c") / F.col("person_size")).alias("br")).collect()[0]
     merged = cells.groupBy("cluster").count().where("count > 1").count()
+    cells.unpersist()
     return ClusterSums(records=n, people=int(p["people"]), clusters=n_clusters, tp=int(s["tp"] or 0),
-                       predicted=int(predicted), true=int(p["true"] or 0), bcubed_precision_sum=float(s["bp"] or 0),
-                       bcubed_recall_sum=float(s["br"] or 0), people_split=int(split), golden_merged=int(merged))
+                       predicted=predicted, true=int(p["true"] or 0), bcubed_precision_sum=float(s["bp"] or 0),
+                       bcubed_recall_sum=float(s["br"] or 0), people_split=int(p["split"] or 0),
+                       golden_merged=int(merged))
 
 
 def _view(named, raw, spark_run, layout: Layout, config: ModelConfig, metrics: dict, redirects: pd.DataFrame,
@@ -403,6 +407,32 @@ def _view(named, raw, spark_run, layout: Layout, config: ModelConfig, metrics: d
 def _staging_name(table: str, tag: str) -> str:
     *schema, name = table.split(".")
     return ".".join([*schema, f"{name[:40]}__staging_{tag}"])
+
+
+def _swap(conn, final: str, stage: str, columns: dict[str, str]) -> bool:
+    """Inside the caller's transaction: the staging table becomes ``final`` (DROP and RENAME), or,
+    when views or rules depend on ``final`` and its columns are the layout's, its rows are replaced
+    in place (TRUNCATE, INSERT ... SELECT: the table, its grants and its dependants stay). True
+    when replaced in place."""
+    import psycopg
+
+    ref = warehouse.table_ref(final)
+    if warehouse.table_exists(conn, final):
+        try:
+            with conn.transaction():                 # a savepoint: a refused DROP leaves the rest
+                conn.execute(sql.SQL("DROP TABLE {}").format(ref))
+        except psycopg.errors.DependentObjectsStillExist:
+            if warehouse.table_columns(conn, final) != columns:
+                raise
+            names = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+            conn.execute(sql.SQL("TRUNCATE {}").format(ref))
+            conn.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(
+                ref, names, names, warehouse.table_ref(stage)))
+            conn.execute(sql.SQL("DROP TABLE {}").format(warehouse.table_ref(stage)))
+            return True
+    conn.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(warehouse.table_ref(stage),
+                                                               sql.Identifier(final.split(".")[-1])))
+    return False
 
 
 def _write(spark, target, layout: Layout, named, redirects: pd.DataFrame, id_type: str, run_id: str | None,
@@ -451,13 +481,13 @@ def _write(spark, target, layout: Layout, named, redirects: pd.DataFrame, id_typ
                 .agg(F.sum("rows")).collect()[0][0] or 0
             with conn.transaction():
                 golden_store.lock(conn, layout)
+                kept = []
                 for final, stage in ((layout.table, staging.table), (layout.map_table, staging.map_table)):
-                    if warehouse.table_exists(conn, final):
-                        conn.execute(sql.SQL("DROP TABLE {}").format(warehouse.table_ref(final)))
-                    conn.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(
-                        warehouse.table_ref(stage), sql.Identifier(final.split(".")[-1])))
+                    if _swap(conn, final, stage, layout.column_types(id_type)[final]):
+                        kept.append(final)
                 golden_store._write_redirects(conn, layout, redirects, id_type, run_id)
-            say(f"  {written:,} golden records and {mapped:,} map rows written in parallel, swapped in one transaction")
+            say(f"  {written:,} golden records and {mapped:,} map rows written in parallel, swapped in one transaction"
+                + (f" ({', '.join(kept)}: rows replaced in place, as views or rules depend on the table)" if kept else ""))
         except psycopg.Error as exc:
             raise golden_store._write_error(exc, {}, f"writing {layout.table} and {layout.map_table}",
                                             "nothing was changed: the previous golden records are intact") from exc
