@@ -1,9 +1,11 @@
 """``make bench-spark``: the training pipeline on the local engine and on Spark (``local[2]``), on the
 same seeded table in the same run: wall time, peak memory (the process tree: Spark's JVM and its
-Python workers included) and seconds per stage, with the F1 each engine gets (they must agree).
+Python workers included) and seconds per stage, with the F1 and golden-record B-cubed F1 each
+engine gets (they must agree).
 
 Each engine runs as its own process (``--run ENGINE``): load -> prepare -> candidates -> compare
--> fit -> score -> evaluate, the stages both engines share. Results: the section "Spark engine" of
+-> fit -> score -> evaluate -> golden (clusters, survivorship and the write of both tables), the
+stages both engines share. Results: the section "Spark engine" of
 ``bench/results.md``.
 """
 from __future__ import annotations
@@ -42,6 +44,9 @@ def run_engine(engine: str, master: str, driver_memory: str) -> dict:
         with progress.stage("evaluate"):
             evaluation = scored.evaluate(config.threshold)
         pairs = len(scored.pairs)
+        from golden_record.golden import build
+        with progress.stage("golden"), warehouse.connect(target) as conn:
+            golden = build.build_golden_records(scored, config, conn, "bench-local")
     else:
         from golden_record.spark import session
         from golden_record.spark.pipeline import fit_and_score
@@ -50,14 +55,19 @@ def run_engine(engine: str, master: str, driver_memory: str) -> dict:
                                               f"spark.driver_memory={driver_memory}"])
         with progress.stage("session"):
             spark = session.start(config.spark.model_copy(update={"conf": {"spark.ui.enabled": "false"}}))
-        scored = fit_and_score(spark, target, config, progress)
+        scored = fit_and_score(spark, target, config, progress, golden=True)
         with progress.stage("evaluate"):
             evaluation = scored.evaluate(config.threshold)
         pairs = scored.n_pairs
+        from golden_record.spark import golden as spark_golden
+        with progress.stage("golden"):
+            golden = spark_golden.build_golden_records(scored, scored.raw, scored.read_at, config, target,
+                                                       "bench-spark", say=lambda line: None)
         scored.close()
         spark.stop()
     return {"engine": engine, "records": scored.n_records, "pairs": pairs,
             "f1": evaluation.metrics["f1_score"], "em_iterations": scored.model.report.iterations,
+            "golden_records": int(golden.metrics["golden_records"]), "bcubed_f1": golden.metrics["bcubed_f1"],
             "seconds_in_process": time.perf_counter() - started,
             "stages": {k: round(v, 2) for k, v in progress.timings.items()}}
 
@@ -100,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
             out.update(wall_seconds=round(m["seconds"], 1), peak_mib=round(m["peak_mib"]))
             size["engines"].append(out)
             print(f"   {engine}: {out['wall_seconds']} s, peak {out['peak_mib']:,} MiB, {out['pairs']:,} pairs, "
-                  f"F1 {out['f1']:.4f}; stages {out['stages']}", file=sys.stderr, flush=True)
+                  f"F1 {out['f1']:.4f}, {out['golden_records']:,} golden records (B-cubed F1 {out['bcubed_f1']:.4f}); "
+                  f"stages {out['stages']}", file=sys.stderr, flush=True)
         results["sizes"].append(size)
     section = report(results)
     print(section)
@@ -114,20 +125,22 @@ def report(results: dict) -> str:
     lines = [BEGIN, "## Spark engine (`scripts/bench_spark.py`: the training pipeline, local engine vs Spark)", "",
              f"{results['when']}, {results['machine']}, {results['cpus']} CPUs; Spark master `{results['master']}`, "
              f"driver memory {results['driver_memory']}. Each engine in its own process: load -> prepare -> "
-             "candidates -> compare -> fit -> score -> evaluate (no MLflow logging); peak memory of the process "
-             "tree (Spark's JVM and Python workers included).", "",
-             "| records | engine | wall s | peak MiB | pairs | F1 | seconds per stage |",
-             "|---:|---|---:|---:|---:|---:|---|"]
+             "candidates -> compare -> fit -> score -> evaluate -> golden (clusters, survivorship, both tables "
+             "written; no MLflow logging); peak memory of the process tree (Spark's JVM and Python workers "
+             "included).", "",
+             "| records | engine | wall s | peak MiB | pairs | F1 | golden records | B-cubed F1 | seconds per stage |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|---|"]
     for size in results["sizes"]:
         for e in size["engines"]:
             stages = ", ".join(f"{k} {v}" for k, v in e["stages"].items())
             lines.append(f"| {size['records']:,} | {e['engine']} | {e['wall_seconds']} | {e['peak_mib']:,} | "
-                         f"{e['pairs']:,} | {e['f1']:.4f} | {stages} |")
+                         f"{e['pairs']:,} | {e['f1']:.4f} | {e.get('golden_records', 0):,} | "
+                         f"{e.get('bcubed_f1', float('nan')):.4f} | {stages} |")
         engines = {e["engine"]: e for e in size["engines"]}
         if {"local", "spark"} <= set(engines):
             ratio = engines["spark"]["wall_seconds"] / engines["local"]["wall_seconds"]
             lines.append(f"| | spark / local | {ratio:.2f}x | "
-                         f"{engines['spark']['peak_mib'] / max(engines['local']['peak_mib'], 1):.2f}x | | | |")
+                         f"{engines['spark']['peak_mib'] / max(engines['local']['peak_mib'], 1):.2f}x | | | | | |")
     lines += ["", f"Command: `{results['command']}`", END]
     return "\n".join(lines)
 
