@@ -488,6 +488,9 @@ def main(argv: list[str] | None = None) -> int:
             config = ModelConfig.model_validate(data)
         except ValidationError as err:
             raise ConfigError(_format_validation_error("--set", err)) from None
+    if config.engine == "spark":          # said, never silent: this command has no Spark path yet
+        progress.say(f"note: run {args.run_id} was trained on Spark; rebuilding its golden records runs the local "
+                     "engine (the whole table in this process); for Spark, train again with --write-golden")
     target = warehouse.resolve_target(settings, announce=not args.quiet)
     with warehouse.connect(target, settings.database.connect_timeout_seconds) as conn:
         records, entity = load(conn, config, progress)
