@@ -666,7 +666,7 @@ def default_copy_workers() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
-def csv_bytes(df: pd.DataFrame) -> bytes | None:
+def csv_bytes(df: pd.DataFrame) -> memoryview | None:
     """``df`` as CSV for ``COPY ... (FORMAT csv)`` written by Arrow (several times faster than
     ``to_csv``, and it releases the GIL, so worker threads format in parallel): every value quoted,
     a missing one (None, NaN, NaT) an unquoted empty field, i.e. NULL, and an empty string stays
@@ -689,7 +689,7 @@ def csv_bytes(df: pd.DataFrame) -> bytes | None:
                 columns[c] = pa.array(values, from_pandas=True)
         out = pa.BufferOutputStream()
         pacsv.write_csv(pa.table(columns), out, pacsv.WriteOptions(include_header=False, quoting_style="all_valid"))
-        return out.getvalue().to_pybytes()
+        return memoryview(out.getvalue())        # Arrow's buffer itself: no copy
     except (pa.ArrowException, TypeError, ValueError):
         return None
 
