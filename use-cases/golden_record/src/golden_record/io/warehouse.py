@@ -804,11 +804,9 @@ def _drop_abandoned_stages(conn: psycopg.Connection, tables: Iterable[str], say)
             if conn.execute("SELECT pg_try_advisory_lock(%s, %s)", (_STAGE_LOCK_CLASS, key)).fetchone()[0]:
                 try:
                     conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.SQL(ref)))
-                    conn.commit()
                     say(f"  dropped {ref}, the staging table of a load that did not finish")
                 finally:
                     conn.execute("SELECT pg_advisory_unlock(%s, %s)", (_STAGE_LOCK_CLASS, key))
-                    conn.commit()
 
 
 def _regex_literal(text: str) -> str:
@@ -831,7 +829,6 @@ def _parallel(url: str, workers: int, tasks: list, run, setup: tuple[str, ...] =
             with _try_connect(url, 10, autocommit=True) as conn:
                 for statement in setup:
                     conn.execute(statement)
-                conn.commit()
                 while True:
                     with lock:
                         if failed or not pending:
@@ -847,8 +844,15 @@ def _parallel(url: str, workers: int, tasks: list, run, setup: tuple[str, ...] =
                for i in range(max(1, min(workers, len(tasks))))]
     for t in threads:
         t.start()
-    for t in threads:
-        t.join()
+    try:
+        for t in threads:
+            t.join()
+    except BaseException as exc:      # Ctrl-C: the workers stop after the task in hand
+        with lock:
+            failed.append(exc)
+        for t in threads:
+            t.join()
+        raise
     if failed:
         raise failed[0]
 
@@ -885,7 +889,6 @@ def load_tables(url: str, frames: dict[str, pd.DataFrame], create: dict[str, str
 
     with _try_connect(url, 10, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s, %s)", (_STAGE_LOCK_CLASS, int(tag, 16)))
-        conn.commit()
         try:
             _drop_abandoned_stages(conn, frames, say)
             started = time.perf_counter()
@@ -962,13 +965,12 @@ def load_tables(url: str, frames: dict[str, pd.DataFrame], create: dict[str, str
                                                  f"rows replaced in place ({s.why})") for s in staged)
             step("swap (one transaction)", started, modes)
         finally:
-            if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-                conn.rollback()
-            for s in staged:
-                conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(table_ref(s.stage)))
-            conn.commit()
-            conn.execute("SELECT pg_advisory_unlock(%s, %s)", (_STAGE_LOCK_CLASS, int(tag, 16)))
-            conn.commit()
+            try:
+                for s in staged:
+                    conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(table_ref(s.stage)))
+                conn.execute("SELECT pg_advisory_unlock(%s, %s)", (_STAGE_LOCK_CLASS, int(tag, 16)))
+            except psycopg.Error:
+                pass      # the connection is gone (the first error is the one to report): the next load drops them
     return timings
 
 
