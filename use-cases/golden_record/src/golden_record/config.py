@@ -89,6 +89,9 @@ class SeedSettings(_Strict):
     rows: int = Field(100_000, ge=1)
     duplicate_rate: float = Field(0.2, ge=0.0, lt=1.0)
     seed: int = 42
+    #: connections the load runs over (COPY into staging tables, swapped in one transaction);
+    #: None: min(4, CPU count)
+    copy_workers: int | None = Field(None, ge=1, le=64)
 
 
 class Settings(_Strict):

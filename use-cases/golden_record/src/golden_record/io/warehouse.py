@@ -600,15 +600,20 @@ def frame_table_sql(table: str, df: pd.DataFrame, primary_key: str) -> sql.Compo
     """``DROP TABLE IF EXISTS`` + ``CREATE TABLE`` for ``df``'s columns: text, integers bigint,
     floats double precision, booleans boolean, datetimes timestamptz (naive ones read as UTC),
     naive datetimes that are all whole days date."""
+    return sql.SQL("DROP TABLE IF EXISTS {table}; CREATE TABLE {table} ({cols})").format(
+        table=table_ref(table), cols=_frame_columns(df, primary_key, " PRIMARY KEY"))
+
+
+def _frame_columns(df: pd.DataFrame, primary_key: str, key_clause: str) -> sql.Composable:
+    """The column list of :func:`frame_table_sql`; ``key_clause`` follows the primary-key column."""
     cols = []
     for c in df.columns:
         kind = df[c].dtype.kind
         sql_type = (("date" if _is_dates(df[c]) else "timestamptz") if kind == "M"
                     else dict(_SQL_TYPES).get(kind, "text"))
         cols.append(sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(
-            sql_type + (" PRIMARY KEY" if c == primary_key else " NOT NULL" if kind in "iu" else ""))))
-    return sql.SQL("DROP TABLE IF EXISTS {table}; CREATE TABLE {table} ({cols})").format(
-        table=table_ref(table), cols=sql.SQL(", ").join(cols))
+            sql_type + (key_clause if c == primary_key else " NOT NULL" if kind in "iu" else ""))))
+    return sql.SQL(", ").join(cols)
 
 
 def replace_tables(conn: psycopg.Connection, frames: dict[str, pd.DataFrame],
@@ -641,6 +646,381 @@ def replace_tables(conn: psycopg.Connection, frames: dict[str, pd.DataFrame],
             conn.execute(definition)
         if analyze:
             conn.execute(sql.SQL("ANALYZE {}").format(sql.SQL(", ").join(table_ref(t) for t in frames)))
+
+
+# --------------------------------------------------------------------------- parallel load
+# The seeder's load of millions of rows: every table is first filled as a staging table by several
+# connections at once (COPY of one table from several sessions runs in parallel), its indexes are
+# built there (in parallel too), and then ONE transaction, under the seeder's lock, swaps the staging
+# tables for the real ones. Readers see all the old rows or all the new ones; a failure anywhere
+# before the swap commits leaves the old tables untouched, and the staging tables are dropped. A
+# seeder that is killed cannot drop them: each live load holds a session advisory lock on its tag,
+# and the next load drops the staging tables whose lock nobody holds.
+_STAGE_LOCK_CLASS = 0x5EED            # advisory-lock namespace of the live loads (key: the load's tag)
+_STAGE_MARK = "__seed_"
+COPY_CHUNK_ROWS = 250_000
+
+
+def default_copy_workers() -> int:
+    """min(4, CPU count): the connections a seed loads with unless told otherwise."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def csv_bytes(df: pd.DataFrame) -> memoryview | None:
+    """``df`` as CSV for ``COPY ... (FORMAT csv)`` written by Arrow (several times faster than
+    ``to_csv``, and it releases the GIL, so worker threads format in parallel): every value quoted,
+    a missing one (None, NaN, NaT) an unquoted empty field, i.e. NULL, and an empty string stays
+    one. Datetimes as :func:`copy_in` writes them (microseconds, aware ones in UTC). None when Arrow
+    cannot type a column (mixed objects): the caller then uses :func:`copy_in`."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    try:
+        columns = {}
+        for c in df.columns:
+            values = df[c]
+            if pd.api.types.is_datetime64_any_dtype(values):
+                aware = getattr(values.dt, "tz", None) is not None
+                if aware:
+                    values = values.dt.tz_convert("UTC").dt.tz_localize(None)
+                columns[c] = pa.array(values.to_numpy(dtype="datetime64[us]"), mask=values.isna().to_numpy(),
+                                      type=pa.timestamp("us", tz="UTC" if aware else None))
+            else:
+                columns[c] = pa.array(values, from_pandas=True)
+        out = pa.BufferOutputStream()
+        pacsv.write_csv(pa.table(columns), out, pacsv.WriteOptions(include_header=False, quoting_style="all_valid"))
+        return memoryview(out.getvalue())        # Arrow's buffer itself: no copy
+    except (pa.ArrowException, TypeError, ValueError):
+        return None
+
+
+def copy_chunk(conn: psycopg.Connection, table: str, df: pd.DataFrame) -> None:
+    """COPY ``df`` into ``table`` inside the caller's transaction, formatted by :func:`csv_bytes`
+    (else by :func:`copy_in`). Exactly the values :func:`copy_in` would store."""
+    data = csv_bytes(df)
+    if data is None:
+        copy_in(conn, table, df)
+        return
+    columns = sql.SQL(", ").join(sql.Identifier(c) for c in df.columns)
+    with conn.cursor() as cur:
+        with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(table_ref(table), columns)) as copy:
+            copy.write(data)
+
+
+@dataclass
+class _Staged:
+    """One table of a parallel load: its staging table and how it replaces the real one."""
+    table: str                      # the real table
+    stage: str                      # the staging table
+    mode: str                       # "swap" (drop and rename), "in place" (truncate, insert), "create"
+    #: (final name, stage name, CREATE INDEX on the stage, constraint type "p"/"u" or "")
+    indexes: list[tuple[str, str, str, str]]
+    why: str = ""                   # why in place
+
+
+def _stage_name(name: str, tag: str) -> str:
+    return f"{name[:40]}{_STAGE_MARK}{tag}"
+
+
+def _staging_table(table: str, tag: str) -> str:
+    *schema, name = table.split(".")
+    return ".".join([*schema, _stage_name(name, tag)])
+
+
+def _in_place_reasons(conn: psycopg.Connection, table: str) -> list[str]:
+    """What a DROP and RENAME of ``table`` would lose or break (then its rows are replaced in place):
+    dependent views or rules, foreign keys, triggers, policies, grants, options, inheritance,
+    publications, owned sequences, identity/generated columns, column grants, options or statistics
+    targets, extended statistics, replica identity, tablespace, persistence, another owner,
+    exclusion or deferrable keys. Empty: the staging table can take its place."""
+    row = conn.execute("""
+        SELECT (SELECT count(*) FROM pg_depend d JOIN pg_rewrite r ON d.classid = 'pg_rewrite'::regclass
+                 AND d.objid = r.oid WHERE d.refobjid = t.oid AND r.ev_class <> t.oid) AS "dependent views or rules",
+               (SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND t.oid IN (conrelid, confrelid)) AS "foreign keys",
+               (SELECT count(*) FROM pg_trigger WHERE tgrelid = t.oid AND NOT tgisinternal) AS "triggers",
+               (SELECT count(*) FROM pg_policy WHERE polrelid = t.oid) + t.relrowsecurity::int AS "row security",
+               (t.relacl IS NOT NULL)::int AS "grants",
+               (t.reloptions IS NOT NULL)::int AS "storage options",
+               (SELECT count(*) FROM pg_inherits WHERE t.oid IN (inhrelid, inhparent)) + (t.relkind <> 'r')::int
+                 AS "inheritance or partitions",
+               (SELECT count(*) FROM pg_publication_rel WHERE prrelid = t.oid) AS "publications",
+               (SELECT count(*) FROM pg_depend d JOIN pg_class s ON d.classid = 'pg_class'::regclass
+                 AND d.objid = s.oid AND s.relkind = 'S' WHERE d.refobjid = t.oid) AS "owned sequences",
+               (SELECT count(*) FROM pg_attribute WHERE attrelid = t.oid AND attnum > 0 AND NOT attisdropped
+                 AND (attacl IS NOT NULL OR attstattarget <> -1 OR attidentity <> '' OR attgenerated <> ''
+                      -- this server stamps every column with a pg_attver option that pg_dump ignores
+                      OR EXISTS (SELECT 1 FROM unnest(attoptions) o WHERE o NOT LIKE 'pg_attver=%%')))
+                 AS "column grants, options, statistics, identity",
+               (SELECT count(*) FROM pg_statistic_ext WHERE stxrelid = t.oid) AS "extended statistics",
+               (t.relreplident <> 'd')::int AS "replica identity",
+               (t.reltablespace <> 0 OR t.relpersistence <> 'p')::int AS "tablespace or persistence",
+               (NOT pg_has_role(t.relowner, 'USAGE'))::int AS "another owner",
+               (SELECT count(*) FROM pg_constraint WHERE conrelid = t.oid
+                 AND (contype = 'x' OR (contype IN ('p', 'u') AND condeferrable))) AS "exclusion or deferrable keys"
+        FROM pg_class t WHERE t.oid = to_regclass(%s)""", (_regclass_text(table),))
+    values = row.fetchone()
+    names = [d.name for d in row.description]
+    return [name for name, n in zip(names, values) if n]
+
+
+def _target_indexes(conn: psycopg.Connection, table: str, stage: str, tag: str) -> list[tuple[str, str, str, str]] | None:
+    """The indexes of ``table`` as (name, staging name, CREATE INDEX on ``stage``, "p"/"u"/""), or
+    None when a definition is not in the form expected (then the rows are replaced in place)."""
+    rows = conn.execute(
+        "SELECT c.relname, pg_get_indexdef(i.indexrelid), i.indisunique, quote_ident(c.relname), "
+        "format('%%I.%%I', n.nspname, t.relname), coalesce(k.contype::text, '') "
+        "FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid "
+        "JOIN pg_namespace n ON n.oid = t.relnamespace "
+        "LEFT JOIN pg_constraint k ON k.conindid = i.indexrelid AND k.conrelid = i.indrelid AND k.contype IN ('p', 'u') "
+        "WHERE i.indrelid = to_regclass(%s) ORDER BY pg_relation_size(i.indexrelid) DESC, c.relname",
+        (_regclass_text(table),)).fetchall()
+    *schema, stage_name = stage.split(".")
+    stage_ref = conn.execute("SELECT format('%%I.%%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n "
+                             "ON n.oid = c.relnamespace WHERE c.oid = to_regclass(%s)",
+                             (_regclass_text(stage),)).fetchone()[0]
+    out = []
+    for i, (name, definition, unique, quoted, table_sql, contype) in enumerate(rows):
+        head = f"CREATE {'UNIQUE ' if unique else ''}INDEX {quoted} ON {table_sql} "
+        if not definition.startswith(head):
+            return None
+        staged = _stage_name(f"{name[:36]}_{i}", tag)
+        new_head = sql.SQL("CREATE {}INDEX {} ON {} ").format(sql.SQL("UNIQUE " if unique else ""),
+                                                               sql.Identifier(staged), sql.SQL(stage_ref))
+        out.append((name, staged, new_head.as_string(conn) + definition[len(head):], contype))
+    return out
+
+
+def _drop_abandoned_stages(conn: psycopg.Connection, tables: Iterable[str], say) -> None:
+    """Drop the staging tables of ``tables`` left by a load that was killed (nobody holds its lock)."""
+    for table in tables:
+        *schema, name = table.split(".")
+        rows = conn.execute(
+            "SELECT format('%%I.%%I', n.nspname, c.relname), substr(c.relname, length(c.relname) - 7) FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND c.relname ~ %s "
+            "AND n.nspname = coalesce(%s, current_schema())",
+            ("^" + _regex_literal(name[:40] + _STAGE_MARK) + "[0-9a-f]{8}$", schema[0] if schema else None)).fetchall()
+        for ref, tag in rows:
+            key = int(tag, 16)
+            if conn.execute("SELECT pg_try_advisory_lock(%s, %s)", (_STAGE_LOCK_CLASS, key)).fetchone()[0]:
+                try:
+                    conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.SQL(ref)))
+                    say(f"  dropped {ref}, the staging table of a load that did not finish")
+                finally:
+                    conn.execute("SELECT pg_advisory_unlock(%s, %s)", (_STAGE_LOCK_CLASS, key))
+
+
+def _regex_literal(text: str) -> str:
+    import re
+    return re.sub(r"([\\.^$|?*+()\[\]{}])", r"\\\1", text)
+
+
+def _parallel(url: str, workers: int, tasks: list, run, setup: tuple[str, ...] = ()) -> None:
+    """Run ``run(conn, task)`` for every task on ``workers`` threads, each with its own connection
+    (``setup`` statements first); each task commits on its own. The first failure stops the others
+    (they finish the task in hand) and is raised once all have stopped."""
+    import threading
+
+    pending = list(reversed(tasks))
+    lock = threading.Lock()
+    failed: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            with _try_connect(url, 10, autocommit=True) as conn:
+                for statement in setup:
+                    conn.execute(statement)
+                while True:
+                    with lock:
+                        if failed or not pending:
+                            return
+                        task = pending.pop()
+                    with conn.transaction():
+                        run(conn, task)
+        except BaseException as exc:  # noqa: BLE001 - re-raised by the caller's thread
+            with lock:
+                failed.append(exc)
+
+    threads = [threading.Thread(target=work, name=f"copy-worker-{i}", daemon=True)
+               for i in range(max(1, min(workers, len(tasks))))]
+    for t in threads:
+        t.start()
+    try:
+        for t in threads:
+            t.join()
+    except BaseException as exc:      # Ctrl-C: the workers stop after the task in hand
+        with lock:
+            failed.append(exc)
+        for t in threads:
+            t.join()
+        raise
+    if failed:
+        raise failed[0]
+
+
+def load_tables(url: str, frames: dict[str, pd.DataFrame], create: dict[str, str] | None = None,
+                workers: int | None = None, chunk_rows: int = COPY_CHUNK_ROWS, analyze: bool = True,
+                say=None) -> dict[str, float]:
+    """Replace the contents of several tables atomically, as :func:`replace_tables` does, but load
+    them over ``workers`` connections (default :func:`default_copy_workers`): staging tables shaped
+    like the real ones (``LIKE ... INCLUDING ALL EXCLUDING INDEXES``; for ``create``, table -> primary
+    key, from the frame's columns as :func:`frame_table_sql`), filled by COPY in chunks of
+    ``chunk_rows`` rows from every connection, indexed (the real table's indexes and keys, built in
+    parallel) and analyzed, then swapped in ONE transaction under the seeder's lock: the real table
+    dropped and the staging one renamed (indexes and keys too), or, when something would be lost
+    by that (:func:`_in_place_reasons`: views, foreign keys, grants, ...), its rows replaced in place
+    (TRUNCATE, INSERT ... SELECT). Either all tables are replaced or none; the staging tables are
+    dropped on any failure. ``url``: the database (each worker connects on its own). ``say``:
+    where each step's timing goes (one line each). Returns seconds per step."""
+    import time
+    import uuid
+
+    say = say or (lambda text: None)
+    create = create or {}
+    workers = max(1, workers or default_copy_workers())
+    tag = f"{uuid.uuid4().int % 2**31:08x}"
+    timings: dict[str, float] = {}
+    staged: list[_Staged] = []
+    rows = sum(len(df) for df in frames.values())
+    setup = ("SET timezone = 'UTC'", "SET synchronous_commit = off", "SET maintenance_work_mem = '256MB'")
+
+    def step(name: str, started: float, detail: str) -> None:
+        timings[name] = time.perf_counter() - started
+        say(f"  {name}: {detail} in {timings[name]:.1f} s")
+
+    with _try_connect(url, 10, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s, %s)", (_STAGE_LOCK_CLASS, int(tag, 16)))
+        try:
+            _drop_abandoned_stages(conn, frames, say)
+            started = time.perf_counter()
+            with conn.transaction():
+                conn.execute(_SCHEMA_LOCK)
+                for table, df in frames.items():
+                    stage = _staging_table(table, tag)
+                    if table in create:
+                        conn.execute(sql.SQL("CREATE TABLE {} ({})").format(
+                            table_ref(stage), _frame_columns(df, create[table], " NOT NULL")))
+                        key = _stage_name(f"{table.split('.')[-1][:36]}_0", tag)
+                        index = sql.SQL("CREATE UNIQUE INDEX {} ON {} ({})").format(
+                            sql.Identifier(key), table_ref(stage), sql.Identifier(create[table])).as_string(conn)
+                        # the name CREATE TABLE gives an inline primary key: TABLE_pkey
+                        final_key = table.split(".")[-1][:58] + "_pkey"
+                        staged.append(_Staged(table, stage, "create", [(final_key, key, index, "p")]))
+                        continue
+                    if not table_exists(conn, table):
+                        raise missing_table_error(conn, table, "the seeder's table")
+                    conn.execute(sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING ALL EXCLUDING INDEXES)").format(
+                        table_ref(stage), table_ref(table)))
+                    reasons = _in_place_reasons(conn, table)
+                    indexes = _target_indexes(conn, table, stage, tag)
+                    if indexes is None:
+                        reasons.append("an index definition in an unexpected form")
+                    if reasons:
+                        staged.append(_Staged(table, stage, "in place", [], ", ".join(reasons)))
+                    else:
+                        staged.append(_Staged(table, stage, "swap", indexes))
+            step("staging tables", started, ", ".join(s.stage for s in staged))
+
+            started = time.perf_counter()
+            stage_of = {s.table: s.stage for s in staged}
+            chunks = [(stage_of[t], df, start) for t, df in frames.items() for start in range(0, len(df), chunk_rows)]
+            chunks.sort(key=lambda c: c[2])      # the tables' chunks interleaved: all connections busy to the end
+            _parallel(url, workers, chunks,
+                      lambda c, task: copy_chunk(c, task[0], task[1].iloc[task[2]:task[2] + chunk_rows]), setup)
+            step("copy", started, f"{rows:,} rows in {len(chunks)} chunks over {min(workers, len(chunks))} "
+                                  f"connections ({rows / max(time.perf_counter() - started, 1e-9):,.0f} rows/s)")
+
+            started = time.perf_counter()
+            builds = [index for s in staged for (_, _, index, _) in s.indexes]
+            _parallel(url, workers, builds, lambda c, statement: c.execute(statement), setup)
+            with conn.transaction():
+                for s in staged:
+                    for final, staged_name, _, contype in s.indexes:
+                        if contype:
+                            conn.execute(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {} USING INDEX {}").format(
+                                table_ref(s.stage), sql.Identifier(staged_name),
+                                sql.SQL("PRIMARY KEY" if contype == "p" else "UNIQUE"), sql.Identifier(staged_name)))
+            step("indexes", started, f"{len(builds)} built over {min(workers, max(len(builds), 1))} connections")
+
+            if analyze:
+                started = time.perf_counter()
+                _parallel(url, workers, [s.stage for s in staged if s.mode != "in place"],
+                          lambda c, stage: c.execute(sql.SQL("ANALYZE {}").format(table_ref(stage))), setup)
+                step("analyze", started, "staging tables")
+
+            started = time.perf_counter()
+            with conn.transaction():
+                conn.execute(_SCHEMA_LOCK)
+                conn.execute("SET LOCAL maintenance_work_mem = '256MB'")
+                existing = [s.table for s in staged if table_exists(conn, s.table)]
+                if existing:     # in the frames' order, as replace_tables' TRUNCATE takes them
+                    conn.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(
+                        sql.SQL(", ").join(table_ref(t) for t in existing)))
+                for s in staged:
+                    if s.mode == "swap":
+                        reasons = _in_place_reasons(conn, s.table)   # under the lock: nothing changes now
+                        if reasons:
+                            s.mode, s.why = "in place", ", ".join(reasons)
+                    _replace(conn, s, analyze)
+            modes = "; ".join(f"{s.table}: " + ("dropped, staging table renamed" if s.mode != "in place" else
+                                                 f"rows replaced in place ({s.why})") for s in staged)
+            step("swap (one transaction)", started, modes)
+        finally:
+            try:
+                for s in staged:
+                    conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(table_ref(s.stage)))
+                conn.execute("SELECT pg_advisory_unlock(%s, %s)", (_STAGE_LOCK_CLASS, int(tag, 16)))
+            except psycopg.Error:
+                pass      # the connection is gone (the first error is the one to report): the next load drops them
+    return timings
+
+
+def _replace(conn: psycopg.Connection, s: _Staged, analyze: bool) -> None:
+    """Inside the swap transaction: the staging table takes the real one's place."""
+    ref, stage = table_ref(s.table), table_ref(s.stage)
+    name = sql.Identifier(s.table.split(".")[-1])
+    if s.mode == "in place":
+        columns = sql.SQL(", ").join(sql.Identifier(c) for c in table_columns(conn, s.stage))
+        indexes = conn.execute(
+            "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+            "WHERE i.indrelid = %s::regclass AND NOT i.indisprimary AND NOT i.indisunique",
+            (_regclass_text(s.table),)).fetchall()
+        for index, _ in indexes:
+            conn.execute(sql.SQL("DROP INDEX {}").format(sql.SQL(index)))
+        conn.execute(sql.SQL("TRUNCATE {}").format(ref))
+        conn.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(ref, columns, columns, stage))
+        for _, definition in indexes:
+            conn.execute(definition)
+        if analyze:
+            conn.execute(sql.SQL("ANALYZE {}").format(ref))
+        return
+    comments = []
+    if s.mode == "swap":      # the comments LIKE does not copy: the table's, its indexes' and keys'
+        comments = conn.execute(
+            "SELECT 'TABLE', NULL, obj_description(%(t)s::regclass, 'pg_class') UNION ALL "
+            "SELECT 'INDEX', c.relname, obj_description(c.oid, 'pg_class') FROM pg_index i JOIN pg_class c "
+            "ON c.oid = i.indexrelid WHERE i.indrelid = %(t)s::regclass UNION ALL "
+            "SELECT 'CONSTRAINT', conname, obj_description(oid, 'pg_constraint') FROM pg_constraint "
+            "WHERE conrelid = %(t)s::regclass AND contype IN ('p', 'u')", {"t": _regclass_text(s.table)}).fetchall()
+    conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(ref))
+    conn.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(stage, name))
+    schema = s.table.split(".")[:-1]
+    for final, staged_name, _, contype in s.indexes:
+        if contype:
+            conn.execute(sql.SQL("ALTER TABLE {} RENAME CONSTRAINT {} TO {}").format(
+                ref, sql.Identifier(staged_name), sql.Identifier(final)))
+        else:
+            conn.execute(sql.SQL("ALTER INDEX {} RENAME TO {}").format(
+                sql.Identifier(*schema, staged_name), sql.Identifier(final)))
+    for kind, obj, text in comments:
+        if text is None:
+            continue
+        if kind == "TABLE":
+            conn.execute(sql.SQL("COMMENT ON TABLE {} IS {}").format(ref, sql.Literal(text)))
+        elif kind == "INDEX":
+            conn.execute(sql.SQL("COMMENT ON INDEX {} IS {}").format(sql.Identifier(*schema, obj), sql.Literal(text)))
+        else:
+            conn.execute(sql.SQL("COMMENT ON CONSTRAINT {} ON {} IS {}").format(sql.Identifier(obj), ref,
+                                                                                sql.Literal(text)))
 
 
 # --------------------------------------------------------------------------- command line

@@ -1,7 +1,10 @@
 """``make seed-data``: load a profile's synthetic records and their ground truth (default: citizens).
 
-The load is one transaction (TRUNCATE or CREATE, then COPY): re-seeding replaces the data, and a
-seed that fails half-way (killed, lost connection, bad data) leaves the previous rows untouched.
+The load runs over several connections (``--copy-workers``, default min(4, CPU count)): each COPYs
+chunks of rows into staging tables shaped like the real ones, the indexes are built there, and one
+transaction swaps them in. Re-seeding replaces the data; readers see all the old rows or all the
+new ones, and a seed that fails half-way (killed, lost connection, bad data) leaves the previous
+rows untouched (a killed seed's staging tables are dropped by the next seed).
 """
 from __future__ import annotations
 
@@ -26,6 +29,10 @@ def build_parser(defaults) -> argparse.ArgumentParser:
     p.add_argument("--duplicate-rate", type=float, default=defaults.duplicate_rate,
                    help="share of people who appear more than once, in [0, 1) (default %(default)s)")
     p.add_argument("--seed", type=int, default=defaults.seed, help="random seed (default %(default)s)")
+    workers = defaults.copy_workers or warehouse.default_copy_workers()
+    p.add_argument("--copy-workers", type=int, default=workers,
+                   help=f"connections the load runs over in parallel (default {workers}: seed.copy_workers in "
+                        "config/settings.yaml, else min(4, CPU count))")
     return p
 
 
@@ -38,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.rows < 1:
         parser.error(f"--rows must be at least 1, got {args.rows}")
+    if args.copy_workers < 1:
+        parser.error(f"--copy-workers must be at least 1, got {args.copy_workers}")
     if not 0.0 <= args.duplicate_rate < 1.0:
         parser.error(f"--duplicate-rate must be in [0, 1), got {args.duplicate_rate}")
 
@@ -52,14 +61,15 @@ def main(argv: list[str] | None = None) -> int:
         truth = data.truth[[config.data.truth.id_column, config.data.truth.entity_column]]
     with progress.stage("measure how the true duplicate pairs differ"):
         shares = differences.config_differences(data.records, truth[config.data.truth.entity_column], config)
-    with warehouse.connect(target) as conn:
-        if profile.warehouse_schema:
-            with progress.stage("apply schema"):
-                warehouse.apply_schema(conn)
-        with progress.stage("load (COPY, one transaction)"):
-            created = None if profile.warehouse_schema else {table: config.data.id,
-                                                               truth_table: config.data.truth.id_column}
-            warehouse.replace_tables(conn, {table: data.records, truth_table: truth}, create=created, analyze=True)
+    if profile.warehouse_schema:
+        with progress.stage("apply schema"), warehouse.connect(target) as conn:
+            warehouse.apply_schema(conn)
+    with progress.stage(f"load (COPY over {args.copy_workers} connection{'s' * (args.copy_workers > 1)} into "
+                        "staging tables, swapped in one transaction)"):
+        created = None if profile.warehouse_schema else {table: config.data.id,
+                                                           truth_table: config.data.truth.id_column}
+        warehouse.load_tables(target.url, {table: data.records, truth_table: truth}, create=created,
+                              workers=args.copy_workers, analyze=True, say=progress.say)
     total = time.perf_counter() - started
     s = data.stats
     print(f"seeded {s['records']:,} records of {s['people']:,} people "
