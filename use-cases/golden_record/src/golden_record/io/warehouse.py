@@ -727,7 +727,7 @@ def _staging_table(table: str, tag: str) -> str:
     return ".".join([*schema, _stage_name(name, tag)])
 
 
-def _in_place_reasons(conn: psycopg.Connection, table: str) -> list[str]:
+def in_place_reasons(conn: psycopg.Connection, table: str) -> list[str]:
     """What a DROP and RENAME of ``table`` would lose or break (then its rows are replaced in place):
     dependent views or rules, foreign keys, triggers, policies, grants, options, inheritance,
     publications, owned sequences, identity/generated columns, column grants, options or statistics
@@ -867,7 +867,7 @@ def load_tables(url: str, frames: dict[str, pd.DataFrame], create: dict[str, str
     ``chunk_rows`` rows from every connection, indexed (the real table's indexes and keys, built in
     parallel) and analyzed, then swapped in ONE transaction under the seeder's lock: the real table
     dropped and the staging one renamed (indexes and keys too), or, when something would be lost
-    by that (:func:`_in_place_reasons`: views, foreign keys, grants, ...), its rows replaced in place
+    by that (:func:`in_place_reasons`: views, foreign keys, grants, ...), its rows replaced in place
     (TRUNCATE, INSERT ... SELECT). Either all tables are replaced or none; the staging tables are
     dropped on any failure. ``url``: the database (each worker connects on its own). ``say``:
     where each step's timing goes (one line each). Returns seconds per step."""
@@ -910,7 +910,7 @@ def load_tables(url: str, frames: dict[str, pd.DataFrame], create: dict[str, str
                         raise missing_table_error(conn, table, "the seeder's table")
                     conn.execute(sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING ALL EXCLUDING INDEXES)").format(
                         table_ref(stage), table_ref(table)))
-                    reasons = _in_place_reasons(conn, table)
+                    reasons = in_place_reasons(conn, table)
                     indexes = _target_indexes(conn, table, stage, tag)
                     if indexes is None:
                         reasons.append("an index definition in an unexpected form")
@@ -957,7 +957,7 @@ def load_tables(url: str, frames: dict[str, pd.DataFrame], create: dict[str, str
                         sql.SQL(", ").join(table_ref(t) for t in existing)))
                 for s in staged:
                     if s.mode == "swap":
-                        reasons = _in_place_reasons(conn, s.table)   # under the lock: nothing changes now
+                        reasons = in_place_reasons(conn, s.table)   # under the lock: nothing changes now
                         if reasons:
                             s.mode, s.why = "in place", ", ".join(reasons)
                     _replace(conn, s, analyze)

@@ -409,30 +409,26 @@ def _staging_name(table: str, tag: str) -> str:
     return ".".join([*schema, f"{name[:40]}__staging_{tag}"])
 
 
-def _swap(conn, final: str, stage: str, columns: dict[str, str]) -> bool:
+def _swap(conn, final: str, stage: str, columns: dict[str, str]) -> str:
     """Inside the caller's transaction: the staging table becomes ``final`` (DROP and RENAME), or,
-    when views or rules depend on ``final`` and its columns are the layout's, its rows are replaced
-    in place (TRUNCATE, INSERT ... SELECT: the table, its grants and its dependants stay). True
-    when replaced in place."""
-    import psycopg
-
+    when dropping ``final`` would lose or break something (views, grants, triggers, foreign keys…:
+    :func:`warehouse.in_place_reasons`, the seeder's rule) and its columns are the layout's, its rows
+    are replaced in place (TRUNCATE, INSERT ... SELECT: the table, its grants and its dependants
+    stay). Returns why it was replaced in place ("" when swapped)."""
     ref = warehouse.table_ref(final)
     if warehouse.table_exists(conn, final):
-        try:
-            with conn.transaction():                 # a savepoint: a refused DROP leaves the rest
-                conn.execute(sql.SQL("DROP TABLE {}").format(ref))
-        except psycopg.errors.DependentObjectsStillExist:
-            if warehouse.table_columns(conn, final) != columns:
-                raise
+        reasons = warehouse.in_place_reasons(conn, final)
+        if reasons and warehouse.table_columns(conn, final) == columns:
             names = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
             conn.execute(sql.SQL("TRUNCATE {}").format(ref))
             conn.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(
                 ref, names, names, warehouse.table_ref(stage)))
             conn.execute(sql.SQL("DROP TABLE {}").format(warehouse.table_ref(stage)))
-            return True
+            return ", ".join(reasons)
+        conn.execute(sql.SQL("DROP TABLE {}").format(ref))     # shaped otherwise: refused if anything depends on it
     conn.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(warehouse.table_ref(stage),
                                                                sql.Identifier(final.split(".")[-1])))
-    return False
+    return ""
 
 
 def _write(spark, target, layout: Layout, named, redirects: pd.DataFrame, id_type: str, run_id: str | None,
@@ -483,11 +479,12 @@ def _write(spark, target, layout: Layout, named, redirects: pd.DataFrame, id_typ
                 golden_store.lock(conn, layout)
                 kept = []
                 for final, stage in ((layout.table, staging.table), (layout.map_table, staging.map_table)):
-                    if _swap(conn, final, stage, layout.column_types(id_type)[final]):
-                        kept.append(final)
+                    why = _swap(conn, final, stage, layout.column_types(id_type)[final])
+                    if why:
+                        kept.append(f"{final}: rows replaced in place, for its {why}")
                 golden_store._write_redirects(conn, layout, redirects, id_type, run_id)
             say(f"  {written:,} golden records and {mapped:,} map rows written in parallel, swapped in one transaction"
-                + (f" ({', '.join(kept)}: rows replaced in place, as views or rules depend on the table)" if kept else ""))
+                + (f" ({'; '.join(kept)})" if kept else ""))
         except psycopg.Error as exc:
             raise golden_store._write_error(exc, {}, f"writing {layout.table} and {layout.map_table}",
                                             "nothing was changed: the previous golden records are intact") from exc
