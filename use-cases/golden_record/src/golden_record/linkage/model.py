@@ -118,8 +118,17 @@ class _Patterns:
         return cls(patterns, counts.astype(float), design, offsets, inverse)
 
     def class_log_likelihoods(self, thetas: list[list[np.ndarray]]) -> np.ndarray:
-        log_theta = np.log(np.stack([np.concatenate(theta) for theta in thetas]))   # (classes, levels)
-        return self.design @ log_theta.T
+        """(patterns, classes): each pattern's log-likelihood under each class, summed comparison by
+        comparison in one fixed order. Not a matrix product: BLAS may sum a row in an order that
+        depends on how many rows there are, so a pattern scored in a batch (the Spark engine) could
+        differ in its last bits from the same pattern scored with all pairs, and ties split."""
+        log_theta = np.log(np.stack([np.concatenate(theta) for theta in thetas])).T   # (levels, classes)
+        out = np.zeros((len(self.patterns), log_theta.shape[1]))
+        for c, offset in enumerate(self.offsets.tolist()):
+            level = self.patterns[:, c]
+            present = level >= 0                       # a missing value adds nothing
+            out[present] += log_theta[offset + level[present]]
+        return out
 
     def normalise(self, sums: np.ndarray) -> list[np.ndarray]:
         """Per-comparison shares from one class's weighted level counts (a row of W^T X)."""
