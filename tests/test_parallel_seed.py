@@ -152,3 +152,16 @@ def test_a_killed_loads_staging_table_is_dropped_by_the_next_load_a_live_ones_is
         assert any("dropped public.citizens__seed_0000abcd" in line for line in lines), lines
         conn.execute("DROP TABLE citizens__seed_0000abce")
     assert _digest(url, "citizens", "citizen_id")[0] == 500
+
+
+def test_the_tables_an_error_lists_leave_out_loads_in_progress(url):
+    """A missing table's error lists the tables that are there: never the staging tables of a seed
+    or a golden write in progress (CI caught one mid-seed in the list)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute('CREATE TABLE "citizens__seed_0badcafe" (x int)')
+        conn.execute('CREATE TABLE "golden_records__staging_0badcafe" (x int)')
+        try:
+            message = str(warehouse.missing_table_error(conn, "registry.people", "data.table").hint)
+        finally:
+            conn.execute('DROP TABLE "citizens__seed_0badcafe", "golden_records__staging_0badcafe"')
+    assert "citizens" in message and "__seed_" not in message and "__staging_" not in message

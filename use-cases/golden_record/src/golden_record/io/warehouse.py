@@ -286,12 +286,18 @@ def table_columns(conn: psycopg.Connection, table: str) -> dict[str, str]:
     return dict(rows)
 
 
+#: names of the staging tables a load in progress fills (the seeder's, the Spark golden write's)
+STAGING_NAME = r"__(seed|staging)_[0-9a-f]{8}$"
+
+
 def list_tables(conn: psycopg.Connection, limit: int = 20) -> list[str]:
-    """Tables a user can read, ``schema.table`` outside the search path's first schema."""
+    """Tables a user can read, ``schema.table`` outside the search path's first schema (not the
+    staging tables of a load in progress: they are no one's data)."""
     rows = conn.execute(
         "SELECT CASE WHEN table_schema = current_schema() THEN table_name "
         "ELSE table_schema || '.' || table_name END FROM information_schema.tables "
-        "WHERE table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1 LIMIT %s", (limit,)).fetchall()
+        "WHERE table_schema NOT IN ('pg_catalog', 'information_schema') AND table_name !~ %s ORDER BY 1 LIMIT %s",
+        (STAGING_NAME, limit)).fetchall()
     return [r[0] for r in rows]
 
 
