@@ -90,6 +90,8 @@ class Progress:
         except GoldenRecordError as exc:
             exc.stage = exc.stage or name
             raise
+        from golden_record.tracking.diagnostics import raise_if_terminated
+        raise_if_terminated()            # a SIGTERM whose exception was lost inside the stage
         self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start
         if announce:
             self.say(f"[{name}] done in {self.timings[name]:.2f} s")

@@ -28,10 +28,24 @@ class Terminated(BaseException):
     """Raised in the main thread when the process receives SIGTERM."""
 
 
+_terminated = False      # a SIGTERM arrived (its exception may have been swallowed, see below)
+
+
 def install_sigterm_handler() -> None:
     def _handler(signum, frame):  # noqa: ARG001
+        global _terminated
+        _terminated = True
         raise Terminated("terminated by SIGTERM")
     signal.signal(signal.SIGTERM, _handler)
+
+
+def raise_if_terminated() -> None:
+    """Raise :class:`Terminated` when a SIGTERM arrived but its exception was lost: a signal
+    handler's exception raised inside a callback Python calls from C (logging's lock release after
+    ``os.fork``, as the plot process starts) is printed as "Exception ignored" and dropped, and the
+    run would go on to finish. Called where a stage ends and before a run is marked FINISHED."""
+    if _terminated:
+        raise Terminated("terminated by SIGTERM")
 
 
 def explain(exc: BaseException) -> tuple[str, str, str]:

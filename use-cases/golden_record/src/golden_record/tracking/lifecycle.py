@@ -250,8 +250,12 @@ class RunLifecycle:
 
     # ---------------------------------------------------------------- ending
     def finish(self) -> None:
-        """The work is done: every run still open ends FINISHED, the main run last."""
+        """The work is done: every run still open ends FINISHED, the main run last (unless a
+        SIGTERM arrived whose exception was lost: then :class:`Terminated` is raised here)."""
         import mlflow
+
+        from golden_record.tracking.diagnostics import raise_if_terminated
+        raise_if_terminated()
 
         for run_id, role in list(self.opened.items()):
             if role != "main":
