@@ -148,6 +148,26 @@ class GoldenResult:
         return np.unique(np.asarray(self.clusters.sizes, dtype=np.int64), return_counts=True)
 
 
+def size_metrics(sizes: np.ndarray, counts: np.ndarray) -> dict[str, float]:
+    """The golden records' counts from the cluster-size histogram (distinct ``sizes``, clusters of
+    each): records, source records, largest cluster, singletons, mean size (both engines)."""
+    sizes, counts = np.asarray(sizes, dtype=np.int64), np.asarray(counts, dtype=np.int64)
+    n_clusters, n_records = int(counts.sum()), int(counts @ sizes) if len(sizes) else 0
+    return {"golden_records": float(n_clusters), "golden_source_records": float(n_records),
+            "largest_cluster_size": float(sizes.max()) if len(sizes) else 0.0,
+            "golden_singletons": float(counts[sizes == 1].sum()),
+            "golden_mean_cluster_size": n_records / n_clusters if n_clusters else 0.0}
+
+
+def ids_line(metrics: dict, rebuild: bool) -> str:
+    """The line saying what became of the golden ids (both engines)."""
+    m = metrics
+    return "  golden ids: " + (f"{int(m['golden_ids_kept']):,} kept, {int(m['golden_ids_new']):,} new, "
+                               f"{int(m['golden_ids_merged']):,} merged into another (redirected), "
+                               f"{int(m['golden_ids_retired']):,} retired (records gone) against the previous build"
+                               if rebuild else f"{int(m['golden_ids_new']):,} new (no previous build)")
+
+
 def assemble(records: pd.DataFrame, clusters: Clusters, settings: GoldenSettings, layout: Layout,
              run_id: str | None = None, entity: np.ndarray | None = None,
              previous: pd.DataFrame | None = None, retired: set | None = None,
@@ -186,11 +206,7 @@ def assemble(records: pd.DataFrame, clusters: Clusters, settings: GoldenSettings
                             "match_probability": clusters.link_probability,
                             "mapped_at": mapped_at if mapped_at is not None else pd.Timestamp.now(tz="UTC")})
     metrics: dict[str, float] = {
-        "golden_records": float(clusters.n_clusters),
-        "golden_source_records": float(len(record_id)),
-        "largest_cluster_size": float(clusters.sizes.max()) if len(clusters.sizes) else 0.0,
-        "golden_singletons": float((clusters.sizes == 1).sum()),
-        "golden_mean_cluster_size": float(clusters.sizes.mean()) if len(clusters.sizes) else 0.0,
+        **size_metrics(*np.unique(np.asarray(clusters.sizes, dtype=np.int64), return_counts=True)),
         **clusters.stats,
         **identity.stats,
         **{f"golden_values_refused_{f}": float(n) for f, n in refused.items()},
@@ -315,12 +331,7 @@ def build_golden_records(scored, config: ModelConfig, conn, run_id: str | None =
     timings["cluster"] = time.perf_counter() - t
     previous, retired = read_previous_ids(conn, layout, records["record_id"].to_numpy())
     result = assemble(records, clusters, g, layout, run_id, scored.entity, previous, retired, read_at)
-    m = result.metrics
-    (say or (lambda text: None))(
-        "  golden ids: " + (f"{int(m['golden_ids_kept']):,} kept, {int(m['golden_ids_new']):,} new, "
-                            f"{int(m['golden_ids_merged']):,} merged into another (redirected), "
-                            f"{int(m['golden_ids_retired']):,} retired (records gone) against the previous build"
-                            if previous is not None else f"{int(m['golden_ids_new']):,} new (no previous build)"))
+    (say or (lambda text: None))(ids_line(result.metrics, previous is not None))
     if located is not None:
         result.metrics["golden_labels_left_out"] = float(located.unsure + located.conflicting + located.unknown_ids)
     result.notes = label_notes(located, clusters, records["record_id"].to_numpy(), config.data.table)

@@ -724,13 +724,15 @@ class _Staged:
     why: str = ""                   # why in place
 
 
-def _stage_name(name: str, tag: str) -> str:
-    return f"{name[:40]}{_STAGE_MARK}{tag}"
+def _stage_name(name: str, tag: str, mark: str = _STAGE_MARK) -> str:
+    return f"{name[:40]}{mark}{tag}"
 
 
-def _staging_table(table: str, tag: str) -> str:
+def staging_table(table: str, tag: str, mark: str = _STAGE_MARK) -> str:
+    """The staging table of ``table`` for the load ``tag`` (8 hex digits): the seeder's mark, or
+    another loader's (:data:`STAGING_NAME` matches them all)."""
     *schema, name = table.split(".")
-    return ".".join([*schema, _stage_name(name, tag)])
+    return ".".join([*schema, _stage_name(name, tag, mark)])
 
 
 def in_place_reasons(conn: psycopg.Connection, table: str) -> list[str]:
@@ -901,7 +903,7 @@ def load_tables(url: str, frames: dict[str, pd.DataFrame], create: dict[str, str
             with conn.transaction():
                 conn.execute(_SCHEMA_LOCK)
                 for table, df in frames.items():
-                    stage = _staging_table(table, tag)
+                    stage = staging_table(table, tag)
                     if table in create:
                         conn.execute(sql.SQL("CREATE TABLE {} ({})").format(
                             table_ref(stage), _frame_columns(df, create[table], " NOT NULL")))
@@ -978,6 +980,14 @@ def load_tables(url: str, frames: dict[str, pd.DataFrame], create: dict[str, str
             except psycopg.Error:
                 pass      # the connection is gone (the first error is the one to report): the next load drops them
     return timings
+
+
+def swap_staging(conn: psycopg.Connection, table: str, stage: str, in_place: bool, analyze: bool = False) -> None:
+    """Inside the caller's transaction: the staging table ``stage`` takes ``table``'s place (the
+    table dropped, when there is one, and ``stage`` renamed), or, ``in_place``, its rows replace
+    ``table``'s (see :func:`in_place_reasons`). For loaders whose staging tables have the final
+    index names already (the seeder's own load renames its indexes: :func:`load_tables`)."""
+    _replace(conn, _Staged(table, stage, "in place" if in_place else "create", []), analyze)
 
 
 def _replace(conn: psycopg.Connection, s: _Staged, analyze: bool) -> None:

@@ -45,7 +45,7 @@ from golden_record.config import ModelConfig
 from golden_record.errors import GoldenRecordError
 from golden_record.evaluation import labelled
 from golden_record.evaluation.clusters import ClusterSums, metrics_from_sums
-from golden_record.golden.build import GoldenResult, label_notes
+from golden_record.golden.build import GoldenResult, ids_line, label_notes, size_metrics
 from golden_record.golden.clustering import Clusters, cluster_pairs
 from golden_record.golden.identity import _first_build, assign_ids
 from golden_record.golden.layout import Layout
@@ -233,9 +233,9 @@ def build_golden_records(spark_run, loaded_raw, read_at, config: ModelConfig, ta
     # ---- the local clustering and survivorship per bucket of whole components; singletons by batch
     t = time.perf_counter()
     raw = loaded_raw.join(spark_run.prepared.select("record_id", "position"), "record_id")
-    names = _output_schema(layout, integer_id).fieldNames()
     schema = _output_schema(layout, integer_id)
-    record_cols = ["position", "record_id", *[f for f in config.data.fields]]
+    names = schema.fieldNames()
+    record_cols = ["position", "record_id", *config.data.fields]
     buckets = int(spark.conf.get("spark.sql.shuffle.partitions"))
     comp = components.withColumnRenamed("node", "position")
     linked = raw.join(comp, "position").withColumn("bucket", F.pmod(F.xxhash64("component"), F.lit(buckets)))
@@ -295,13 +295,8 @@ def build_golden_records(spark_run, loaded_raw, read_at, config: ModelConfig, ta
     if located is not None:
         stats["golden_labels_match"] = float(located.matches)
         stats["golden_labels_not_match"] = float(located.non_matches)
-    n_records = int(size_counts @ size_values)
-    metrics: dict[str, float] = {
-        "golden_records": float(n_clusters), "golden_source_records": float(n_records),
-        "largest_cluster_size": float(size_values.max()) if len(size_values) else 0.0,
-        "golden_singletons": float(size_counts[size_values == 1].sum()),
-        "golden_mean_cluster_size": n_records / n_clusters if n_clusters else 0.0,
-        **stats, **identity_stats}
+    metrics: dict[str, float] = {**size_metrics(size_values, size_counts), **stats, **identity_stats}
+    n_records = int(metrics["golden_source_records"])
     if spark_run.n_people is not None:
         predicted = int((size_counts * (size_values * (size_values - 1) // 2)).sum())
         metrics.update(metrics_from_sums(_cluster_sums(named, spark_run.prepared, n_records, n_clusters, predicted, F)))
@@ -321,11 +316,7 @@ def build_golden_records(spark_run, loaded_raw, read_at, config: ModelConfig, ta
         result.notes = label_notes(located, result.clusters, found["record_id"].to_numpy(), config.data.table)
     else:
         result.notes = label_notes(located, result.clusters, empty_ids, config.data.table)
-    m = metrics
-    say("  golden ids: " + (f"{int(m['golden_ids_kept']):,} kept, {int(m['golden_ids_new']):,} new, "
-                            f"{int(m['golden_ids_merged']):,} merged into another (redirected), "
-                            f"{int(m['golden_ids_retired']):,} retired (records gone) against the previous build"
-                            if previous is not None else f"{int(m['golden_ids_new']):,} new (no previous build)"))
+    say(ids_line(metrics, previous is not None))
     for line in result.notes:
         say("  " + line)
 
@@ -404,31 +395,16 @@ def _view(named, raw, spark_run, layout: Layout, config: ModelConfig, metrics: d
 
 
 # =============================================================================== the write
-def _staging_name(table: str, tag: str) -> str:
-    *schema, name = table.split(".")
-    return ".".join([*schema, f"{name[:40]}__staging_{tag}"])
-
-
 def _swap(conn, final: str, stage: str, columns: dict[str, str]) -> str:
-    """Inside the caller's transaction: the staging table becomes ``final`` (DROP and RENAME), or,
-    when dropping ``final`` would lose or break something (views, grants, triggers, foreign keys…:
-    :func:`warehouse.in_place_reasons`, the seeder's rule) and its columns are the layout's, its rows
-    are replaced in place (TRUNCATE, INSERT ... SELECT: the table, its grants and its dependants
-    stay). Returns why it was replaced in place ("" when swapped)."""
-    ref = warehouse.table_ref(final)
-    if warehouse.table_exists(conn, final):
-        reasons = warehouse.in_place_reasons(conn, final)
-        if reasons and warehouse.table_columns(conn, final) == columns:
-            names = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
-            conn.execute(sql.SQL("TRUNCATE {}").format(ref))
-            conn.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(
-                ref, names, names, warehouse.table_ref(stage)))
-            conn.execute(sql.SQL("DROP TABLE {}").format(warehouse.table_ref(stage)))
-            return ", ".join(reasons)
-        conn.execute(sql.SQL("DROP TABLE {}").format(ref))     # shaped otherwise: refused if anything depends on it
-    conn.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(warehouse.table_ref(stage),
-                                                               sql.Identifier(final.split(".")[-1])))
-    return ""
+    """Inside the caller's transaction: the staging table takes ``final``'s place, by the seeder's
+    rule (:func:`warehouse.swap_staging`): its rows replace ``final``'s in place when dropping it
+    would lose or break something (views, grants, triggers, foreign keys…:
+    :func:`warehouse.in_place_reasons`) and its columns are the layout's; else DROP (refused if
+    anything depends on it) and RENAME. Returns why in place ("" when swapped)."""
+    reasons = warehouse.in_place_reasons(conn, final) if warehouse.table_exists(conn, final) else []
+    in_place = bool(reasons) and warehouse.table_columns(conn, final) == columns
+    warehouse.swap_staging(conn, final, stage, in_place)
+    return ", ".join(reasons) if in_place else ""
 
 
 def _write(spark, target, layout: Layout, named, redirects: pd.DataFrame, id_type: str, run_id: str | None,
@@ -440,7 +416,8 @@ def _write(spark, target, layout: Layout, named, redirects: pd.DataFrame, id_typ
     from pyspark.sql import types as T
 
     tag = uuid.uuid4().hex[:8]
-    staging = replace(layout, table=_staging_name(layout.table, tag), map_table=_staging_name(layout.map_table, tag))
+    staging = replace(layout, table=warehouse.staging_table(layout.table, tag, "__staging_"),
+                      map_table=warehouse.staging_table(layout.map_table, tag, "__staging_"))
     counted = T.StructType([T.StructField("rows", T.LongType())])
 
     def writer(table: str, columns: list[str], frame_of):
