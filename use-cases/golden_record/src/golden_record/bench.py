@@ -28,14 +28,16 @@ BENCH_DIR = REPO_ROOT / "bench"
 USE_CASE = REPO_ROOT / "use-cases" / "golden_record"
 
 
-def measure(cmd: list[str], env: dict, cwd: Path = REPO_ROOT) -> dict:
+def measure(cmd: list[str], env: dict, cwd: Path = REPO_ROOT, log: Path | None = None) -> dict:
     """Wall seconds and peak memory (MiB: RSS of the process + unique pages of its children) of a
-    command; raises on failure."""
+    command; raises on failure. With ``log``, the command's stderr goes to that file as it is
+    written (follow a long run with ``tail -f``) and is read back at the end."""
     import psutil
 
     start = time.perf_counter()
+    err_sink = open(log, "w") if log else subprocess.PIPE
     proc = subprocess.Popen(cmd, cwd=cwd, env={**os.environ, **env}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=err_sink, text=True)
     peak = 0
     ps = psutil.Process(proc.pid)
     while proc.poll() is None:
@@ -49,6 +51,9 @@ def measure(cmd: list[str], env: dict, cwd: Path = REPO_ROOT) -> dict:
         time.sleep(0.05)
     out, err = proc.communicate()
     seconds = time.perf_counter() - start
+    if log:
+        err_sink.close()
+        err = Path(log).read_text()
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err[-2000:]}")
     return {"seconds": seconds, "peak_mib": peak / 2**20, "stdout": out, "stderr": err}
