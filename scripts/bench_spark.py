@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import sys
 import tempfile
 import time
@@ -32,7 +33,7 @@ BEGIN, END = "<!-- bench-spark:begin -->", "<!-- bench-spark:end -->"
 LOCAL_MAX_ROWS = 5_000_000
 
 
-def run_engine(engine: str, master: str, driver_memory: str) -> dict:
+def run_engine(engine: str, master: str, driver_memory: str, overrides: list[str]) -> dict:
     """One engine's pipeline on DATABASE_URL's citizens; the numbers as a dict (printed as JSON)."""
     from golden_record.cli import Progress
     from golden_record.config import load_model_config, load_settings
@@ -42,7 +43,7 @@ def run_engine(engine: str, master: str, driver_memory: str) -> dict:
     progress = Progress()            # stage lines on stderr: the bench's log of this engine
     started = time.perf_counter()
     if engine == "local":
-        config = load_model_config()
+        config = load_model_config(overrides=overrides)
         with warehouse.connect(target) as conn:
             records, entity = pipeline.load(conn, config, progress)
         scored = pipeline.fit_and_score(records, entity, config, progress)
@@ -57,7 +58,7 @@ def run_engine(engine: str, master: str, driver_memory: str) -> dict:
         from golden_record.spark.pipeline import fit_and_score
 
         config = load_model_config(overrides=["engine=spark", f"spark.master={master}",
-                                              f"spark.driver_memory={driver_memory}"])
+                                              f"spark.driver_memory={driver_memory}", *overrides])
         with progress.stage("session"):
             spark = session.start(config.spark.model_copy(update={"conf": {"spark.ui.enabled": "false"}}))
         scored = fit_and_score(spark, target, config, progress, golden=True)
@@ -87,10 +88,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--local-max-rows", type=int, default=LOCAL_MAX_ROWS,
                    help=f"largest table the local engine is run on (default {LOCAL_MAX_ROWS:,}: it holds every "
                         "pair in one process, 9.5 GiB at 5,000,000 records)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="a model-config override for both engines, as train's --set (repeatable)")
     p.add_argument("--no-write", action="store_true", help="do not update bench/results.md")
     args = p.parse_args(argv)
     if args.run:
-        print(json.dumps(run_engine(args.run, args.master, args.driver_memory)))
+        print(json.dumps(run_engine(args.run, args.master, args.driver_memory, args.overrides)))
         return 0
     from golden_record.bench import bench_database_url
     from golden_record.spark.session import why_unavailable
@@ -105,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = False
     results = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": platform.platform(),
                "cpus": os.cpu_count(), "master": args.master, "driver_memory": args.driver_memory,
-               "command": "make bench-spark" + (f" BENCH_SPARK_ARGS=\"{' '.join(argv or sys.argv[1:])}\""
+               "command": "make bench-spark" + (f" BENCH_SPARK_ARGS=\"{shlex.join(argv or sys.argv[1:])}\""
                                                 if (argv or sys.argv[1:]) else ""), "sizes": []}
     for rows in rows_list:
         print(f"== {rows:,} records: seeding", file=sys.stderr, flush=True)
@@ -121,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"== {rows:,} records: {engine} engine (its stages: tail -f {log})", file=sys.stderr, flush=True)
             try:
                 m = measure([sys.executable, "scripts/bench_spark.py", "--run", engine, "--master", args.master,
-                             "--driver-memory", args.driver_memory], env, log=log)
+                             "--driver-memory", args.driver_memory,
+                             *(a for o in args.overrides for a in ("--set", o))], env, log=log)
             except RuntimeError as exc:       # recorded in the table, and the other sizes still run
                 last = [ln for ln in str(exc).splitlines() if ln.strip()][-1]
                 print(f"   {engine} FAILED: {exc}", file=sys.stderr, flush=True)

@@ -3,6 +3,15 @@ in MLflow. ``Linker`` is the library's front door; ``golden-record COMMAND`` (or
 golden_record``) runs the jobs."""
 __version__ = "0.2.0"
 
-from golden_record.linker import Linker, records_from_frame  # noqa: E402
-
 __all__ = ["Linker", "records_from_frame", "__version__"]
+
+
+def __getattr__(name: str):
+    """``Linker`` and ``records_from_frame`` load the linkage stack when first asked for, so that a
+    command that needs none of it (seed, db-check, diagnose, a Spark worker reading a part) does
+    not pay for importing it."""
+    if name in ("Linker", "records_from_frame"):
+        from golden_record import linker
+
+        return getattr(linker, name)
+    raise AttributeError(f"module 'golden_record' has no attribute {name!r}")
