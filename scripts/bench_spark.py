@@ -27,7 +27,7 @@ from golden_record.bench import measure, replace_section
 from golden_record.config import REPO_ROOT
 from golden_record.io import warehouse
 
-BEGIN, END = "<!-- bench-spark:begin -->", "<!-- bench-spark:end -->"
+SECTION = "bench-spark"
 #: the local engine holds every candidate pair in one process: 9.5 GiB at 5,000,000 records on this
 #: 24 GiB machine, past it at 10,000,000 (issue 15's measurements); above this size it is not run
 LOCAL_MAX_ROWS = 5_000_000
@@ -90,6 +90,9 @@ def main(argv: list[str] | None = None) -> int:
                         "pair in one process, 9.5 GiB at 5,000,000 records)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="a model-config override for both engines, as train's --set (repeatable)")
+    p.add_argument("--section", default=SECTION,
+                   help=f"the section of bench/results.md to write (default {SECTION}; another name keeps that "
+                        "one, e.g. bench-spark-scale for a Spark-only run at 10,000,000 records)")
     p.add_argument("--no-write", action="store_true", help="do not update bench/results.md")
     args = p.parse_args(argv)
     if args.run:
@@ -122,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             log = Path(tempfile.gettempdir()) / f"bench_spark_{rows}_{engine}.log"
             print(f"== {rows:,} records: {engine} engine (its stages: tail -f {log})", file=sys.stderr, flush=True)
+            began = time.perf_counter()
             try:
                 m = measure([sys.executable, "scripts/bench_spark.py", "--run", engine, "--master", args.master,
                              "--driver-memory", args.driver_memory,
@@ -129,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
             except RuntimeError as exc:       # recorded in the table, and the other sizes still run
                 last = [ln for ln in str(exc).splitlines() if ln.strip()][-1]
                 print(f"   {engine} FAILED: {exc}", file=sys.stderr, flush=True)
-                size["engines"].append({"engine": engine, "skipped": f"failed: {last[:200]}"})
+                size["engines"].append({"engine": engine,
+                                        "skipped": f"failed after {time.perf_counter() - began:.0f} s: {last}"})
                 failed = True
                 continue
             out = json.loads(m["stdout"].strip().splitlines()[-1])
@@ -139,16 +144,18 @@ def main(argv: list[str] | None = None) -> int:
                   f"F1 {out['f1']:.4f}, {out['golden_records']:,} golden records (B-cubed F1 {out['bcubed_f1']:.4f}); "
                   f"stages {out['stages']}", file=sys.stderr, flush=True)
         results["sizes"].append(size)
-    section = report(results)
+    section = report(results, args.section)
     print(section)
     if not args.no_write:
-        replace_section("bench-spark", section)
+        replace_section(args.section, section)
         print(f"written to {REPO_ROOT / 'bench' / 'results.md'}", file=sys.stderr)
     return 1 if failed else 0
 
 
-def report(results: dict) -> str:
-    lines = [BEGIN, "## Spark engine (`scripts/bench_spark.py`: the training pipeline, local engine vs Spark)", "",
+def report(results: dict, name: str = SECTION) -> str:
+    title = ("## Spark engine (`scripts/bench_spark.py`: the training pipeline, local engine vs Spark)"
+             if name == SECTION else f"## Spark engine, {name} (`scripts/bench_spark.py`)")
+    lines = [f"<!-- {name}:begin -->", title, "",
              f"{results['when']}, {results['machine']}, {results['cpus']} CPUs; Spark master `{results['master']}`, "
              f"driver memory {results['driver_memory']}. Each engine in its own process: load -> prepare -> "
              "candidates -> compare -> fit -> score -> evaluate -> golden (clusters, survivorship, both tables "
@@ -172,7 +179,7 @@ def report(results: dict) -> str:
                          f"{engines['spark']['peak_mib'] / max(engines['local']['peak_mib'], 1):.2f}x | | | | | |")
     lines += ["", "Seeding each table first (`scripts/seed_data.py`, not in the times above): "
               + "; ".join(f"{size['records']:,} records in {size['seed_seconds']} s" for size in results["sizes"]) + ".",
-              "", f"Command: `{results['command']}`", END]
+              "", f"Command: `{results['command']}`", f"<!-- {name}:end -->"]
     return "\n".join(lines)
 
 
