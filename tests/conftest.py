@@ -188,6 +188,12 @@ _E2E_FIXTURES = {"test_databases", "database_url", "db", "seeded_small", "mlflow
 _E2E_MODULES = {"test_ui", "test_mlproject", "test_baselines", "test_reports", "test_failures", "test_secrets"}
 
 
+#: the end-to-end lane's longest modules (``--durations``: minutes each), started first: with
+#: ``--dist loadfile`` the workers take modules in collection order, so a long module collected
+#: last (alphabetically, test_secrets and test_spark are) would run alone at the end
+_LONGEST_FIRST = ["test_secrets", "test_spark", "test_failures", "test_run_lifecycle", "test_sweep", "test_golden"]
+
+
 def pytest_collection_modifyitems(config, items):
     """Two lanes: ``pytest -m "not e2e"`` (fast, no database, no MLflow store) and
     ``pytest -m e2e`` (real PostgreSQL and MLflow); ``make test`` runs both."""
@@ -195,3 +201,5 @@ def pytest_collection_modifyitems(config, items):
         module = item.module.__name__.rsplit(".", 1)[-1]
         if module in _E2E_MODULES or _E2E_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.e2e)
+    rank = {name: i for i, name in enumerate(_LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.module.__name__.rsplit(".", 1)[-1], len(rank)))   # stable
