@@ -296,3 +296,27 @@ def test_fields_only_training_is_sound(fields_only_run):
     m = fields_only_run["run"].data.metrics
     assert m["pairs_completeness"] >= 0.985, m
     assert m["f1_score"] >= 0.95, m
+
+
+def _cost(derivation, entry: str) -> float:
+    return float(derivation.reasons["pass:" + entry].split(" pairs/record")[0])
+
+
+def test_passes_derived_from_a_sample_are_costed_for_the_whole_table():
+    """The Spark engine derives the passes from a sample (200,000 records of millions): a sample's
+    blocks are smaller by its share, and so are its pairs per record. Costed as the sample's own,
+    passes the whole table cannot afford were kept; scaled to the whole table, a 10 % sample keeps
+    the passes the whole table keeps, at about the same cost."""
+    prepared = _prepared(_config(), _table(people=20_000, seed=3))
+    full = defaults.derive(_config(), prepared)
+    sample = prepared.sample(frac=0.1, random_state=0)
+    scaled = defaults.derive(_config(), sample, share=len(sample) / len(prepared))
+    naive = defaults.derive(_config(), sample)
+    assert scaled.blocking_fields == full.blocking_fields
+    for entry in full.blocking_fields:
+        if _cost(full, entry) >= 0.05:
+            assert _cost(scaled, entry) == pytest.approx(_cost(full, entry), rel=0.25), entry
+    # the sample's own costs: a name with a postcode looks affordable, and is not
+    dropped = {k.removeprefix("dropped:") for k in full.reasons if k.startswith("dropped:")}
+    assert "phonetic(given)+postcode" in dropped and "phonetic(given)+postcode" in naive.blocking_fields
+    assert naive.blocking_fields != full.blocking_fields

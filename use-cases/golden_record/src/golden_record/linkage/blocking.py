@@ -96,10 +96,22 @@ def group_pairs(keys) -> tuple[np.ndarray, np.ndarray]:
     return _expand(order, starts, sizes)
 
 
-def pass_cost(prepared: pd.DataFrame, entry: str, max_block_size: int) -> tuple[int, int]:
-    """(pairs, records in blocks too large to use) of a pass on ``entry``, without making the pairs."""
-    _, _, sizes, report = _blocks(key_codes(prepared, entry), max_block_size)
-    return _pair_count(sizes), report.skipped_records
+def pass_cost(prepared: pd.DataFrame, entry: str, max_block_size: int, share: float = 1.0) -> tuple[int, int]:
+    """(pairs, records in blocks too large to use) of a pass on ``entry``, without making the pairs.
+
+    ``prepared`` may be a uniform sample holding ``share`` of the table's records: the counts are
+    then estimated for the whole table. A pair is in the sample with probability share², so the
+    sample's pairs / share² estimate the table's; a sample block of b records stands for a block of
+    about b / share, which is what ``max_block_size`` is held against. A sample's own counts would
+    fall short by 1 / share: its blocks are that much smaller.
+    """
+    codes = key_codes(prepared, entry)
+    _, _, sizes, _ = _blocks(codes, max_block_size=len(codes) + 1)      # every block of 2 or more
+    usable = sizes / share <= max_block_size
+    if share >= 1:
+        return _pair_count(sizes[usable]), int(sizes[~usable].sum())
+    return (int(round(_pair_count(sizes[usable]) / share ** 2)),
+            int(round(sizes[~usable].sum() / share)))
 
 
 def _pair_count(sizes: np.ndarray) -> int:

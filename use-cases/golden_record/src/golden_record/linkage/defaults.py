@@ -272,9 +272,10 @@ def _close_level(length: float) -> float:
     return float(np.floor(100.0 * (1.0 - 1.0 / length) - 1e-6) / 100.0)
 
 
-def derive(config: ModelConfig, prepared: pd.DataFrame) -> Derivation:
+def derive(config: ModelConfig, prepared: pd.DataFrame, share: float = 1.0) -> Derivation:
     """The comparisons and blocking passes for the keys :meth:`ModelConfig.derived_keys` lists,
-    from the declared types and the profile of ``prepared`` (the cleaned records)."""
+    from the declared types and the profile of ``prepared`` (the cleaned records, or a uniform
+    sample holding ``share`` of them: the passes' costs are then estimated for the whole table)."""
     keys = config.derived_keys()
     specs = config.data.fields
     fields = [f for f in config.derivable_fields() if f in prepared.columns]
@@ -338,21 +339,21 @@ def derive(config: ModelConfig, prepared: pd.DataFrame) -> Derivation:
         out.comparisons = comps
 
     if "model.params.blocking_fields" in keys:
-        out.blocking_fields = _blocking(config, prepared, fields, profiles, person, base_names, out.reasons)
+        out.blocking_fields = _blocking(config, prepared, fields, profiles, person, base_names, out.reasons, share)
     return out
 
 
 def _blocking(config: ModelConfig, prepared: pd.DataFrame, fields: list[str], profiles: dict[str, FieldProfile],
-              person: list[str], base_names: list[str], reasons: dict[str, str]) -> list[str]:
+              person: list[str], base_names: list[str], reasons: dict[str, str], share: float = 1.0) -> list[str]:
     specs = config.data.fields
     max_block = config.candidates.max_block_size
-    n_records = max(len(prepared), 1)
+    n_records = max(round(len(prepared) / share), 1)          # the whole table's, when prepared is a sample
     passes: list[str] = []
 
     def add(entry: str, why: str) -> None:
         if entry in passes:
             return
-        pairs, skipped = pass_cost(prepared, entry, max_block)
+        pairs, skipped = pass_cost(prepared, entry, max_block, share)
         cost = pairs / n_records
         if cost > PASS_BUDGET or skipped > MAX_SKIPPED_SHARE * n_records:
             reasons["dropped:" + entry] = (f"{cost:.1f} pairs/record, {skipped:,} records in blocks of more than "
@@ -407,12 +408,13 @@ def _blocking(config: ModelConfig, prepared: pd.DataFrame, fields: list[str], pr
     return passes
 
 
-def resolve(config: ModelConfig, prepared: pd.DataFrame, progress=None) -> Derivation | None:
+def resolve(config: ModelConfig, prepared: pd.DataFrame, progress=None, share: float = 1.0) -> Derivation | None:
     """Derive what the config leaves out, fill it in (:meth:`ModelConfig.fill_in`) and print one
-    line per derived comparison and pass. A config declaring both keys is left as it is."""
+    line per derived comparison and pass. A config declaring both keys is left as it is.
+    ``share``: ``prepared`` is a uniform sample of that share of the records (see :func:`derive`)."""
     if not config.derived_keys():
         return None
-    derivation = derive(config, prepared)
+    derivation = derive(config, prepared, share)
     lines = derivation.lines()
     config.fill_in(derivation.comparisons, derivation.blocking_fields, lines)
     if progress is not None:

@@ -211,8 +211,10 @@ def _run(spark, target, config: ModelConfig, progress: Progress, work: str, F, g
             sample = (prepared.sample(fraction=share, seed=0) if share < 1 else prepared) \
                 .drop(read_mod.ENTITY).orderBy("position").toPandas()
             progress.say(f"  deriving {', '.join(config.derived_keys())} from "
-                         + (f"a sample of {len(sample):,} records" if share < 1 else "every record"))
-            defaults.resolve(config, sample.drop(columns="position"), progress)
+                         + (f"a sample of {len(sample):,} records (the passes' pairs estimated for all {n:,})"
+                            if share < 1 else "every record"))
+            # the passes' costs scaled to the whole table: a sample's blocks are smaller by its share
+            defaults.resolve(config, sample.drop(columns="position"), progress, share=len(sample) / n)
     with progress.stage("candidates"):
         key_fields = sorted({f for entry in _pass_entries(config) for f in _entry_fields(entry)})
         # the keys are computed once (Python on Arrow batches) and read twice: block sizes, then the joins
