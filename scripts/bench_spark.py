@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = False
     results = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": platform.platform(),
                "cpus": os.cpu_count(), "master": args.master, "driver_memory": args.driver_memory,
-               "command": "make bench-spark" + (f" BENCH_SPARK_ARGS=\"{shlex.join(argv or sys.argv[1:])}\""
+               "command": "make bench-spark" + (f" BENCH_SPARK_ARGS={shlex.quote(shlex.join(argv or sys.argv[1:]))}"
                                                 if (argv or sys.argv[1:]) else ""), "sizes": []}
     for rows in rows_list:
         print(f"== {rows:,} records: seeding", file=sys.stderr, flush=True)
