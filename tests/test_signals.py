@@ -44,3 +44,27 @@ def test_no_sigterm_no_exception(sigterm_handler):
         pass
     diagnostics.raise_if_terminated()
     assert "log" in progress.timings
+
+
+def test_a_swallowed_sigterm_prints_no_traceback():
+    """The dropped exception is not printed ("Exception ignored in ..." and a traceback, where the
+    user is promised one line: CI caught it in test_run_lifecycle); the run still stops."""
+    import subprocess
+    import sys
+
+    code = """
+import os, signal
+from golden_record.tracking import diagnostics
+class SignalInsideDel:
+    def __del__(self):
+        os.kill(os.getpid(), signal.SIGTERM)
+diagnostics.install_sigterm_handler()
+SignalInsideDel()
+try:
+    diagnostics.raise_if_terminated()
+except diagnostics.Terminated:
+    print("stopped")
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "stopped", done.stderr
+    assert "Exception ignored" not in done.stderr and "Traceback" not in done.stderr, done.stderr

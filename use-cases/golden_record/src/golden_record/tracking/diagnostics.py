@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sys
 import tempfile
 import traceback
 from pathlib import Path
@@ -21,6 +22,7 @@ from golden_record.io.redaction import scrub, scrub_obj
 GENERIC_HINTS = {
     "MemoryError": "reduce candidates.max_block_size or candidates.max_pairs, or use fewer rows",
     "KeyboardInterrupt": "the run was interrupted; start it again",
+    "Terminated": "the run was stopped (SIGTERM); start it again",
 }
 
 
@@ -37,6 +39,21 @@ def install_sigterm_handler() -> None:
         _terminated = True
         raise Terminated("terminated by SIGTERM")
     signal.signal(signal.SIGTERM, _handler)
+    if not getattr(sys.unraisablehook, "_keeps_terminated_quiet", False):
+        sys.unraisablehook = _quiet_about_terminated(sys.unraisablehook)
+
+
+def _quiet_about_terminated(previous):
+    """An unraisable-exception hook that says nothing of a :class:`Terminated` Python had to drop
+    (it would print "Exception ignored in ..." and a traceback where the user is promised one
+    line): the SIGTERM is recorded, and :func:`raise_if_terminated` raises it where the stage
+    ends. Any other unraisable exception goes to ``previous``."""
+    def hook(unraisable):
+        if isinstance(unraisable.exc_value, Terminated):
+            return
+        previous(unraisable)
+    hook._keeps_terminated_quiet = True
+    return hook
 
 
 def raise_if_terminated() -> None:
