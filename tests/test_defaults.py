@@ -320,3 +320,17 @@ def test_passes_derived_from_a_sample_are_costed_for_the_whole_table():
     dropped = {k.removeprefix("dropped:") for k in full.reasons if k.startswith("dropped:")}
     assert "phonetic(given)+postcode" in dropped and "phonetic(given)+postcode" in naive.blocking_fields
     assert naive.blocking_fields != full.blocking_fields
+
+
+def test_a_field_profiled_on_a_sample_is_judged_on_the_whole_table():
+    """Whether a field may block alone (a pass on it, or a place to pair names with) is judged by
+    its cost on the whole table: a group key of ~30 records looks affordable in a 10 % sample
+    (blocks of ~3) and is not (the sparse table's pincode, seeded: 24 pairs/record, kept alone)."""
+    rng = np.random.default_rng(0)
+    values = pd.Series((np.arange(30_000) // 30).astype(str)).sample(frac=1.0, random_state=1)
+    whole = defaults.profile_field("key", "identifier", values, 300)
+    sample = values.sample(frac=0.1, random_state=int(rng.integers(1000)))
+    naive = defaults.profile_field("key", "identifier", sample, 300)
+    scaled = defaults.profile_field("key", "identifier", sample, 300, share=0.1)
+    assert not whole.selective and naive.selective and not scaled.selective
+    assert scaled.pairs_per_record == pytest.approx(whole.pairs_per_record, rel=0.15)

@@ -97,21 +97,28 @@ def group_pairs(keys) -> tuple[np.ndarray, np.ndarray]:
 
 
 def pass_cost(prepared: pd.DataFrame, entry: str, max_block_size: int, share: float = 1.0) -> tuple[int, int]:
-    """(pairs, records in blocks too large to use) of a pass on ``entry``, without making the pairs.
+    """(pairs, records in blocks too large to use) of a pass on ``entry``, without making the pairs;
+    for the whole table when ``prepared`` is a sample holding ``share`` of it (:func:`block_cost`)."""
+    codes = key_codes(prepared, entry)
+    _, _, sizes, _ = _blocks(codes, max_block_size=len(codes) + 1)      # every block of 2 or more
+    return block_cost(sizes, max_block_size, share)
 
-    ``prepared`` may be a uniform sample holding ``share`` of the table's records: the counts are
-    then estimated for the whole table. A pair is in the sample with probability share², so the
+
+def block_cost(sizes: np.ndarray, max_block_size: int, share: float = 1.0) -> tuple[int, int]:
+    """(pairs, records in blocks larger than ``max_block_size``) of blocks of these sizes.
+
+    The sizes may come from a uniform sample holding ``share`` of the table's records: the counts
+    are then estimated for the whole table. A pair is in the sample with probability share², so the
     sample's pairs / share² estimate the table's; a sample block of b records stands for a block of
     about b / share, which is what ``max_block_size`` is held against. A sample's own counts would
     fall short by 1 / share: its blocks are that much smaller.
     """
-    codes = key_codes(prepared, entry)
-    _, _, sizes, _ = _blocks(codes, max_block_size=len(codes) + 1)      # every block of 2 or more
+    sizes = np.asarray(sizes)
+    sizes = sizes[sizes >= 2]
     usable = sizes / share <= max_block_size
     if share >= 1:
         return _pair_count(sizes[usable]), int(sizes[~usable].sum())
-    return (int(round(_pair_count(sizes[usable]) / share ** 2)),
-            int(round(sizes[~usable].sum() / share)))
+    return int(round(_pair_count(sizes[usable]) / share ** 2)), int(round(sizes[~usable].sum() / share))
 
 
 def _pair_count(sizes: np.ndarray) -> int:

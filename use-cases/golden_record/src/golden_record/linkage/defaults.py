@@ -106,8 +106,7 @@ import pandas as pd
 
 from golden_record.config import Comparison, ModelConfig
 from golden_record.errors import DataError
-from golden_record.linkage.decision import pairs_within
-from golden_record.linkage.blocking import pass_cost
+from golden_record.linkage.blocking import block_cost, pass_cost
 
 #: pairs per record a derived blocking pass may yield (a field alone, or a name, date or place key)
 PASS_BUDGET = 3.0
@@ -199,13 +198,15 @@ def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
     return float(values[order][np.searchsorted(cum, cum[-1] / 2.0)])
 
 
-def profile_field(name: str, ftype: str, values: pd.Series, max_block_size: int) -> FieldProfile:
-    """The profile of one prepared field (all vectorised; string shapes on distinct values)."""
+def profile_field(name: str, ftype: str, values: pd.Series, max_block_size: int, share: float = 1.0) -> FieldProfile:
+    """The profile of one prepared field (all vectorised; string shapes on distinct values). The
+    cost of a pass on it alone is for the whole table when ``values`` are a sample holding
+    ``share`` of it (:func:`golden_record.linkage.blocking.block_cost`)."""
     n = max(len(values), 1)
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
-    kept = counts[(counts >= 2) & (counts <= max_block_size)]
-    skipped = counts[counts > max_block_size].sum() / n
+    pairs, skipped_records = block_cost(counts, max_block_size, share)
+    table_rows = n / share
     length = tokens = single = 0.0
     if ftype not in ("date", "timestamp") and len(uniques):
         text = pd.Series(np.asarray(uniques, dtype=object)).astype(str)
@@ -213,8 +214,8 @@ def profile_field(name: str, ftype: str, values: pd.Series, max_block_size: int)
         length = _weighted_median(lengths, counts)
         tokens = _weighted_median(text.str.count(" ").to_numpy(dtype=float) + 1, counts)
         single = float(counts[lengths == 1].sum() / max(counts.sum(), 1))
-    return FieldProfile(name, ftype, float((codes >= 0).sum() / n), int(len(uniques)), pairs_within(kept) / n,
-                        float(skipped), length, tokens, single)
+    return FieldProfile(name, ftype, float((codes >= 0).sum() / n), int(len(uniques)), pairs / table_rows,
+                        float(skipped_records / table_rows), length, tokens, single)
 
 
 def _sorted_tokens(values: pd.Series) -> np.ndarray:
@@ -280,7 +281,7 @@ def derive(config: ModelConfig, prepared: pd.DataFrame, share: float = 1.0) -> D
     specs = config.data.fields
     fields = [f for f in config.derivable_fields() if f in prepared.columns]
     max_block = config.candidates.max_block_size
-    profiles = {f: profile_field(f, specs[f].type, prepared[f], max_block) for f in fields}
+    profiles = {f: profile_field(f, specs[f].type, prepared[f], max_block, share) for f in fields}
     out = Derivation(None, None)
     names = [f for f in fields if specs[f].type == "name"]
     composite = composites(prepared, names, config.golden.composite)
