@@ -98,7 +98,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.run:
         print(json.dumps(run_engine(args.run, args.master, args.driver_memory, args.overrides)))
         return 0
-    from golden_record.bench import bench_database_url
     from golden_record.spark.session import why_unavailable
 
     missing = why_unavailable()

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -35,24 +36,23 @@ def measure(cmd: list[str], env: dict, cwd: Path = REPO_ROOT, log: Path | None =
     import psutil
 
     start = time.perf_counter()
-    err_sink = open(log, "w") if log else subprocess.PIPE
-    proc = subprocess.Popen(cmd, cwd=cwd, env={**os.environ, **env}, stdout=subprocess.PIPE,
-                            stderr=err_sink, text=True)
     peak = 0
-    ps = psutil.Process(proc.pid)
-    while proc.poll() is None:
-        try:
-            # children (the forked plot renderer) share most pages with the parent copy-on-write:
-            # count only their unique pages (USS), not their RSS, or the peak is counted twice
-            rss = ps.memory_info().rss + sum(c.memory_full_info().uss for c in ps.children(recursive=True))
-            peak = max(peak, rss)
-        except psutil.Error:
-            pass
-        time.sleep(0.05)
-    out, err = proc.communicate()
+    with (open(log, "w") if log else nullcontext(subprocess.PIPE)) as err_sink:
+        proc = subprocess.Popen(cmd, cwd=cwd, env={**os.environ, **env}, stdout=subprocess.PIPE,
+                                stderr=err_sink, text=True)
+        ps = psutil.Process(proc.pid)
+        while proc.poll() is None:
+            try:
+                # children (the forked plot renderer) share most pages with the parent copy-on-write:
+                # count only their unique pages (USS), not their RSS, or the peak is counted twice
+                rss = ps.memory_info().rss + sum(c.memory_full_info().uss for c in ps.children(recursive=True))
+                peak = max(peak, rss)
+            except psutil.Error:
+                pass
+            time.sleep(0.05)
+        out, err = proc.communicate()
     seconds = time.perf_counter() - start
     if log:
-        err_sink.close()
         err = Path(log).read_text()
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err[-2000:]}")
