@@ -117,6 +117,22 @@ def test_a_block_is_skipped_when_with_the_incoming_record_it_exceeds_max_block_s
     assert "1 block(s) skipped" in new.skipped_note(3) and "k=1 (4+ records)" in new.skipped_note(3)
 
 
+def test_the_whole_table_pass_is_one_block_no_size_limit_cuts(prepared_citizens):
+    """all() (a small table compared whole): one key string for every record, and its block is
+    used whatever its size, in training (generate) and at lookup (select_candidates)."""
+    from golden_record.linkage.blocking import generate
+
+    config, _, prepared = prepared_citizens
+    small = prepared.iloc[:400]
+    keys = pass_key_strings(small, "all()")
+    assert keys.nunique() == 1 and keys.iloc[0] == "all()=0"
+    pairs = generate(small, ["all()"], CandidateSettings(max_block_size=10))
+    assert len(pairs) == 400 * 399 // 2 and pairs.passes[0].skipped_blocks == 0
+    blocks = {"all()=0": list(range(400)), "k=1": [1, 2, 3]}
+    got = block_index.select_candidates(blocks, ["all()=0", "k=1"], max_block_size=3)
+    assert len(got.ids) == 400 and got.skipped == [("k=1", 4)]
+
+
 # --------------------------------------------------------------------------- end to end
 def _free_port() -> int:
     with socket.socket() as s:

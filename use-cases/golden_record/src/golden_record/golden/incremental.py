@@ -56,6 +56,7 @@ from golden_record.golden.clustering import cluster_pairs
 from golden_record.golden.identity import MERGED, _first_build
 from golden_record.golden.layout import Layout
 from golden_record.io import block_index, golden_store, labels, warehouse
+from golden_record.linkage.blocking import is_whole_table_key
 from golden_record.linkage.scoring import LEFT, RIGHT, pair_fields, score_pair_frame
 
 NEW, CHANGED = "new", "changed"
@@ -236,7 +237,8 @@ def block_pairs(conn, config: ModelConfig, ids: np.ndarray, id_type: str) -> tup
     sizes = dict(conn.execute(sql.SQL(
         "SELECT k.key, (SELECT count(*) FROM (SELECT 1 FROM {} i WHERE i.key = k.key LIMIT %s) s) "
         "FROM unnest(%s::text[]) AS k(key)").format(table), (limit + 1, distinct)).fetchall())
-    usable = shared[shared["key"].map(sizes).fillna(0).to_numpy() <= limit]
+    whole = shared["key"].map(is_whole_table_key).to_numpy(dtype=bool)   # all(): the table, compared whole
+    usable = shared[(shared["key"].map(sizes).fillna(0).to_numpy() <= limit) | whole]
     skipped = len(distinct) - usable["key"].nunique()
     both = usable[["key", "pos"]].merge(usable[["key", "pos"]], on="key", suffixes=("_l", "_r"))
     left, right = _unique_pairs(both["pos_l"].to_numpy(np.int64), both["pos_r"].to_numpy(np.int64))

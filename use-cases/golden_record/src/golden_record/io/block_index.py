@@ -40,7 +40,8 @@ from psycopg import sql
 from golden_record.config import ConfigError, ModelConfig
 from golden_record.errors import WarehouseError
 from golden_record.io import warehouse
-from golden_record.linkage.blocking import block_key_strings, indexable_passes, unindexable_pass
+from golden_record.linkage.blocking import (block_key_strings, indexable_passes, is_whole_table_key,
+                                            unindexable_pass)
 from golden_record.linkage.keys import parse_key
 from golden_record.linkage.schema import clean_records
 from golden_record.tracking.model_logging import add_model_arguments
@@ -242,15 +243,17 @@ def build_index(conn: psycopg.Connection, config: ModelConfig, records: pd.DataF
 # --------------------------------------------------------------------------- reading
 def fetch_blocks(conn: psycopg.Connection, config: ModelConfig, keys: Iterable[str], limit: int) -> dict[str, list]:
     """key -> the ids of up to ``limit`` records holding it (one indexed query for all keys; a
-    key nobody holds is absent)."""
+    key nobody holds is absent). The whole-table pass's key (``all()``) has no limit: its block
+    is the table, compared whole."""
     keys = list(dict.fromkeys(k for k in keys if k is not None))
     if not keys:
         return {}
-    query = sql.SQL("SELECT k.key, b.ids FROM unnest(%s::text[]) AS k(key) CROSS JOIN LATERAL "
+    limits = [None if is_whole_table_key(k) else int(limit) for k in keys]
+    query = sql.SQL("SELECT k.key, b.ids FROM unnest(%s::text[], %s::bigint[]) AS k(key, lim) CROSS JOIN LATERAL "
                     "(SELECT array_agg(s.record_id) AS ids FROM (SELECT i.record_id FROM {} i "
-                    "WHERE i.key = k.key LIMIT %s) s) b WHERE b.ids IS NOT NULL").format(
+                    "WHERE i.key = k.key LIMIT k.lim) s) b WHERE b.ids IS NOT NULL").format(
         warehouse.table_ref(index_table(config)))
-    return dict(conn.execute(query, (keys, int(limit))).fetchall())
+    return dict(conn.execute(query, (keys, limits)).fetchall())
 
 
 @dataclass
@@ -281,7 +284,7 @@ def select_candidates(blocks: dict[str, list], keys: Iterable[str], max_block_si
         if not ids:
             continue
         others = [i for i in ids if str(i) != own]
-        if len(others) + 1 > max_block_size:
+        if len(others) + 1 > max_block_size and not is_whole_table_key(key):
             out.skipped.append((key, len(others) + 1))
             continue
         if others:

@@ -18,7 +18,7 @@ import pandas as pd
 from golden_record.linkage.decision import pairs_within
 from golden_record.config import CandidateSettings
 from golden_record.errors import DataError
-from golden_record.linkage.keys import KeyPart, key_values, parse_key
+from golden_record.linkage.keys import WHOLE_TABLE, KeyPart, key_values, parse_key
 
 
 @dataclass
@@ -56,6 +56,17 @@ def key_codes(prepared: pd.DataFrame, entry: str) -> np.ndarray:
             codes = codes.astype(np.int64)
             codes[missing] = -1
     return codes
+
+
+def block_limit(entry: str, max_block_size: int) -> int | None:
+    """The largest block a pass uses: ``max_block_size``, or None (no limit) for :data:`WHOLE_TABLE`,
+    whose one block is the table (compared whole because it is small; ``max_pairs`` still holds)."""
+    return None if entry == WHOLE_TABLE else max_block_size
+
+
+def is_whole_table_key(key: str) -> bool:
+    """Whether a key string (:func:`block_key_strings`) is the :data:`WHOLE_TABLE` pass's."""
+    return key.startswith(WHOLE_TABLE + "=")
 
 
 def _blocks(codes: np.ndarray, max_block_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, PassReport]:
@@ -147,7 +158,8 @@ def generate(prepared: pd.DataFrame, blocking_fields: list[str], settings: Candi
     n = len(prepared)
     plans: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, PassReport]] = []
     for entry in blocking_fields:
-        order, starts, sizes, report = _blocks(key_codes(prepared, entry), settings.max_block_size)
+        limit = block_limit(entry, settings.max_block_size)
+        order, starts, sizes, report = _blocks(key_codes(prepared, entry), limit or n + 1)
         report.name = entry
         plans.append((entry, order, starts, sizes, report))
     fuzzy = settings.fuzzy

@@ -4,6 +4,9 @@
     date_of_birth+postcode                   both must agree
     sorted_tokens(full_name)+postcode        name tokens in any order (swapped names meet)
     phonetic(given_name,surname)+year(date_of_birth)   Soundex codes of the name tokens
+    all()                                    every record in one block: the whole table compared
+                                             (no blocking; ``candidates.max_block_size`` does not
+                                             apply to it, ``candidates.max_pairs`` does)
 
 A transform applies to fields of the types listed in :data:`TRANSFORMS`; the config rejects any
 other use, naming the entry. A key whose parts are missing for a record puts it in no block.
@@ -27,6 +30,8 @@ TRANSFORMS: dict[str, frozenset[str]] = {
     "year": frozenset({"date", "timestamp"}),
     "prefix3": frozenset({"identifier", "phone", "text"}),   # e.g. the district part of a postcode
 }
+#: the entry that compares the whole table: one block of every record
+WHOLE_TABLE = "all()"
 _PART = re.compile(r"^\s*(?:(?P<fn>[a-z_0-9]+)\((?P<args>[^()]*)\)|(?P<field>[^()+\s]+))\s*$")
 
 
@@ -36,11 +41,15 @@ class KeyPart:
     fields: tuple[str, ...]
 
     def label(self) -> str:
+        if self.transform == "all":
+            return WHOLE_TABLE
         return self.fields[0] if self.transform is None else f"{self.transform}({','.join(self.fields)})"
 
 
 def parse_key(entry: str) -> list[KeyPart]:
     """``a+phonetic(b,c)`` -> parts; raises ValueError with the reason."""
+    if entry.strip() == WHOLE_TABLE:
+        return [KeyPart("all", ())]
     parts = []
     for text in entry.split("+"):
         m = _PART.match(text)
@@ -50,6 +59,8 @@ def parse_key(entry: str) -> list[KeyPart]:
         if m["field"]:
             parts.append(KeyPart(None, (m["field"],)))
             continue
+        if m["fn"] == "all":
+            raise ValueError(f"all() in {entry!r} stands alone: it is the whole table, in one block")
         if m["fn"] not in TRANSFORMS:
             raise ValueError(f"unknown transform {m['fn']!r} in {entry!r}; allowed: {sorted(TRANSFORMS)}")
         fields = tuple(a.strip() for a in m["args"].split(",") if a.strip())
@@ -86,6 +97,8 @@ def _sorted_tokens(text: str) -> str | None:
 
 def key_values(prepared: pd.DataFrame, part: KeyPart) -> pd.Series:
     """The values of one key part for every record (missing -> None / NaN)."""
+    if part.transform == "all":
+        return pd.Series(np.zeros(len(prepared), dtype=np.int64), index=prepared.index)
     if part.transform is None:
         return prepared[part.fields[0]]
     if part.transform == "year":

@@ -9,6 +9,7 @@ import pandas as pd
 
 from golden_record.config import ModelConfig
 from golden_record.linkage.blocking import PassReport, block_key_strings, check_pair_budget, indexable_passes
+from golden_record.linkage.keys import WHOLE_TABLE
 
 
 def block_keys(prepared, config: ModelConfig, key_fields: list[str]):
@@ -37,12 +38,13 @@ def generate(keys, config: ModelConfig, progress=None):
     settings = config.candidates
     cap = settings.max_block_size
     sizes = keys.groupBy("pass", "key").agg(F.count("*").alias("n")).persist()
-    usable = (F.col("n") >= 2) & (F.col("n") <= cap)
+    # the whole-table pass (all()) is one block of every record: compared whole, no size limit
+    usable = (F.col("n") >= 2) & ((F.col("n") <= cap) | (F.col("pass") == WHOLE_TABLE))
     per_pass = {r["pass"]: r for r in sizes.groupBy("pass").agg(
         F.sum(F.when(usable, 1).otherwise(0)).alias("blocks"),
         F.sum(F.when(usable, F.col("n") * (F.col("n") - 1) / 2).otherwise(0)).cast("long").alias("pairs"),
-        F.sum(F.when(F.col("n") > cap, 1).otherwise(0)).alias("skipped_blocks"),
-        F.sum(F.when(F.col("n") > cap, F.col("n")).otherwise(0)).alias("skipped_records")).collect()}
+        F.sum(F.when(~usable & (F.col("n") > cap), 1).otherwise(0)).alias("skipped_blocks"),
+        F.sum(F.when(~usable & (F.col("n") > cap), F.col("n")).otherwise(0)).alias("skipped_records")).collect()}
     reports = []
     for name in indexable_passes(config.model.params.blocking_fields, settings):
         r = per_pass.get(name)
