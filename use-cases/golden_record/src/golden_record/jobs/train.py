@@ -410,7 +410,8 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
         evaluation = boot = calibration = None
         with progress.stage("evaluate"):
             # estimated precision/recall/F1 from the probabilities alone: every run, truth or not
-            estimates = estimate(figures.probabilities, config.threshold, counts=figures.counts)
+            estimates = estimate(figures.probabilities, config.threshold, counts=figures.counts,
+                                 missed=scored.outside)
             metrics.update(estimates.metrics())
             if estimates.undefined:
                 mlflow.set_tag("estimated.undefined", estimates.undefined)

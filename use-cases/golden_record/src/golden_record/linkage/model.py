@@ -480,6 +480,15 @@ class FellegiSunter:
             out[start:start + 256] = _shapley(log_theta[start:start + 256], log_pi, side)
         return out[inverse.ravel()]
 
+    def class_log_likelihoods(self, levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(log-likelihood of each distinct pattern of ``levels`` under each fitted class, the
+        unrelated class last; how many rows show each pattern): what an EM over other pairs' class
+        shares needs (:mod:`golden_record.evaluation.outside`)."""
+        data = _Patterns.of(levels, self.n_levels)
+        thetas = self.class_thetas or [[m.tolist() for m in self.m], [u.tolist() for u in self.u]]
+        return data.class_log_likelihoods([[np.maximum(np.asarray(t, float), _EPS) for t in theta]
+                                           for theta in thetas]), data.counts
+
     def score(self, levels: np.ndarray, agreed: dict[str, np.ndarray] | None = None
               ) -> tuple[np.ndarray, np.ndarray]:
         """(match weight, match probability) per row of ``levels``.
