@@ -21,7 +21,8 @@ from golden_record.linkage.comparisons import ComparisonVectors, compare
 from golden_record.config import ModelConfig
 from golden_record.errors import DataError, ModelError
 from golden_record.evaluation.calibration import choose_threshold
-from golden_record.evaluation.outside import Missed, estimate_missed, outside_mask
+from golden_record.evaluation import outside
+from golden_record.evaluation.outside import Missed
 from golden_record.evaluation.pairs import Evaluation, evaluate
 from golden_record.linkage.cleaning import FieldQuality
 from golden_record.linkage.schema import clean_records
@@ -116,10 +117,16 @@ class RandomPairs:
     def u(self, n_levels: list[int]) -> list[np.ndarray]:
         return level_frequencies(self.levels, n_levels)
 
-    def missed(self, model, n_records: int, pairs: candidates_mod.Candidates) -> Missed | None:
-        """Expected true pairs outside ``pairs`` (the candidates), scored by ``model``."""
-        outside = outside_mask(n_records, self.left, self.right, pairs.left, pairs.right)
-        return estimate_missed(model, self.levels[outside], pairs_within([n_records]) - len(pairs))
+    def missed(self, model, prepared: pd.DataFrame, config: ModelConfig, pairs: candidates_mod.Candidates
+               ) -> Missed | None:
+        """Expected true pairs outside ``pairs`` (the candidates), scored by ``model``: these random
+        pairs are the last stratum of :func:`evaluation.outside.strata`."""
+        if not hasattr(model, "class_log_likelihoods"):
+            return None
+        parts = outside.strata(prepared, config, pairs.left, pairs.right, self.left, self.right)
+        levels = [self.levels[s.rows] if s.rows is not None else
+                  compare(prepared, s.left, s.right, config.comparisons, agreed=False).levels for s in parts]
+        return outside.estimate_missed(model, list(zip(parts, levels)), pairs_within([len(prepared)]) - len(pairs))
 
 
 def labels_for(entity: np.ndarray, pairs: candidates_mod.Candidates) -> np.ndarray:
@@ -253,18 +260,18 @@ def fit_and_score(records: pd.DataFrame, entity: np.ndarray | None, config: Mode
             raise ModelError(
                 f"EM did not converge in {rep.iterations} iterations (tolerance {em.tolerance:g})",
                 "raise model.em.max_iterations or loosen model.em.tolerance; check the comparisons")
-        outside = sample.missed(model, len(prepared), pairs)
-        if outside is not None:
-            progress.say("  " + outside.line())
+        missed = sample.missed(model, prepared, config, pairs)
+        if missed is not None:
+            progress.say("  " + missed.line())
         else:
             progress.say(f"  {config.model.type}: the true pairs blocking missed are not estimated (no latent "
                          "classes to score random pairs with): estimated recall counts the candidates only")
-        settle_threshold(config, probs, None, outside, progress)
+        settle_threshold(config, probs, None, missed, progress)
         check_decisions(config, probs, None, rep.match_share, progress)
     labels = labels_for(entity, pairs) if entity is not None else None
     total = true_pair_count(entity) if entity is not None else 0
     return Scored(records, prepared, pairs, vectors, model, weights, probs, labels, entity, total, quality,
-                  outside=outside)
+                  outside=missed)
 
 
 def settle_threshold(config: ModelConfig, probabilities: np.ndarray, counts: np.ndarray | None,
