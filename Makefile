@@ -7,7 +7,7 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 PROFILE ?= citizens
 ROWS ?= 100000
-DUPLICATE_RATE ?= 0.2
+DUPLICATE_RATE ?=
 SEED ?= 42
 UI_PORT ?= 5000
 REVIEW_PORT ?= 8050
@@ -51,8 +51,8 @@ db: install ## make sure PostgreSQL answers (local server, else the embedded one
 tracking-store: install ## create the MLflow tracking store schema once (mlflow db upgrade)
 	$(PY) scripts/init_tracking.py
 
-seed-data: install ## load a profile's synthetic records + truth (PROFILE=citizens|people|sparse ROWS=100000 DUPLICATE_RATE=0.2 SEED=42)
-	$(PY) scripts/seed_data.py --profile $(PROFILE) --rows $(ROWS) --duplicate-rate $(DUPLICATE_RATE) --seed $(SEED)
+seed-data: install ## load a profile's synthetic records + truth (PROFILE=citizens|people|sparse|historical|crm ROWS=100000 SEED=42; DUPLICATE_RATE=0.2, default the profile's own)
+	$(PY) scripts/seed_data.py --profile $(PROFILE) --rows $(ROWS) $(if $(DUPLICATE_RATE),--duplicate-rate $(DUPLICATE_RATE)) --seed $(SEED)
 
 train: install ## train, evaluate and log a run to MLflow (TRAIN_ARGS="--set model.params.match_threshold=0.9")
 	cd use-cases/golden_record && ../../$(PY) src/train.py $(TRAIN_ARGS)
