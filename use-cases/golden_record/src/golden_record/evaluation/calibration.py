@@ -279,8 +279,8 @@ class ThresholdChoice:
 
     @property
     def note(self) -> str:
-        why = ("the calibrated posterior 0.5, whose estimated F1 is within "
-               f"{AUTO_TOLERANCE:g} of the best ({self.best_estimated_f1:.4f} at {self.best_threshold:g})"
+        why = (f"the nearest to 0.5 of the thresholds within {AUTO_TOLERANCE:g} of the highest estimated F1 "
+               f"({self.best_estimated_f1:.4f} at {self.best_threshold:g})"
                if self.threshold != self.best_threshold else "the highest estimated F1")
         return f"{self.threshold:g} (estimated F1 {self.estimated_f1:.4f}: {why})"
 
@@ -288,18 +288,18 @@ class ThresholdChoice:
 def choose_threshold(probabilities, counts=None, missed: Missed | None = None) -> ThresholdChoice:
     """``match_threshold: auto``: among :data:`AUTO_THRESHOLDS`, the threshold of the highest
     estimated F1 (the expected F1 if the probabilities are calibrated, blocking's misses counted);
-    0.5 instead when it is as good (within :data:`AUTO_TOLERANCE`): with calibrated probabilities
-    the F1-optimal threshold is half the best F1, so near 0.5 whenever the model is good, and 0.5
-    is the one a reader expects. With no probability mass at all (nothing looks like a match),
-    0.5 is kept."""
+    of the thresholds as good as the best (within :data:`AUTO_TOLERANCE`), the one nearest 0.5:
+    with calibrated probabilities the F1-optimal threshold is half the best F1, so near 0.5 whenever
+    the model is good, and 0.5, the calibrated posterior, is the one a reader expects. With no
+    probability mass at all (nothing looks like a match), 0.5 is kept."""
     table = estimates_at(probabilities, AUTO_THRESHOLDS, counts=counts, missed=missed)
     f1 = table["estimated_f1"].to_numpy()
-    at_half = float(f1[AUTO_THRESHOLDS.index(0.5)])
+    thresholds = np.asarray(AUTO_THRESHOLDS)
+    half = AUTO_THRESHOLDS.index(0.5)
     if not np.isfinite(f1).any():
-        return ThresholdChoice(0.5, at_half, 0.5, at_half, table)
+        return ThresholdChoice(0.5, float(f1[half]), 0.5, float(f1[half]), table)
     best = int(np.nanargmax(f1))
-    best_t, best_f1 = float(AUTO_THRESHOLDS[best]), float(f1[best])
-    if np.isfinite(at_half) and at_half >= best_f1 - AUTO_TOLERANCE:
-        return ThresholdChoice(0.5, at_half, best_t, best_f1, table)
-    return ThresholdChoice(best_t, best_f1, best_t, best_f1, table)
-
+    good = np.flatnonzero(np.nan_to_num(f1, nan=-1.0) >= f1[best] - AUTO_TOLERANCE)
+    chosen = int(good[np.argmin(np.abs(thresholds[good] - 0.5))])
+    return ThresholdChoice(float(thresholds[chosen]), float(f1[chosen]), float(thresholds[best]), float(f1[best]),
+                           table)
