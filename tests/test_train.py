@@ -73,7 +73,10 @@ def test_run_is_finished_with_every_metric(trained, database_url):
 def test_params_tags_and_input(trained):
     run_ = trained["run"]
     p, t = run_.data.params, run_.data.tags
-    assert p["model.params.match_threshold"] == "0.95"
+    # match_threshold: auto chose the threshold from the fitted model; the run says so
+    assert 0.0 < float(p["model.params.match_threshold"]) < 1.0 and t["threshold.source"] == "auto"
+    resolved = mlflow.MlflowClient().download_artifacts(run_.info.run_id, "config/resolved_config.yaml")
+    assert f"match_threshold: {p['model.params.match_threshold']}" in open(resolved).read()
     assert p["model.type"] == "fellegi_sunter"
     assert "jan_aadhaar" in p["model.params.blocking_fields"]
     assert p["comparisons.first_name.method"] == "jaro_winkler"

@@ -250,9 +250,11 @@ class EMSettings(_Strict):
     related_classes: Union[Literal["auto"], Annotated[int, Field(ge=0, le=8)]] = "auto"
     max_related_classes: int = Field(4, ge=0, le=8)
     #: a fitted class besides the clearest one holds matches when its pairs mostly agree on the
-    #: comparisons carrying at least this share of the identifying evidence (people who moved: yes;
-    #: household members and namesakes, who differ on personal fields: no)
-    match_class_agreement: float = Field(2 / 3, gt=0.0, le=1.0)
+    #: comparisons carrying at least this share of the identifying evidence, a group of fields that
+    #: agree together among random pairs (an address, its postcode, its state) counted once (people
+    #: who moved: yes; household members and namesakes, who differ on personal fields: no);
+    #: linkage.model.match_side
+    match_class_agreement: float = Field(0.5, gt=0.0, le=1.0)
 
 
 class ModelSection(_Strict):

@@ -66,30 +66,37 @@ def _poisson_interval(count: float, level: float = 0.95) -> tuple[float, float]:
     return lower, upper
 
 
-def match_mass(class_ll: np.ndarray, counts: np.ndarray, match_classes: list[int], max_iterations: int = 2000
-               ) -> float:
-    """Expected matches among pairs whose per-class log-likelihoods are ``class_ll`` (patterns x
-    classes, with ``counts`` pairs each): the class shares fitted by EM, the classes held fixed."""
+def class_shares(class_ll: np.ndarray, weights: np.ndarray, max_iterations: int = 2000) -> np.ndarray:
+    """The class shares among pairs whose per-class log-likelihoods are ``class_ll`` (patterns x
+    classes, each pattern standing for ``weights`` pairs), fitted by EM with the classes fixed."""
     from golden_record.linkage.model import _logsumexp
 
-    counts = np.asarray(counts, dtype=float)
+    weights = np.asarray(weights, dtype=float)
     K = class_ll.shape[1]
-    total = counts.sum()
-    if total <= 0:
-        return 0.0
+    total = weights.sum()
     pi = np.full(K, 1e-3 / max(K - 1, 1))
     pi[-1] = 1.0 - pi[:-1].sum()           # the unrelated class (last) holds nearly every random pair
-    side = np.isin(np.arange(K), match_classes)
-    resp = None
+    if total <= 0:
+        return pi
     for _ in range(max_iterations):
         logp = class_ll + np.log(np.maximum(pi, 1e-300))[None, :]
         resp = np.exp(logp - _logsumexp(logp)[:, None])
-        new = (resp * counts[:, None]).sum(axis=0) / total
+        new = (resp * weights[:, None]).sum(axis=0) / total
         moved = float(np.abs(new - pi).max())
         pi = new
         if moved < _TOLERANCE:
             break
-    return float((resp[:, side].sum(axis=1) * counts).sum())
+    return pi
+
+
+def match_mass(class_ll: np.ndarray, counts: np.ndarray, match_classes: list[int], shares: np.ndarray) -> float:
+    """Expected matches among ``counts`` pairs per pattern, at the class ``shares``."""
+    from golden_record.linkage.model import _logsumexp
+
+    logp = class_ll + np.log(np.maximum(shares, 1e-300))[None, :]
+    resp = np.exp(logp - _logsumexp(logp)[:, None])
+    side = np.isin(np.arange(class_ll.shape[1]), match_classes)
+    return float((resp[:, side].sum(axis=1) * np.asarray(counts, dtype=float)).sum())
 
 
 #: pairs drawn per loose-key stratum
@@ -182,19 +189,26 @@ def strata(prepared, config, cand_left: np.ndarray, cand_right: np.ndarray, unif
 
 def estimate_missed(model, stratum_levels: list[tuple[Stratum, np.ndarray]], outside_pairs: int) -> Missed | None:
     """:class:`Missed` from each stratum's kept pairs and their comparison levels; None when the
-    model type has no latent classes to score them with."""
+    model type has no latent classes to score them with. The class shares among the pairs outside
+    the candidates are fitted once, on every stratum's pairs weighted by what each stands for (so
+    the weighted sample is a uniform one of the outside pairs, and the classes' likelihoods need no
+    correction for how the strata were drawn); each stratum's expected matches follow from them."""
     class_ll = getattr(model, "class_log_likelihoods", None)
     if class_ll is None:
         return None
+    kept = [(s, lv) for s, lv in stratum_levels if len(lv)]
+    sampled = int(sum(len(lv) for _, lv in kept))
+    if not kept:
+        return Missed(0.0, 0.0, 0.0, 0.0, 0, max(outside_pairs, 0))
+    levels = np.concatenate([lv for _, lv in kept])
+    weights = np.concatenate([np.full(len(lv), s.scale) for s, lv in kept])
+    shares = class_shares(*class_ll(levels, weights))
+    matches = list(model.match_classes)
     expected = in_sample = 0.0
     low2 = high2 = 0.0
-    sampled = 0
-    for stratum, levels in stratum_levels:
-        sampled += len(levels)
-        mass = 0.0
-        if len(levels):
-            ll, counts = class_ll(levels)
-            mass = match_mass(ll, counts, list(model.match_classes))
+    for stratum, lv in kept:
+        ll, counts = class_ll(lv)
+        mass = match_mass(ll, counts, matches, shares)
         lo, hi = _poisson_interval(mass)
         expected += mass * stratum.scale
         in_sample += mass

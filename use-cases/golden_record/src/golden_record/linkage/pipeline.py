@@ -27,7 +27,7 @@ from golden_record.evaluation.pairs import Evaluation, evaluate
 from golden_record.linkage.cleaning import FieldQuality
 from golden_record.linkage.schema import clean_records
 from golden_record.linkage.fitting import Model, fit_model
-from golden_record.linkage.model import level_frequencies
+from golden_record.linkage.model import RandomPairStats
 
 
 
@@ -114,8 +114,8 @@ class RandomPairs:
         vectors = compare(prepared, left, right, config.comparisons, agreed=False)
         return cls(left, right, vectors.levels)
 
-    def u(self, n_levels: list[int]) -> list[np.ndarray]:
-        return level_frequencies(self.levels, n_levels)
+    def stats(self, n_levels: list[int]) -> RandomPairStats:
+        return RandomPairStats.of(self.levels, n_levels)
 
     def missed(self, model, prepared: pd.DataFrame, config: ModelConfig, pairs: candidates_mod.Candidates
                ) -> Missed | None:
@@ -239,7 +239,7 @@ def fit_and_score(records: pd.DataFrame, entity: np.ndarray | None, config: Mode
         n_levels = [len(labels) for labels in vectors.labels]
         sample = RandomPairs.draw(prepared, config)
         model = fit_model(config.model.type, vectors.names, vectors.labels, vectors.levels,
-                          random_u=(lambda: sample.u(n_levels)) if em.u_from_random_pairs else None,
+                          random_u=(lambda: sample.stats(n_levels)) if em.u_from_random_pairs else None,
                           say=progress.say, max_iterations=em.max_iterations, tolerance=em.tolerance,
                           initial_match_share=em.initial_match_share, related_classes=em.related_classes,
                           max_related_classes=em.max_related_classes, match_class_agreement=em.match_class_agreement)

@@ -23,7 +23,7 @@ from golden_record.linkage import defaults
 from golden_record.linkage.blocking import PassReport
 from golden_record.linkage.comparisons import level_labels
 from golden_record.linkage.fitting import Model, fit_model
-from golden_record.linkage.model import level_frequencies
+from golden_record.linkage.model import RandomPairStats
 from golden_record.linkage.pipeline import DataQuality, check_decisions, random_positions, settle_threshold
 from golden_record.spark import candidates as candidates_mod
 from golden_record.spark import read as read_mod
@@ -130,8 +130,8 @@ def entity_profiles(scored, prepared, threshold: float) -> tuple[np.ndarray, np.
 
 
 def random_pair_u(spark, prepared, n: int, config: ModelConfig, n_levels: list[int], seed: int = 0
-                  ) -> list[np.ndarray]:
-    """u from random record pairs, the local engine's pairs (same generator, seed and positions):
+                  ) -> RandomPairStats:
+    """u (and which comparisons agree together) from random record pairs, the local engine's pairs (same generator, seed and positions):
     the positions are drawn on the driver (``model.em.random_pairs`` of them, the records never),
     the records joined and compared in Spark, the level counts aggregated."""
     left, right = random_positions(n, config, seed)
@@ -148,7 +148,7 @@ def random_pair_u(spark, prepared, n: int, config: ModelConfig, n_levels: list[i
     vectors = vectors_mod.compare_pairs(pairs, prepared, config.comparisons, agreed=False)
     patterns, counts = vectors_mod.pattern_counts(vectors, len(config.comparisons))
     drawn.unpersist()
-    return level_frequencies(patterns, n_levels, weights=counts)
+    return RandomPairStats.of(patterns, n_levels, counts)
 
 
 def _value_counts(prepared):
