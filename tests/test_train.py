@@ -75,7 +75,7 @@ def test_params_tags_and_input(trained):
     p, t = run_.data.params, run_.data.tags
     # match_threshold: auto chose the threshold from the fitted model; the run says so
     assert 0.0 < float(p["model.params.match_threshold"]) < 1.0 and t["threshold.source"] == "auto"
-    resolved = mlflow.MlflowClient().download_artifacts(run_.info.run_id, "config/resolved_config.yaml")
+    resolved = trained["client"].download_artifacts(run_.info.run_id, "config/resolved_config.yaml")
     assert f"match_threshold: {p['model.params.match_threshold']}" in open(resolved).read()
     assert p["model.type"] == "fellegi_sunter"
     assert "jan_aadhaar" in p["model.params.blocking_fields"]
