@@ -15,7 +15,7 @@ REVIEW_ARGS ?=
 SERVE_PORT ?= 8060
 TRAIN_ARGS ?=
 
-.PHONY: java bench-spark help all install setup db tracking-store seed-data train sweep golden diagnose mlflow-ui review test bench clean-venv import-baselines report index serve match-new bench-lookup bench-incremental
+.PHONY: bench-quality java bench-spark help all install setup db tracking-store seed-data train sweep golden diagnose mlflow-ui review test bench clean-venv import-baselines report index serve match-new bench-lookup bench-incremental
 
 help: ## list the targets, and the package layout
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
@@ -70,6 +70,7 @@ test: install ## both test lanes: fast (no database) then end to end (real Postg
 BENCH_BEFORE ?= 024cc08
 bench: install ## speed at 100k and 1M (vs BENCH_BEFORE), quality per seeder profile, incremental matching; writes bench/results.md
 	$(PY) scripts/bench.py --baseline --compare-to $(BENCH_BEFORE)
+	$(PY) scripts/bench_quality.py $(BENCH_QUALITY_ARGS)
 	$(PY) scripts/bench_incremental.py $(BENCH_INCREMENTAL_ARGS)
 
 clean-venv: ## remove the virtual environment
@@ -99,6 +100,9 @@ match-new: install ## place records added or changed since the golden records we
 
 serve: install ## lookup service on http://127.0.0.1:8060 (SERVE_PORT=8060 SERVE_ARGS="--run-id ID"; needs make index)
 	$(PY) -m golden_record serve --port $(SERVE_PORT) $(SERVE_ARGS)
+
+bench-quality: install ## per seeder profile (citizens, people, sparse, historical, crm): F1, completeness, golden records, estimates vs truth → bench/results.md
+	$(PY) scripts/bench_quality.py $(BENCH_QUALITY_ARGS)
 
 bench-incremental: install ## match-new: 1,000 new records against 1M (target <= 10 s), and vs a full rebuild on 2 profiles → bench/results.md
 	$(PY) scripts/bench_incremental.py $(BENCH_INCREMENTAL_ARGS)

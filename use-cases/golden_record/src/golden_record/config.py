@@ -488,6 +488,19 @@ class ModelConfig(_Strict):
                 data = {**data, "golden": {**golden, "default_rule": ["most_complete", "most_frequent"]}}
         return data
 
+    @model_validator(mode="before")
+    @classmethod
+    def _golden_tables_named_after_the_table(cls, data: Any) -> Any:
+        """A config that names no golden table writes ``<data.table>_golden`` (and ``..._map``,
+        ``..._redirects``), so that two tables' configs never write one golden table."""
+        if isinstance(data, dict) and isinstance(data.get("data"), dict) and isinstance(data["data"].get("table"), str):
+            golden = data.get("golden") or {}
+            if isinstance(golden, dict) and "table" not in golden:
+                base = data["data"]["table"] + "_golden"
+                data = {**data, "golden": {"map_table": base + "_map", "redirect_table": base + "_redirects",
+                                           **golden, "table": base}}
+        return data
+
     @field_validator("engine")
     @classmethod
     def _known_engine(cls, value: str) -> str:
