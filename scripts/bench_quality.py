@@ -77,8 +77,8 @@ def main(argv: list[str] | None = None) -> int:
             r = measure([py, "src/train.py", "--config", config, "--experiment", "quality", "--run-name", name,
                          "--quiet", "--write-golden"], env, cwd=USE_CASE)
             m = run_metrics(uri, "quality", name)
-            row = {"profile": profile, "records": n, "wall_seconds": round(r["seconds"], 1),
-                   "threshold": _threshold(uri, name), **{k: m[k] for k in sorted(m)}}
+            row = {**{k: m[k] for k in sorted(m)}, "profile": profile, "records": n,
+                   "wall_seconds": round(r["seconds"], 1), "threshold": _threshold(uri, name)}
             if not args.no_baseline:
                 print(f"training {name} with model.type=recordlinkage_ecm ...", flush=True)
                 measure([py, "src/train.py", "--config", config, "--experiment", "quality", "--run-name",
