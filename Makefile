@@ -7,7 +7,7 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 PROFILE ?= citizens
 ROWS ?= 100000
-DUPLICATE_RATE ?= 0.2
+DUPLICATE_RATE ?=
 SEED ?= 42
 UI_PORT ?= 5000
 REVIEW_PORT ?= 8050
@@ -15,7 +15,7 @@ REVIEW_ARGS ?=
 SERVE_PORT ?= 8060
 TRAIN_ARGS ?=
 
-.PHONY: java bench-spark help all install setup db tracking-store seed-data train sweep golden diagnose mlflow-ui review test bench clean-venv import-baselines report index serve match-new bench-lookup bench-incremental
+.PHONY: bench-quality java bench-spark help all install setup db tracking-store seed-data train sweep golden diagnose mlflow-ui review test bench clean-venv import-baselines report index serve match-new bench-lookup bench-incremental
 
 help: ## list the targets, and the package layout
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
@@ -51,8 +51,8 @@ db: install ## make sure PostgreSQL answers (local server, else the embedded one
 tracking-store: install ## create the MLflow tracking store schema once (mlflow db upgrade)
 	$(PY) scripts/init_tracking.py
 
-seed-data: install ## load a profile's synthetic records + truth (PROFILE=citizens|people|sparse ROWS=100000 DUPLICATE_RATE=0.2 SEED=42)
-	$(PY) scripts/seed_data.py --profile $(PROFILE) --rows $(ROWS) --duplicate-rate $(DUPLICATE_RATE) --seed $(SEED)
+seed-data: install ## load a profile's synthetic records + truth (PROFILE=citizens|people|sparse|historical|crm ROWS=100000 SEED=42; DUPLICATE_RATE=0.2, default the profile's own)
+	$(PY) scripts/seed_data.py --profile $(PROFILE) --rows $(ROWS) $(if $(DUPLICATE_RATE),--duplicate-rate $(DUPLICATE_RATE)) --seed $(SEED)
 
 train: install ## train, evaluate and log a run to MLflow (TRAIN_ARGS="--set model.params.match_threshold=0.9")
 	cd use-cases/golden_record && ../../$(PY) src/train.py $(TRAIN_ARGS)
@@ -70,6 +70,7 @@ test: install ## both test lanes: fast (no database) then end to end (real Postg
 BENCH_BEFORE ?= 024cc08
 bench: install ## speed at 100k and 1M (vs BENCH_BEFORE), quality per seeder profile, incremental matching; writes bench/results.md
 	$(PY) scripts/bench.py --baseline --compare-to $(BENCH_BEFORE)
+	$(PY) scripts/bench_quality.py $(BENCH_QUALITY_ARGS)
 	$(PY) scripts/bench_incremental.py $(BENCH_INCREMENTAL_ARGS)
 
 clean-venv: ## remove the virtual environment
@@ -99,6 +100,9 @@ match-new: install ## place records added or changed since the golden records we
 
 serve: install ## lookup service on http://127.0.0.1:8060 (SERVE_PORT=8060 SERVE_ARGS="--run-id ID"; needs make index)
 	$(PY) -m golden_record serve --port $(SERVE_PORT) $(SERVE_ARGS)
+
+bench-quality: install ## per seeder profile (citizens, people, sparse, historical, crm): F1, completeness, golden records, estimates vs truth → bench/results.md
+	$(PY) scripts/bench_quality.py $(BENCH_QUALITY_ARGS)
 
 bench-incremental: install ## match-new: 1,000 new records against 1M (target <= 10 s), and vs a full rebuild on 2 profiles → bench/results.md
 	$(PY) scripts/bench_incremental.py $(BENCH_INCREMENTAL_ARGS)

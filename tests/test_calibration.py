@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from golden_record.evaluation.calibration import calibrate, estimate, estimates_at
-from golden_record.evaluation.pairs import evaluate
+from golden_record.evaluation.pairs import evaluate, threshold_metrics
 from golden_record.tracking import plots
 
 # Eight scored pairs, all inside a bin (none on an edge), 10 bins of width 0.1:
@@ -229,3 +229,54 @@ def test_counted_probabilities_give_the_numbers_of_the_pairs_they_stand_for():
         assert b.precision == pytest.approx(a.precision, rel=1e-12) and b.f1 == pytest.approx(a.f1, rel=1e-12)
     pd.testing.assert_frame_equal(estimates_at(agg["p"].to_numpy(), [0.1, 0.5, 0.95], counts=agg["n"].to_numpy()),
                                   estimates_at(p, [0.1, 0.5, 0.95]), check_exact=False, rtol=1e-12)
+
+
+# --------------------------------------------------------------------------- match_threshold: auto
+def test_auto_threshold_is_near_the_best_true_f1_when_probabilities_are_calibrated():
+    """Labels drawn with the stated probabilities: the threshold of the best estimated F1 gives a
+    true F1 within 0.01 of the best threshold's, on two differently shaped score distributions."""
+    from golden_record.evaluation.calibration import AUTO_THRESHOLDS, choose_threshold
+
+    rng = np.random.default_rng(3)
+    shapes = {"clean": np.concatenate([rng.beta(0.2, 8, 200_000), rng.beta(8, 0.3, 20_000)]),
+              "hard": np.concatenate([rng.beta(0.5, 6, 200_000), rng.beta(2, 1.2, 20_000)])}
+    for name, p in shapes.items():
+        y = rng.random(p.size) < p
+        choice = choose_threshold(p)
+        true = threshold_metrics(p, y, list(AUTO_THRESHOLDS), int(y.sum()))
+        best = float(true["f1_score"].max())
+        at_choice = float(true.loc[np.isclose(true["threshold"], choice.threshold), "f1_score"].iloc[0])
+        assert at_choice >= best - 0.01, (name, choice, best, at_choice)
+        assert choice.threshold in AUTO_THRESHOLDS and "estimated F1" in choice.note
+
+
+def test_auto_threshold_keeps_one_half_when_it_is_as_good_and_moves_when_it_is_not():
+    from golden_record.evaluation.calibration import choose_threshold
+
+    # clear cases only: every threshold between the two modes gives the same F1, so 0.5 is kept
+    p = np.concatenate([np.full(1000, 0.001), np.full(100, 0.999)])
+    assert choose_threshold(p).threshold == 0.5
+    # many pairs at 0.4: calibrated, F1 is higher with them (the F1-optimal threshold is F1 / 2 = 0.31)
+    p = np.concatenate([np.full(1000, 0.001), np.full(200, 0.999), np.full(2000, 0.4)])
+    assert choose_threshold(p).threshold == 0.4
+    # ... and at 0.2 it is higher without them: 0.5 is as good as any threshold above 0.2
+    p = np.concatenate([np.full(1000, 0.001), np.full(200, 0.999), np.full(2000, 0.2)])
+    assert choose_threshold(p).threshold == 0.5
+    # nothing looks like a match: 0.5, never a crash
+    assert choose_threshold(np.zeros(10)).threshold == 0.5
+
+
+def test_missed_pairs_count_in_the_estimated_recall():
+    from golden_record.evaluation.outside import Missed
+
+    p = np.array([0.9, 0.9, 0.1, 0.1])
+    missed = Missed(expected=2.0, lower=1.0, upper=4.0, in_sample=2.0, sampled=100, outside_pairs=1000)
+    est = estimate(p, 0.5, missed=missed)
+    assert est.recall == pytest.approx(1.8 / 4.0)              # 1.8 expected true positives of 2.0 + 2.0
+    assert est.pairs_completeness == pytest.approx(0.5)
+    lo, hi = est.recall_interval()
+    assert lo == pytest.approx(1.8 / 6.0) and hi == pytest.approx(1.8 / 3.0)
+    m = est.metrics()
+    assert m["estimated_missed_pairs"] == 2.0 and m["estimated_recall_lower"] < m["estimated_recall"] < \
+        m["estimated_recall_upper"]
+    assert "estimated_missed_pairs" not in estimate(p, 0.5).metrics()     # not estimated: not logged

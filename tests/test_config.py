@@ -13,7 +13,9 @@ from golden_record.config import (MODEL_CONFIG_PATH, ConfigError, flatten, load_
 def test_default_config_matches_the_documented_defaults():
     cfg = load_model_config()
     assert cfg.model.type == "fellegi_sunter"
-    assert cfg.threshold == 0.95
+    assert cfg.model.params.match_threshold == "auto" and cfg.threshold_pending   # chosen once fitted
+    with pytest.raises(RuntimeError, match="not been chosen yet"):
+        cfg.threshold
     assert "jan_aadhaar" in cfg.model.params.blocking_fields
     assert any("full_name" in b for b in cfg.model.params.blocking_fields)
     assert any(b.startswith("phonetic(") for b in cfg.model.params.blocking_fields)  # the fuzzy pass
@@ -39,7 +41,7 @@ def test_default_config_matches_the_documented_defaults():
      "does not apply to 'date_of_birth' of type 'date'"),
     (["data.recency=null"], "model_config.yaml: ", "needs data.recency"),
     (["data.fields.created_at={type: timestamp}"], "data.fields.created_at", "has a column 'created_at' of its own"),
-    (["model.params.match_threshold=high"], "model.params.match_threshold", "valid number"),
+    (["model.params.match_threshold=high"], "model.params.match_threshold", "'auto' or a match probability"),
     (["model.colour=blue"], "model.colour", "unknown key"),
     (["comparisons.0.method=soundex"], "comparisons.0.method", "jaro_winkler"),
     (["model.params.blocking_fields=[jan_aadhaar, shoe_size]"], "model.params.blocking_fields", "shoe_size"),
@@ -80,7 +82,7 @@ def test_a_comparison_on_an_unmapped_field_is_rejected(tmp_path):
 
 def test_flatten_gives_one_param_per_setting():
     params = flatten(load_model_config())
-    assert params["model.params.match_threshold"] == "0.95"
+    assert params["model.params.match_threshold"] == "auto"
     assert params["comparisons.first_name.method"] == "jaro_winkler"
     assert all(len(v) < 6000 for v in params.values())
 

@@ -105,7 +105,7 @@ def test_save_load_round_trip_scores_identically(simulated, tmp_path):
     again = RecordLinkageECM.load(tmp_path / "ecm.json")
     assert np.array_equal(np.column_stack(model.score(levels)), np.column_stack(again.score(levels)))
     # through the logged model's files: the type is stored, the config travels along
-    config = load_model_config(None, ["model.type=recordlinkage_ecm"])
+    config = load_model_config(None, ["model.type=recordlinkage_ecm", "model.params.match_threshold=0.95"])
     path = save_model_files(tmp_path / "files", model, config)
     loaded, loaded_config, threshold = load_model_files(path)
     assert isinstance(loaded, RecordLinkageECM) and loaded_config.model.type == "recordlinkage_ecm"
@@ -118,11 +118,11 @@ def test_a_fellegi_sunter_file_saved_before_model_types_still_loads(simulated, t
     fs = FellegiSunter(NAMES, LABELS).fit(levels, related_classes=0, max_iterations=300)
     old = tmp_path / "fellegi_sunter.json"          # the layout written before there was a type
     old.write_text(json.dumps({"model": fs.to_dict(), "threshold": 0.95,
-                               "config": load_model_config().model_dump(mode="json")}))
+                               "config": load_model_config(None, ["model.params.match_threshold=0.95"]).model_dump(mode="json")}))
     loaded, _, _ = load_model_files(old)
     assert isinstance(loaded, FellegiSunter)
     assert np.array_equal(np.column_stack(fs.score(levels)), np.column_stack(loaded.score(levels)))
-    new = save_model_files(tmp_path / "new", fs, load_model_config())
+    new = save_model_files(tmp_path / "new", fs, load_model_config(None, ["model.params.match_threshold=0.95"]))
     assert json.loads(new.read_text())["model"]["type"] == "fellegi_sunter"
 
 
@@ -176,7 +176,7 @@ def test_ecm_on_the_people_shape():
     from golden_record.synthetic import people
 
     config = load_model_config(ROOT / "use-cases" / "golden_record" / "config" / "examples" / "people.yaml",
-                               ["model.type=recordlinkage_ecm"])
+                               ["model.type=recordlinkage_ecm", "model.params.match_threshold=0.95"])
     data = people.generate(2000, seed=11)
     records = records_from_frame(data.records, config)
     entity = data.truth.set_index("rec_id")["person_id"].reindex(records["record_id"]).to_numpy()

@@ -111,7 +111,7 @@ COMMANDS = {
     "golden": ("golden_record.golden.build", "main", "golden records from a logged model (--run-id)"),
     "match-new": ("golden_record.jobs.match_new", "main",
                   "place records added or changed since the golden records were written (champion or --run-id)"),
-    "seed": ("golden_record.synthetic.seed", "main", "seed synthetic records and their truth (--profile citizens|people|sparse)"),
+    "seed": ("golden_record.synthetic.seed", "main", "seed synthetic records and their truth (--profile NAME: --list-profiles names them)"),
     "diagnose": ("golden_record.tracking.diagnose", "main", "recent runs, why failed runs failed, stale runs"),
     "report": ("golden_record.tracking.reports", "report_main", "summary of the runs, or compare runs"),
     "export-runs": ("golden_record.tracking.reports", "export_runs_main", "all runs in one parquet/csv table"),

@@ -201,17 +201,31 @@ class DataSource(_Strict):
 
 
 class ModelParams(_Strict):
-    #: a match probability strictly between 0 and 1: at 0 every pair would match; at 1 only pairs
-    #: whose probability rounds to exactly 1.0 in floating point would, an accident of precision
-    match_threshold: float = 0.95
+    #: ``auto`` (the default): chosen from the fitted model, the threshold that maximises the
+    #: estimated F1 (evaluation.calibration.choose_threshold), logged with the tag
+    #: ``threshold.source=auto``; or a match probability strictly between 0 and 1: at 0 every pair
+    #: would match; at 1 only pairs whose probability rounds to exactly 1.0 in floating point
+    #: would, an accident of precision
+    match_threshold: Union[Literal["auto"], float] = "auto"
     #: one exact blocking pass per entry, unioned (see linkage.keys): a declared field, or a
     #: transform of fields, ``+``-joined, e.g. ``phonetic(first_name,last_name)+year(date_of_birth)``;
     #: absent (None): derived from the schema and the data (linkage.defaults)
     blocking_fields: Annotated[list[str], Field(min_length=1)] | None = None
 
-    @field_validator("match_threshold")
+    @field_validator("match_threshold", mode="before")
     @classmethod
-    def _open_unit_interval(cls, value: float) -> float:
+    def _open_unit_interval(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().lower() == "auto":
+            return "auto"
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                raise ValueError(f"match_threshold is 'auto' or a match probability strictly between 0 and 1, "
+                                 f"got {value!r}") from None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"match_threshold is 'auto' or a match probability strictly between 0 and 1, "
+                             f"got {value!r}")
         return check_threshold(value)
 
     @field_validator("blocking_fields")
@@ -236,9 +250,11 @@ class EMSettings(_Strict):
     related_classes: Union[Literal["auto"], Annotated[int, Field(ge=0, le=8)]] = "auto"
     max_related_classes: int = Field(4, ge=0, le=8)
     #: a fitted class besides the clearest one holds matches when its pairs mostly agree on the
-    #: comparisons carrying at least this share of the identifying evidence (people who moved: yes;
-    #: household members and namesakes, who differ on personal fields: no)
-    match_class_agreement: float = Field(2 / 3, gt=0.0, le=1.0)
+    #: comparisons carrying at least this share of the identifying evidence, a group of fields that
+    #: agree together among random pairs (an address, its postcode, its state) counted once (people
+    #: who moved: yes; household members and namesakes, who differ on personal fields: no);
+    #: linkage.model.match_side
+    match_class_agreement: float = Field(0.5, gt=0.0, le=1.0)
 
 
 class ModelSection(_Strict):
@@ -458,6 +474,8 @@ class ModelConfig(_Strict):
     #: the DERIVABLE keys filled in by :meth:`fill_in`, and why each value was chosen (not config data)
     _derived: tuple[str, ...] = PrivateAttr(default=())
     _notes: tuple[str, ...] = PrivateAttr(default=())
+    #: why the threshold has its value when ``match_threshold: auto`` chose it (None: declared)
+    _threshold_note: str | None = PrivateAttr(default=None)
 
     @model_validator(mode="before")
     @classmethod
@@ -468,6 +486,19 @@ class ModelConfig(_Strict):
             golden = data.get("golden") or {}
             if isinstance(golden, dict) and "default_rule" not in golden:
                 data = {**data, "golden": {**golden, "default_rule": ["most_complete", "most_frequent"]}}
+        return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _golden_tables_named_after_the_table(cls, data: Any) -> Any:
+        """A config that names no golden table writes ``<data.table>_golden`` (and ``..._map``,
+        ``..._redirects``), so that two tables' configs never write one golden table."""
+        if isinstance(data, dict) and isinstance(data.get("data"), dict) and isinstance(data["data"].get("table"), str):
+            golden = data.get("golden") or {}
+            if isinstance(golden, dict) and "table" not in golden:
+                base = data["data"]["table"] + "_golden"
+                data = {**data, "golden": {"map_table": base + "_map", "redirect_table": base + "_redirects",
+                                           **golden, "table": base}}
         return data
 
     @field_validator("engine")
@@ -543,7 +574,36 @@ class ModelConfig(_Strict):
 
     @property
     def threshold(self) -> float:
-        return self.model.params.match_threshold
+        """The match threshold in force: the declared number, or the one ``auto`` chose once the
+        model was fitted (:meth:`choose_threshold`); asking before that is a programming error."""
+        value = self.model.params.match_threshold
+        if value == "auto":
+            raise RuntimeError("model.params.match_threshold is 'auto' and has not been chosen yet: it is chosen "
+                               "from the fitted model (ModelConfig.choose_threshold)")
+        return value
+
+    @property
+    def threshold_pending(self) -> bool:
+        """True while ``match_threshold: auto`` waits for a fitted model to choose it."""
+        return self.model.params.match_threshold == "auto"
+
+    @property
+    def threshold_source(self) -> str:
+        """``auto`` when the threshold was (or will be) chosen from the fitted model, else ``config``."""
+        return "auto" if self.threshold_pending or self._threshold_note is not None else "config"
+
+    @property
+    def threshold_note(self) -> str | None:
+        return self._threshold_note
+
+    def choose_threshold(self, value: float, note: str) -> None:
+        """Fill in the threshold ``auto`` chose (the config's one other controlled change, like
+        :meth:`fill_in`); ``note`` says why, and goes into the resolved config's header."""
+        if not self.threshold_pending:
+            raise ValueError("model.params.match_threshold is declared; it is not chosen")
+        params = self.model.params.model_copy(update={"match_threshold": check_threshold(value)})
+        self.__dict__["model"] = self.model.model_copy(update={"params": params})
+        self._threshold_note = note
 
     def derived_keys(self) -> list[str]:
         """The :data:`DERIVABLE` keys this config leaves to the data: absent, or filled in from
@@ -603,6 +663,8 @@ class ModelConfig(_Strict):
             head += [f"# {line.strip()}" for line in self._notes]
         else:
             head.append("# Every key as declared (nothing derived).")
+        if self._threshold_note:
+            head.append(f"# model.params.match_threshold was auto: {self._threshold_note}")
         return "\n".join(head) + "\n" + yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False,
                                                        allow_unicode=True, width=120)
 

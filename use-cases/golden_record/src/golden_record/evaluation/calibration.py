@@ -20,10 +20,13 @@ a pair with probability ``p`` is a true duplicate with chance ``p``, so
 
 * ``estimated_precision`` = mean probability of the predicted matches (expected true positives /
   predicted matches);
-* ``estimated_recall`` = sum of the probabilities of the predicted matches / sum of the
-  probabilities of all candidate pairs (expected true positives / expected true pairs **among the
-  candidates**: the estimate cannot know of pairs blocking missed, so compare it with the recall
-  among candidate pairs, ``recall / pairs_completeness``, not with ``recall``);
+* ``estimated_recall`` = sum of the probabilities of the predicted matches / (sum of the
+  probabilities of all candidate pairs + the expected true pairs blocking left out). The second
+  term comes from :mod:`golden_record.evaluation.outside` (random record pairs outside the
+  candidates, scored by the model): the estimate covers every true pair, as ``recall`` does, and
+  ``estimated_pairs_completeness`` is the share of them among the candidates. The missed pairs
+  are estimated from a sample, so recall comes with a 95 % interval
+  (``estimated_recall_lower`` / ``_upper``);
 * ``estimated_f1`` = their harmonic mean, computed from the expected counts as
   ``2 E[tp] / (predicted matches + E[true pairs])`` (the same count form as ``f1_score``).
 
@@ -49,9 +52,11 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from golden_record.evaluation.outside import Missed
 from golden_record.linkage.decision import is_match, snap
 
-__all__ = ["Calibration", "Estimates", "calibrate", "estimate", "estimates_at", "RELIABILITY_COLUMNS"]
+__all__ = ["Calibration", "Estimates", "ThresholdChoice", "calibrate", "choose_threshold", "estimate", "estimates_at",
+           "RELIABILITY_COLUMNS"]
 
 RELIABILITY_COLUMNS = ["bin", "lower", "upper", "count", "true_matches", "mean_predicted", "observed_rate"]
 ESTIMATE_COLUMNS = ["threshold", "estimated_precision", "estimated_recall", "estimated_f1", "predicted_matches",
@@ -160,12 +165,43 @@ class Estimates:
     f1: float
     predicted_matches: int
     expected_true_positives: float    # sum of the probabilities of the predicted matches
-    expected_true_pairs: float        # sum of the probabilities of all candidate pairs
+    expected_true_pairs: float        # sum of the probabilities of all candidate pairs + expected_missed
     candidate_pairs: int
+    #: expected true pairs blocking left out (evaluation.outside), with a 95 % interval; None: not estimated
+    missed: Missed | None = None
+
+    @property
+    def expected_missed(self) -> float:
+        return self.missed.expected if self.missed is not None else 0.0
+
+    @property
+    def pairs_completeness(self) -> float:
+        """Expected share of the true pairs among the candidates (NaN without a missed estimate)."""
+        if self.missed is None or self.expected_true_pairs <= 0:
+            return math.nan
+        return (self.expected_true_pairs - self.missed.expected) / self.expected_true_pairs
+
+    def recall_interval(self) -> tuple[float, float]:
+        """95 % interval of the recall from the interval of the missed pairs (the candidates' own
+        probabilities taken as they are)."""
+        if self.missed is None or not math.isfinite(self.recall):
+            return (self.recall, self.recall)
+        inside = self.expected_true_pairs - self.missed.expected
+        tp = self.expected_true_positives
+        hi = tp / (inside + self.missed.lower) if inside + self.missed.lower > 0 else math.nan
+        lo = tp / (inside + self.missed.upper) if inside + self.missed.upper > 0 else math.nan
+        return (lo, hi)
 
     def metrics(self) -> dict[str, float]:
-        """``estimated_precision``, ``estimated_recall``, ``estimated_f1``; undefined ones left out."""
+        """``estimated_precision``, ``estimated_recall``, ``estimated_f1``; with a missed-pairs
+        estimate also ``estimated_recall_lower``/``_upper``, ``estimated_pairs_completeness`` and
+        ``estimated_missed_pairs``; undefined ones left out."""
         out = {"estimated_precision": self.precision, "estimated_recall": self.recall, "estimated_f1": self.f1}
+        if self.missed is not None:
+            lo, hi = self.recall_interval()
+            out.update({"estimated_recall_lower": lo, "estimated_recall_upper": hi,
+                        "estimated_pairs_completeness": self.pairs_completeness,
+                        "estimated_missed_pairs": self.missed.expected})
         return {k: v for k, v in out.items() if math.isfinite(v)}
 
     @property
@@ -183,8 +219,9 @@ class Estimates:
         return "; ".join(reasons) or None
 
 
-def estimate(probabilities, threshold: float, counts=None) -> Estimates:
-    """Estimated precision, recall and F1 at ``threshold`` from the probabilities (see module doc)."""
+def estimate(probabilities, threshold: float, counts=None, missed: Missed | None = None) -> Estimates:
+    """Estimated precision, recall and F1 at ``threshold`` from the probabilities (see module doc);
+    ``missed``: the expected true pairs outside the candidates (:mod:`evaluation.outside`)."""
     p = _probabilities(probabilities)
     w = _counts(counts, p)
     t = snap(threshold)
@@ -194,14 +231,16 @@ def estimate(probabilities, threshold: float, counts=None) -> Estimates:
     else:
         mass = p * w
         predicted, expected_tp, expected_true = int(w[match].sum()), float(mass[match].sum()), float(mass.sum())
+    expected_true += missed.expected if missed is not None else 0.0
     precision, recall, f1 = (float(a[0]) for a in _rates(np.array([predicted]), np.array([expected_tp]),
                                                          expected_true))
     return Estimates(threshold=t, precision=precision, recall=recall, f1=f1, predicted_matches=predicted,
                      expected_true_positives=expected_tp, expected_true_pairs=expected_true,
-                     candidate_pairs=int(p.size) if w is None else int(w.sum()))
+                     candidate_pairs=int(p.size) if w is None else int(w.sum()), missed=missed)
 
 
-def estimates_at(probabilities, thresholds: Sequence[float], counts=None) -> pd.DataFrame:
+def estimates_at(probabilities, thresholds: Sequence[float], counts=None, missed: Missed | None = None
+                 ) -> pd.DataFrame:
     """:func:`estimate` at many thresholds from one sort: one row per threshold (input order),
     columns :data:`ESTIMATE_COLUMNS`; NaN where an estimate is undefined."""
     p = _probabilities(probabilities)
@@ -215,9 +254,52 @@ def estimates_at(probabilities, thresholds: Sequence[float], counts=None) -> pd.
     predicted = after[first]
     tail = np.concatenate([np.cumsum((p * w)[::-1])[::-1], [0.0]])   # tail[i] = (p * w)[i:].sum()
     expected_tp = tail[first]
-    expected_true = float(tail[0])
+    expected_true = float(tail[0]) + (missed.expected if missed is not None else 0.0)
     precision, recall, f1 = _rates(predicted, expected_tp, expected_true)
     return pd.DataFrame({"threshold": t, "estimated_precision": precision, "estimated_recall": recall,
                          "estimated_f1": f1, "predicted_matches": predicted.astype(np.int64),
                          "expected_true_positives": expected_tp, "expected_true_pairs": expected_true},
                         columns=ESTIMATE_COLUMNS)
+
+
+# --------------------------------------------------------------------------- match_threshold: auto
+#: the thresholds ``auto`` chooses among: every hundredth, and two above 0.99
+AUTO_THRESHOLDS = tuple(round(x, 2) for x in np.arange(0.01, 0.995, 0.01)) + (0.995, 0.999)
+#: ``auto`` keeps the calibrated posterior 0.5 when its estimated F1 is within this of the best
+AUTO_TOLERANCE = 0.001
+
+
+@dataclass(frozen=True)
+class ThresholdChoice:
+    threshold: float
+    estimated_f1: float
+    best_threshold: float           # the threshold of the highest estimated F1
+    best_estimated_f1: float
+    table: pd.DataFrame = field(repr=False)
+
+    @property
+    def note(self) -> str:
+        why = (f"the nearest to 0.5 of the thresholds within {AUTO_TOLERANCE:g} of the highest estimated F1 "
+               f"({self.best_estimated_f1:.4f} at {self.best_threshold:g})"
+               if self.threshold != self.best_threshold else "the highest estimated F1")
+        return f"{self.threshold:g} (estimated F1 {self.estimated_f1:.4f}: {why})"
+
+
+def choose_threshold(probabilities, counts=None, missed: Missed | None = None) -> ThresholdChoice:
+    """``match_threshold: auto``: among :data:`AUTO_THRESHOLDS`, the threshold of the highest
+    estimated F1 (the expected F1 if the probabilities are calibrated, blocking's misses counted);
+    of the thresholds as good as the best (within :data:`AUTO_TOLERANCE`), the one nearest 0.5:
+    with calibrated probabilities the F1-optimal threshold is half the best F1, so near 0.5 whenever
+    the model is good, and 0.5, the calibrated posterior, is the one a reader expects. With no
+    probability mass at all (nothing looks like a match), 0.5 is kept."""
+    table = estimates_at(probabilities, AUTO_THRESHOLDS, counts=counts, missed=missed)
+    f1 = table["estimated_f1"].to_numpy()
+    thresholds = np.asarray(AUTO_THRESHOLDS)
+    half = AUTO_THRESHOLDS.index(0.5)
+    if not np.isfinite(f1).any():
+        return ThresholdChoice(0.5, float(f1[half]), 0.5, float(f1[half]), table)
+    best = int(np.nanargmax(f1))
+    good = np.flatnonzero(np.nan_to_num(f1, nan=-1.0) >= f1[best] - AUTO_TOLERANCE)
+    chosen = int(good[np.argmin(np.abs(thresholds[good] - 0.5))])
+    return ThresholdChoice(float(thresholds[chosen]), float(f1[chosen]), float(thresholds[best]), float(f1[best]),
+                           table)

@@ -7,6 +7,8 @@ becomes a :class:`WarehouseError` naming host, port and database (never a passwo
 """
 from __future__ import annotations
 
+import functools
+
 import io
 import os
 import sys
@@ -31,8 +33,6 @@ SQL_DIR = REPO_ROOT / "sql"
 SEED_HINT = "run make seed-data (or python scripts/seed_data.py)"
 #: The tables the seeder owns, with the profile that writes them (synthetic/profiles.py; a test
 #: keeps the two in step): only for these is "run make seed-data" the fix (it replaces them).
-SEEDED_TABLES = {"citizens": "citizens", "citizen_truth": "citizens", "people": "people",
-                 "people_truth": "people", "sparse_citizens": "sparse", "sparse_truth": "sparse"}
 PRIVILEGE_HINT = ("connect as a user with the needed privileges (DATABASE_URL), or have the database owner "
                   "grant them")
 
@@ -301,9 +301,23 @@ def list_tables(conn: psycopg.Connection, limit: int = 20) -> list[str]:
     return [r[0] for r in rows]
 
 
+@functools.lru_cache(maxsize=1)
+def seeded_tables() -> dict[str, str]:
+    """Each table a seeder profile fills (its config's ``data.table`` and truth table) -> the profile."""
+    from golden_record.synthetic.profiles import PROFILES
+
+    out = {}
+    for name, profile in PROFILES.items():
+        data = profile.config().data
+        out[data.table] = name
+        if data.truth is not None:
+            out[data.truth.table] = name
+    return out
+
+
 def seeding_profile(table: str) -> str | None:
     """The seeder profile that writes ``table`` (``public.`` or not), else None."""
-    return SEEDED_TABLES.get(table.removeprefix("public."))
+    return seeded_tables().get(table.removeprefix("public."))
 
 
 def seed_hint(table: str) -> str:

@@ -61,6 +61,7 @@ SELECT_BY = {"f1_score": "precision", "labelled_f1": "labelled_precision"}
 
 @dataclass
 class SweepSpec:
+    #: empty: each combination's own threshold (the config's, or the one match_threshold: auto chose)
     thresholds: list[float]
     grid: dict[str, list]          # other config keys -> values (each combination is one fit)
 
@@ -116,7 +117,7 @@ def parse_sweeps(texts: list[str], base_data: dict, base_config: ModelConfig) ->
             thresholds = values
         else:
             grid[key] = values
-    spec = SweepSpec(thresholds or [base_config.threshold], grid)
+    spec = SweepSpec(thresholds or ([] if base_config.threshold_pending else [base_config.threshold]), grid)
     for combo in spec.combinations():
         validate_combo(base_data, combo)
     return spec
@@ -211,15 +212,15 @@ def run_sweep(base_data: dict, base_config: ModelConfig, spec: SweepSpec, settin
     with lifecycle:
         parent = lifecycle.start(run_name)
         parent_id = parent.info.run_id
-        progress.say(f"MLflow sweep run {parent_id} ({run_name}): {len(combos)} combination(s) x "
-                     f"{len(spec.thresholds)} threshold(s)")
+        per = f"{len(spec.thresholds)} threshold(s)" if spec.thresholds else "the threshold auto chooses for each"
+        progress.say(f"MLflow sweep run {parent_id} ({run_name}): {len(combos)} combination(s) x {per}")
         mlflow.set_tags({"model_type": base_config.model.type, "data.table": base_config.data.table,
                          "run_kind": "sweep", "code_version": tracking.code_version(), **tracking.process_tags(),
                          "sweep.keys": ", ".join(["match_threshold", *spec.grid])})
         shared = tracking.declared_params(base_config)
         for key in [THRESHOLD_KEY, *spec.grid]:
             shared.pop(key, None)
-        mlflow.log_params({**shared, "sweep.thresholds": ",".join(f"{t:g}" for t in spec.thresholds),
+        mlflow.log_params({**shared, "sweep.thresholds": ",".join(f"{t:g}" for t in spec.thresholds) or "auto",
                            **{f"sweep.{k}": str(v) for k, v in spec.grid.items()},
                            "sweep.target_precision": str(target_precision), "sweep.select_by": select_by})
         with progress.stage("load", announce=False):   # connecting is part of loading
@@ -250,12 +251,13 @@ def run_sweep(base_data: dict, base_config: ModelConfig, spec: SweepSpec, settin
                 progress.say(f"combination {ci + 1}/{len(combos)}: {combo}")
             scored = fit_and_score(records, entity, cfg, progress)
             scored_by_combo.append(scored)
+            thresholds = spec.thresholds or [cfg.threshold]
             with progress.stage("evaluate"):
                 # estimated precision/recall/F1 from the probabilities (NaN where undefined: not logged)
-                estimates = estimates_at(scored.probabilities, spec.thresholds)
+                estimates = estimates_at(scored.probabilities, thresholds, missed=scored.outside)
                 estimated = estimates[list(ESTIMATED_METRICS)]
                 if entity is not None:
-                    table = threshold_metrics(scored.probabilities, scored.labels, spec.thresholds,
+                    table = threshold_metrics(scored.probabilities, scored.labels, thresholds,
                                               scored.total_true_pairs)
                     completeness = (scored.labels.sum() / scored.total_true_pairs) if scored.total_true_pairs \
                         else 1.0
@@ -266,7 +268,7 @@ def run_sweep(base_data: dict, base_config: ModelConfig, spec: SweepSpec, settin
                 if located is not None:      # F1 etc. on the labelled sample (NaN where undefined)
                     prob, _ = labelled.located_probabilities(located, scored.pairs.left, scored.pairs.right,
                                                              scored.probabilities, scored.n_records)
-                    lab = labelled.labelled_at(prob, located.match, spec.thresholds)
+                    lab = labelled.labelled_at(prob, located.match, thresholds)
                     for column in LABELLED_METRICS:
                         table[column] = lab[column].to_numpy()
             for key, value in combo.items():

@@ -30,7 +30,8 @@ from golden_record.io import warehouse
 from golden_record.evaluation import review
 from golden_record.evaluation.bootstrap import bootstrap_intervals
 from golden_record.evaluation import labelled
-from golden_record.evaluation.calibration import Calibration, Estimates, calibrate, estimate
+from golden_record.evaluation.calibration import AUTO_THRESHOLDS, Calibration, Estimates, calibrate, estimate
+from golden_record.evaluation.pairs import threshold_metrics
 from golden_record.cli import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, EXIT_WAREHOUSE, Progress
 from golden_record.config import ConfigError, ModelConfig, Settings, load_model_config, load_settings
 from golden_record.errors import GoldenRecordError, WarehouseError
@@ -410,7 +411,8 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
         evaluation = boot = calibration = None
         with progress.stage("evaluate"):
             # estimated precision/recall/F1 from the probabilities alone: every run, truth or not
-            estimates = estimate(figures.probabilities, config.threshold, counts=figures.counts)
+            estimates = estimate(figures.probabilities, config.threshold, counts=figures.counts,
+                                 missed=scored.outside)
             metrics.update(estimates.metrics())
             if estimates.undefined:
                 mlflow.set_tag("estimated.undefined", estimates.undefined)
@@ -425,6 +427,13 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
                 metrics.update({k: v for k, v in evaluation.metrics.items() if v == v})  # drop NaN
                 calibration = calibrate(figures.probabilities, figures.labels, counts=figures.counts)
                 metrics.update(calibration.metrics())
+                best = best_threshold_metrics(figures, scored.total_true_pairs if spark_run is None
+                                              else spark_run.total_true_pairs)
+                metrics.update(best)
+                if best:
+                    progress.say(f"  against the truth: F1 {evaluation.metrics['f1_score']:.4f} at the threshold "
+                                 f"{config.threshold:g} ({config.threshold_source}); the best threshold "
+                                 f"{best['best_threshold']:g} would give {best['best_f1_score']:.4f}")
                 progress.say("  " + estimate_line(estimates, evaluation.metrics, calibration))
                 metrics["people"] = n_people
                 # 95 % intervals for precision, recall, F1 resampling people (not pairs), 1,000 times
@@ -499,6 +508,19 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
 
 def _fmt(value: float | None, digits: int = 3) -> str:
     return "n/a" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
+
+
+def best_threshold_metrics(figures, total_true_pairs: int) -> dict[str, float]:
+    """With ground truth: the threshold (of those ``match_threshold: auto`` chooses among) whose
+    F1 against the truth is highest, and that F1 (``best_threshold``, ``best_f1_score``): how far
+    the run's own threshold is from the best it could have had."""
+    table = threshold_metrics(figures.probabilities, figures.labels, list(AUTO_THRESHOLDS), total_true_pairs,
+                              counts=figures.counts)
+    f1 = table["f1_score"].to_numpy(dtype=float)
+    if not np.isfinite(f1).any():
+        return {}
+    best = int(np.nanargmax(f1))
+    return {"best_threshold": float(table["threshold"].iloc[best]), "best_f1_score": float(f1[best])}
 
 
 def estimate_line(est: Estimates, truth: dict | None = None, calibration: Calibration | None = None) -> str:

@@ -36,9 +36,10 @@ def fit_model(model_type: str, names: list[str], labels: list[list[str]], levels
     """Fit a model of ``model_type`` on the comparison ``levels`` of the candidate pairs.
 
     ``options`` are the ``model.em`` settings as keywords (``max_iterations``, ``tolerance``,
-    ``initial_match_share``, ``related_classes``...); ``random_u`` computes the u-probabilities of
-    random record pairs (pass it when ``model.em.u_from_random_pairs``), called only by a type that
-    uses them. A type that does not use an option or ``random_u`` says so through ``say``, with the
+    ``initial_match_share``, ``related_classes``...); ``random_u`` returns what random record
+    pairs say (:class:`golden_record.linkage.model.RandomPairStats`: their u-probabilities, and
+    which comparisons agree together; pass it when ``model.em.u_from_random_pairs``), called only
+    by a type that uses them. A type that does not use an option or ``random_u`` says so through ``say``, with the
     values given, never silently. ``counts``: ``levels`` are distinct patterns with these pair
     counts (aggregated by the Spark engine): the same fit as on the pairs.
     """
@@ -53,8 +54,9 @@ def fit_model(model_type: str, names: list[str], labels: list[list[str]], levels
         say(f"  {model_type}: " + ", ".join(f"model.em.{k}={v}" for k, v in ignored.items())
             + (" does" if len(ignored) == 1 else " do") + " not apply to this model type")
     if model_type == "fellegi_sunter":
-        return FellegiSunter(names, labels).fit(levels, u_fixed=random_u() if random_u else None, counts=counts,
-                                                **used)
+        stats = random_u() if random_u else None
+        return FellegiSunter(names, labels).fit(levels, u_fixed=stats.u if stats else None, counts=counts,
+                                                dependent=stats.dependent if stats else None, **used)
     if counts is not None:      # recordlinkage's ECM reads one row per pair
         levels = np.repeat(levels, np.asarray(counts, dtype=np.int64), axis=0)
     return RecordLinkageECM(names, labels).fit(levels, **used)

@@ -20,11 +20,14 @@ from golden_record.cli import Progress
 from golden_record.linkage.comparisons import ComparisonVectors, compare
 from golden_record.config import ModelConfig
 from golden_record.errors import DataError, ModelError
+from golden_record.evaluation.calibration import choose_threshold
+from golden_record.evaluation import outside
+from golden_record.evaluation.outside import Missed
 from golden_record.evaluation.pairs import Evaluation, evaluate
 from golden_record.linkage.cleaning import FieldQuality
 from golden_record.linkage.schema import clean_records
 from golden_record.linkage.fitting import Model, fit_model
-from golden_record.linkage.model import level_frequencies
+from golden_record.linkage.model import RandomPairStats
 
 
 
@@ -46,6 +49,8 @@ class Scored:
     #: the true pairs blocking missed (positions), and which of the pairs form the random sample
     missed: tuple[np.ndarray, np.ndarray] | None = None
     sampled: np.ndarray | None = None
+    #: the expected true pairs outside the candidates, estimated without truth (None: not estimated)
+    outside: Missed | None = None
 
     def figures(self) -> "PairFigures":
         return PairFigures(self.probabilities, self.weights, self.labels)
@@ -83,16 +88,45 @@ class PairFigures:
         return int(hit.sum()) if self.counts is None else int(self.counts[hit].sum())
 
 
-def random_pair_u(prepared: pd.DataFrame, config: ModelConfig, n_levels: list[int], seed: int = 0) -> list[np.ndarray]:
-    """u-probabilities from random record pairs: two random records are almost surely different people."""
-    n = len(prepared)
+def random_positions(n: int, config: ModelConfig, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``model.em.random_pairs`` uniform random record pairs (positions, two different records each;
+    the Spark engine draws the very same ones)."""
     k = int(min(config.model.em.random_pairs, max(pairs_within([n]), 1)))
     rng = np.random.default_rng(seed)
     left = rng.integers(0, n, size=k)
     right = rng.integers(0, n, size=k)
     keep = left != right
-    vectors = compare(prepared, left[keep], right[keep], config.comparisons, agreed=False)
-    return level_frequencies(vectors.levels, n_levels)
+    return left[keep], right[keep]
+
+
+@dataclass
+class RandomPairs:
+    """Random record pairs and their comparison levels: the u-probabilities are measured on them
+    (two random records are almost surely different people), and, cut to the pairs that are not
+    candidates, they estimate the true pairs blocking missed (:mod:`evaluation.outside`)."""
+    left: np.ndarray
+    right: np.ndarray
+    levels: np.ndarray
+
+    @classmethod
+    def draw(cls, prepared: pd.DataFrame, config: ModelConfig, seed: int = 0) -> "RandomPairs":
+        left, right = random_positions(len(prepared), config, seed)
+        vectors = compare(prepared, left, right, config.comparisons, agreed=False)
+        return cls(left, right, vectors.levels)
+
+    def stats(self, n_levels: list[int]) -> RandomPairStats:
+        return RandomPairStats.of(self.levels, n_levels)
+
+    def missed(self, model, prepared: pd.DataFrame, config: ModelConfig, pairs: candidates_mod.Candidates
+               ) -> Missed | None:
+        """Expected true pairs outside ``pairs`` (the candidates), scored by ``model``: these random
+        pairs are the last stratum of :func:`evaluation.outside.strata`."""
+        if not hasattr(model, "class_log_likelihoods"):
+            return None
+        parts = outside.strata(prepared, config, pairs.left, pairs.right, self.left, self.right)
+        levels = [self.levels[s.rows] if s.rows is not None else
+                  compare(prepared, s.left, s.right, config.comparisons, agreed=False).levels for s in parts]
+        return outside.estimate_missed(model, list(zip(parts, levels)), pairs_within([len(prepared)]) - len(pairs))
 
 
 def labels_for(entity: np.ndarray, pairs: candidates_mod.Candidates) -> np.ndarray:
@@ -203,9 +237,10 @@ def fit_and_score(records: pd.DataFrame, entity: np.ndarray | None, config: Mode
     with progress.stage("fit"):
         em = config.model.em
         n_levels = [len(labels) for labels in vectors.labels]
+        sample = RandomPairs.draw(prepared, config)
         model = fit_model(config.model.type, vectors.names, vectors.labels, vectors.levels,
-                          random_u=(lambda: random_pair_u(prepared, config, n_levels)) if em.u_from_random_pairs
-                          else None, say=progress.say, max_iterations=em.max_iterations, tolerance=em.tolerance,
+                          random_u=(lambda: sample.stats(n_levels)) if em.u_from_random_pairs else None,
+                          say=progress.say, max_iterations=em.max_iterations, tolerance=em.tolerance,
                           initial_match_share=em.initial_match_share, related_classes=em.related_classes,
                           max_related_classes=em.max_related_classes, match_class_agreement=em.match_class_agreement)
         model.learn_term_frequencies(prepared, config.comparisons)
@@ -225,18 +260,46 @@ def fit_and_score(records: pd.DataFrame, entity: np.ndarray | None, config: Mode
             raise ModelError(
                 f"EM did not converge in {rep.iterations} iterations (tolerance {em.tolerance:g})",
                 "raise model.em.max_iterations or loosen model.em.tolerance; check the comparisons")
-        predicted = int(is_match(probs, config.threshold).sum())
-        if predicted == 0:
-            raise ModelError(
-                f"the model collapsed: no candidate pair is a match at threshold {config.threshold} "
-                f"(highest match probability {float(probs.max()):.3g})",
-                "check the comparisons (a field that is always equal or always different) and blocking")
-        if predicted == len(probs):
-            progress.say(
-                f"  warning: every one of the {len(probs):,} candidate pairs is a match at threshold "
-                f"{config.threshold} (EM match share {rep.match_share:.4f}, lowest match probability "
-                f"{float(probs.min()):.3g}): right when blocking only pairs records of one person; otherwise "
-                "check the comparisons (a field always equal) and blocking")
+        missed = sample.missed(model, prepared, config, pairs)
+        if missed is not None:
+            progress.say("  " + missed.line())
+        else:
+            progress.say(f"  {config.model.type}: the true pairs blocking missed are not estimated (no latent "
+                         "classes to score random pairs with): estimated recall counts the candidates only")
+        settle_threshold(config, probs, None, missed, progress)
+        check_decisions(config, probs, None, rep.match_share, progress)
     labels = labels_for(entity, pairs) if entity is not None else None
     total = true_pair_count(entity) if entity is not None else 0
-    return Scored(records, prepared, pairs, vectors, model, weights, probs, labels, entity, total, quality)
+    return Scored(records, prepared, pairs, vectors, model, weights, probs, labels, entity, total, quality,
+                  outside=missed)
+
+
+def settle_threshold(config: ModelConfig, probabilities: np.ndarray, counts: np.ndarray | None,
+                     outside: Missed | None, progress: Progress) -> None:
+    """``match_threshold: auto``: choose it from the fitted model's probabilities (the one rule,
+    :func:`evaluation.calibration.choose_threshold`) and fill it into the config; a declared
+    threshold is kept as it is."""
+    if not config.threshold_pending:
+        return
+    choice = choose_threshold(probabilities, counts=counts, missed=outside)
+    config.choose_threshold(choice.threshold, choice.note)
+    progress.say(f"  match_threshold auto: {choice.note}")
+
+
+def check_decisions(config: ModelConfig, probabilities: np.ndarray, counts: np.ndarray | None,
+                    match_share: float, progress: Progress) -> None:
+    """Stop when no pair is a match at the threshold (the model collapsed); warn when every pair is."""
+    hit = is_match(probabilities, config.threshold)
+    predicted = int(hit.sum()) if counts is None else int(np.asarray(counts)[hit].sum())
+    total = len(probabilities) if counts is None else int(np.asarray(counts).sum())
+    if predicted == 0:
+        raise ModelError(
+            f"the model collapsed: no candidate pair is a match at threshold {config.threshold} "
+            f"(highest match probability {float(np.max(probabilities)):.3g})",
+            "check the comparisons (a field that is always equal or always different) and blocking")
+    if predicted == total:
+        progress.say(
+            f"  warning: every one of the {total:,} candidate pairs is a match at threshold "
+            f"{config.threshold} (EM match share {match_share:.4f}, lowest match probability "
+            f"{float(np.min(probabilities)):.3g}): right when blocking only pairs records of one person; otherwise "
+            "check the comparisons (a field always equal) and blocking")

@@ -22,10 +22,9 @@ from golden_record.io import warehouse
 from golden_record.linkage import defaults
 from golden_record.linkage.blocking import PassReport
 from golden_record.linkage.comparisons import level_labels
-from golden_record.linkage.decision import is_match, pairs_within
 from golden_record.linkage.fitting import Model, fit_model
-from golden_record.linkage.model import level_frequencies
-from golden_record.linkage.pipeline import DataQuality
+from golden_record.linkage.model import RandomPairStats
+from golden_record.linkage.pipeline import DataQuality, check_decisions, random_positions, settle_threshold
 from golden_record.spark import candidates as candidates_mod
 from golden_record.spark import read as read_mod
 from golden_record.spark import vectors as vectors_mod
@@ -131,16 +130,12 @@ def entity_profiles(scored, prepared, threshold: float) -> tuple[np.ndarray, np.
 
 
 def random_pair_u(spark, prepared, n: int, config: ModelConfig, n_levels: list[int], seed: int = 0
-                  ) -> list[np.ndarray]:
-    """u from random record pairs, the local engine's pairs (same generator, seed and positions):
+                  ) -> RandomPairStats:
+    """u (and which comparisons agree together) from random record pairs, the local engine's pairs (same generator, seed and positions):
     the positions are drawn on the driver (``model.em.random_pairs`` of them, the records never),
     the records joined and compared in Spark, the level counts aggregated."""
-    k = int(min(config.model.em.random_pairs, max(pairs_within([n]), 1)))
-    rng = np.random.default_rng(seed)
-    left = rng.integers(0, n, size=k)
-    right = rng.integers(0, n, size=k)
-    keep = left != right
-    drawn = spark.sparkContext.broadcast(np.stack([left[keep], right[keep]]))   # 16 bytes a pair, once
+    left, right = random_positions(n, config, seed)
+    drawn = spark.sparkContext.broadcast(np.stack([left, right]))   # 16 bytes a pair, once
     from pyspark.sql import types as T
 
     def positions(batches):
@@ -148,12 +143,12 @@ def random_pair_u(spark, prepared, n: int, config: ModelConfig, n_levels: list[i
             rows = batch["id"].to_numpy()
             yield pd.DataFrame({"left": drawn.value[0][rows], "right": drawn.value[1][rows]})
 
-    pairs = spark.range(0, int(keep.sum()), numPartitions=max(spark.sparkContext.defaultParallelism, 1)) \
+    pairs = spark.range(0, len(left), numPartitions=max(spark.sparkContext.defaultParallelism, 1)) \
         .mapInPandas(positions, T.StructType([T.StructField("left", T.LongType()), T.StructField("right", T.LongType())]))
     vectors = vectors_mod.compare_pairs(pairs, prepared, config.comparisons, agreed=False)
     patterns, counts = vectors_mod.pattern_counts(vectors, len(config.comparisons))
     drawn.unpersist()
-    return level_frequencies(patterns, n_levels, weights=counts)
+    return RandomPairStats.of(patterns, n_levels, counts)
 
 
 def _value_counts(prepared):
@@ -273,16 +268,11 @@ def _run(spark, target, config: ModelConfig, progress: Progress, work: str, F, g
         scored = spark.read.parquet(f"{work}/scored")
         score_counts = scored.groupBy("match_weight", "match_probability", "label").count().toPandas()
         probs = score_counts["match_probability"].to_numpy()
-        predicted = int(score_counts["count"].to_numpy()[is_match(probs, config.threshold)].sum())
-        if predicted == 0:
-            raise ModelError(
-                f"the model collapsed: no candidate pair is a match at threshold {config.threshold} "
-                f"(highest match probability {float(probs.max()):.3g})",
-                "check the comparisons (a field that is always equal or always different) and blocking")
-        if predicted == n_pairs:
-            progress.say(f"  warning: every one of the {n_pairs:,} candidate pairs is a match at threshold "
-                         f"{config.threshold}: right when blocking only pairs records of one person; otherwise "
-                         "check the comparisons (a field always equal) and blocking")
+        pair_counts = score_counts["count"].to_numpy(dtype=np.int64)
+        progress.say("  the true pairs blocking missed are not estimated on the Spark engine yet: estimated "
+                     "recall counts the candidates only")
+        settle_threshold(config, probs, pair_counts, None, progress)
+        check_decisions(config, probs, pair_counts, rep.match_share, progress)
     n_people, total = None, 0
     if loaded.has_truth:
         people = prepared.groupBy(read_mod.ENTITY).count()

@@ -15,7 +15,7 @@ from typing import Callable
 import pandas as pd
 
 from golden_record.config import REPO_ROOT, ModelConfig, load_model_config
-from golden_record.synthetic import citizens, people
+from golden_record.synthetic import citizens, crm, historical, people
 
 EXAMPLES_DIR = REPO_ROOT / "use-cases" / "golden_record" / "config" / "examples"
 #: the columns of the ``sparse`` profile, selected from the ``citizens`` generator's
@@ -40,6 +40,8 @@ class Profile:
     #: True: the tables are the warehouse's own (sql/*.sql: typed columns, indexes), emptied and
     #: refilled; False: they are dropped and created from the generated frames' columns
     warehouse_schema: bool = False
+    #: the duplicate rate ``seed`` uses when none is given; None: settings' ``seed.duplicate_rate``
+    default_duplicate_rate: float | None = None
 
     @property
     def config_path(self) -> Path:
@@ -64,6 +66,16 @@ def _sparse(rows: int, duplicate_rate: float, seed: int) -> Seeded:
     return Seeded(d.records[SPARSE_COLUMNS], d.truth, d.stats)
 
 
+def _historical(rows: int, duplicate_rate: float, seed: int) -> Seeded:
+    d = historical.generate(rows, duplicate_rate=duplicate_rate, seed=seed)
+    return Seeded(d.records, d.truth, d.stats)
+
+
+def _crm(rows: int, duplicate_rate: float, seed: int) -> Seeded:
+    d = crm.generate(rows, duplicate_rate=duplicate_rate, seed=seed)
+    return Seeded(d.records, d.truth, d.stats)
+
+
 PROFILES: dict[str, Profile] = {p.name: p for p in (
     Profile("citizens", "Indian citizens in households (a state registry): family members, twins and namesakes "
             "as hard non-matches; duplicates that moved, changed mobile or e-mail, with clerical gender "
@@ -73,6 +85,13 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (
             "number", _people),
     Profile("sparse", "the citizens' first and last name, date of birth and pincode only (plus id, "
             "source and updated_at): no identifier, no contact, no father's name", _sparse),
+    Profile("historical", "parish and census registers, 1500-2020: 1-30 records a person (about 8), "
+            "heavy clerical noise (typos, respellings, Latin and familiar names, impossible or year-only "
+            "dates), 20 % of every field missing, siblings and namesakes of one town", _historical,
+            default_duplicate_rate=historical.DEFAULT_DUPLICATE_RATE),
+    Profile("crm", "a US company's customer contacts: 1-5 records a person, a quarter of the duplicates "
+            "moved (street, city and postcode together), new phones and e-mails, nicknames; households "
+            "sharing surname, address and landline, namesakes", _crm),
 )}
 DEFAULT_PROFILE = "citizens"
 

@@ -26,8 +26,11 @@ def build_parser(defaults) -> argparse.ArgumentParser:
     p.add_argument("--list-profiles", action="store_true", help="print the profile names, one a line, and exit")
     p.add_argument("--rows", type=int, default=defaults.rows,
                    help=f"records to load, duplicates included (default {defaults.rows:,})")
-    p.add_argument("--duplicate-rate", type=float, default=defaults.duplicate_rate,
-                   help="share of people who appear more than once, in [0, 1) (default %(default)s)")
+    own = ", ".join(f"{p.name} {p.default_duplicate_rate}" for p in profiles.PROFILES.values()
+                    if p.default_duplicate_rate is not None)
+    p.add_argument("--duplicate-rate", type=float, default=None,
+                   help="share of people who appear more than once, in [0, 1) (default: the profile's own "
+                        f"({own}), else seed.duplicate_rate in config/settings.yaml: {defaults.duplicate_rate})")
     p.add_argument("--seed", type=int, default=defaults.seed, help="random seed (default %(default)s)")
     workers = defaults.copy_workers or warehouse.default_copy_workers()
     p.add_argument("--copy-workers", type=int, default=workers,
@@ -47,11 +50,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--rows must be at least 1, got {args.rows}")
     if args.copy_workers < 1:
         parser.error(f"--copy-workers must be at least 1, got {args.copy_workers}")
+    profile = profiles.get(args.profile)
+    if args.duplicate_rate is None:
+        args.duplicate_rate = (profile.default_duplicate_rate if profile.default_duplicate_rate is not None
+                               else settings.seed.duplicate_rate)
     if not 0.0 <= args.duplicate_rate < 1.0:
         parser.error(f"--duplicate-rate must be in [0, 1), got {args.duplicate_rate}")
 
     started = time.perf_counter()
-    profile = profiles.get(args.profile)
     config = profile.config()          # its tables, and the fields the model compares
     table, truth_table = config.data.table, config.data.truth.table
     target = warehouse.resolve_target(settings, create=True)   # the seeder may create the database
@@ -76,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
           f"({s['duplicate_records']:,} duplicate records, {s['true_duplicate_pairs']:,} true duplicate pairs) "
           f"into {target.safe_url} (tables {table} and {truth_table}) in {total:.1f} s "
           f"({s['records'] / total:,.0f} rows/s)")
+    if "records_per_person_max" in s:
+        print(f"records per person: mean {s['records_per_person_mean']:.2f}, max {s['records_per_person_max']} "
+              f"(duplicate rate {args.duplicate_rate})")
     print(differences.describe(shares))
     print(f"profile {profile.name}; its model config: {profile.config_path.relative_to(REPO_ROOT)}")
     return 0

@@ -197,9 +197,15 @@ def log_dataset(records: pd.DataFrame, database_url: str, table: str, digest: st
 RESOLVED_CONFIG_ARTIFACT = "config/resolved_config.yaml"
 
 
+#: the run parameter holding the match threshold
+THRESHOLD_KEY = "model.params.match_threshold"
+
+
 def declared_params(config: ModelConfig) -> dict[str, str]:
     """The config's params as declared, without the keys derived from the data (logged once known)."""
     derived = config.derived_keys()
+    if config.threshold_pending:          # match_threshold: auto is logged once chosen
+        derived = [*derived, THRESHOLD_KEY]
     return {k: v for k, v in flatten(config).items() if k not in derived}
 
 
@@ -211,10 +217,13 @@ def log_resolved_config(config: ModelConfig, skip: Iterable[str]) -> None:
     import mlflow
 
     derived = config.derived_keys()
+    skip = tuple(skip)
     if derived:
-        skip = tuple(skip)
         mlflow.log_params({k: v for k, v in flatten(config).items()
                            if k not in skip and not k.startswith(tuple(s + "." for s in skip))})
+    elif THRESHOLD_KEY not in skip:      # the threshold match_threshold: auto chose
+        mlflow.log_param(THRESHOLD_KEY, str(config.threshold))
+    mlflow.set_tag("threshold.source", config.threshold_source)
     mlflow.set_tag("config.derived", ", ".join(derived) or "none")
     mlflow.log_text(config.resolved_yaml(), RESOLVED_CONFIG_ARTIFACT)
 
