@@ -23,8 +23,9 @@ this profile of the cleaned values:
   (inside blocks of at most ``candidates.max_block_size`` records) per record, and the share of
   records in larger blocks. This is the pass's cost, whatever the reason values repeat (the
   copies of one person, a household, a postcode, chance); a field is *selective* when it stays
-  within :data:`PASS_BUDGET` pairs per record with at most :data:`MAX_SKIPPED_SHARE` of the
-  records in oversized blocks, else it is a *group* key (a place, a large family);
+  within :data:`SELECTIVE_PAIRS` pairs per record with at most :data:`MAX_SKIPPED_SHARE` of the
+  records in oversized blocks, else it is a *group* key (a place, a large family); the comparisons
+  use it (a selective id gets a close level), the blocking passes are costed on their own;
 * the share of records holding a value, the distinct values, the typical (median) length and
   number of tokens, and the share of single-letter values (initials).
 
@@ -62,40 +63,81 @@ type                      comparison
 ``category``              ``exact``
 ========================  ==========================================================================
 
-Blocking passes (unioned, in this order)
-----------------------------------------
-1. **Alone**: each *selective* ``identifier``, ``phone``, ``email`` or ``address`` field: a
-   person's id or contact, or a small group (a household id, an address). Names and dates never
-   block alone: at a million records a common name or a birthday is shared by hundreds.
-2. **Names with a date or a place.** The *person names* N (see above; without two single-token
-   names, the several-token name most records hold, else the one name field), the *date* D (the
-   ``date`` field most records hold, at least :data:`MIN_PARTNER_PRESENT`) and the *place* P (the
-   ``identifier`` or ``text`` group key held by at least half the records with the most distinct
-   values: the finest place, the postcode rather than the state; a large household id would
-   qualify too):
+Blocking passes: a budget from the duplicates, keys chosen by what they add
+---------------------------------------------------------------------------
+A fixed rule (3 pairs per record for each of a fixed list of keys) fails both ways: a table
+where a person has ~10 records needs far more pairs, and keys that fail when names are misspelled
+and dates mistyped or missing lose pairs no budget brings back (a 50,000-record register of ~10
+records a person: 0.66 of the true pairs at 4.6 pairs per record, 0.69 at 30); at 10,000,000
+seeded citizens the same rule made 172.7M pairs and the run was refused by ``max_pairs``. So the
+budget and the keys are measured on the data (:mod:`golden_record.linkage.pass_choice`):
 
-   * ``phonetic(N)+year(D)``: the names by sound (sorted Soundex codes: typos, swapped and
-     transliterated names) within a birth year;
-   * ``phonetic(N)+P``: the names by sound in one place;
-   * ``D+P``: the date in one place, whatever the names;
-   * ``phonetic(n)+P`` for each of two person names: one name replaced (a nickname, a new family
-     name) or garbled beyond its sound, the other still meets in the place;
-   * ``initial(n1)+initial(n2)+D``: the initials and the exact date (nicknames, misspellings);
-   * with neither D nor P: ``phonetic(N)`` alone.
+0. **A small table is compared whole.** When every pair of records fits both
+   :data:`FULL_COMPARISON_PAIRS` (2,000,000: about 2,000 records) and ``candidates.max_pairs``,
+   the one pass is ``all()``, one block of the whole table: no duplicate is lost to blocking.
+1. **Candidates**: each ``identifier``, ``phone``, ``email`` or ``address`` field alone (a
+   person's id or contact, or a group: a household id, an address); and keys of two pieces of
+   evidence about who a record is, every two fields' *robust forms*: a name by sound
+   (``phonetic(n)``, sorted Soundex codes: respellings, transliterations) or by its first three
+   letters (``prefix3(n)``: a typo further on, which changes the sound), a date or its year, a
+   *place* (an ``identifier`` or ``text`` field too coarse to block alone: a postcode, a
+   district, a birthplace, a residence) or a text place by sound; the two *person names* by
+   sound together (``phonetic(N)``: swapped names meet) and their initials (nicknames) with each
+   other field's forms; and each form alone (a date alone is selective in a small table, not in
+   a large one). No rule names a field: the types, the roles and the profile choose. Fields held
+   by fewer than :data:`MIN_PARTNER_PRESENT` of the records are left out.
+2. **Costs**: each candidate's pairs per record and the records it leaves in blocks larger than
+   ``candidates.max_block_size`` (more than half of them: too coarse), counted from its block
+   sizes for the whole table.
+3. **The duplicates, without ground truth**: the candidates' pairs among a uniform sample of the
+   records are compared with the run's comparisons and scored by a Fellegi–Sunter model (u from
+   random pairs, two classes of related non-matches: families, namesakes) fitted on the finest
+   candidates' pairs; the classes' shares are fitted among all the sample's pairs, so a coarse
+   key's pairs are judged with the prior of any pair. The likely duplicates per record are the
+   *true partners* (a person with k records gives each k - 1).
+4. **The budget**: :data:`~golden_record.linkage.pass_choice.BASE_BUDGET` (3) pairs per record
+   plus :data:`~golden_record.linkage.pass_choice.PAIRS_PER_PARTNER` (7) per true partner, for
+   the union of the passes, at most ``candidates.max_pairs`` for the whole table (and the passes'
+   own pairs, which blocking allocates before their union, too). The candidates the budget admits
+   are scored again when it grows.
+5. **Greedy, by what a pass adds**: the candidate whose *new* pairs (those no chosen pass makes)
+   hold the most likely duplicates per new pair is taken first, while the budget lasts. Within the
+   first 3 pairs per record a pass is taken when it adds any likely duplicates (at least
+   :data:`~golden_record.linkage.pass_choice.FREE_GAIN`, 0.01 %: a sample's estimate of a cheap
+   pass's few new duplicates is noisy); past them, only when it adds at least
+   :data:`~golden_record.linkage.pass_choice.MIN_GAIN` (0.1 %) of them for every 3 new pairs per
+   record. A table with nothing to block on fails, naming the key to declare.
 
-3. **Every derived pass keeps to the budget**: a pass that would yield more than
-   :data:`PASS_BUDGET` pairs per record, or leave more than :data:`MAX_SKIPPED_SHARE` of the
-   records in blocks too large to use, is left out and the progress says so (a name with a
-   coarse place on a large table). A table with nothing to block on fails, naming the key to
-   declare.
+The progress prints every pass with its pairs per record, its new ones, the share of the likely
+duplicates it adds and its reason; the budget with the partners it comes from; and the candidates
+left out, grouped by why, with their numbers. A table larger than :data:`BLOCKING_SAMPLE_ROWS`
+(and the Spark engine's sample) is measured on a uniform sample, every count scaled to the whole
+table (a pair is in a sample holding a share s of the records with chance s²): at 10,000,000
+records the budget is ``max_pairs`` (5 pairs per record), and the keys that fit are finer ones
+(the whole date rather than its year).
 
-Measured at 20,000 records (pairs completeness, candidate pairs per record; hand-written config
-in brackets): seeded citizens 1.0000, 2.85 (0.9995, 2.26); people (synthetic/people.py) 0.9912,
-1.26 (0.9650, 0.44); a sparse table of given name, surname, date of birth and postcode 0.9377,
-1.23 (0.7747, 0.36 with the people config's three name/date/place passes). The per-name place
-passes cost 0.8 pairs per record on the people table for +0.0006 completeness, and bring the
-sparse one from 0.86 to 0.94: a table without identifiers needs them. At 100,000 records the
-derived passes yield 4.9 (citizens) and 4.4 (people) pairs per record.
+Measured on the seeded profiles (pairs completeness, candidate pairs per record; the former fixed
+rule in brackets; the historical dates before 1677 are lost in cleaning, so about half are missing):
+
+=========================  ==================  ==================
+profile                    10,000 records      100,000 records
+=========================  ==================  ==================
+citizens                   1.0000, 2.38        0.9991, 1.87
+                           (0.9990, 2.57)      (0.9996, 4.86)
+people                     0.9991, 1.34        0.9920, 2.00
+                           (0.9935, 0.75)      (0.9910, 4.42)
+sparse (fields only)       0.9966, 6.10        0.9886, 3.65
+                           (0.9795, 2.20)      (0.9826, 3.01)
+crm                        0.9946, 2.88        0.9889, 3.49
+                           (0.9726, 0.81)      (0.9734, 2.25)
+historical                 1,000 records: 1.0000 compared whole (0.2268, 3.18);
+                           50,000: 0.8604, 96.7 (0.0798, 1.03): ~13 true partners per record
+=========================  ==================  ==================
+
+At 1,000,000 seeded citizens (chosen on a 200,000-record sample) 0.9993 at 2.51 pairs per
+record, every pass's estimated pairs within 5 % of its count on the whole table; at 10,000,000
+(a 3 % sample) 9 passes within the 5 pairs per record max_pairs allows, where the former rule
+made 172.7M pairs and the run was refused.
 """
 from __future__ import annotations
 
@@ -106,20 +148,26 @@ import pandas as pd
 
 from golden_record.config import Comparison, ModelConfig
 from golden_record.errors import DataError
-from golden_record.linkage.blocking import block_cost, pass_cost
+from golden_record.linkage import pass_choice
+from golden_record.linkage.blocking import WHOLE_TABLE, block_cost
 
-#: pairs per record a derived blocking pass may yield (a field alone, or a name, date or place key)
-PASS_BUDGET = 3.0
+#: pairs per record a field alone may yield to be *selective* (an id, not a group key)
+SELECTIVE_PAIRS = 3.0
 #: share of the records a derived pass may leave in blocks larger than candidates.max_block_size
 MAX_SKIPPED_SHARE = 0.05
-#: share of records a date or place must hold to be paired with the names
-MIN_PARTNER_PRESENT = 0.5
+#: share of records a field must hold to be part of a derived blocking key
+MIN_PARTNER_PRESENT = 0.1
 #: share of records (holding all three) in which a name's tokens are those of two other names
 COMPOSITE_SHARE = 0.9
 #: share of records whose text value is the one their finer field's value goes with
 DETERMINED_SHARE = 0.99
 #: share of a name field's values that are a single letter for an ``initial`` level
 INITIALS_SHARE = 0.001
+#: a table of at most this many record pairs is compared whole (no blocking)
+FULL_COMPARISON_PAIRS = 2_000_000
+#: records at most the blocking passes are chosen on (a uniform sample of a larger table; its
+#: costs are scaled to the whole table, as the Spark engine's sample's are)
+BLOCKING_SAMPLE_ROWS = 200_000
 #: records sampled for the string shapes (composites, token counts)
 SAMPLE_ROWS = 20_000
 
@@ -146,7 +194,7 @@ class FieldProfile:
     @property
     def selective(self) -> bool:
         """Cheap enough to block on alone, and not a few values shared by everyone."""
-        return self.distinct > 1 and self.pairs_per_record <= PASS_BUDGET and self.skipped <= MAX_SKIPPED_SHARE
+        return self.distinct > 1 and self.pairs_per_record <= SELECTIVE_PAIRS and self.skipped <= MAX_SKIPPED_SHARE
 
 
 @dataclass
@@ -156,6 +204,8 @@ class Derivation:
     blocking_fields: list[str] | None
     reasons: dict[str, str] = field(default_factory=dict)
     not_compared: dict[str, str] = field(default_factory=dict)
+    #: blocking candidates left out: entry -> (the reason a group of them shares, its own numbers)
+    dropped: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
         """One line per derived comparison and blocking pass, with its reason (for the progress)."""
@@ -172,12 +222,19 @@ class Derivation:
                        "to choose them):")
             for entry in self.blocking_fields:
                 out.append(f"    {entry}: {self.reasons.get('pass:' + entry, '')}")
-            for key, why in self.reasons.items():
-                if key.startswith("dropped:"):
-                    out.append(f"    {key.removeprefix('dropped:')}: not used ({why})")
+            groups: dict[str, list[str]] = {}
+            for entry, (group, numbers) in self.dropped.items():
+                if group:
+                    groups.setdefault(group, []).append(entry + (f" ({numbers})" if numbers else ""))
+                else:
+                    out.append(f"    {entry}: not used ({numbers})")
+            for group, entries in groups.items():
+                out.append(f"    not used, {group}: " + ", ".join(entries))
             keys = [f"{k} {self.reasons[k]}" for k in ("names", "date", "place") if k in self.reasons]
             if keys:
                 out.append("    (keys: " + "; ".join(keys) + ")")
+            if "budget" in self.reasons:
+                out.append("    (" + self.reasons["budget"] + ")")
         return out
 
 
@@ -340,73 +397,99 @@ def derive(config: ModelConfig, prepared: pd.DataFrame, share: float = 1.0) -> D
         out.comparisons = comps
 
     if "model.params.blocking_fields" in keys:
-        out.blocking_fields = _blocking(config, prepared, fields, profiles, person, base_names, out.reasons, share)
+        out.blocking_fields = _blocking(config, prepared, fields, profiles, person, base_names, out.reasons,
+                                        out.comparisons if out.comparisons is not None else config.comparisons or [],
+                                        share, out.dropped)
     return out
 
 
 def _blocking(config: ModelConfig, prepared: pd.DataFrame, fields: list[str], profiles: dict[str, FieldProfile],
-              person: list[str], base_names: list[str], reasons: dict[str, str], share: float = 1.0) -> list[str]:
+              person: list[str], base_names: list[str], reasons: dict[str, str], comparisons: list[Comparison],
+              share: float = 1.0, dropped: dict[str, tuple[str, str]] | None = None) -> list[str]:
     specs = config.data.fields
-    max_block = config.candidates.max_block_size
+    settings = config.candidates
     n_records = max(round(len(prepared) / share), 1)          # the whole table's, when prepared is a sample
-    passes: list[str] = []
+    whole = n_records * (n_records - 1) // 2
+    if share >= 1 and whole <= min(FULL_COMPARISON_PAIRS, settings.max_pairs):
+        reasons["pass:" + WHOLE_TABLE] = (f"{whole:,} pairs, {(n_records - 1) / 2:.1f} pairs/record: every pair of "
+                                          f"the {n_records:,} records is compared (at most {FULL_COMPARISON_PAIRS:,} "
+                                          "pairs: a table this small loses no pair to blocking)")
+        return [WHOLE_TABLE]
+    dropped = {} if dropped is None else dropped
+    candidates = _candidates(specs, fields, profiles, person, base_names, reasons)
+    if len(prepared) > BLOCKING_SAMPLE_ROWS:    # a large table: the passes are chosen on a uniform sample
+        share *= BLOCKING_SAMPLE_ROWS / len(prepared)
+        prepared = prepared.sample(BLOCKING_SAMPLE_ROWS, random_state=0)
+    if not candidates:
+        raise DataError("no blocking pass could be derived: no identifier, phone, email, address, name, date or "
+                        "place field to block on", "declare model.params.blocking_fields (see the README's "
+                        "configuration section)")
+    choice = pass_choice.choose(prepared, candidates, comparisons, settings, share)
+    for entry in choice.passes:
+        reasons["pass:" + entry] = choice.reasons[entry]
+    for entry, (group, numbers) in choice.dropped.items():
+        reasons["dropped:" + entry] = f"{group}: {numbers}" if group and numbers else group or numbers
+        dropped[entry] = (group, numbers)
+    reasons["budget"] = choice.budget_line
+    if not choice.passes:
+        raise DataError("no blocking pass could be derived: no identifier, phone, email or address, and no name, "
+                        f"date or place key finds likely duplicates within the budget ({choice.budget_line})",
+                        "declare model.params.blocking_fields (see the README's configuration section)")
+    return choice.passes
 
-    def add(entry: str, why: str) -> None:
-        if entry in passes:
-            return
-        pairs, skipped = pass_cost(prepared, entry, max_block, share)
-        cost = pairs / n_records
-        if cost > PASS_BUDGET or skipped > MAX_SKIPPED_SHARE * n_records:
-            reasons["dropped:" + entry] = (f"{cost:.1f} pairs/record, {skipped:,} records in blocks of more than "
-                                           f"{max_block}: too coarse")
-            return
-        passes.append(entry)
-        reasons["pass:" + entry] = f"{cost:.2f} pairs/record; {why}"
 
+def _candidates(specs, fields: list[str], profiles: dict[str, FieldProfile], person: list[str],
+                base_names: list[str], reasons: dict[str, str]) -> list[tuple[str, str]]:
+    """The candidate passes (entry, why), in order of preference when two find the same pairs:
+    each identifier, contact or address alone, then keys of two pieces of evidence about who a
+    record is (two fields' robust forms: names by sound, a date or its year, a place or its sound)."""
+    out: list[tuple[str, str]] = []
     for f in fields:
         p = profiles[f]
-        if specs[f].type in ALONE_TYPES and p.selective:
-            add(f, f"alone ({p.present:.0%} of records hold it)")
+        if specs[f].type in ALONE_TYPES and p.distinct > 1:
+            out.append((f, f"alone ({p.present:.0%} of records hold it)"))
+    usable = [f for f in fields if profiles[f].present >= MIN_PARTNER_PRESENT and profiles[f].distinct > 1]
+    alone_ids = {f for f in fields if specs[f].type in ALONE_TYPES and profiles[f].selective}
+    names = [f for f in base_names if f in usable]
+    dates = sorted((f for f in usable if specs[f].type == "date"), key=lambda f: -profiles[f].present)
+    places = sorted((f for f in usable if specs[f].type in PLACE_TYPES and f not in alone_ids),
+                    key=lambda f: (-profiles[f].distinct, fields.index(f)))
+    person = sorted((f for f in person if f in names), key=fields.index)   # in declaration order, whatever the data
     if person:
-        names = person
-    else:
-        multi = sorted((f for f in base_names if profiles[f].tokens > 1), key=lambda f: -profiles[f].present)
-        names = multi[:1] or base_names[:1]
-    dates = sorted((f for f in fields if specs[f].type == "date" and profiles[f].present >= MIN_PARTNER_PRESENT),
-                   key=lambda f: -profiles[f].present)
-    date = dates[0] if dates else None
-    places = [f for f in fields if specs[f].type in PLACE_TYPES and not profiles[f].selective
-              and profiles[f].present >= MIN_PARTNER_PRESENT]
-    place = max(places, key=lambda f: (profiles[f].distinct, -fields.index(f))) if places else None
-    joint = ",".join(names)
-    if names:
-        reasons["names"] = ",".join(names)
-    if date:
-        reasons["date"] = date
-    if place:
-        reasons["place"] = (f"{place}, the finest field too coarse to block alone ({profiles[place].distinct:,} "
-                            f"values, {profiles[place].pairs_per_record:.1f} pairs/record alone)")
-    if names and date:
-        add(f"phonetic({joint})+year({date})", "the names by sound (any order) within the birth year")
-    if names and place:
-        add(f"phonetic({joint})+{place}", "the names by sound (any order) in one place")
-    if date and place:
-        add(f"{date}+{place}", "the date in one place, whatever the names")
-    if len(names) > 1:
-        for name in names:     # one name changed or mistyped beyond its sound: the other one still meets
-            if place:
-                add(f"phonetic({name})+{place}", f"{name} by sound in one place")
-        if date:
-            add("+".join(f"initial({name})" for name in names) + f"+{date}",
-                "the initials and the exact date: nicknames, misspellings beyond the sound")
-    if names and not date and not place:
-        add(f"phonetic({joint})", "the names alone: no date or place to pair them with")
-    if not passes:
-        raise DataError("no blocking pass could be derived: no identifier, phone, email or address selective "
-                        f"enough alone (at most {PASS_BUDGET:g} pairs per record), and no name, date or place "
-                        "key within that budget",
-                        "declare model.params.blocking_fields (see the README's configuration section)")
-    return passes
+        reasons["names"] = ",".join(person)
+    if dates:
+        reasons["date"] = ", ".join(dates)
+    if places:
+        reasons["place"] = ", ".join(f"{f} ({profiles[f].distinct:,} values)" for f in places)
+    # the robust forms of each field: (key part, field, what it says)
+    parts: list[tuple[str, str, str]] = []
+    for f in names:
+        parts += [(f"phonetic({f})", f, f"{f} by sound"), (f"prefix3({f})", f, f"the first 3 letters of {f}")]
+    for f in dates:
+        parts += [(f, f, f"the {f}"), (f"year({f})", f, f"the year of {f}")]
+    for f in places:
+        parts.append((f, f, f"one {f}"))
+        if specs[f].type == "text":
+            parts.append((f"phonetic({f})", f, f"{f} by sound"))
+    joint = [(f"phonetic({','.join(person)})", set(person), "the names by sound (any order)")] if len(person) == 2 else []
+    for key, covered, what in joint:
+        for part, f, other in parts:
+            if f not in covered:
+                out.append((f"{key}+{part}", f"{what}, {other}"))
+    for i, (a, fa, wa) in enumerate(parts):
+        for b, fb, wb in parts[i + 1:]:
+            if fa != fb:
+                out.append((f"{a}+{b}", f"{wa}, {wb}"))
+    if len(person) == 2:
+        initials = "+".join(f"initial({name})" for name in person)
+        for part, f, other in parts:
+            if f not in person and not part.startswith("prefix3("):
+                out.append((f"{initials}+{part}", f"the initials (nicknames, misspellings), {other}"))
+    for key, _, what in joint:
+        out.append((key, f"{what} alone"))
+    for part, f, what in parts:
+        out.append((part, f"{what} alone"))
+    return out
 
 
 def resolve(config: ModelConfig, prepared: pd.DataFrame, progress=None, share: float = 1.0) -> Derivation | None:

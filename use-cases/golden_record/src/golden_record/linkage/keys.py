@@ -28,7 +28,8 @@ TRANSFORMS: dict[str, frozenset[str]] = {
     "initial": _TEXTUAL,              # the first letter
     "first_token": _TEXTUAL | {"identifier"},
     "year": frozenset({"date", "timestamp"}),
-    "prefix3": frozenset({"identifier", "phone", "text"}),   # e.g. the district part of a postcode
+    "prefix3": frozenset({"identifier", "phone", "text", "name"}),   # the district part of a postcode; a
+                                                                     # name's start (typos further on)
 }
 #: the entry that compares the whole table: one block of every record
 WHOLE_TABLE = "all()"
