@@ -52,8 +52,10 @@ def _page_ranges(pages: int | None, parts: int) -> list[tuple[int, int]]:
 
 
 def _spark_type(field_type: str):
+    """A prepared field's Spark type: timestamps as naive UTC; a date is text as the local engine
+    cleans it (an ISO day of any year, or a value kept as text: cleaning.clean_dates)."""
     from pyspark.sql import types as T
-    return T.TimestampNTZType() if field_type in ("date", "timestamp") else T.StringType()
+    return T.TimestampNTZType() if field_type == "timestamp" else T.StringType()
 
 
 def _id_type(integer: bool):
