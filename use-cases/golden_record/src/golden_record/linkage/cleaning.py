@@ -223,15 +223,6 @@ def parse_dates(values: np.ndarray, formats: list[str]) -> np.ndarray:
 
 
 # =============================================================================== dates
-# A cleaned ``date`` is TEXT, not a datetime64[ns]: an ISO day ``YYYY-MM-DD`` (year 0001-9999)
-# when the value is a calendar date, else the value's normalised text (see clean_dates). Why text:
-# pandas' datetime64[ns] stops at 1677-09-21 and 2262-04-11, so a parish register's 1529-01-01
-# became missing; a unit such as datetime64[D] would hold any year but not a typo'd date, which
-# must stay comparable (one edited digit from the true date is strong evidence), and one column
-# must hold both. ISO text sorts in date order, factorizes and joins like any text, is what
-# PostgreSQL reads into a ``date`` column (any year from 4713 BC) and what the block index already
-# stored as a date key, and costs nothing to parse back (:func:`date_parts`) where a comparison
-# needs year, month and day. A kept text is told from a date by not being a valid ISO day.
 _DATE_ORDERS = {"Y": 4, "m": 2, "d": 2}
 _ISO_DAY = r"^\d{4}-\d{2}-\d{2}$"
 _ISO_PREFIX = re.compile(r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ].*)?\s*$")
@@ -304,7 +295,16 @@ def clean_dates(values: np.ndarray, formats: list[str]) -> tuple[np.ndarray, np.
     mask): the mask is the quality report's *unusual*; the None values are its *dropped*.
 
     pandas parses the bulk (vectorised, years 1677-2262); what it leaves goes through Python's
-    ``strptime`` (any year 1-9999), and only then is a value kept as text."""
+    ``strptime`` (any year 1-9999), and only then is a value kept as text.
+
+    Why a cleaned date is TEXT and not datetime64[ns]: pandas' nanoseconds stop at 1677-09-21 and
+    2262-04-11, so a parish register's 1529-01-01 became missing; a unit such as datetime64[D]
+    holds any year but no typo'd date, which must stay comparable (one edited digit from the true
+    date is strong evidence), and one column must hold both. ISO text (four-digit years) sorts in
+    date order, factorizes and joins like any text, is what PostgreSQL reads into a ``date``
+    column (any year from 4713 BC) and what the block index always stored as a date key, and is
+    taken apart again in a vectorised pass (:func:`date_parts`) where a comparison needs year,
+    month and day. A kept text is told from a date by not being a valid ISO day."""
     import pyarrow.compute as pc
 
     values = np.asarray(values, dtype=object)
