@@ -174,6 +174,8 @@ class DataQuality:
 
     def metrics(self) -> dict[str, float]:
         out = {f"quality_present_{q.field}": q.present_after / q.rows for q in self.fields if q.rows}
+        # kept but unusual (a date that does not parse kept as text, an id of another length...)
+        out.update({f"quality_unusual_{q.field}": q.unusual / q.rows for q in self.fields if q.rows})
         out["quality_fields_with_drops"] = float(sum(q.dropped > 0 for q in self.fields))
         out["blocking_passes_empty"] = float(len(self.empty_passes))
         return out
