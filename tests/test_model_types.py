@@ -12,7 +12,7 @@ from conftest import ROOT
 from golden_record.config import MODEL_CONFIG_PATH, ConfigError, load_model_config
 from golden_record.linkage.ecm import RecordLinkageECM
 from golden_record.linkage.fitting import fit_model
-from golden_record.linkage.model import FellegiSunter
+from golden_record.linkage.model import FellegiSunter, RandomPairStats
 from golden_record.linkage.model_types import MODEL_TYPES
 from golden_record.linkage.scoring import load_model_files, save_model_files, score_pair_frame
 
@@ -146,7 +146,7 @@ def test_fit_model_fits_either_type_and_says_what_does_not_apply(simulated):
 
     def random_u():                   # the pipeline's random-pair u, computed only for a type using it
         calls.append("u")
-        return [np.asarray(u, float) for u in U]
+        return RandomPairStats([np.asarray(u, float) for u in U], np.zeros((len(U), len(U)), dtype=bool))
 
     options = {"max_iterations": 2000, "tolerance": 1e-4, "initial_match_share": 0.1, "related_classes": 2}
     ecm = fit_model("recordlinkage_ecm", NAMES, LABELS, levels, random_u=random_u, say=said.append, **options)

@@ -9,7 +9,7 @@ import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from golden_record.linkage.ecm import RecordLinkageECM
-from golden_record.linkage.model import M_U_COLUMNS, FellegiSunter
+from golden_record.linkage.model import LEVEL_FLOOR, M_U_COLUMNS, FellegiSunter
 from golden_record.tracking import plots
 
 FLOOR = 1e-6
@@ -54,7 +54,11 @@ def test_m_u_table_flags_the_levels_at_the_floor(fitted, kind):
     assert set(flagged["comparison"]) == {"id"}, flagged
     id_rows = table[table["comparison"] == "id"].set_index("level")
     disagree = [lv for lv in id_rows.index if "different" in lv][0]
-    assert id_rows.loc[disagree, "at_floor"] and id_rows.loc[disagree, "weight"] < -15
+    if kind == "recordlinkage_ecm":          # EM pushes m(id: different) to the floor: a veto
+        assert id_rows.loc[disagree, "at_floor"] and id_rows.loc[disagree, "weight"] < -15
+    else:                                    # a match class keeps every level at LEVEL_FLOOR or more
+        assert id_rows.loc[disagree, "m"] >= LEVEL_FLOOR and id_rows.loc[disagree, "weight"] > -7.5
+        assert id_rows.loc[[lv for lv in id_rows.index if lv != disagree][0], "at_floor"]   # u(exact) ~ 0
     # an estimated level is not flagged: name exact is strong evidence the data really show
     name = table[(table["comparison"] == "name")]
     assert not name["at_floor"].any() and name["weight"].max() > 2

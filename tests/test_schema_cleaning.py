@@ -44,16 +44,17 @@ def test_indian_rules_are_an_option_of_the_name_type():
     assert plain.iloc[0] != plain.iloc[1]
 
 
-def test_invalid_text_dates_become_missing_and_are_counted():
+def test_invalid_text_dates_are_kept_as_text_and_placeholders_dropped():
     cleaned, q = _clean({"type": "date", "formats": ["%Y%m%d"]}, ["19370412", "19371233", "00000000", None])
-    assert cleaned.iloc[0] == pd.Timestamp("1937-04-12") and cleaned.iloc[1:].isna().all()
-    assert q.present_before == 3 and q.present_after == 1 and sorted(q.dropped_examples) == ["00000000", "19371233"]
+    assert cleaned.tolist() == ["1937-04-12", "1937-12-33", None, None]        # ISO text, the typo kept
+    assert q.present_before == 3 and q.present_after == 2 and q.dropped_examples == ["00000000"]
+    assert q.unusual == 1 and q.unusual_examples == ["19371233"] and "not a valid date" in q.unusual_reason
 
 
 def test_native_dates_pass_through():
     raw = pd.Series(pd.to_datetime(["1990-01-02", None]))
     cleaned, q = clean_field("dob", FieldSpec(type="date"), raw)
-    assert cleaned.iloc[0] == pd.Timestamp("1990-01-02") and q.dropped == 0
+    assert cleaned.tolist() == ["1990-01-02", None] and q.dropped == 0
 
 
 def test_categories_map_spellings_and_keep_the_rest():

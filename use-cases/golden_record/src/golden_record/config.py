@@ -237,7 +237,7 @@ class ModelParams(_Strict):
 
 
 class EMSettings(_Strict):
-    max_iterations: int = Field(2000, ge=1, le=100_000)
+    max_iterations: int = Field(5000, ge=1, le=100_000)
     #: converged when no parameter (m, u, class share) moves by more than this in one iteration
     tolerance: float = Field(1e-4, gt=0.0, lt=1.0)
     initial_match_share: float = Field(0.1, gt=0.0, lt=1.0)

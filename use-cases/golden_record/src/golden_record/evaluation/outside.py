@@ -48,21 +48,29 @@ class Missed:
                 f"{self.lower:,.0f}-{self.upper:,.0f}; {how}, {self.in_sample:.1f} likely matches among them)")
 
 
-def outside_mask(n_records: int, left: np.ndarray, right: np.ndarray, cand_left: np.ndarray,
-                 cand_right: np.ndarray) -> np.ndarray:
-    """True for each (left, right) pair that is not a candidate pair (order does not matter)."""
+def pair_keys(n_records: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """One int64 per pair, whatever its order."""
     n = np.int64(max(n_records, 1))
-    key = np.minimum(left, right).astype(np.int64) * n + np.maximum(left, right)
-    cand = np.minimum(cand_left, cand_right).astype(np.int64) * n + np.maximum(cand_left, cand_right)
-    return ~np.isin(key, cand) & (left != right)
+    return np.minimum(left, right).astype(np.int64) * n + np.maximum(left, right)
+
+
+def outside_mask(n_records: int, left: np.ndarray, right: np.ndarray, sorted_candidates: np.ndarray) -> np.ndarray:
+    """True for each (left, right) pair of two records that is not a candidate pair;
+    ``sorted_candidates``: the candidates' :func:`pair_keys`, sorted."""
+    key = pair_keys(n_records, left, right)
+    at = np.minimum(np.searchsorted(sorted_candidates, key), max(len(sorted_candidates) - 1, 0))
+    found = sorted_candidates[at] == key if len(sorted_candidates) else np.zeros(len(key), dtype=bool)
+    return ~found & (left != right)
 
 
 def _poisson_interval(count: float, level: float = 0.95) -> tuple[float, float]:
-    from scipy.stats import chi2
+    """Exact (Garwood) bounds of a Poisson mean seen as ``count``: chi2.ppf(q, 2k) / 2 is the
+    inverse regularised incomplete gamma function at (k, q) (scipy.special, not scipy.stats)."""
+    from scipy.special import gammaincinv
 
     a = (1.0 - level) / 2.0
-    lower = 0.0 if count <= 0 else float(chi2.ppf(a, 2.0 * count) / 2.0)
-    upper = float(chi2.ppf(1.0 - a, 2.0 * count + 2.0) / 2.0)
+    lower = 0.0 if count <= 0 else float(gammaincinv(count, a))
+    upper = float(gammaincinv(count + 1.0, 1.0 - a))
     return lower, upper
 
 
@@ -89,18 +97,8 @@ def class_shares(class_ll: np.ndarray, weights: np.ndarray, max_iterations: int 
     return pi
 
 
-def match_mass(class_ll: np.ndarray, counts: np.ndarray, match_classes: list[int], shares: np.ndarray) -> float:
-    """Expected matches among ``counts`` pairs per pattern, at the class ``shares``."""
-    from golden_record.linkage.model import _logsumexp
-
-    logp = class_ll + np.log(np.maximum(shares, 1e-300))[None, :]
-    resp = np.exp(logp - _logsumexp(logp)[:, None])
-    side = np.isin(np.arange(class_ll.shape[1]), match_classes)
-    return float((resp[:, side].sum(axis=1) * np.asarray(counts, dtype=float)).sum())
-
-
 #: pairs drawn per loose-key stratum
-STRATUM_DRAWS = 20_000
+STRATUM_DRAWS = 10_000
 #: a loose key pairing more than this share of all record pairs is not a stratum of its own
 COARSE_SHARE = 0.05
 
@@ -168,9 +166,10 @@ def strata(prepared, config, cand_left: np.ndarray, cand_right: np.ndarray, unif
             sized.append((pairs, entry, codes))
     sized.sort(key=lambda t: t[0])
     out, earlier = [], []
+    candidates = np.sort(pair_keys(n, cand_left, cand_right))
 
     def keep(left, right):
-        ok = outside_mask(n, left, right, cand_left, cand_right)
+        ok = outside_mask(n, left, right, candidates)
         for codes in earlier:
             ok &= ~((codes[left] == codes[right]) & (codes[left] >= 0))
         return ok
@@ -193,6 +192,8 @@ def estimate_missed(model, stratum_levels: list[tuple[Stratum, np.ndarray]], out
     the candidates are fitted once, on every stratum's pairs weighted by what each stands for (so
     the weighted sample is a uniform one of the outside pairs, and the classes' likelihoods need no
     correction for how the strata were drawn); each stratum's expected matches follow from them."""
+    from golden_record.linkage.model import _logsumexp, encode_patterns
+
     class_ll = getattr(model, "class_log_likelihoods", None)
     if class_ll is None:
         return None
@@ -202,17 +203,21 @@ def estimate_missed(model, stratum_levels: list[tuple[Stratum, np.ndarray]], out
         return Missed(0.0, 0.0, 0.0, 0.0, 0, max(outside_pairs, 0))
     levels = np.concatenate([lv for _, lv in kept])
     weights = np.concatenate([np.full(len(lv), s.scale) for s, lv in kept])
-    shares = class_shares(*class_ll(levels, weights))
-    matches = list(model.match_classes)
+    ll, pattern_weights = class_ll(levels, weights)        # per distinct pattern, in code order
+    _, inverse = np.unique(encode_patterns(levels, model.n_levels), return_inverse=True)
+    shares = class_shares(ll, pattern_weights)
+    logp = ll + np.log(np.maximum(shares, 1e-300))[None, :]
+    side = np.isin(np.arange(ll.shape[1]), list(model.match_classes))
+    posterior = np.exp(logp - _logsumexp(logp)[:, None])[:, side].sum(axis=1)[inverse.ravel()]
+    stratum = np.repeat(np.arange(len(kept)), [len(lv) for _, lv in kept])
+    masses = np.bincount(stratum, weights=posterior, minlength=len(kept))
     expected = in_sample = 0.0
     low2 = high2 = 0.0
-    for stratum, lv in kept:
-        ll, counts = class_ll(lv)
-        mass = match_mass(ll, counts, matches, shares)
+    for (s, _), mass in zip(kept, masses.tolist()):
         lo, hi = _poisson_interval(mass)
-        expected += mass * stratum.scale
+        expected += mass * s.scale
         in_sample += mass
-        low2 += ((mass - lo) * stratum.scale) ** 2
-        high2 += ((hi - mass) * stratum.scale) ** 2
+        low2 += ((mass - lo) * s.scale) ** 2
+        high2 += ((hi - mass) * s.scale) ** 2
     return Missed(expected, max(expected - low2 ** 0.5, 0.0), expected + high2 ** 0.5, in_sample, sampled,
                   max(outside_pairs, 0))

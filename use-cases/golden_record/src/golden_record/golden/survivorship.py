@@ -11,6 +11,7 @@ import pandas as pd
 
 from golden_record.config import ConfigError, GoldenSettings
 from golden_record.golden.layout import _NO_KEY, CANONICAL_TYPES, RULES, Layout
+from golden_record.linkage.cleaning import date_parts
 from golden_record.linkage.schema import FieldSpec, clean_field
 
 # =============================================================================== canonical values
@@ -36,7 +37,8 @@ def canonical_records(records: pd.DataFrame, specs: dict[str, FieldSpec]) -> tup
 
     Identifiers, phones, e-mails, categories, dates and timestamps take their cleaned value (the
     same cleaner as training: ``+91 98765 43210`` and ``098765 43210`` are one number, ``Male`` is
-    ``M`` when the category declares it); names, text and addresses keep their written form with
+    ``M`` when the category declares it; a date is its ISO day ``YYYY-MM-DD``, any year, and one
+    that training kept as text because it is no calendar day is counted here as refused); names, text and addresses keep their written form with
     the spacing trimmed (their cleaned form is a matching key, not a value to show).
     """
     new: dict[str, pd.Series] = {}
@@ -46,8 +48,18 @@ def canonical_records(records: pd.DataFrame, specs: dict[str, FieldSpec]) -> tup
             continue
         if spec.type in CANONICAL_TYPES:
             cleaned, quality = clean_field(f, spec, records[f])
-            new[f] = pd.Series(cleaned.to_numpy(), index=records.index)
-            refused[f] = quality.dropped
+            values, lost = cleaned.to_numpy(), quality.dropped
+            if spec.type == "date":
+                # a date that is no calendar day (kept as text for matching: ``1835-81-01``) is
+                # evidence, not a value to publish: the golden record takes a real one or none
+                values = values.copy()
+                texts = np.asarray(values, dtype=object)
+                codes, uniques = pd.factorize(pd.Series(texts, dtype=object), use_na_sentinel=True)
+                invalid = ~np.append(date_parts(np.asarray(uniques, dtype=object)).valid, True)[codes]
+                values[invalid] = None
+                lost += int(invalid.sum())
+            new[f] = pd.Series(values, index=records.index)
+            refused[f] = lost
         else:
             new[f] = _map_distinct(records[f], _squash)
     # only the cleaned columns are new; the others are shared with ``records`` (never modified)

@@ -412,7 +412,7 @@ def load_records(conn: psycopg.Connection, source: DataSource, fields: list[str]
                  pages: tuple[int, int | None] | None = None) -> pd.DataFrame:
     """The declared fields as text (nothing is cast in SQL, so no value can fail the query), with
     ``record_id`` first: int64 for an integer id column, else text. Dates and timestamps are
-    parsed by the field's cleaner, where an invalid one becomes missing and is counted. With
+    parsed by the field's cleaner, where an invalid one is kept as text and counted. With
     ``only_ids``, only those records (compared as text; an id not found is simply absent); with
     ``pages``, the records stored in that :func:`page_range` (a part of the table: it may be
     empty, and whole-table checks are the caller's)."""

@@ -2,9 +2,10 @@
 
 Each declared field has a *type* (:data:`FIELD_TYPES`) that chooses its cleaner. A cleaner keeps
 every value it can in a normalised form; a value that does not fit its type is kept when it is
-still usable (a 4-digit postcode is a postcode of another country, a 7-digit id is an id) and
-counted as *unusual*; only a value that cannot be used at all (an invalid date, a placeholder
-``0000000000``, a name of punctuation) becomes missing, and is counted as *dropped* with examples.
+still usable (a 4-digit postcode is a postcode of another country, a 7-digit id is an id, a
+typo'd date ``1835-81-01`` is one digit from the true date) and counted as *unusual*; only a value
+that cannot be used at all (a placeholder ``0000000000`` or ``0000-00-00``, a date without a digit,
+a name of punctuation) becomes missing, and is counted as *dropped* with examples.
 The counts feed the data-quality report (:func:`quality_report`), which fails a field that
 loses more than a configured share of its values.
 
@@ -203,7 +204,8 @@ def clean_email(values: np.ndarray) -> np.ndarray:
 
 
 def parse_dates(values: np.ndarray, formats: list[str]) -> np.ndarray:
-    """datetime64[ns] per value, trying each format in turn; unparseable -> NaT."""
+    """datetime64[ns] per value, trying each format in turn; unparseable -> NaT (``timestamp``
+    fields; a ``date`` field is cleaned by :func:`clean_dates`, which has no range limit)."""
     series = pd.Series(values, dtype=object)
     out = pd.Series(pd.NaT, index=series.index, dtype="datetime64[ns]")
     todo = series.notna()
@@ -218,6 +220,221 @@ def parse_dates(values: np.ndarray, formats: list[str]) -> np.ndarray:
         out[todo] = parsed
         todo = todo & out.isna()
     return out.to_numpy()
+
+
+# =============================================================================== dates
+_DATE_ORDERS = {"Y": 4, "m": 2, "d": 2}
+_ISO_DAY = r"^\d{4}-\d{2}-\d{2}$"
+_ISO_PREFIX = re.compile(r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ].*)?\s*$")
+#: the quality report's word for the dates kept as text
+DATE_UNUSUAL_REASON = "not a valid date as written (kept as text, compared digit by digit)"
+
+
+def _orders(formats: list[str], compact: bool) -> list[str]:
+    """The order of year, month and day in each format that has all three as numbers (``%Y%m%d``
+    -> ``Ymd``; with ``compact``, only the formats writing them with nothing between), then ISO's
+    ``Ymd``: how the digits of a value that does not parse are read."""
+    out = []
+    for fmt in formats:
+        codes = re.findall(r"%([A-Za-z])", fmt)
+        order = "".join(c for c in codes if c in _DATE_ORDERS)
+        if compact and not re.search(r"%[Ymd]%[Ymd]%[Ymd]", fmt):
+            continue
+        if sorted(order) == sorted("Ymd") and not {"b", "B", "y", "j"} & set(codes) and order not in out:
+            out.append(order)
+    return out + ([] if "Ymd" in out else ["Ymd"])
+
+
+def _canonical_text(text: str, formats: list[str]) -> str:
+    """A value's normalised text (digits, runs of anything else as one ``-``) in ``YYYY-MM-DD``
+    order where its digits fit the layout of one of ``formats`` or ISO's (three groups of
+    4/1-2/1-2 digits, or eight digits in a row for a format that writes them so), even when it
+    is no calendar date; else as it is."""
+    groups = text.split("-")
+    for order in _orders(formats, compact=len(groups) == 1):
+        if len(groups) == 3:
+            parts = dict(zip(order, groups))
+            if len(parts["Y"]) == 4 and 1 <= len(parts["m"]) <= 2 and 1 <= len(parts["d"]) <= 2:
+                return f"{parts['Y']}-{int(parts['m']):02d}-{int(parts['d']):02d}"
+        elif len(groups) == 1 and len(text) == 8:
+            parts, at = {}, 0
+            for c in order:
+                parts[c] = text[at:at + _DATE_ORDERS[c]]
+                at += _DATE_ORDERS[c]
+            return f"{parts['Y']}-{parts['m']}-{parts['d']}"
+    return text
+
+
+def _strptime_day(value: str, formats: list[str]) -> str | None:
+    """The ISO day of ``value`` by Python's own parser (years 1-9999) and one of ``formats``, or
+    as an ISO date (a timestamp's day: ``1835-02-03 00:00:00``), or None."""
+    from datetime import date, datetime
+
+    value = value.strip()
+    for fmt in formats:
+        try:
+            return datetime.strptime(value, fmt).date().isoformat()
+        except ValueError:
+            continue
+    m = _ISO_PREFIX.match(value)      # ISO (a date, or the day of a timestamp) whatever the formats
+    if m:
+        try:
+            return date(int(m[1]), int(m[2]), int(m[3])).isoformat()
+        except ValueError:
+            return None
+    return None
+
+
+def clean_dates(values: np.ndarray, formats: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Per value (run on distinct values): its ISO day ``YYYY-MM-DD`` when it parses by
+    ``formats`` (none: ISO and what pandas reads), whatever the year; else, *kept*, its normalised
+    text (ASCII digits, any other run of characters as one ``-``) put in ``YYYY-MM-DD`` order when
+    its digits fit a format's layout (``1835-81-01``, ``18350230`` -> ``1835-02-30``,
+    ``18350101x`` -> ``1835-01-01``); None when nothing usable is left: no digit at all (``n/a``)
+    or a placeholder (``0000-00-00``, ``99999999``). Returns (cleaned text, kept-but-unparsed
+    mask): the mask is the quality report's *unusual*; the None values are its *dropped*.
+
+    pandas parses the bulk (vectorised, years 1677-2262); what it leaves goes through Python's
+    ``strptime`` (any year 1-9999), and only then is a value kept as text.
+
+    Why a cleaned date is TEXT and not datetime64[ns]: pandas' nanoseconds stop at 1677-09-21 and
+    2262-04-11, so a parish register's 1529-01-01 became missing; a unit such as datetime64[D]
+    holds any year but no typo'd date, which must stay comparable (one edited digit from the true
+    date is strong evidence), and one column must hold both. ISO text (four-digit years) sorts in
+    date order, factorizes and joins like any text, is what PostgreSQL reads into a ``date``
+    column (any year from 4713 BC) and what the block index always stored as a date key, and is
+    taken apart again in a vectorised pass (:func:`date_parts`) where a comparison needs year,
+    month and day. A kept text is told from a date by not being a valid ISO day."""
+    import pyarrow.compute as pc
+
+    values = np.asarray(values, dtype=object)
+    text = np.array([v if v is None or isinstance(v, str) else str(v) for v in values], dtype=object)
+    out = np.full(len(text), None, dtype=object)
+    todo = np.array([v is not None for v in text], dtype=bool)
+    if not todo.any():
+        return out, np.zeros(len(text), dtype=bool)
+    series = pd.Series(text, dtype=object)
+    for fmt in formats or [None]:
+        if not todo.any():
+            break
+        idx = np.flatnonzero(todo)
+        with _quiet_parsing():
+            if fmt is None:
+                parsed = pd.to_datetime(series.iloc[idx], errors="coerce")
+            else:
+                parsed = pd.to_datetime(series.iloc[idx], format=fmt, errors="coerce")
+        if getattr(parsed.dt, "tz", None) is not None:
+            parsed = parsed.dt.tz_localize(None)
+        days = parsed.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
+        ok = ~np.isnat(days)
+        out[idx[ok]] = np.datetime_as_string(days[ok], unit="D").astype(object)
+        todo[idx[ok]] = False
+    unusual = np.zeros(len(text), dtype=bool)
+    rest = np.flatnonzero(todo)
+    if len(rest):
+        normal = pc.utf8_trim(pc.replace_substring_regex(_arrow(to_ascii(text[rest])), r"[^0-9]+", "-"), "-")
+        normal = normal.to_numpy(zero_copy_only=False)
+        digits = np.array([t.replace("-", "") for t in normal], dtype=object)
+        filler = _placeholder(digits) | np.array([not d or not d.strip("0") for d in digits], dtype=bool)
+        for k, i in enumerate(rest):
+            day = _strptime_day(text[i], formats)
+            if day is not None:
+                out[i] = day
+            elif not filler[k]:
+                out[i] = _canonical_text(normal[k], formats)
+                unusual[i] = True
+    return out, unusual
+
+
+class _quiet_parsing:
+    """pandas warns when it cannot infer one format for a column of mixed dates: each value is
+    then parsed on its own, which is what is wanted here."""
+
+    def __enter__(self):
+        import warnings
+
+        self._ctx = warnings.catch_warnings()
+        self._ctx.__enter__()
+        warnings.simplefilter("ignore", UserWarning)
+
+    def __exit__(self, *exc):
+        return self._ctx.__exit__(*exc)
+
+
+def date_text(values) -> np.ndarray:
+    """Cleaned dates as text (object array, None where missing): a datetime64 column (a native
+    date column, or dates given to the scorer as datetimes) as ISO days, text as it is."""
+    series = values if isinstance(values, pd.Series) else pd.Series(values)
+    if pd.api.types.is_datetime64_any_dtype(series):
+        if getattr(series.dt, "tz", None) is not None:
+            series = series.dt.tz_localize(None)
+        days = series.to_numpy().astype("datetime64[D]")
+        out = np.datetime_as_string(days, unit="D").astype(object)
+        out[np.isnat(days)] = None
+        return out
+    return np.array([None if v is None or v is pd.NaT or (isinstance(v, float) and v != v) else str(v)
+                     for v in series.to_numpy(dtype=object)], dtype=object)
+
+
+def _days_in_month(y: np.ndarray, m: np.ndarray) -> np.ndarray:
+    leap = ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
+    days = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int32)[np.clip(m, 0, 12)]
+    return days + ((m == 2) & leap)
+
+
+@dataclass
+class DateParts:
+    """Cleaned date texts taken apart (vectorised): year, month, day (0 where the text is not shaped
+    ``YYYY-MM-DD``), ``shaped`` (it is), ``valid`` (a calendar day, year 1-9999) and ``digits``
+    (YYYYMMDD for a shaped text, else the text's own digits)."""
+    year: np.ndarray
+    month: np.ndarray
+    day: np.ndarray
+    shaped: np.ndarray
+    valid: np.ndarray
+    digits: np.ndarray
+
+
+def date_parts(texts: np.ndarray) -> DateParts:
+    """:class:`DateParts` of cleaned date texts (run it on distinct values)."""
+    import pyarrow.compute as pc
+
+    texts = np.asarray(texts, dtype=object)
+    n = len(texts)
+    arr = _arrow(texts)
+    shaped = pc.fill_null(pc.match_substring_regex(arr, _ISO_DAY), False).to_numpy(zero_copy_only=False)
+    y = np.zeros(n, dtype=np.int32)
+    m = np.zeros(n, dtype=np.int32)
+    d = np.zeros(n, dtype=np.int32)
+    if shaped.any():
+        iso = np.asarray(texts[shaped], dtype="U10")
+        y[shaped] = np.array([int(t[:4]) for t in iso], dtype=np.int32)
+        m[shaped] = np.array([int(t[5:7]) for t in iso], dtype=np.int32)
+        d[shaped] = np.array([int(t[8:10]) for t in iso], dtype=np.int32)
+    valid = shaped & (y >= 1) & (m >= 1) & (m <= 12) & (d >= 1) & (d <= _days_in_month(y, m))
+    digits = pc.replace_substring_regex(arr, r"[^0-9]+", "").to_numpy(zero_copy_only=False).astype(object)
+    return DateParts(y, m, d, shaped, valid, digits)
+
+
+def date_years(values) -> np.ndarray:
+    """The year of each cleaned date (float, NaN where none): a date's, or a kept text's when
+    its year digits are plausible (shaped ``YYYY-..`` with a year from 1, or one group of four
+    digits among others, e.g. ``1529-13`` or ``12-1529``)."""
+    texts = date_text(values)
+    codes, uniques = pd.factorize(pd.Series(texts, dtype=object), use_na_sentinel=True)
+    uniques = np.asarray(uniques, dtype=object)
+    years = np.full(len(uniques) + 1, np.nan)
+    if len(uniques):
+        parts = date_parts(uniques)
+        for k, t in enumerate(uniques):
+            if parts.shaped[k]:
+                year = int(parts.year[k])
+            else:
+                four = [g for g in re.split(r"[^0-9]+", t) if len(g) == 4]
+                year = int(four[0]) if len(four) == 1 else 0
+            if year >= 1:
+                years[k] = year
+    return years[codes]
 
 
 # =============================================================================== names

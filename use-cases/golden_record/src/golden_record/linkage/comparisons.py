@@ -16,8 +16,14 @@ import pandas as pd
 from rapidfuzz import distance, fuzz, process
 
 from golden_record.config import Comparison
+from golden_record.linkage.cleaning import date_parts, date_text
 
 MISSING = -1
+#: the levels of a ``date`` comparison, worst first (see :func:`_date_levels`)
+DATE_LABELS = ("different", "one_digit_edit", "transposed_or_off_by_one", "exact")
+#: what a date comparison had before ``one_digit_edit``: models fitted then are read with the level
+#: added (:func:`golden_record.linkage.model.upgrade_date_levels`)
+LEGACY_DATE_LABELS = ("different", "transposed_or_off_by_one", "exact")
 #: distinct value pairs from which the similarity is computed on every core
 _PARALLEL_FROM = 5_000
 
@@ -36,7 +42,7 @@ def level_labels(comp: Comparison) -> list[str]:
     if comp.method == "exact":
         return ["different", "exact"]
     if comp.method == "date":
-        return ["different", "transposed_or_off_by_one", "exact"]
+        return list(DATE_LABELS)
     labels = ["far"]
     if comp.initials:
         labels.append("initial")
@@ -63,8 +69,9 @@ def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _pair_similarity(codes_a: np.ndarray, uniq_a: np.ndarray, codes_b: np.ndarray, uniq_b: np.ndarray,
-                     scorer) -> np.ndarray:
-    """Similarity per pair, computed on distinct (a, b) value pairs only. Missing -> NaN."""
+                     scorer, **scorer_kwargs) -> np.ndarray:
+    """Similarity (or distance: any rapidfuzz scorer) per pair, computed on distinct (a, b) value
+    pairs only. Missing -> NaN."""
     sim = np.full(len(codes_a), np.nan)
     ok = (codes_a >= 0) & (codes_b >= 0)
     if not ok.any():
@@ -77,7 +84,7 @@ def _pair_similarity(codes_a: np.ndarray, uniq_a: np.ndarray, codes_b: np.ndarra
     # (a one-record lookup: 50 -> 33 ms)
     workers = -1 if len(distinct) >= _PARALLEL_FROM else 1
     scores = process.cpdist(list(uniq_a[ua]), list(uniq_b[ub]), scorer=scorer, workers=workers,
-                            dtype=np.float64)
+                            dtype=np.float64, **scorer_kwargs)
     sim[ok] = np.asarray(scores, dtype=np.float64)[inverse]
     return sim
 
@@ -126,17 +133,33 @@ def _exact_levels(comp: Comparison, prepared: pd.DataFrame, left: np.ndarray, ri
 
 
 def _date_levels(comp: Comparison, prepared: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    dates = pd.to_datetime(prepared[comp.field], errors="coerce")
-    missing = dates.isna().to_numpy()
-    y = dates.dt.year.fillna(0).to_numpy(np.int32)
-    m = dates.dt.month.fillna(0).to_numpy(np.int32)
-    d = dates.dt.day.fillna(0).to_numpy(np.int32)
-    ya, ma, da, yb, mb, db = y[left], m[left], d[left], y[right], m[right], d[right]
-    exact = (ya == yb) & (ma == mb) & (da == db)
-    swapped = (ya == yb) & (ma == db) & (da == mb)
-    year_off = (np.abs(ya - yb) == 1) & (ma == mb) & (da == db)
-    out = np.where(exact, 2, np.where(swapped | year_off, 1, 0)).astype(np.int8)
-    out[missing[left] | missing[right]] = MISSING
+    """``exact`` (the same cleaned text), ``transposed_or_off_by_one`` (day and month swapped, or
+    the year one apart with day and month equal: both sides shaped ``YYYY-MM-DD``, so a typo'd
+    ``1835-13-02`` against ``1835-02-13`` is a swap too), ``one_digit_edit`` (the digits, YYYYMMDD
+    for a date, a kept text's own otherwise, at least 7 on each side, one edit apart: one digit
+    changed, added, dropped, or two neighbours transposed; Damerau-Levenshtein via rapidfuzz, on
+    distinct value pairs), else ``different``. Cleaned dates are text (:func:`cleaning.clean_dates`):
+    an ISO day or a value kept as text; the rules apply alike to both."""
+    codes, uniq = _codes(pd.Series(date_text(prepared[comp.field]), dtype=object))
+    parts = date_parts(uniq)
+    y, m, d = (np.append(a, 0) for a in (parts.year, parts.month, parts.day))
+    shaped = np.append(parts.shaped, False)
+    ndigits = np.append(np.array([len(x) for x in parts.digits], dtype=np.int64), 0)
+    ca, cb = codes[left], codes[right]
+    ya, ma, da, yb, mb, db = y[ca], m[ca], d[ca], y[cb], m[cb], d[cb]
+    both_shaped = shaped[ca] & shaped[cb]
+    exact = ca == cb
+    swapped = both_shaped & (ya == yb) & (ma == db) & (da == mb)
+    year_off = both_shaped & (np.abs(ya - yb) == 1) & (ma == mb) & (da == db)
+    out = np.where(exact, 3, np.where(swapped | year_off, 2, 0)).astype(np.int8)
+    todo = (out == 0) & (ndigits[ca] >= 7) & (ndigits[cb] >= 7) & (ca >= 0) & (cb >= 0)
+    if todo.any():
+        near = np.zeros(len(out), dtype=bool)
+        edits = _pair_similarity(ca[todo], parts.digits, cb[todo], parts.digits, distance.OSA.distance,
+                                 score_cutoff=1)
+        near[todo] = edits <= 1
+        out[near] = 1
+    out[(ca < 0) | (cb < 0)] = MISSING
     return out
 
 

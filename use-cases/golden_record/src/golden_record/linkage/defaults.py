@@ -59,7 +59,8 @@ type                      comparison
                           stays exact (a neighbouring postcode or household id is another place
                           or family, not a typo)
 ``phone``, ``email``      ``exact``
-``date``                  ``date``: exact; day and month swapped or the year off by one; different
+``date``                  ``date``: exact; day and month swapped or the year off by one; one digit
+                          edited (typo'd or kept-text dates); different
 ``category``              ``exact``
 ========================  ==========================================================================
 

@@ -12,7 +12,7 @@ Binarisation
 ECM models binary agreement, so each comparison's graded level becomes one category per pair:
 
 * ``agree``: any level above the last (disagreement) level: exact, every similarity level,
-  "initial", a date transposed or a year off;
+  "initial", a date one digit off, transposed or a year off;
 * ``disagree``: level 0 (``far`` / ``different``);
 * ``missing``: either value missing (level ``-1``), a category of its own.
 
@@ -82,7 +82,7 @@ import numpy as np
 import pandas as pd
 
 from golden_record.errors import ModelError
-from golden_record.linkage.model import M_U_COLUMNS, FellegiSunter, at_floor
+from golden_record.linkage.model import M_U_COLUMNS, FellegiSunter, at_floor, own_levels
 
 MODEL_TYPE = "recordlinkage_ecm"
 BINARISATION = "any_level_agrees_missing_apart"
@@ -254,7 +254,7 @@ class RecordLinkageECM:
     def comparison_weights(self, levels: np.ndarray) -> np.ndarray:
         """Each comparison's weight per pair (log2 m/u of its agree, disagree or missing
         category); shape (pairs, comparisons). They sum to the pair's match weight."""
-        X = binarise(levels)
+        X = binarise(own_levels(self, levels))
         index = np.where(X == MISSING_CAT, _INDEX[MISSING_CAT], X).astype(np.int64)
         ratios = self._log_ratios() / np.log(2.0)
         return ratios[np.arange(X.shape[1])[None, :], index]
@@ -285,7 +285,7 @@ class RecordLinkageECM:
         weight = log2 of the Bayes factor prod_c m/u of the pattern's categories; probability =
         the posterior of the match class with the fitted match share (recordlinkage's ``prob()``).
         """
-        X = binarise(levels)
+        X = binarise(own_levels(self, levels))
         _, first, inverse = np.unique(_pattern_codes(X), return_index=True, return_inverse=True)
         index = np.where(X[first] == MISSING_CAT, _INDEX[MISSING_CAT], X[first]).astype(np.int64)
         logit_bf = self._log_ratios()[np.arange(X.shape[1])[None, :], index].sum(axis=1)

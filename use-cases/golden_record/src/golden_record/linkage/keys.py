@@ -20,6 +20,8 @@ import jellyfish
 import numpy as np
 import pandas as pd
 
+from golden_record.linkage.cleaning import date_years
+
 _TEXTUAL = frozenset({"name", "text", "address"})
 #: transform -> the field types it applies to
 TRANSFORMS: dict[str, frozenset[str]] = {
@@ -103,7 +105,11 @@ def key_values(prepared: pd.DataFrame, part: KeyPart) -> pd.Series:
     if part.transform is None:
         return prepared[part.fields[0]]
     if part.transform == "year":
-        return pd.to_datetime(prepared[part.fields[0]], errors="coerce").dt.year
+        values = prepared[part.fields[0]]
+        if pd.api.types.is_datetime64_any_dtype(values):          # a timestamp field
+            return values.dt.year
+        # a date field: ISO text of any year, or a kept text whose year digits are plausible
+        return pd.Series(date_years(values), index=values.index)
     values = _joined(prepared, part.fields).astype(object)
     fn = {"phonetic": _phonetic, "sorted_tokens": _sorted_tokens,
           "initial": lambda t: t[:1] or None, "first_token": lambda t: (t.split() or [None])[0],

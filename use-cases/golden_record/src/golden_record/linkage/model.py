@@ -346,6 +346,43 @@ def _shapley(log_theta: np.ndarray, log_pi: np.ndarray, side: np.ndarray, exact_
     return out / orders
 
 
+#: comparisons whose levels changed since models were logged: the labels a model fitted before has,
+#: the labels compared now, and each current level's level in the old model. A date comparison
+#: gained ``one_digit_edit`` (between ``different`` and ``transposed_or_off_by_one``): an old model
+#: scores it as it scored those pairs then, ``different`` (a kept-text date was missing then)
+_LEGACY_LEVELS = {("different", "transposed_or_off_by_one", "exact"):
+                  (("different", "one_digit_edit", "transposed_or_off_by_one", "exact"), (0, 0, 1, 2))}
+
+
+def own_levels(model, levels: np.ndarray) -> np.ndarray:
+    """``levels`` as computed now (:func:`golden_record.linkage.comparisons.compare`) in the level
+    numbering of ``model``: the same, but for a model fitted before a comparison's levels changed
+    (:data:`_LEGACY_LEVELS`), whose levels are mapped to the ones it has. A level the model does not
+    have is a :class:`ModelError` naming the comparison, never a wrong weight."""
+    levels = np.asarray(levels)
+    if levels.ndim != 2 or not len(levels):
+        return levels
+    mapped = None
+    for c, labels in enumerate(model.labels):
+        legacy = _LEGACY_LEVELS.get(tuple(labels))
+        if legacy is not None:
+            column = levels[:, c].astype(np.int64)
+            if column.max() >= len(legacy[1]):
+                continue                                  # said below
+            mapped = levels.copy() if mapped is None else mapped
+            table = np.append(np.asarray(legacy[1], dtype=levels.dtype), -1)     # -1 stays missing
+            mapped[:, c] = table[column]
+    out = levels if mapped is None else mapped
+    top = out.max(axis=0)
+    for c, labels in enumerate(model.labels):
+        if c < len(top) and top[c] >= len(labels):
+            raise ModelError(f"comparison {model.names[c]} has level {int(top[c])}, which the model does not have "
+                             f"(it was fitted with {len(labels)} levels: {list(labels)}); the model was trained "
+                             "by another version whose comparison levels differ",
+                             "train the model again with this version")
+    return out
+
+
 def _lookup_weights(weights: list[np.ndarray], levels: np.ndarray) -> np.ndarray:
     """``weights[c][level]`` per pair and comparison; a missing level (-1) weighs 0."""
     levels = np.asarray(levels)
@@ -536,7 +573,7 @@ class FellegiSunter:
         in which the comparisons could be added (exact up to 12 comparisons, else over 512 random
         orders), computed once per distinct pattern.
         """
-        levels = np.asarray(levels)
+        levels = own_levels(self, levels)
         if not self.class_thetas or len(self.class_thetas) <= 2 or len(levels) == 0:
             return _lookup_weights(self.level_weights(), levels)
         uniq, inverse = np.unique(encode_patterns(levels, self.n_levels), return_inverse=True)
@@ -573,6 +610,7 @@ class FellegiSunter:
         term frequencies (``agreed``: :attr:`ComparisonVectors.agreed`) the unrelated class's
         likelihood is adjusted per pair for the values the records agree on.
         """
+        levels = own_levels(self, levels)
         data = _Patterns.of(levels, self.n_levels)       # the same likelihood path as fitting
         thetas = self.class_thetas or [[m.tolist() for m in self.m], [u.tolist() for u in self.u]]
         shares = self.class_shares or [self.match_share, 1 - self.match_share]

@@ -124,8 +124,12 @@ class RandomPairs:
         if not hasattr(model, "class_log_likelihoods"):
             return None
         parts = outside.strata(prepared, config, pairs.left, pairs.right, self.left, self.right)
-        levels = [self.levels[s.rows] if s.rows is not None else
-                  compare(prepared, s.left, s.right, config.comparisons, agreed=False).levels for s in parts]
+        drawn = [s for s in parts if s.rows is None]             # compared in one go, then split
+        compared = compare(prepared, np.concatenate([s.left for s in drawn]), np.concatenate([s.right for s in drawn]),
+                           config.comparisons, agreed=False).levels if drawn else None
+        ends = np.cumsum([len(s.left) for s in drawn])
+        split = iter(np.split(compared, ends[:-1])) if drawn else iter(())
+        levels = [self.levels[s.rows] if s.rows is not None else next(split) for s in parts]
         return outside.estimate_missed(model, list(zip(parts, levels)), pairs_within([len(prepared)]) - len(pairs))
 
 
@@ -174,6 +178,8 @@ class DataQuality:
 
     def metrics(self) -> dict[str, float]:
         out = {f"quality_present_{q.field}": q.present_after / q.rows for q in self.fields if q.rows}
+        # kept but unusual (a date that does not parse kept as text, an id of another length...)
+        out.update({f"quality_unusual_{q.field}": q.unusual / q.rows for q in self.fields if q.rows})
         out["quality_fields_with_drops"] = float(sum(q.dropped > 0 for q in self.fields))
         out["blocking_passes_empty"] = float(len(self.empty_passes))
         return out

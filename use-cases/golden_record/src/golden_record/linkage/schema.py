@@ -103,8 +103,8 @@ def clean_field(name: str, spec: FieldSpec, raw: pd.Series) -> tuple[pd.Series, 
     if pd.api.types.is_datetime64_any_dtype(raw):     # a native date or timestamp column
         values = raw.dt.tz_localize(None) if getattr(raw.dt, "tz", None) is not None else raw
         cleaned = pd.Series(values.to_numpy(), index=raw.index)
-        if spec.type == "date":
-            cleaned = cleaned.dt.normalize()
+        if spec.type == "date":      # as text dates are: ISO days (see cleaning.clean_dates)
+            cleaned = pd.Series(cleaning.date_text(cleaned), index=raw.index, dtype=object)
         present = int(cleaned.notna().sum())
         return cleaned, FieldQuality(field=name, type=spec.type, rows=len(raw), present_before=present,
                                      present_after=present, distinct_after=int(cleaned.nunique()))
@@ -115,10 +115,14 @@ def clean_field(name: str, spec: FieldSpec, raw: pd.Series) -> tuple[pd.Series, 
     raw_u = np.where(blank, None, raw_u).astype(object)
     unusual = np.zeros(len(raw_u), dtype=bool)
     reason = ""
-    if spec.type in ("date", "timestamp"):
+    if spec.type == "date":
+        # ISO day text, any year; a value that does not parse is kept as its normalised text
+        # (counted unusual), only one with nothing usable left is dropped
+        clean_u, unusual = cleaning.clean_dates(raw_u, spec.formats)
+        cleaned = pd.Series(np.append(clean_u, None)[codes], index=raw.index, dtype=object)
+        reason = cleaning.DATE_UNUSUAL_REASON
+    elif spec.type == "timestamp":
         parsed_u = cleaning.parse_dates(raw_u, spec.formats)
-        if spec.type == "date":
-            parsed_u = parsed_u.astype("datetime64[D]").astype("datetime64[ns]")
         cleaned = pd.Series(np.append(parsed_u, np.datetime64("NaT"))[codes].astype("datetime64[ns]"),
                             index=raw.index)
         clean_u = np.where(np.isnat(parsed_u), None, parsed_u).astype(object)

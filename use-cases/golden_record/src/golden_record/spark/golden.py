@@ -170,8 +170,9 @@ def _cluster_and_survive(config: ModelConfig, layout: Layout, labels_given: bool
 
 
 def _spark_value(column: np.ndarray, field_type: str) -> pd.Series:
-    """A golden value column as Spark takes it: dates and timestamps naive UTC, the rest text."""
-    if field_type in ("date", "timestamp"):
+    """A golden value column as Spark takes it: timestamps naive UTC, the rest text (a date is
+    its ISO day, any year)."""
+    if field_type == "timestamp":
         values = pd.to_datetime(pd.Series(column), errors="coerce", utc=True)
         return values.dt.tz_localize(None)
     return pd.Series(column, dtype=object)

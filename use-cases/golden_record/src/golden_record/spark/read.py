@@ -52,8 +52,10 @@ def _page_ranges(pages: int | None, parts: int) -> list[tuple[int, int]]:
 
 
 def _spark_type(field_type: str):
+    """A prepared field's Spark type: timestamps as naive UTC; a date is text as the local engine
+    cleans it (an ISO day of any year, or a value kept as text: cleaning.clean_dates)."""
     from pyspark.sql import types as T
-    return T.TimestampNTZType() if field_type in ("date", "timestamp") else T.StringType()
+    return T.TimestampNTZType() if field_type == "timestamp" else T.StringType()
 
 
 def _id_type(integer: bool):
@@ -237,8 +239,9 @@ def _sum_quality(parts: list[list[dict]], records, fields: list[str]) -> list[Fi
                          present_after=sum(r["present_after"] for r in rows),
                          distinct_after=int(distinct[field]),
                          unusual=sum(r["unusual"] for r in rows),
-                         dropped_examples=[e for r in rows for e in r["dropped_examples"]][:5],
-                         unusual_examples=[e for r in rows for e in r["unusual_examples"]][:5],
+                         # distinct values, as one part's are (a value is an example once)
+                         dropped_examples=list(dict.fromkeys(e for r in rows for e in r["dropped_examples"]))[:5],
+                         unusual_examples=list(dict.fromkeys(e for r in rows for e in r["unusual_examples"]))[:5],
                          unusual_reason=next((r["unusual_reason"] for r in rows if r["unusual_reason"]), ""))
         out.append(q)
     return out
