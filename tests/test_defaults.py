@@ -127,7 +127,8 @@ def test_passes_are_chosen_by_the_likely_duplicates_they_add():
     assert "national_id" in passes and "household" not in passes and "all()" not in passes
     assert "adding too little" in d.dropped["household"][0]
     for entry in passes:
-        assert "pairs/record" in d.reasons["pass:" + entry] and "of the likely duplicate pairs" in d.reasons["pass:" + entry]
+        why = d.reasons["pass:" + entry]
+        assert "pairs/record" in why and "of the likely duplicate pairs" in why
     assert d.reasons["place"].startswith("postcode")
     pairs = generate(prepared, passes, cfg.candidates)
     person = table["national_id"].to_numpy()
@@ -347,11 +348,18 @@ def _typos(rng, values: np.ndarray, rate: float) -> np.ndarray:
     out = values.copy()
     hit = np.flatnonzero(rng.random(len(values)) < rate)
     letters = "abcdefghijklmnopqrstuvwxyz"
-    for i, kind, pos, letter in zip(hit, rng.integers(0, 4, len(hit)), rng.random(len(hit)), rng.integers(0, 26, len(hit))):
+    kinds, places, new = rng.integers(0, 4, len(hit)), rng.random(len(hit)), rng.integers(0, 26, len(hit))
+    for i, kind, pos, letter in zip(hit, kinds, places, new):
         v = out[i]
         k = int(pos * len(v))
-        out[i] = (v[:k] + letters[letter] + v[k + 1:] if kind == 0 else v[:k] + v[k + 1:] if kind == 1 and len(v) > 3
-                  else v[:k] + letters[letter] + v[k:] if kind == 2 else v[:k] + v[k + 1:k + 2] + v[k:k + 1] + v[k + 2:])
+        if kind == 0:
+            out[i] = v[:k] + letters[letter] + v[k + 1:]                # a wrong letter
+        elif kind == 1 and len(v) > 3:
+            out[i] = v[:k] + v[k + 1:]                                  # a missing one
+        elif kind == 2:
+            out[i] = v[:k] + letters[letter] + v[k:]                    # an extra one
+        else:
+            out[i] = v[:k] + v[k + 1:k + 2] + v[k:k + 1] + v[k + 2:]    # two swapped
     return out
 
 def _messy_table(people: int, records: float, typo: float = 0.25, missing: float = 0.2, seed: int = 0):
@@ -453,9 +461,9 @@ def test_a_small_table_is_compared_whole():
     d = defaults.resolve(cfg, prepared)
     assert cfg.model.params.blocking_fields == ["all()"]
     n = len(prepared)
-    assert d.lines()[-1] == (f"    all(): {n * (n - 1) // 2:,} pairs, {(n - 1) / 2:.1f} pairs/record: every pair of the "
-                             f"{n:,} records is compared (at most 2,000,000 pairs: a table this small loses no pair "
-                             "to blocking)")
+    assert d.lines()[-1] == (f"    all(): {n * (n - 1) // 2:,} pairs, {(n - 1) / 2:.1f} pairs/record: every pair of "
+                             f"the {n:,} records is compared (at most 2,000,000 pairs: a table this small loses no "
+                             "pair to blocking)")
     pairs = generate(prepared, cfg.model.params.blocking_fields, cfg.candidates)
     assert len(pairs) == n * (n - 1) // 2 and (pairs.left < pairs.right).all()
     assert (person[pairs.left] == person[pairs.right]).sum() == true_pair_count(person)

@@ -406,8 +406,8 @@ def choose(prepared: pd.DataFrame, candidates: list[tuple[str, str]], comparison
         else:
             out.dropped[c.entry] = (f"adding too little: fewer than {FREE_GAIN:.2%} of the likely duplicate pairs "
                                     f"within the first {BASE_BUDGET:g} pairs per record, fewer than {MIN_GAIN:.1%} for "
-                                    f"every {BASE_BUDGET:g} new pairs per record past them (likely duplicates added, new "
-                                    "pairs/record, share of them likely)",
+                                    f"every {BASE_BUDGET:g} new pairs per record past them (likely duplicates "
+                                    "added, new pairs/record, share of them likely)",
                                     f"+{gain / max(likely, 1.0):.2%}, {new_pairs / n_records:.2f}, "
                                     f"{gain / max(k, 1):.2%}")
     out.budget_line = (f"budget {budget:.1f} pairs/record: about {partners:.2f} true partners per record "
