@@ -952,11 +952,29 @@ def test_script_logs_cluster_metrics_to_the_trained_run(seeded_url, mlflow_store
         written = conn.execute("SELECT count(*) FROM golden_records WHERE run_id = %s", (run_id,)).fetchone()[0]
     assert written == trained["golden_records"] > 0 and trained["bcubed_f1"] > 0.98
     assert "golden/golden_records_sample.csv" in {a.path for a in client.list_artifacts(run_id, "golden")}
+    # the auto guards (the defaults): the size cap chosen, logged as a metric, the params say auto
+    # and the tags where the values came from; the seeded people have at most 4 records: cap 10
+    data = client.get_run(run_id).data
+    assert trained["golden_max_cluster_size"] == 10 and trained["largest_cluster_size"] <= 10
+    assert data.params["golden.max_cluster_size"] == "auto" and data.params["golden.min_edge_probability"] == "auto"
+    assert data.tags["golden.max_cluster_size.source"] == "auto"
+    assert data.tags["golden.min_edge_probability.source"] == "auto"
+    # pairwise cluster precision / recall / F1, golden records and people: logged and printed
+    assert 0.98 < trained["cluster_f1"] <= 1 and trained["cluster_precision"] > 0.98 and trained["cluster_recall"] > 0.98
+    assert trained["cluster_f1"] == pytest.approx(2 * trained["cluster_precision"] * trained["cluster_recall"]
+                                                  / (trained["cluster_precision"] + trained["cluster_recall"]))
+    printed = re.search(r"golden records ([\d,]+) for ([\d,]+) people: cluster precision (\S+)  recall (\S+)  F1 (\S+)",
+                        done.stdout)
+    assert printed, done.stdout
+    assert (int(printed[1].replace(",", "")), int(printed[2].replace(",", ""))) == \
+        (trained["golden_records"], trained["golden_true_people"])
+    assert float(printed[5]) == pytest.approx(trained["cluster_f1"], abs=1e-4)
 
     done = run([sys.executable, "scripts/build_golden_records.py", "--run-id", run_id, "--quiet"], env)
     assert done.returncode == 0, done.stderr[-3000:]
     lines = done.stdout.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("golden records: ") and run_id in lines[0]
+    assert " people from 3,000 records" in lines[0] and "cluster precision" in lines[0]
 
     metrics = client.get_run(run_id).data.metrics
     assert metrics["golden_source_records"] == 3000 and "golden_citizens" not in metrics

@@ -196,10 +196,10 @@ def guard_lines(metrics: dict, settings: GoldenSettings, notes: list[str]) -> li
     cut, split = int(m.get("golden_edges_dropped_weak", 0)), int(m.get("golden_clusters_split_weak", 0))
     if settings.min_edge_probability == AUTO:
         chaining = (f"chaining guard auto (evidence between groups of records): {cut:,} match links cut where the "
-                    f"other pairs between two groups disagree, {split:,} clusters more")
+                    f"other pairs between two groups disagree ({split:,} more clusters)")
     else:
         chaining = (f"chaining guard: match links below golden.min_edge_probability {settings.min_edge_probability:g} "
-                    f"dropped in components of 3 or more records: {cut:,} links, {split:,} clusters more")
+                    f"dropped in components of 3 or more records: {cut:,} links ({split:,} more clusters)")
     cap = int(m.get("golden_max_cluster_size", 0))
     size = (f"size cap {cap}{' (auto)' if settings.max_cluster_size == AUTO else ''}: "
             f"{int(m.get('golden_clusters_oversized', 0)):,} clusters over it split, "
