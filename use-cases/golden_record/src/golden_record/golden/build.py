@@ -195,8 +195,8 @@ def guard_lines(metrics: dict, settings: GoldenSettings, notes: list[str]) -> li
     m = metrics
     cut, split = int(m.get("golden_edges_dropped_weak", 0)), int(m.get("golden_clusters_split_weak", 0))
     if settings.min_edge_probability == AUTO:
-        chaining = (f"chaining guard auto (evidence between groups of records): {cut:,} match links cut where the "
-                    f"other pairs between two groups disagree ({split:,} more clusters)")
+        chaining = (f"chaining guard auto (evidence between groups of records): {cut:,} match links cut between "
+                    f"groups their scored pairs do not join ({split:,} more clusters)")
     else:
         chaining = (f"chaining guard: match links below golden.min_edge_probability {settings.min_edge_probability:g} "
                     f"dropped in components of 3 or more records: {cut:,} links ({split:,} more clusters)")

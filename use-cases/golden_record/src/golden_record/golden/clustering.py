@@ -257,10 +257,11 @@ def _link_groups(n: int, left: np.ndarray, right: np.ndarray, prob: np.ndarray, 
         strongest = np.maximum.reduceat(P[order], starts)
         weight = np.add.reduceat(W[order], starts)
         matches = np.add.reduceat(M[order], starts)
-        mean = np.add.reduceat(P[order], starts) / count
+        # rounded: the engines add the pairs in other orders; the last bits must not decide
+        mean = np.round(np.add.reduceat(P[order], starts) / count, 12)
         pairs_between = gsize[ga] * gsize[gb]
         confident = (strongest >= strong) | ((matches >= MANY_LINKS) & (matches >= MANY_LINKS_DENSITY * pairs_between))
-        ok = confident & (weight > 0) & (matches >= MIN_LINK_DENSITY * pairs_between)
+        ok = confident & (weight > 1e-9) & (matches >= MIN_LINK_DENSITY * pairs_between)
         if not ok.any():
             break
         # every group's best partner (highest mean probability, then the smaller group id); mutual
