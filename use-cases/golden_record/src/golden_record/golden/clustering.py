@@ -249,7 +249,6 @@ def _link_groups(n: int, left: np.ndarray, right: np.ndarray, prob: np.ndarray, 
             L, R, P, W, M, gl, gr = L[cross], R[cross], P[cross], W[cross], M[cross], gl[cross], gr[cross]
             if not len(L):
                 break
-        rounds += 1
         a, b = np.minimum(gl, gr), np.maximum(gl, gr)
         order, starts, key = _segments(a * np.int64(k) + b)
         ga, gb = key // k, key % k
@@ -264,6 +263,7 @@ def _link_groups(n: int, left: np.ndarray, right: np.ndarray, prob: np.ndarray, 
         ok = confident & (weight > 1e-9) & (matches >= MIN_LINK_DENSITY * pairs_between)
         if not ok.any():
             break
+        rounds += 1           # rounds that merged: the most any component needed (a bucket's too)
         # every group's best partner (highest mean probability, then the smaller group id); mutual
         # best partners merge (there is always one: the best pair of the smallest group among the best)
         grp = np.concatenate([ga[ok], gb[ok]])
