@@ -190,7 +190,7 @@ def _auto_cap(scored, threshold: float, F) -> tuple[int, str]:
     ends = scored.select(F.col("left").alias("position"), p.alias("p")) \
         .unionAll(scored.select(F.col("right").alias("position"), p.alias("p")))
     per = ends.groupBy("position").agg(F.sum("p").alias("total"),
-                                       F.max((p >= F.lit(snap(threshold))).cast("int")).alias("linked"))
+                                       F.max((F.col("p") >= F.lit(snap(threshold))).cast("int")).alias("linked"))
     hist = per.where("linked = 1").groupBy(F.floor(F.lit(1.0) + F.col("total") + F.lit(0.5)).alias("size")) \
         .count().toPandas()
     return cap_from_histogram(hist["size"].to_numpy(np.int64), hist["count"].to_numpy(np.int64))
