@@ -231,8 +231,9 @@ def labelled_warehouse(test_databases, mlflow_store):
     refused = train(env, "--experiment", "labels_refused", "--sweep", "match_threshold=0.5,0.95",
                     "--select-by", "labelled_f1", "--quiet")
 
-    # the model's scores, computed here (the run fits the same model on the same data)
-    config = load_model_config()
+    # the model's scores, computed here (the run fits the same model on the same data); the labels are
+    # chosen around a fixed threshold, which the training run below uses too
+    config = load_model_config(overrides=["model.params.match_threshold=0.95"])
     progress = pipeline.Progress(quiet=True)
     with psycopg.connect(url) as conn:
         records, entity = pipeline.load(conn, config, progress)
@@ -288,7 +289,8 @@ def labelled_warehouse(test_databases, mlflow_store):
                                label="match", reviewer="ann")                  # no such record
         labels_io.record_label(conn, data_table="other_table", run_id="seed", left_id=ids[0], right_id=ids[1],
                                label="match", reviewer="ann")                  # another table's label
-    trained = train(env, "--experiment", "labels_e2e", "--run-name", "labelled_run", "--write-golden")
+    trained = train(env, "--experiment", "labels_e2e", "--run-name", "labelled_run", "--write-golden",
+                    "--set", "model.params.match_threshold=0.95")
     swept = train(env, "--experiment", "labels_sweep", "--sweep", "match_threshold=0.3,0.6,0.9,0.99",
                   "--set", "data.truth=null", "--quiet")
     return SimpleNamespace(url=url, env=env, refused=refused, trained=trained, swept=swept, ids=ids,

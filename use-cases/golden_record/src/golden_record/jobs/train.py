@@ -414,6 +414,9 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
             estimates = estimate(figures.probabilities, config.threshold, counts=figures.counts,
                                  missed=scored.outside)
             metrics.update(estimates.metrics())
+            if estimates.missed is None:     # said in the fit stage's progress too
+                mlflow.set_tag("estimated.missed_pairs", "not estimated (engine spark or a model type without "
+                               "latent classes): estimated recall counts the candidate pairs only")
             if estimates.undefined:
                 mlflow.set_tag("estimated.undefined", estimates.undefined)
                 progress.say(f"  undefined, not logged: {estimates.undefined}")
