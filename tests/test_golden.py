@@ -27,7 +27,15 @@ from golden_record.config import ConfigError, GoldenSettings, load_model_config
 from golden_record.errors import DataError, WarehouseError
 
 USE_CASE = ROOT / "use-cases" / "golden_record"
-CONFIG = load_model_config()
+
+
+def _config(*overrides: str):
+    """The citizen config with the threshold the hand-made pairs were scored for (0.95): the
+    default, match_threshold auto, is chosen from a fitted model, which these tests have not."""
+    return load_model_config(None, ["model.params.match_threshold=0.95", *overrides])
+
+
+CONFIG = _config()
 LAYOUT = golden.Layout.from_config(CONFIG)       # the citizen config: golden_records + citizen_golden_map
 COLUMNS = ["citizen_id", "full_name", "first_name", "last_name", "father_name", "gender", "date_of_birth", "mobile",
            "email", "address", "district", "state", "pincode", "jan_aadhaar", "aadhaar_last4", "source_system",
@@ -227,7 +235,7 @@ def test_source_priority_ranks_the_sources_as_configured_names_them():
 
 
 def test_without_the_chaining_guard_the_weak_link_merges_two_people(hand, hand_url):
-    config = load_model_config(None, ["golden.min_edge_probability=0.5"])
+    config = _config("golden.min_edge_probability=0.5")
     result = golden.build_golden_records(_hand_scored(), config, hand)
     g, m = _read_tables(hand_url)
     assert [(r[0], r[15]) for r in g] == [(101, 6), (201, 2), (301, 1), (501, 1)]
@@ -259,7 +267,7 @@ def test_rerun_replaces_and_a_failed_write_leaves_the_previous_output_intact(han
     assert "the previous golden records are intact" in err.value.one_line()
     assert _read_tables(hand_url) == before
     # a re-run with other settings replaces both tables completely
-    merged = load_model_config(None, ["golden.min_edge_probability=0.5"])
+    merged = _config("golden.min_edge_probability=0.5")
     golden.build_golden_records(_hand_scored(), merged, hand, run_id="second")
     g, m = _read_tables(hand_url)
     assert [r[0] for r in g] == [101, 201, 301, 501] and {r[18] for r in g} == {"second"}
@@ -313,7 +321,7 @@ def text_url(test_databases) -> str:
 
 
 def _text_config():
-    return load_model_config(None, [f"data.table={TEXT_TABLE}"])
+    return _config(f"data.table={TEXT_TABLE}")
 
 
 def _text_scored():
@@ -645,6 +653,148 @@ def test_size_cap_holds_on_a_random_giant_component():
     assert np.all(clusters.link_probability[clusters.sizes[clusters.labels] > 1] >= 0.991)
 
 
+# --------------------------------------------------------------------------- the auto guards (the defaults)
+def _clique(members, prob):
+    """All pairs of ``members`` at probability ``prob`` (a number or a function of the pair)."""
+    left, right, p = [], [], []
+    for i, a in enumerate(members):
+        for b in members[i + 1:]:
+            left.append(a), right.append(b), p.append(prob(a, b) if callable(prob) else prob)
+    return left, right, p
+
+
+def _pairs(*parts):
+    left, right, prob = [], [], []
+    for l_, r_, p_ in parts:
+        left += list(l_)
+        right += list(r_)
+        prob += list(p_)
+    return np.array(left, dtype=np.int64), np.array(right, dtype=np.int64), np.array(prob, dtype=float)
+
+
+def test_defaults_are_the_auto_guards():
+    assert GoldenSettings().min_edge_probability == "auto" and GoldenSettings().max_cluster_size == "auto"
+    assert CONFIG.golden.min_edge_probability == "auto" and CONFIG.golden.max_cluster_size == "auto"
+
+
+def test_one_person_with_20_records_stays_one_cluster_with_the_defaults():
+    # every pair scored a match; the pairs of records 15-19 (the corrupted copies) weaker, 0.96-0.985
+    weak = lambda a, b: 0.96 + 0.005 * ((a + b) % 6) if max(a, b) >= 15 else 0.9995    # noqa: E731
+    left, right, prob = _pairs(_clique(list(range(20)), weak))
+    assert (prob < 0.99).sum() > 50
+    c = golden.cluster_pairs(20, left, right, prob, 0.5)
+    assert c.n_clusters == 1 and c.sizes.tolist() == [20]
+    assert c.stats["golden_edges_dropped_weak"] == 0 and c.stats["golden_max_cluster_size"] == 40   # 2 x 20
+    assert any("golden.max_cluster_size auto: 40" in note for note in c.notes)
+    # the old fixed guards cut this person into pieces of at most 10
+    old = golden.cluster_pairs(20, left, right, prob, 0.5, 0.99, 10)
+    assert old.n_clusters >= 2 and old.sizes.max() <= 10
+
+
+def test_a_household_chain_is_split_where_a_and_c_are_a_clear_non_match():
+    # A-B and B-C strong matches (a person and two household members sharing surname, address,
+    # phone), A-C scored a clear non-match: the chain is cut, B stays with its stronger partner
+    left, right, prob = _pairs(([0, 1, 0], [1, 2, 2], [0.9999, 0.999, 0.001]))
+    c = golden.cluster_pairs(3, left, right, prob, 0.5)
+    assert c.labels[0] == c.labels[1] != c.labels[2] and c.stats["golden_edges_dropped_weak"] == 1
+    # without the A-C pair there is no evidence against the chain: it stays one cluster
+    c = golden.cluster_pairs(3, left[:2], right[:2], prob[:2], 0.5)
+    assert c.n_clusters == 1
+    # a record matching most members of its cluster stays although it does not match one of them
+    left, right, prob = _pairs(_clique([0, 1, 2], 0.9999), ([3, 3, 3], [0, 1, 2], [0.999, 0.998, 0.001]))
+    c = golden.cluster_pairs(4, left, right, prob, 0.5)
+    assert c.n_clusters == 1
+
+
+def test_three_people_joined_by_single_links_are_split_apart():
+    # 15 records, 3 people of 5 (all their pairs 0.999+), chained by one link between people 1-2
+    # and one between 2-3; blocking produced no other pair between them
+    people = [list(range(k, k + 5)) for k in (0, 5, 10)]
+    inside = [_clique(m, 0.9995) for m in people]
+    for link in (0.97, 0.995):                   # a weak link, and a strong one (few pairs agree: too few)
+        left, right, prob = _pairs(*inside, ([4, 9], [5, 10], [link, link]))
+        c = golden.cluster_pairs(15, left, right, prob, 0.5)
+        assert sorted(c.sizes.tolist()) == [5, 5, 5], link
+        assert len({c.labels[m[0]] for m in people}) == 3
+        assert all(len(set(c.labels[m])) == 1 for m in people)
+        assert c.stats["golden_edges_dropped_weak"] == 2
+    # with the other pairs between people 1 and 2 scored as non-matches, a strong link is cut too
+    cross = ([a for a in people[0] for b in people[1]], [b for a in people[0] for b in people[1]],
+             [0.999 if (a, b) == (4, 5) else 0.002 for a in people[0] for b in people[1]])
+    left, right, prob = _pairs(*inside, cross)
+    c = golden.cluster_pairs(15, left, right, prob, 0.5)
+    assert sorted(c.sizes.tolist()) == [5, 5, 5]
+
+
+def test_two_groups_of_one_person_joined_by_many_links_merge():
+    # one person's 12 records in two groups (6 + 6) that blocking links by 10 of their 36 pairs,
+    # one of them strong: a third of the pairs between them are matches, none disagrees
+    a, b = list(range(6)), list(range(6, 12))
+    cross = ([x for x in a for y in b][:10], [y for x in a for y in b][:10], [0.999] + [0.97] * 9)
+    left, right, prob = _pairs(_clique(a, 0.9999), _clique(b, 0.9999), cross)
+    c = golden.cluster_pairs(12, left, right, prob, 0.5)
+    assert c.n_clusters == 1
+    # only 5 of 36 pairs (a seventh) match: two people chained by a few links, kept apart
+    cross = tuple(x[:5] for x in cross)
+    left, right, prob = _pairs(_clique(a, 0.9999), _clique(b, 0.9999), cross)
+    assert golden.cluster_pairs(12, left, right, prob, 0.5).n_clusters == 2
+
+
+def test_explicit_guard_numbers_are_honoured():
+    # a fixed floor keeps the old rule: every link above it stays, a chain is not weighed
+    left, right, prob = _pairs(([0, 1, 0], [1, 2, 2], [0.9999, 0.999, 0.001]))
+    assert golden.cluster_pairs(3, left, right, prob, 0.5, 0.99, 10).n_clusters == 1
+    # an explicit cap with the auto chaining guard
+    weak = lambda a, b: 0.9995                                                   # noqa: E731
+    left, right, prob = _pairs(_clique(list(range(20)), weak))
+    c = golden.cluster_pairs(20, left, right, prob, 0.5, "auto", 6)
+    assert c.sizes.max() <= 6 and c.stats["golden_max_cluster_size"] == 6 and c.notes == []
+    # the settings: auto, or a number, validated
+    config = load_model_config(None, ["golden.min_edge_probability=0.97", "golden.max_cluster_size=12"])
+    assert (config.golden.min_edge_probability, config.golden.max_cluster_size) == (0.97, 12)
+    assert load_model_config(None, ["golden.max_cluster_size= Auto"]).golden.max_cluster_size == "auto"
+    for bad, message in (("golden.max_cluster_size=1", "max_cluster_size is 'auto' or a whole number"),
+                         ("golden.max_cluster_size=2.5", "max_cluster_size is 'auto' or a whole number"),
+                         ("golden.max_cluster_size=lots", "max_cluster_size is 'auto' or a whole number"),
+                         ("golden.min_edge_probability=1.5", "min_edge_probability is 'auto' or a probability"),
+                         ("golden.min_edge_probability=yes", "min_edge_probability is 'auto' or a probability")):
+        with pytest.raises(ConfigError, match=message):
+            load_model_config(None, [bad])
+
+
+def test_auto_size_cap_from_the_expected_person_sizes():
+    from golden_record.golden import clustering
+
+    # no match at all: the lower bound
+    assert clustering.derive_max_cluster_size(4, [0], [1], [0.2], 0.5)[0] == 10
+    # records of people of 30: expected sizes 1 + 29 x 0.999 -> 30, cap 2 x 30
+    left, right, prob = _pairs(_clique(list(range(30)), 0.999))
+    cap, why = clustering.derive_max_cluster_size(30, left, right, prob, 0.5)
+    assert cap == 60 and "2 x 30" in why and "99% quantile" in why
+    # the histogram form (the Spark engine's) gives the same; the upper bound holds
+    assert clustering.cap_from_histogram(np.array([30]), np.array([30]))[0] == 60
+    assert clustering.cap_from_histogram(np.array([2, 400]), np.array([10, 1000]))[0] == 500
+    # the 99th percentile, not the largest: one giant outlier among many pairs
+    assert clustering.cap_from_histogram(np.array([2, 3, 900]), np.array([5000, 3000, 50]))[0] == 10
+
+
+def test_auto_guards_on_a_random_giant_component():
+    rng = np.random.default_rng(5)
+    n = 3000
+    left, right = rng.integers(0, n, 20000), rng.integers(0, n, 20000)
+    keep = left < right
+    left, right = left[keep], right[keep]
+    prob = rng.choice([0.001, 0.3, 0.97, 0.995, 0.9999], len(left))
+    c = golden.cluster_pairs(n, left, right, prob, 0.5)
+    cap = c.stats["golden_max_cluster_size"]
+    assert c.sizes.max() <= cap and c.sizes.sum() == n
+    # each cluster is connected by its kept match links, inside one component
+    match = prob >= 0.5
+    inside = match & (c.labels[left] == c.labels[right])
+    again = golden._components(n, left[inside], right[inside])
+    assert len(np.unique(again)) == c.n_clusters
+
+
 def test_metrics_on_a_split_person_and_against_sklearn():
     m = golden.cluster_metrics(np.array([0, 0, 1]), np.array([7, 7, 7]))
     assert m["people_split"] == 1 and m["people_split_share"] == 1.0 and m["golden_merged"] == 0
@@ -802,11 +952,29 @@ def test_script_logs_cluster_metrics_to_the_trained_run(seeded_url, mlflow_store
         written = conn.execute("SELECT count(*) FROM golden_records WHERE run_id = %s", (run_id,)).fetchone()[0]
     assert written == trained["golden_records"] > 0 and trained["bcubed_f1"] > 0.98
     assert "golden/golden_records_sample.csv" in {a.path for a in client.list_artifacts(run_id, "golden")}
+    # the auto guards (the defaults): the size cap chosen, logged as a metric, the params say auto
+    # and the tags where the values came from; the seeded people have at most 4 records: cap 10
+    data = client.get_run(run_id).data
+    assert trained["golden_max_cluster_size"] == 10 and trained["largest_cluster_size"] <= 10
+    assert data.params["golden.max_cluster_size"] == "auto" and data.params["golden.min_edge_probability"] == "auto"
+    assert data.tags["golden.max_cluster_size.source"] == "auto"
+    assert data.tags["golden.min_edge_probability.source"] == "auto"
+    # pairwise cluster precision / recall / F1, golden records and people: logged and printed
+    assert 0.98 < trained["cluster_f1"] <= 1 and trained["cluster_precision"] > 0.98 and trained["cluster_recall"] > 0.98
+    assert trained["cluster_f1"] == pytest.approx(2 * trained["cluster_precision"] * trained["cluster_recall"]
+                                                  / (trained["cluster_precision"] + trained["cluster_recall"]))
+    printed = re.search(r"golden records ([\d,]+) for ([\d,]+) people: cluster precision (\S+)  recall (\S+)  F1 (\S+)",
+                        done.stdout)
+    assert printed, done.stdout
+    assert (int(printed[1].replace(",", "")), int(printed[2].replace(",", ""))) == \
+        (trained["golden_records"], trained["golden_true_people"])
+    assert float(printed[5]) == pytest.approx(trained["cluster_f1"], abs=1e-4)
 
     done = run([sys.executable, "scripts/build_golden_records.py", "--run-id", run_id, "--quiet"], env)
     assert done.returncode == 0, done.stderr[-3000:]
     lines = done.stdout.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("golden records: ") and run_id in lines[0]
+    assert " people from 3,000 records" in lines[0] and "cluster precision" in lines[0]
 
     metrics = client.get_run(run_id).data.metrics
     assert metrics["golden_source_records"] == 3000 and "golden_citizens" not in metrics
@@ -854,7 +1022,7 @@ def test_golden_ids_are_stable_across_rebuilds_and_retired_ids_are_redirected(ha
     again = golden.build_golden_records(_hand_scored(), CONFIG, hand, run_id="again")
     assert dict(_map_rows_of(hand_url)) == ids_first
     assert again.metrics["golden_ids_kept"] == first.metrics["golden_records"] and again.metrics["golden_ids_new"] == 0
-    merged_config = load_model_config(None, ["golden.min_edge_probability=0.5"])
+    merged_config = _config("golden.min_edge_probability=0.5")
     merged = golden.build_golden_records(_hand_scored(), merged_config, hand, run_id="merge")
     ids_merged = dict(_map_rows_of(hand_url))
     with psycopg.connect(hand_url) as conn:

@@ -158,6 +158,28 @@ def test_labels_survive_the_chaining_guards_and_contradictions_are_counted():
     assert c.contradictions == [(1, 2)]
 
 
+def test_labels_constrain_the_auto_guards_too():
+    # a chain of strong links, A-C not scored: the auto guard keeps it; a not_match label on A-C splits it
+    assert cluster_pairs(3, [0, 1], [1, 2], [0.9999, 0.999], 0.5).n_clusters == 1
+    c = cluster_pairs(3, [0, 1], [1, 2], [0.9999, 0.999], 0.5, cannot_link=([0], [2]))
+    assert c.labels[0] == c.labels[1] != c.labels[2] and c.stats["golden_clusters_split_labels"] == 1
+    # two groups of four joined by one weak link: the auto guard cuts it; a match label on it, or on
+    # a pair blocking never produced, joins them (and is never cut)
+    left, right, prob = [], [], []
+    for base in (0, 4):
+        for a in range(base, base + 4):
+            for b in range(a + 1, base + 4):
+                left.append(a), right.append(b), prob.append(0.9999)
+    left.append(3), right.append(4), prob.append(0.97)
+    assert cluster_pairs(8, left, right, prob, 0.5).n_clusters == 2
+    for must in (([3], [4]), ([0], [7])):
+        c = cluster_pairs(8, left, right, prob, 0.5, must_link=must)
+        assert c.n_clusters == 1, must
+    # a labelled match and a labelled non-match chaining: the not_match label wins, as with numbers
+    c = cluster_pairs(3, [], [], [], 0.5, must_link=([0, 1], [1, 2]), cannot_link=([0], [2]))
+    assert c.labels[0] != c.labels[2] and c.stats["golden_label_contradictions"] == 1
+
+
 def test_components_without_a_not_match_pair_keep_the_vectorised_clusters():
     rng = np.random.default_rng(0)
     n = 2000
@@ -209,8 +231,9 @@ def labelled_warehouse(test_databases, mlflow_store):
     refused = train(env, "--experiment", "labels_refused", "--sweep", "match_threshold=0.5,0.95",
                     "--select-by", "labelled_f1", "--quiet")
 
-    # the model's scores, computed here (the run fits the same model on the same data)
-    config = load_model_config()
+    # the model's scores, computed here (the run fits the same model on the same data); the labels are
+    # chosen around a fixed threshold, which the training run below uses too
+    config = load_model_config(overrides=["model.params.match_threshold=0.95"])
     progress = pipeline.Progress(quiet=True)
     with psycopg.connect(url) as conn:
         records, entity = pipeline.load(conn, config, progress)
@@ -266,7 +289,8 @@ def labelled_warehouse(test_databases, mlflow_store):
                                label="match", reviewer="ann")                  # no such record
         labels_io.record_label(conn, data_table="other_table", run_id="seed", left_id=ids[0], right_id=ids[1],
                                label="match", reviewer="ann")                  # another table's label
-    trained = train(env, "--experiment", "labels_e2e", "--run-name", "labelled_run", "--write-golden")
+    trained = train(env, "--experiment", "labels_e2e", "--run-name", "labelled_run", "--write-golden",
+                    "--set", "model.params.match_threshold=0.95")
     swept = train(env, "--experiment", "labels_sweep", "--sweep", "match_threshold=0.3,0.6,0.9,0.99",
                   "--set", "data.truth=null", "--quiet")
     return SimpleNamespace(url=url, env=env, refused=refused, trained=trained, swept=swept, ids=ids,

@@ -16,6 +16,7 @@ Unknown keys, wrong types, values out of range and unknown method names are reje
 from __future__ import annotations
 
 import copy
+import math
 import os
 import re
 from pathlib import Path
@@ -66,6 +67,14 @@ def check_threshold(value: float) -> float:
         raise ValueError("a match threshold is a match probability strictly between 0 and 1 (e.g. 0.95): "
                          "at 0 every pair matches, at 1 only pairs whose probability rounds to exactly 1.0")
     return float(value)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 class _Strict(BaseModel):
@@ -377,11 +386,17 @@ class GoldenSettings(_Strict):
     an unlisted source, rank last for that rule), and the lowest citizen_id breaks any tie left.
     A single rule name is accepted for a one-rule chain.
     """
-    #: chaining guard: within a connected component of more than 2 records, match edges below
-    #: this probability are dropped and the component re-split
-    min_edge_probability: float = Field(0.99, ge=0.0, le=1.0)
-    #: clusters still larger than this are split, keeping only their strongest edges
-    max_cluster_size: int = Field(10, ge=2)
+    #: chaining guard, inside a connected component of more than 2 records. ``auto`` (the
+    #: default): evidence against the rest of the cluster; groups of records merge only when the
+    #: scored pairs between them say so (one confident match, mostly matches, enough of them;
+    #: golden/clustering.py). A probability: the old fixed floor, every match edge below it is
+    #: dropped and the component re-split
+    min_edge_probability: Union[Literal["auto"], Annotated[float, Field(ge=0.0, le=1.0)]] = "auto"
+    #: clusters still larger than this are split, keeping only their strongest edges. ``auto``
+    #: (the default): twice the 99th percentile of the records' expected person size (1 + the sum
+    #: of the match probabilities of a record's pairs), within 10..500, logged as the metric
+    #: golden_max_cluster_size
+    max_cluster_size: Union[Literal["auto"], Annotated[int, Field(ge=2)]] = "auto"
     default_rule: list[str] = Field(default_factory=lambda: ["most_complete", "most_frequent", "most_recent"])
     #: field -> rule chain, for fields that should not use default_rule
     rules: dict[str, list[str]] = Field(default_factory=dict)
@@ -402,6 +417,27 @@ class GoldenSettings(_Strict):
     @classmethod
     def _table_name(cls, value: str) -> str:
         return _check_identifier(value, "table", qualified=True)
+
+    @field_validator("min_edge_probability", "max_cluster_size", mode="before")
+    @classmethod
+    def _auto_or_number(cls, value: Any, info) -> Any:
+        """``auto`` (any case and spacing), else a probability in [0, 1] / a whole number >= 2,
+        refused in one sentence naming what is accepted."""
+        if isinstance(value, str) and value.strip().lower() == "auto":
+            return "auto"
+        probability = info.field_name == "min_edge_probability"
+        kind = "a probability between 0 and 1" if probability else "a whole number of records, at least 2"
+        number = value
+        if isinstance(value, str) and _is_number(value):
+            number = float(value)
+        ok = not isinstance(number, bool) and isinstance(number, (int, float)) and math.isfinite(number)
+        if ok and probability:
+            ok = 0.0 <= number <= 1.0
+        elif ok:
+            ok = float(number).is_integer() and number >= 2
+        if not ok:
+            raise ValueError(f"{info.field_name} is 'auto' or {kind}, got {value!r}")
+        return float(number) if probability else int(number)
 
     @field_validator("default_rule", mode="before")
     @classmethod

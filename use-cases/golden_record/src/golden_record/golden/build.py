@@ -5,21 +5,31 @@ This module runs the step; its parts live beside it (``layout.py``, ``clustering
 ``evaluation/clusters.py``.
 
 Three steps, all vectorised (NumPy / SciPy / pandas; no Python loop over clusters or records, only
-over distinct values where strings are cleaned):
+over distinct values where strings are cleaned, over the rounds of the chaining guard, and over
+the edges of the few components the size cap or a review label rebuilds):
 
 1. **Clustering** (:func:`cluster_pairs`). The candidate pairs whose match probability is at least
    ``model.params.match_threshold`` are the edges of a graph over the records; its connected
    components (``scipy.sparse.csgraph.connected_components``) are the first clusters. Two guards
-   against *chaining* (one weak link merging two people's records) follow:
+   against *chaining* (one weak link merging two people's records) follow, both derived from
+   the data by default (:mod:`golden.clustering` says how; the chosen size cap and why are said in
+   the output, logged as ``golden_max_cluster_size`` and the tags ``golden.*.source``):
 
-   * **weak-edge guard**: in every component of more than 2 records, the edges below
-     ``golden.min_edge_probability`` are dropped and the component is re-split into the connected
-     components of its remaining edges. A pair on its own (2 records, one edge) is kept as is.
-   * **size cap**: a component still larger than ``golden.max_cluster_size`` is rebuilt from its
-     strongest edges: Kruskal's algorithm on its edges in descending probability (a maximum
-     spanning forest) that refuses any union making a cluster larger than the cap. The pieces are
-     therefore held together by their strongest edges and the weakest links are the ones cut.
-     Only the edges of such oversized components go through this (small) loop.
+   * **chaining guard** (``golden.min_edge_probability``), in every component of more than 2
+     records. ``auto``: evidence against the rest of the cluster. Groups of records merge, best
+     linked first, only when all the scored pairs between them (candidate pairs below the
+     threshold too) agree: a confident match among them (or many matches), mostly matches (a
+     clear non-match outweighs one match: the household chain A-B-C with A-C a clear non-match is
+     split) and enough of the record pairs between them matched (one link between two groups of
+     five is a chain). A number: the old fixed floor, every edge below it is dropped and the
+     component re-split. A pair on its own (2 records, one edge) is kept as is.
+   * **size cap** (``golden.max_cluster_size``; ``auto``: twice the 99th percentile of the
+     records' expected person size, 1 + the sum of the probabilities of their pairs, within
+     10..500): a component still larger is rebuilt from its strongest edges: Kruskal's algorithm
+     on its edges in descending probability (a maximum spanning forest) that refuses any union
+     making a cluster larger than the cap. The pieces are therefore held together by their
+     strongest edges and the weakest links are the ones cut. Only the edges of such oversized
+     components go through this (small) loop.
 
    A record without any kept edge is a golden record of its own (a singleton).
 
@@ -81,7 +91,11 @@ and nothing is written: pairs scored on other data would make golden records of 
 * the map's ``match_probability`` is the best probability of a kept edge linking the record into
   its cluster (1.0 for a singleton).
 
-Cluster metrics against the ground truth (when the warehouse has one): see :func:`cluster_metrics`.
+Cluster metrics against the ground truth (when the warehouse has one): see :func:`cluster_metrics`;
+the golden records against the people and the pairwise cluster precision / recall / F1
+(``cluster_precision``, ``cluster_recall``, ``cluster_f1``: record pairs placed together vs truly
+together, the true pairs blocking never produced included) are printed by ``train
+--write-golden`` and by :func:`main` (:func:`quality_line`).
 
 Entry points: :func:`build_golden_records` (used by ``src/train.py --write-golden``), then
 :func:`log_to_mlflow`; :func:`main` is ``scripts/build_golden_records.py --run-id RUN_ID``, which
@@ -104,7 +118,7 @@ from golden_record.config import ConfigError, GoldenSettings, ModelConfig
 from golden_record.errors import DataError
 from golden_record.evaluation.clusters import cluster_metrics
 from golden_record.evaluation import labelled
-from golden_record.golden.clustering import Clusters, _capped_forest, _components, cluster_pairs  # noqa: F401
+from golden_record.golden.clustering import AUTO, Clusters, _capped_forest, _components, cluster_pairs  # noqa: F401
 from golden_record.golden.layout import ARTIFACT_PATH, CANONICAL_TYPES, GOLDEN_META, RULES, Layout  # noqa: F401
 from golden_record.golden.survivorship import (NAMES_AGREE, NAMES_DISAGREE, NAMES_SWAPPED,  # noqa: F401
                                                _field_sources_json, canonical_records, chain_for, name_agreement,
@@ -140,6 +154,8 @@ class GoldenResult:
     #: (distinct cluster sizes, clusters of each size) when ``clusters`` holds no per-cluster sizes
     #: (the Spark engine's view: aggregates)
     size_counts: tuple[np.ndarray, np.ndarray] | None = None
+    #: run tags: how the guards were set (``golden.max_cluster_size.source``: auto or config, ...)
+    tags: dict[str, str] = field(default_factory=dict)
 
     def size_histogram(self) -> tuple[np.ndarray, np.ndarray]:
         """(distinct cluster sizes, clusters of each size)."""
@@ -166,6 +182,41 @@ def ids_line(metrics: dict, rebuild: bool) -> str:
                                f"{int(m['golden_ids_merged']):,} merged into another (redirected), "
                                f"{int(m['golden_ids_retired']):,} retired (records gone) against the previous build"
                                if rebuild else f"{int(m['golden_ids_new']):,} new (no previous build)")
+
+
+def guard_tags(settings: GoldenSettings) -> dict[str, str]:
+    """Run tags saying where the guards' values came from (the params hold 'auto' or the number)."""
+    return {"golden.max_cluster_size.source": "auto" if settings.max_cluster_size == AUTO else "config",
+            "golden.min_edge_probability.source": "auto" if settings.min_edge_probability == AUTO else "config"}
+
+
+def guard_lines(metrics: dict, settings: GoldenSettings, notes: list[str]) -> list[str]:
+    """What the chaining guard and the size cap did, and the auto cap's value and why (both engines)."""
+    m = metrics
+    cut, split = int(m.get("golden_edges_dropped_weak", 0)), int(m.get("golden_clusters_split_weak", 0))
+    if settings.min_edge_probability == AUTO:
+        chaining = (f"chaining guard auto (evidence between groups of records): {cut:,} match links cut between "
+                    f"groups their scored pairs do not join ({split:,} more clusters)")
+    else:
+        chaining = (f"chaining guard: match links below golden.min_edge_probability {settings.min_edge_probability:g} "
+                    f"dropped in components of 3 or more records: {cut:,} links ({split:,} more clusters)")
+    cap = int(m.get("golden_max_cluster_size", 0))
+    size = (f"size cap {cap}{' (auto)' if settings.max_cluster_size == AUTO else ''}: "
+            f"{int(m.get('golden_clusters_oversized', 0)):,} clusters over it split, "
+            f"{int(m.get('golden_edges_cut_size', 0)):,} links cut")
+    return [*notes, f"{chaining}; {size}"]
+
+
+def quality_line(metrics: dict) -> str | None:
+    """Golden records against people and the pairwise cluster precision / recall / F1 (record pairs
+    placed together vs truly together, the true pairs blocking never produced included); None
+    without a ground truth."""
+    m = metrics
+    if "cluster_f1" not in m:
+        return None
+    return (f"golden records {int(m['golden_records']):,} for {int(m['golden_true_people']):,} people: cluster "
+            f"precision {m['cluster_precision']:.4f}  recall {m['cluster_recall']:.4f}  F1 {m['cluster_f1']:.4f}  "
+            f"(pairwise; B-cubed F1 {m['bcubed_f1']:.4f})")
 
 
 def assemble(records: pd.DataFrame, clusters: Clusters, settings: GoldenSettings, layout: Layout,
@@ -331,6 +382,9 @@ def build_golden_records(scored, config: ModelConfig, conn, run_id: str | None =
     timings["cluster"] = time.perf_counter() - t
     previous, retired = read_previous_ids(conn, layout, records["record_id"].to_numpy())
     result = assemble(records, clusters, g, layout, run_id, scored.entity, previous, retired, read_at)
+    result.tags = guard_tags(g)
+    for line in guard_lines(result.metrics, g, clusters.notes):
+        (say or (lambda text: None))("  " + line)
     (say or (lambda text: None))(ids_line(result.metrics, previous is not None))
     if located is not None:
         result.metrics["golden_labels_left_out"] = float(located.unsure + located.conflicting + located.unknown_ids)
@@ -429,6 +483,8 @@ def log_to_mlflow(result: GoldenResult, run_id: str | None = None, client=None) 
 
     if run_id is None:
         mlflow.log_metrics({k: float(v) for k, v in result.metrics.items()})
+        if result.tags:
+            mlflow.set_tags(result.tags)
         with tempfile.TemporaryDirectory() as tmp:
             mlflow.log_artifacts(str(write_artifacts(result, tmp)), artifact_path=ARTIFACT_PATH)
         return
@@ -437,6 +493,8 @@ def log_to_mlflow(result: GoldenResult, run_id: str | None = None, client=None) 
     client = client or mlflow.MlflowClient()
     now = int(time.time() * 1000)
     client.log_batch(run_id, metrics=[Metric(k, float(v), now, 0) for k, v in result.metrics.items()])
+    for key, value in result.tags.items():
+        client.set_tag(run_id, key, value)
     with tempfile.TemporaryDirectory() as tmp:
         client.log_artifacts(run_id, str(write_artifacts(result, tmp)), artifact_path=ARTIFACT_PATH)
 
@@ -513,13 +571,15 @@ def main(argv: list[str] | None = None) -> int:
             log_to_mlflow(result, run_id=run.info.run_id, client=client)
             client.set_tag(run.info.run_id, "golden.database", target.safe_url)
     m = result.metrics
-    quality = (f", B-cubed F1 {m['bcubed_f1']:.4f}, {int(m['people_split']):,} people split, "
+    people = f" for {int(m['golden_true_people']):,} people" if "golden_true_people" in m else ""
+    quality = (f", cluster precision {m['cluster_precision']:.4f} recall {m['cluster_recall']:.4f} "
+               f"F1 {m['cluster_f1']:.4f}, B-cubed F1 {m['bcubed_f1']:.4f}, {int(m['people_split']):,} people split, "
                f"{int(m['golden_merged']):,} merged" if "bcubed_f1" in m else "")
     if "golden_labels_match" in m:     # review labels were applied (the lines above say more)
         quality += (f"; labels: {int(m['golden_links_forced']):,} links forced, "
                     f"{int(m['golden_clusters_split_labels']):,} clusters split, "
                     f"{int(m['golden_label_contradictions']):,} contradictions")
-    print(f"golden records: {int(m['golden_records']):,} from {int(m['golden_source_records']):,} records "
+    print(f"golden records: {int(m['golden_records']):,}{people} from {int(m['golden_source_records']):,} records "
           f"(largest cluster {int(m['largest_cluster_size'])}{quality}) written to {target.safe_url} "
           f"in {m['seconds_golden']:.1f} s (total {time.perf_counter() - started:.1f} s)"
           + ("" if args.no_log else f"; metrics logged to run {args.run_id}"))

@@ -25,7 +25,10 @@ lock, so the two never interleave; an interruption anywhere changes nothing):
    every changed record, and those a ``match`` review label ties to them. Their members and the
    batch are re-clustered together exactly as a full build clusters (their pairs from the block
    index's keys, the same guards, ``pair_labels`` as must-link / cannot-link constraints: a human
-   decision is never overridden), and only their golden records are rebuilt (survivorship);
+   decision is never overridden), and only their golden records are rebuilt (survivorship). The
+   auto chaining guard weighs the neighbourhood's pairs as a full build weighs a component's; the
+   auto size cap is derived from the neighbourhood's own pairs (the expected person sizes of its
+   records, at least 10), not from the whole table;
 4. **golden ids** (:func:`golden.identity.assign_ids`, the full build's rule): a cluster keeps the
    previous id it holds whole, the oldest when it holds several (a **merge**: the other ids are
    written to ``golden_redirects`` with reason ``merged``), a cluster holding none gets a new id,

@@ -414,6 +414,9 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
             estimates = estimate(figures.probabilities, config.threshold, counts=figures.counts,
                                  missed=scored.outside)
             metrics.update(estimates.metrics())
+            if estimates.missed is None:     # said in the fit stage's progress too
+                mlflow.set_tag("estimated.missed_pairs", "not estimated (engine spark or a model type without "
+                               "latent classes): estimated recall counts the candidate pairs only")
             if estimates.undefined:
                 mlflow.set_tag("estimated.undefined", estimates.undefined)
                 progress.say(f"  undefined, not logged: {estimates.undefined}")
@@ -552,6 +555,9 @@ def print_summary(outcome: RunOutcome) -> None:
               f"{int(m['training_pairs']):,}, matches {int(m['match_pairs']):,}; estimated from the probabilities: "
               f"precision {_fmt(m.get('estimated_precision'))}, recall {_fmt(m.get('estimated_recall'))}, "
               f"F1 {_fmt(m.get('estimated_f1'))}")
+    if "golden_records" in m:              # --write-golden: the golden records against the people
+        print(golden.quality_line(m) or f"golden records {int(m['golden_records']):,} (no ground truth: no cluster "
+                                        "precision / recall)")
     print(labelled.console_line(m))
     print(f"run {outcome.run_id} finished in {m['seconds_total']:.1f} s")
     print(tracking.ui_hint(outcome.experiment_id, outcome.run_id))

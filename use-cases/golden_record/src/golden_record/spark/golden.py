@@ -9,12 +9,16 @@ tables written in parallel, then swapped in one transaction.
    al., "Connected Components in MapReduce and Beyond", SoCC 2014), alternated until every edge
    points from a record to the smallest record of its component: O(log² n) rounds of joins and
    group-bys, each written to Parquet (no lineage grows with the rounds); rounds are printed.
-3. **Clustering and survivorship per component.** Every step of :func:`cluster_pairs` (the weak-
-   edge guard, the size cap, the labelled non-matches) and of survivorship (:func:`survive`) looks
-   inside one component only, so the components are dealt into buckets (a hash of the
+3. **Clustering and survivorship per component.** Every step of :func:`cluster_pairs` (the
+   chaining guard, the size cap, the labelled non-matches) and of survivorship (:func:`survive`)
+   looks inside one component only, so the components are dealt into buckets (a hash of the
    component) and each bucket runs the local code (``cogroup(...).applyInPandas``): the same
-   clusters, values and field sources as the local engine, whatever the bucket holds. Records in
-   no component (singletons) go through the same function batch by batch, without a shuffle.
+   clusters, values and field sources as the local engine, whatever the bucket holds. The auto
+   chaining guard weighs every scored pair inside a component, those below the threshold too, so
+   with ``min_edge_probability: auto`` these travel with their component; the auto size cap is
+   derived once for the whole table (:func:`_auto_cap`: the histogram of the records' expected
+   person sizes, by aggregates) and handed to every bucket as a number. Records in no component
+   (singletons) go through the same function batch by batch, without a shuffle.
 4. **Golden ids.** A first build takes each cluster's smallest member id, in Spark. A rebuild
    hands :func:`golden.identity.assign_ids` the clusters of every record and the previous map on
    the driver (two integers a record: the one step that still holds per-record data on the driver;
@@ -45,8 +49,8 @@ from golden_record.config import ModelConfig
 from golden_record.errors import GoldenRecordError
 from golden_record.evaluation import labelled
 from golden_record.evaluation.clusters import ClusterSums, metrics_from_sums
-from golden_record.golden.build import GoldenResult, ids_line, label_notes, size_metrics
-from golden_record.golden.clustering import Clusters, cluster_pairs
+from golden_record.golden.build import GoldenResult, guard_lines, guard_tags, ids_line, label_notes, size_metrics
+from golden_record.golden.clustering import AUTO, Clusters, cap_from_histogram, cluster_pairs
 from golden_record.golden.identity import _first_build, assign_ids
 from golden_record.golden.layout import Layout
 from golden_record.golden.survivorship import _field_sources_json, canonical_records, survive
@@ -115,9 +119,10 @@ def _output_schema(layout: Layout, integer_id: bool):
                         + [T.StructField(_STATS, T.StringType())])
 
 
-def _cluster_and_survive(config: ModelConfig, layout: Layout, labels_given: bool, names: list[str]):
+def _cluster_and_survive(config: ModelConfig, layout: Layout, labels_given: bool, names: list[str], cap: int):
     """The local engine's clustering and survivorship on whole components (``edges``: left,
-    right, probability, kind; ``recs``: position, record_id and the raw fields)."""
+    right, probability, kind; ``recs``: position, record_id and the raw fields); ``cap``: the
+    size cap in force (the auto one derived for the whole table)."""
     g = config.golden
 
     def run(edges: pd.DataFrame, recs: pd.DataFrame) -> pd.DataFrame:
@@ -133,7 +138,7 @@ def _cluster_and_survive(config: ModelConfig, layout: Layout, labels_given: bool
         match, must, cannot = edges[kind == EDGE], edges[kind == MUST], edges[kind == CANNOT]
         left, right = at(match)
         clusters = cluster_pairs(n, left, right, match["probability"].to_numpy(np.float64), config.threshold,
-                                 g.min_edge_probability, g.max_cluster_size,
+                                 g.min_edge_probability, cap,
                                  at(must) if labels_given else None, at(cannot) if labels_given else None)
         records = recs.drop(columns="position")
         canon, refused = canonical_records(records, layout.specs)
@@ -176,6 +181,20 @@ def _spark_value(column: np.ndarray, field_type: str) -> pd.Series:
         values = pd.to_datetime(pd.Series(column), errors="coerce", utc=True)
         return values.dt.tz_localize(None)
     return pd.Series(column, dtype=object)
+
+
+def _auto_cap(scored, threshold: float, F) -> tuple[int, str]:
+    """``golden.max_cluster_size: auto`` for the whole table, as the local engine derives it
+    (:func:`clustering.expected_person_sizes`): per record with a match, 1 + the sum of its
+    scored pairs' probabilities, rounded; the histogram of that, then :func:`cap_from_histogram`."""
+    p = F.col("match_probability")
+    ends = scored.select(F.col("left").alias("position"), p.alias("p")) \
+        .unionAll(scored.select(F.col("right").alias("position"), p.alias("p")))
+    per = ends.groupBy("position").agg(F.sum("p").alias("total"),
+                                       F.max((F.col("p") >= F.lit(snap(threshold))).cast("int")).alias("linked"))
+    hist = per.where("linked = 1").groupBy(F.floor(F.lit(1.0) + F.col("total") + F.lit(0.5)).alias("size")) \
+        .count().toPandas()
+    return cap_from_histogram(hist["size"].to_numpy(np.int64), hist["count"].to_numpy(np.int64))
 
 
 # =============================================================================== the stage
@@ -231,6 +250,14 @@ def build_golden_records(spark_run, loaded_raw, read_at, config: ModelConfig, ta
     components = spark.read.parquet(f"{work}/components")
     timings["components"] = time.perf_counter() - t
 
+    # ---- the size cap in force (auto: derived once for the whole table)
+    notes: list[str] = []
+    if g.max_cluster_size == AUTO:
+        cap, why = _auto_cap(spark_run.scored, config.threshold, F)
+        notes.append(why)
+    else:
+        cap = int(g.max_cluster_size)
+
     # ---- the local clustering and survivorship per bucket of whole components; singletons by batch
     t = time.perf_counter()
     raw = loaded_raw.join(spark_run.prepared.select("record_id", "position"), "record_id")
@@ -240,12 +267,16 @@ def build_golden_records(spark_run, loaded_raw, read_at, config: ModelConfig, ta
     buckets = int(spark.conf.get("spark.sql.shuffle.partitions"))
     comp = components.withColumnRenamed("node", "position")
     linked = raw.join(comp, "position").withColumn("bucket", F.pmod(F.xxhash64("component"), F.lit(buckets)))
+    if g.min_edge_probability == AUTO:     # the auto chaining guard weighs the pairs below the threshold too
+        below = spark_run.scored.where(F.col("match_probability") < F.lit(snap(config.threshold))) \
+            .select("left", "right", F.col("match_probability").alias("probability"), F.lit(EDGE).alias("kind"))
+        edges = edges.unionAll(below)
     e = edges.join(comp.withColumnRenamed("position", "left"), "left") \
         .join(comp.withColumnRenamed("position", "right").withColumnRenamed("component", "right_component"), "right")
     e = e.where(F.col("component") == F.col("right_component")) \
         .withColumn("bucket", F.pmod(F.xxhash64("component"), F.lit(buckets))) \
         .select("left", "right", "probability", "kind", "bucket")
-    fn = _cluster_and_survive(config, layout, verdicts is not None, names)
+    fn = _cluster_and_survive(config, layout, verdicts is not None, names, cap)
     grouped = e.groupBy("bucket").cogroup(linked.select("bucket", *record_cols).groupBy("bucket")) \
         .applyInPandas(lambda a, b: fn(a, b.drop(columns="bucket")), schema)
     empty_edges = pd.DataFrame({"left": np.empty(0, np.int64), "right": np.empty(0, np.int64),
@@ -291,8 +322,10 @@ def build_golden_records(spark_run, loaded_raw, read_at, config: ModelConfig, ta
     for row in stats_rows:
         contradictions += row.pop("_contradictions", [])
         for k, v in row.items():
-            stats[k] = stats.get(k, 0.0) + float(v)
+            merge = max if k == "golden_chaining_rounds" else (lambda a, b: a + b)
+            stats[k] = merge(stats.get(k, 0.0), float(v))
     stats["golden_match_edges"] = float(n_match_edges)
+    stats["golden_max_cluster_size"] = float(cap)       # one value for every bucket, not a sum
     if located is not None:
         stats["golden_labels_match"] = float(located.matches)
         stats["golden_labels_not_match"] = float(located.non_matches)
@@ -317,6 +350,9 @@ def build_golden_records(spark_run, loaded_raw, read_at, config: ModelConfig, ta
         result.notes = label_notes(located, result.clusters, found["record_id"].to_numpy(), config.data.table)
     else:
         result.notes = label_notes(located, result.clusters, empty_ids, config.data.table)
+    result.tags = guard_tags(g)
+    for line in guard_lines(metrics, g, notes):
+        say("  " + line)
     say(ids_line(metrics, previous is not None))
     for line in result.notes:
         say("  " + line)
