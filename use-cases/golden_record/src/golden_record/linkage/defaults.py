@@ -139,7 +139,7 @@ On 1,000,000 seeded citizens (chosen on a 200,000-record sample) 0.9993 at 2.51 
 (0.9994 at 4.43), every pass's estimated pairs within 5 % of its count on the whole table; on
 10,000,000 (a 3 % sample) 9 passes within the 5 pairs per record ``max_pairs`` allows, 42M pairs
 before their union (the former rule: 172.7M, refused), the counts of the passes SQL can check
-(email, mobile, the household id, the date with the pincode) within 6 % of the table's.
+(email, mobile, the household id, the date with the postcode) within 6 % of the table's.
 """
 from __future__ import annotations
 

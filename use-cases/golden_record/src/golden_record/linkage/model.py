@@ -146,6 +146,8 @@ class _Patterns:
 #: agreement (the top level) on one comparison goes with agreement on another among
 #: random pairs when it is at least this many times as likely as by chance (seen in >= 5 pairs)
 DEPENDENT_LIFT = 4.0
+#: the most comparisons a random pair may agree on to show which agree together (see RandomPairStats)
+FACT_SIZE = 3
 
 
 @dataclass
@@ -162,9 +164,10 @@ class RandomPairStats:
         w = np.ones(len(levels)) if counts is None else np.asarray(counts, dtype=float)
         agree = (levels == np.asarray(n_levels)[None, :] - 1).astype(float)       # the top level: equal
         present = (levels >= 0).astype(float)
-        # a random pair agreeing on most comparisons is one person drawn twice: it would make every
-        # field look dependent on every other (its email, phone and date agree together)
-        w = w * (agree.sum(axis=1) <= present.sum(axis=1) / 2)
+        # a random pair agreeing on more than a few comparisons is one person (or one family) drawn
+        # twice: it would make every field look dependent on every other (its email, phone and date
+        # agree together); one fact (a street, its postcode and its state) is a few comparisons
+        w = w * (agree.sum(axis=1) <= FACT_SIZE)
         C = len(n_levels)
         dependent = np.zeros((C, C), dtype=bool)
         for a in range(C):

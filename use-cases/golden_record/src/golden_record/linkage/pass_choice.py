@@ -37,7 +37,7 @@ from golden_record.config import CandidateSettings, Comparison
 from golden_record.linkage.blocking import _blocks, _expand, block_cost
 from golden_record.linkage.comparisons import compare, level_labels
 from golden_record.linkage.keys import key_values, parse_key
-from golden_record.linkage.model import _Patterns, level_frequencies, match_side
+from golden_record.linkage.model import RandomPairStats, _Patterns, match_side
 
 #: pairs per record every table may spend, duplicates or not (chance agreements of a good key)
 BASE_BUDGET = 3.0
@@ -61,8 +61,6 @@ RANDOM_ROWS = 20_000
 RELATED_CLASSES = 2
 #: tilts of the related classes' starting shares (one fit from each, the best likelihood kept)
 START_TILTS = (0.2, 0.5)
-#: a class is a match with the clearest one when it agrees on this share of its evidence (model.match_side)
-MATCH_AGREEMENT = 2 / 3
 #: share of candidates.max_pairs the passes may make when their counts are a sample's estimates
 SAMPLE_MARGIN = 0.9
 #: block codes kept in memory between the costing and the scoring (int32 values, all candidates)
@@ -156,10 +154,11 @@ class Scorer:
     with the pairs scored nor needs a class per key. It is fitted once, on the first candidates
     scored; later sets of pairs are scored with its classes, their shares fitted again."""
 
-    def __init__(self, comparisons: list[Comparison], u: list[np.ndarray]):
+    def __init__(self, comparisons: list[Comparison], random: RandomPairStats):
         self.comparisons = comparisons
         self.n_levels = [len(level_labels(c)) for c in comparisons]
-        self.u = [np.maximum(np.asarray(x, float), 1e-6) for x in u]
+        self.u = [np.maximum(np.asarray(x, float), 1e-6) for x in random.u]
+        self.dependent = random.dependent
         self.thetas: list[list[np.ndarray]] | None = None
         self.shares: np.ndarray | None = None
         self.match: list[int] = [0]
@@ -175,7 +174,8 @@ class Scorer:
         total = max(float(all_pairs), float(data.counts.sum()) + 1.0)
         if self.thetas is None:
             self.thetas, self.shares = _fit_all_pairs(data, self.n_levels, self.u, total)
-            self.match = match_side(self.thetas, self.u, len(self.thetas) - 1, min_agreement=MATCH_AGREEMENT)
+            # the training model's rule: a majority of the evidence, fields that agree together counted once
+            self.match = match_side(self.thetas, self.u, len(self.thetas) - 1, dependent=self.dependent)
             post = _all_pairs_em(data, self.thetas, self.shares, total, fit_thetas=False)[2]
         else:
             post = _all_pairs_em(data, self.thetas, self.shares * 0 + self.shares, total, fit_thetas=False)[2]
@@ -240,8 +240,8 @@ def _fit_all_pairs(data: _Patterns, n_levels: list[int], u: list[np.ndarray], to
     return best[0], best[1]
 
 
-def random_u(prepared: pd.DataFrame, comparisons: list[Comparison], seed: int = 0) -> list[np.ndarray]:
-    """Level shares of random pairs (almost all of them different people), drawn among at most
+def random_stats(prepared: pd.DataFrame, comparisons: list[Comparison], seed: int = 0) -> RandomPairStats:
+    """What random pairs say (level shares, which comparisons agree together), drawn among at most
     :data:`RANDOM_ROWS` records (each comparison factorises the frame it is given)."""
     rng = np.random.default_rng(seed)
     if len(prepared) > RANDOM_ROWS:
@@ -251,7 +251,7 @@ def random_u(prepared: pd.DataFrame, comparisons: list[Comparison], seed: int = 
     left, right = rng.integers(0, n, k), rng.integers(0, n, k)
     keep = left != right
     levels = compare(prepared, left[keep], right[keep], comparisons, agreed=False).levels
-    return level_frequencies(levels, [len(level_labels(c)) for c in comparisons])
+    return RandomPairStats.of(levels, [len(level_labels(c)) for c in comparisons])
 
 
 def budget_for(partners: float, n_records: int, settings: CandidateSettings) -> float:
@@ -289,7 +289,7 @@ def choose(prepared: pd.DataFrame, candidates: list[tuple[str, str]], comparison
         else:
             usable.append(c)
     rng = np.random.default_rng(seed)
-    scorer = Scorer(comparisons, random_u(prepared, comparisons, seed)) if usable else None
+    scorer = Scorer(comparisons, random_stats(prepared, comparisons, seed)) if usable else None
     # the first round scores the finest candidates (the budget of a table without duplicates; the
     # cheapest ones when every candidate costs more), each next one those the budget then admits
     cap = budget_for(0.0, n_records, settings)
