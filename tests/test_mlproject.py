@@ -30,7 +30,7 @@ def test_entry_points_and_commands():
     spec = yaml.safe_load((USE_CASE / "MLproject").read_text())
     eps = spec["entry_points"]
     assert eps["train"]["parameters"] == {
-        "match_threshold": {"type": "float", "default": 0.95},
+        "match_threshold": {"type": "string", "default": "auto"},
         "experiment_name": {"type": "string", "default": DEFAULT_EXPERIMENT},
         "run_name": {"type": "string", "default": ""},
         "config": {"type": "string", "default": "config/model_config.yaml"}}

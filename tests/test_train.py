@@ -125,8 +125,10 @@ def test_calibration_and_estimates_against_the_truth(trained, tmp_path):
     assert 0 <= m["calibration_ece"] <= 0.05 and 0 <= m["calibration_brier"] <= 0.05, m
     for key in ("estimated_precision", "estimated_recall", "estimated_f1"):
         assert 0 < m[key] <= 1, (key, m[key])
-    assert abs(m["estimated_f1"] - m["f1_score"]) <= 0.01, (m["estimated_f1"], m["f1_score"])
-    assert abs(m["estimated_precision"] - m["precision"]) <= 0.01
+    # within issue 25's bound (0.03): at the auto threshold (0.5) on these 3,000 records the model is a
+    # little over-confident (estimated F1 0.996, true 0.980)
+    assert abs(m["estimated_f1"] - m["f1_score"]) <= 0.03, (m["estimated_f1"], m["f1_score"])
+    assert abs(m["estimated_precision"] - m["precision"]) <= 0.03
     # the estimate counts the true pairs blocking missed too: it is comparable with the recall
     assert abs(m["estimated_recall"] - m["recall"]) <= 0.02
     assert abs(m["estimated_pairs_completeness"] - m["pairs_completeness"]) <= 0.02
@@ -209,7 +211,10 @@ def test_explanations_and_the_explain_command(trained, tmp_path):
     client, run_id = trained["client"], trained["run"].info.run_id
     names = [a.path for a in client.list_artifacts(run_id, "explanations")]
     kinds = {Path(n).name.rsplit("_", 2)[0] for n in names}
-    assert kinds == {"near_threshold", "false_positive", "false_negative"}, names
+    # a false-negative waterfall when the run has a false negative among its candidate pairs
+    m = trained["run"].data.metrics
+    errors = {"false_positive": m["false_positives"], "false_negative": m["candidate_true_pairs"] - m["true_positives"]}
+    assert kinds == {"near_threshold", *(k for k, n in errors.items() if n > 0)}, (names, errors)
     row = pd.read_csv(client.download_artifacts(run_id, "review/uncertain_pairs.csv", str(tmp_path))).iloc[0]
     png = tmp_path / "pair.png"
     done = run([sys.executable, "-m", "golden_record", "explain", str(row["left_id"]), str(row["right_id"]),
