@@ -32,8 +32,8 @@ import pandas as pd
 from golden_record.synthetic.historical import check_arguments, fill_rows
 from golden_record.synthetic.people import (
     _ABBR_RE, _MONTH_DAYS, _NICK_TO_FORMAL, ADDRESS_ABBREVIATIONS, NICKNAMES, _addresses, _choice, _digits,
-    _emails, _is_leap, _norm_weights, _obj, _phones, _typo, _unique_addresses, _unique_emails, _unique_phones,
-    _vocab,
+    _emails, _is_leap, _norm_weights, _obj, _phones, _unique_addresses, _unique_emails, _unique_phones,
+    _vocab, typo_one_name,
 )
 
 CRM_COLUMNS = ["customer_id", "first_name", "last_name", "date_of_birth", "email", "phone", "street", "city",
@@ -249,15 +249,7 @@ def _corrupt(C: dict, n_corr: list, kind_draws: list, pools: dict, r: random.Ran
             elif kind == "initial":
                 C["given"][i] = C["given"][i][0] + ("." if rand() < 0.5 else "")
             elif kind.startswith("typo_"):
-                ok = False
-                fields = ["given", "surname"]
-                r.shuffle(fields)
-                for f in fields:
-                    new = _typo(C[f][i], kind, r)
-                    if new is not None:
-                        C[f][i] = new
-                        ok = True
-                        break
+                ok = typo_one_name(C, i, kind, r)
             elif kind == "name_swap":
                 C["given"][i], C["surname"][i] = C["surname"][i], C["given"][i]
             elif kind == "new_phone":

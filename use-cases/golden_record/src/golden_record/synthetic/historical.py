@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from golden_record.synthetic.people import (
-    NICKNAMES, _ascii_fold, _choice, _digits, _norm_weights, _obj, _typo, _vocab, _zipf,
+    NICKNAMES, _ascii_fold, _choice, _digits, _norm_weights, _obj, _typo, _vocab, _zipf, typo_one_name,
 )
 
 HISTORICAL_COLUMNS = [
@@ -592,14 +592,7 @@ def _corrupt(C: dict, n_corr: list, kind_draws: list, r: random.Random, H: _Hist
                         ok = True
                         break
             elif kind.startswith("typo_"):
-                fields = ["given", "surname"]
-                r.shuffle(fields)
-                for f in fields:
-                    new = _typo(C[f][i], kind, r)
-                    if new is not None:
-                        C[f][i] = new
-                        ok = True
-                        break
+                ok = typo_one_name(C, i, kind, r) or ok
             elif kind == "name_swap":
                 if C["given"][i] != C["surname"][i]:
                     C["given"][i], C["surname"][i] = C["surname"][i], C["given"][i]

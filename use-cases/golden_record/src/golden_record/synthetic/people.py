@@ -774,6 +774,19 @@ def _typo(value: str, kind: str, r: random.Random) -> str | None:
     return None
 
 
+def typo_one_name(C: dict, i: int, kind: str, r: random.Random) -> bool:
+    """Put a typo of ``kind`` into the given name or the surname of copy ``i`` (in random order,
+    the first that can take it); False when neither can. Shared by the seeders."""
+    fields = ["given", "surname"]
+    r.shuffle(fields)
+    for f in fields:
+        new = _typo(C[f][i], kind, r)
+        if new is not None:
+            C[f][i] = new
+            return True
+    return False
+
+
 def _is_leap(y: int) -> bool:
     return y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)
 
