@@ -239,19 +239,66 @@ class _ClassFit:
     parameters: int
 
 
-def _split_start(previous: "_ClassFit") -> tuple[list, np.ndarray]:
-    """A start for one class more: the clearest class of ``previous`` split in two, one half
-    tilted towards agreement (it stays first), the other towards disagreement (a new class before
-    the unrelated one). It lets EM pull a sub-population (namesakes who agree on the name alone)
-    out of the match class, which the plain start can miss."""
+def _split_start(previous: "_ClassFit", data: "_Patterns", n_levels: list[int], fixed_last: bool
+                 ) -> tuple[list, np.ndarray]:
+    """A start for one class more: the class of ``previous`` whose comparisons depend most on each
+    other inside it, split in two by agreement on one of them.
+
+    Within a class, comparisons are assumed independent. When two of them still agree together in
+    one class (its pairs that agree on the date of birth also keep the e-mail), that class holds two
+    sub-populations (records of one person who moved, and namesakes; or clean and typo-ridden copies
+    of one person, and namesakes who agree on the name alone), and EM from a plain start often
+    keeps them together. The class and the pair of comparisons with the largest bivariate residual
+    (chi-square of their 2x2 agreement table, weighted by the class's responsibilities) are found;
+    the class is split into its pairs agreeing on the more balanced comparison of the two and the
+    rest, each starting from its own level shares."""
     thetas = [list(t) for t in previous.thetas]
     pi = previous.shares.copy()
-    first = [t * np.linspace(0.8, 1.2, len(t)) for t in thetas[0]]
-    second = [t * np.linspace(1.2, 0.8, len(t)) for t in thetas[0]]
-    thetas[0] = [t / t.sum() for t in first]
-    thetas.insert(len(thetas) - 1, [t / t.sum() for t in second])
-    pi = np.insert(pi, len(pi) - 1, pi[0] / 2)
-    pi[0] /= 2
+    theta = np.stack([np.concatenate(th) for th in thetas])
+    logp = data.design @ np.log(theta).T + np.log(pi)[None, :]
+    resp = np.exp(logp - _logsumexp(logp)[:, None]) * data.counts[:, None]
+    top = np.zeros((len(data.patterns), len(n_levels)))
+    seen = data.patterns >= 0
+    for c, n in enumerate(n_levels):
+        top[:, c] = data.patterns[:, c] == n - 1
+    free = len(thetas) - (1 if fixed_last else 0)
+    best = (0.0, 0, 0)
+    for k in range(free):
+        w = resp[:, k]
+        for a in range(len(n_levels)):
+            for b in range(a + 1, len(n_levels)):
+                both = w * seen[:, a] * seen[:, b]
+                n = both.sum()
+                if n < 10:
+                    continue
+                x, y = top[:, a], top[:, b]
+                t11, t1_, t_1 = (both * x * y).sum(), (both * x).sum(), (both * y).sum()
+                t10, t01 = t1_ - t11, t_1 - t11
+                t00 = n - t11 - t10 - t01
+                denom = t1_ * (n - t1_) * t_1 * (n - t_1)
+                if denom <= 0 or t11 * t00 <= t10 * t01:      # only agreement that goes together
+                    continue
+                chi2 = n * (t11 * t00 - t10 * t01) ** 2 / denom
+                if chi2 > best[0]:
+                    by = a if abs(t1_ / n - 0.5) <= abs(t_1 / n - 0.5) else b
+                    best = (chi2, k, by)
+    _, k, by = best
+    w = resp[:, k]
+    parts = []
+    for mask in (top[:, by] == 1, top[:, by] == 0):
+        sums = (w * mask) @ data.design + _EPS
+        parts.append(data.normalise(sums))
+    share = (w * (top[:, by] == 1)).sum() / max(w.sum(), _EPS)
+    # the new class goes before the last one (the unrelated class); when the last class is the
+    # one split (free when no u is fixed), its disagreeing part stays last
+    last = len(thetas) - 1
+    agree_part, rest_part = (parts[0], parts[1]) if k != last else (parts[1], parts[0])
+    new_share = pi[k] * ((1 - share) if k != last else share)
+    thetas[k] = agree_part
+    thetas.insert(last, rest_part)
+    pi[k] -= new_share
+    pi = np.insert(pi, last, new_share)
+    pi = np.clip(pi, _EPS, None)
     return thetas, pi / pi.sum()
 
 
@@ -456,7 +503,7 @@ class FellegiSunter:
                 # two starts from k = 1 on: the plain one and the previous fit with its match class
                 # split; the higher likelihood is kept (EM only finds a local maximum)
                 split = _em(data, n_levels, k, u_fixed, freqs, max_iterations, screen, initial_match_share,
-                            start=_split_start(previous))
+                            start=_split_start(previous, data, n_levels, u_fixed is not None))
                 if split.history[-1] > fit.history[-1]:
                     fit = split
             previous = fit
@@ -465,13 +512,23 @@ class FellegiSunter:
                               "parameters": fit.parameters,
                               "bic": -2.0 * fit.history[-1] + fit.parameters * np.log(n_pairs),
                               "iterations": fit.iterations, "converged": fit.converged})
-        chosen = min(selection, key=lambda s: s["bic"])["related_classes"] if auto else tries[0]
+        if auto and screen != tolerance:
+            # a screened fit may have stopped early where EM moves slowly (a split start), so the
+            # two counts with the lowest screened BIC are refined to ``tolerance`` and compared again
+            finalists = sorted(selection, key=lambda s: s["bic"])[:2]
+            for entry in finalists:
+                k = entry["related_classes"]
+                refined = _em(data, n_levels, k, u_fixed, freqs, max_iterations, tolerance, initial_match_share,
+                              start=(fits[k].thetas, fits[k].shares))
+                refined.iterations += fits[k].iterations
+                fits[k] = refined
+                entry.update(log_likelihood=refined.history[-1], iterations=refined.iterations,
+                             converged=refined.converged,
+                             bic=-2.0 * refined.history[-1] + refined.parameters * np.log(n_pairs))
+            chosen = min(finalists, key=lambda s: s["bic"])["related_classes"]
+        else:
+            chosen = min(selection, key=lambda s: s["bic"])["related_classes"] if auto else tries[0]
         fit = fits[chosen]
-        if screen != tolerance:
-            refined = _em(data, n_levels, chosen, u_fixed, freqs, max_iterations, tolerance, initial_match_share,
-                          start=(fit.thetas, fit.shares))
-            refined.iterations += fit.iterations
-            fit = refined
         for entry in selection:
             f = fit if entry["related_classes"] == chosen else fits[entry["related_classes"]]
             u_ref = u_fixed if u_fixed is not None else f.thetas[-1]
