@@ -8,8 +8,8 @@ import pytest
 
 from golden_record import Linker
 from golden_record.linkage import model as model_mod
-from golden_record.linkage.explain import (comparison_fields, explain_records, explain_row, prior_weight,
-                                           weights_note)
+from golden_record.linkage.explain import comparison_fields, explain_row, prior_weight, weights_note
+from golden_record.linkage.scoring import explain_records
 from golden_record.linkage.model import FellegiSunter
 from golden_record.synthetic.profiles import PROFILES
 from golden_record.tracking.waterfall import waterfall_plot
@@ -93,3 +93,25 @@ def test_row_of_a_review_file_reads_back():
     assert expl.joint == pytest.approx(0.5)                              # a term-frequency adjustment
     assert [name for name, _ in expl.steps()] == ["prior", "a", "b", "term frequencies"]
     assert not expl.is_match and "not a match" in expl.text()
+
+
+def test_explain_and_scoring_import_each_other_one_way_only():
+    """Scoring uses the explanations' columns; explaining never imports scoring (not even inside a
+    function): the two modules form no import circle."""
+    import ast
+
+    from conftest import SRC
+
+    def imports(module: str) -> set[str]:
+        tree = ast.parse((SRC / "golden_record" / "linkage" / f"{module}.py").read_text())
+        found = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                found.add(node.module)
+                found.update(f"{node.module}.{a.name}" for a in node.names)
+            elif isinstance(node, ast.Import):
+                found.update(a.name for a in node.names)
+        return found
+
+    assert "golden_record.linkage.explain" in imports("scoring")
+    assert not {m for m in imports("explain") if "scoring" in m}

@@ -293,3 +293,49 @@ def test_an_interrupted_match_changes_nothing(warehouse, monkeypatch):
     done = match_new(warehouse)
     assert done.returncode == 0, done.stderr[-3000:]
     assert golden_of(url, 900040) == [golden]
+
+
+# --------------------------------------------------------------------------- issue 26
+def test_an_unchanged_record_beside_a_new_one_is_reported_as_stayed_not_moved(warehouse):
+    """Integer golden ids compared as typed values: a new record in the same batch once turned the
+    previous ids into floats, and '2' != '2.0' reported a record that stayed as moved."""
+    url = warehouse["url"]
+    a, b, golden = pair_in_one_golden_record(url, offset=20)
+    with psycopg.connect(url) as conn:          # saved again without a change; a stranger arrives
+        conn.execute("UPDATE citizens SET updated_at = now() WHERE citizen_id = %s", (a,))
+        conn.execute(f"INSERT INTO citizens (citizen_id, {COLUMNS}) VALUES (900050, 'Qxwz Jkvb', 'Qxwz', 'Jkvb', "
+                     "NULL, 'M', '1902-03-04', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'test')")
+    done = match_new(warehouse)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "1 new and 1 changed records" in done.stdout and "moved" not in done.stdout
+    assert golden_of(url, a, b) == [golden, golden]
+    m = latest_run(warehouse).data.metrics
+    assert m["incremental_moved"] == 0 and m["incremental_stayed"] == 1
+
+
+def test_a_deleted_source_record_leaves_its_golden_record(warehouse):
+    """After records are deleted from the source, match-new removes them from their golden records
+    (a golden record left with none is retired), says how many, and logs it; not "nothing to match"."""
+    url = warehouse["url"]
+    a, b, golden = pair_in_one_golden_record(url, offset=25)
+    alone, = golden_of(url, 900050)                 # the stranger of the test above: a golden record of one
+    with psycopg.connect(url) as conn:
+        conn.execute("DELETE FROM citizens WHERE citizen_id = ANY(%s)", ([b, 900050],))
+    done = match_new(warehouse)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "nothing to match" not in done.stdout
+    assert "2 deleted records removed from their golden records" in done.stdout
+    assert "2 record(s) deleted from citizens" in done.stderr
+    assert golden_of(url, a, b, 900050) == [golden, None, None]
+    run_id = latest_run(warehouse).info.run_id
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT member_count FROM golden_records WHERE golden_id = %s", (golden,)).fetchone() == (1,)
+        assert conn.execute("SELECT count(*) FROM golden_records WHERE golden_id = %s", (alone,)).fetchone() == (0,)
+        assert conn.execute("SELECT reason, run_id FROM golden_redirects WHERE old_golden_id = %s",
+                            (alone,)).fetchone() == ("records removed", run_id)
+        orphans = conn.execute("SELECT count(*) FROM citizen_golden_map m WHERE NOT EXISTS "
+                               "(SELECT 1 FROM citizens c WHERE c.citizen_id = m.citizen_id)").fetchone()[0]
+    assert orphans == 0
+    assert latest_run(warehouse).data.metrics["incremental_deleted_records"] == 2
+    again = match_new(warehouse)
+    assert "nothing to match" in again.stdout

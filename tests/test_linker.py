@@ -77,3 +77,63 @@ def test_one_entry_point_runs_every_job():
     assert done.returncode == 2 and "unknown command 'trian'" in done.stderr
     done = run([sys.executable, "-m", "golden_record", "train", "--set", "model.params.match_threshold=1"], env)
     assert done.returncode == 2 and "strictly between 0 and 1" in done.stderr
+
+
+def test_a_dict_without_data_table_fits_a_frame_in_memory_silently(capsys):
+    """A notebook's config is a dict; records in memory come from no table. A date field declared
+    without formats has them read once from a sample (no raw pandas warning: warnings are errors
+    here) and said in the data-quality report; nothing is printed on stdout."""
+    import warnings
+
+    import yaml
+
+    config = yaml.safe_load(PEOPLE.read_text())
+    del config["data"]["table"], config["data"]["truth"], config["golden"]["table"], config["golden"]["map_table"]
+    config["data"]["fields"]["date_of_birth"] = {"type": "date"}          # no formats
+    data = people.generate(1000, seed=5)
+    table = data.records.copy()
+    dob = pd.to_datetime(table["date_of_birth"], format="%Y%m%d", errors="coerce")
+    table["date_of_birth"] = dob.dt.strftime("%d/%m/%Y").where(dob.notna(), table["date_of_birth"])
+    table["updated_at"] = table["updated_at"].dt.strftime("%d/%m/%Y %H:%M")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        linker = Linker(config).fit(table)
+    assert capsys.readouterr().out == ""
+    assert linker.config.data.table == "records"
+    quality = {q.field: q for q in linker.scored.quality.fields}
+    dob_q = quality["date_of_birth"]
+    assert dob_q.formats_inferred == ["%d/%m/%Y"] and dob_q.formats_sample > 500
+    assert "formats inferred from" in dob_q.line() and "'%d/%m/%Y'" in dob_q.line()
+    assert dob_q.dropped_share < 0.01 and dob_q.unusual < 0.05 * dob_q.present_before   # placeholders, invalid dates
+    assert quality["updated_at"].formats_inferred == ["%d/%m/%Y %H:%M"] and quality["updated_at"].dropped == 0
+    # the choice is the model's from now on: the lookup service reads dates as training did
+    assert linker.config.data.fields["date_of_birth"].formats == ["%d/%m/%Y"]
+    assert linker.scored.quality.to_dict()["fields"][[q.field for q in linker.scored.quality.fields]
+                                                     .index("date_of_birth")]["formats_inferred"] == ["%d/%m/%Y"]
+
+
+def test_a_linker_takes_a_path_a_dict_or_a_model_config():
+    from golden_record.config import ConfigError, ModelConfig
+
+    from_path = Linker(PEOPLE)
+    assert isinstance(from_path.config, ModelConfig) and from_path.config.data.table == "people"
+    assert Linker(from_path.config).config is from_path.config
+    assert Linker(str(PEOPLE), overrides=["model.params.match_threshold=0.7"]).config.threshold == 0.7
+    with pytest.raises(ConfigError, match="unknown key 'data.nonsense'"):
+        Linker({"data": {"id": "rec_id", "nonsense": 1, "fields": {"name": {"type": "name"}}}})
+    with pytest.raises(ConfigError, match="not int"):
+        Linker(3)
+
+
+def test_score_all_gives_every_candidate_pair_with_its_scores(fitted):
+    _, linker = fitted
+    out = linker.score_all()
+    scored = linker.scored
+    names = scored.vectors.names
+    assert len(out) == len(scored.pairs)
+    assert list(out.columns) == (["left_id", "right_id", "match_weight", "match_probability", "is_match"]
+                                 + [f"{kind}_{n}" for n in names for kind in ("cmp", "w")])
+    assert out["left_id"].str.startswith("rec-").all() and (out["left_id"] != out["right_id"]).all()
+    assert np.allclose(out["match_probability"], scored.probabilities)
+    assert int(out["is_match"].sum()) == int((scored.probabilities >= linker.config.threshold).sum())
+    assert linker.predict().equals(out)

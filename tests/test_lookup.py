@@ -378,3 +378,60 @@ def test_a_golden_rebuild_keeps_an_existing_index_fresh(service):
     assert after.built_at >= before.built_at and after.records == rows
     health = requests.get(service["base"] + "/health", timeout=10).json()
     assert health["index"]["fresh"] is True
+
+
+# --------------------------------------------------------------------------- bad input is said (issue 26)
+def test_a_value_that_cannot_be_read_is_a_422_naming_the_field_and_value(service):
+    """A date that does not parse at all would be a missing value, scored as if not sent: refused."""
+    response = _post(service["base"], [{"first_name": "Asha", "last_name": "Rao", "date_of_birth": "1990-01-01"},
+                                       {"first_name": "Asha", "last_name": "Rao", "date_of_birth": "not a date"}])
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert "records[1].date_of_birth = 'not a date'" in error and "type date" in error
+    assert "records[0]" not in error
+    # a blank or null value is a missing one, not a bad one
+    assert _post(service["base"], [{"first_name": "Asha", "date_of_birth": None}]).status_code == 200
+    assert _post(service["base"], [{"first_name": "Asha", "date_of_birth": "  "}]).status_code == 200
+
+
+def test_an_id_that_does_not_fit_the_id_column_is_a_422(service):
+    response = _post(service["base"], [{"citizen_id": "abc", "first_name": "Asha"}])
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert "records[0] id 'abc'" in error and "citizen_id" in error and "whole number" in error
+    assert _post(service["base"], [{"citizen_id": 5, "first_name": "Asha"}]).status_code == 200
+
+
+def test_a_body_over_the_limit_is_a_413(service):
+    from golden_record.serve.lookup import MAX_BODY_BYTES
+
+    big = {"records": [{"first_name": "x" * (MAX_BODY_BYTES + 10)}]}
+    response = requests.post(service["base"] + "/match", json=big, timeout=30)
+    assert response.status_code == 413 and "larger than 2,097,152 bytes" in response.json()["error"]
+
+    def chunks():                                   # no Content-Length: counted as it arrives
+        import json
+
+        text = json.dumps(big).encode()
+        for at in range(0, len(text), 1 << 16):
+            yield text[at:at + (1 << 16)]
+    chunked = requests.post(service["base"] + "/match", data=chunks(), timeout=30,
+                            headers={"Content-Type": "application/json"})
+    assert chunked.status_code == 413
+    assert _post(service["base"], [{"first_name": "Asha"}]).status_code == 200
+
+
+def test_without_the_records_table_the_service_answers_503(service):
+    record, _ = _record_with_duplicates(service["url"], service["config"])
+    fields = {f: record[f] for f in service["config"].data.fields if f in record}
+    with psycopg.connect(service["url"], autocommit=True) as conn:
+        conn.execute("ALTER TABLE citizens RENAME TO citizens_away")
+        try:
+            response = _post(service["base"], [fields])
+            health = requests.get(service["base"] + "/health", timeout=10)
+        finally:
+            conn.execute("ALTER TABLE citizens_away RENAME TO citizens")
+    assert response.status_code == 503, response.text
+    assert 'relation "citizens" does not exist' in response.json()["error"]
+    assert health.status_code == 503 and "citizens" in health.json()["error"]
+    assert _post(service["base"], [fields]).status_code == 200

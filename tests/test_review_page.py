@@ -451,3 +451,41 @@ def test_done_state_backspace_undo_and_an_error_on_the_page(review_run, server, 
     page.screenshot("review_error.png")
     log = server["log"].read_text()
     assert f"{REVIEWER}: " in log and "undid" in log, log[-2000:]
+
+
+def test_a_request_from_a_foreign_host_or_origin_is_refused_and_saves_nothing(tmp_path, test_databases):
+    """DNS rebinding: a site whose name resolves to 127.0.0.1 posts to the page with its own Host
+    and Origin. It gets 403 and no label reaches pair_labels; the page's own requests still work."""
+    import psycopg
+
+    from golden_record.io.warehouse import DatabaseTarget
+    from golden_record.web.review import LabelStore, create_app
+
+    from golden_record.io import labels
+
+    url = test_databases.url("review_host")
+    with psycopg.connect(url) as conn:           # as golden-record review does before serving
+        labels.ensure_table(conn)
+    queue = _queue(tmp_path, [_row(17, 5), _row(3, 4)])
+    client = create_app(queue, LabelStore(DatabaseTarget(url, "test"))).test_client()
+    label = {"reviewer": REVIEWER, "left_id": "17", "right_id": "5", "label": "match"}
+
+    def saved() -> int:
+        with psycopg.connect(url) as conn:
+            exists = conn.execute("SELECT to_regclass('pair_labels')").fetchone()[0]
+            return conn.execute("SELECT count(*) FROM pair_labels").fetchone()[0] if exists else 0
+
+    for headers in ({"Host": "evil.example:8050", "Origin": "http://evil.example:8050"},
+                    {"Host": "evil.example:8050"},
+                    {"Host": "127.0.0.1:8050", "Origin": "http://evil.example"},
+                    {"Host": "127.0.0.1:8050", "Origin": "http://127.0.0.1:3000"}):
+        response = client.post("/api/label", json=label, headers=headers)
+        assert response.status_code == 403, (headers, response.get_json())
+        assert "refused" in response.get_json()["error"]
+    assert client.get("/", headers={"Host": "evil.example:8050"}).status_code == 403
+    assert saved() == 0
+    own = client.post("/api/label", json=label, headers={"Host": "127.0.0.1:8050", "Origin": "http://127.0.0.1:8050"})
+    assert own.status_code == 200, own.get_json()
+    assert client.post("/api/label", json={**label, "left_id": "3", "right_id": "4"},
+                       headers={"Host": "localhost:8050"}).status_code == 200
+    assert saved() == 2

@@ -6,25 +6,64 @@ It runs the same code path as the jobs (``linkage.pipeline``, ``linkage.scoring`
 model without PostgreSQL or MLflow::
 
     from golden_record import Linker
-    linker = Linker("use-cases/golden_record/config/examples/people.yaml")
+    linker = Linker("use-cases/golden_record/config/examples/people.yaml")   # or a dict, or a ModelConfig
     linker.fit(table, truth)             # prepare -> candidates -> compare -> EM -> score
     linker.evaluate().metrics["f1_score"]
     golden = linker.cluster()            # golden records, one per person
     linker.predict(pairs)                # <field>_l / <field>_r columns in, weights out
+    linker.score_all()                   # every candidate pair: ids, probability, weight, levels
 """
 from __future__ import annotations
 
 from os import PathLike
+from pathlib import Path
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
 
 from golden_record.cli import Progress
-from golden_record.config import ModelConfig, load_model_config
+from golden_record.config import (MODEL_CONFIG_PATH, ConfigError, ModelConfig, _format_validation_error,
+                                  _read_yaml, apply_overrides)
 from golden_record.errors import DataError
+from golden_record.linkage.decision import is_match
+from golden_record.linkage.explain import comparison_frame
 from golden_record.linkage.pipeline import fit_and_score
 from golden_record.linkage.scoring import score_pair_frame
 from golden_record.golden.build import Layout, assemble, cluster_pairs
+
+
+#: ``data.table`` of a config given to the Linker without one: records in memory come from no table
+IN_MEMORY_TABLE = "records"
+
+
+def in_memory_config(config: ModelConfig | Mapping[str, Any] | str | PathLike | None,
+                     overrides: list[str] | None = None) -> ModelConfig:
+    """A :class:`ModelConfig` from a ``ModelConfig`` (kept as it is, ``overrides`` applied), a dict
+    shaped like the YAML file, or a YAML file's path (none: the default config). Records in memory
+    come from no table, so a config without ``data.table`` is completed with
+    :data:`IN_MEMORY_TABLE` (it only names the golden tables, which the Linker never writes)."""
+    import pydantic
+
+    if isinstance(config, ModelConfig):
+        if not overrides:
+            return config
+        data, source = config.model_dump(mode="json"), "config"
+    elif isinstance(config, Mapping):
+        data, source = dict(config), "config"
+    elif config is None or isinstance(config, (str, PathLike)):
+        path = Path(config) if config else MODEL_CONFIG_PATH
+        data, source = _read_yaml(path), path.name
+    else:
+        raise ConfigError(f"Linker takes a dict, a YAML file's path or a ModelConfig, not {type(config).__name__}")
+    data = apply_overrides(data, overrides)
+    section = data.get("data")
+    if isinstance(section, Mapping) and not section.get("table"):
+        data["data"] = {**section, "table": IN_MEMORY_TABLE}
+    try:
+        return ModelConfig.model_validate(data)
+    except pydantic.ValidationError as err:
+        raise ConfigError(_format_validation_error(source, err)) from None
 
 
 def records_from_frame(table: pd.DataFrame, config: ModelConfig) -> pd.DataFrame:
@@ -56,9 +95,11 @@ def _text(values: pd.Series) -> pd.Series:
 class Linker:
     """Fellegi–Sunter record linkage of one configured schema, fitted on records in memory."""
 
-    def __init__(self, config: ModelConfig | str | PathLike | None = None, overrides: list[str] | None = None,
-                 quiet: bool = True):
-        self.config = config if isinstance(config, ModelConfig) else load_model_config(config, overrides)
+    def __init__(self, config: ModelConfig | Mapping[str, Any] | str | PathLike | None = None,
+                 overrides: list[str] | None = None, quiet: bool = True):
+        """``config``: a dict shaped like the YAML config, its file's path (none: the default
+        config) or a :class:`ModelConfig`; ``data.table`` may be left out (:func:`in_memory_config`)."""
+        self.config = in_memory_config(config, overrides)
         self.progress = Progress(quiet=quiet)
         self.scored = None
 
@@ -89,11 +130,25 @@ class Linker:
             raise DataError("no ground truth was given to fit", "pass truth= to Linker.fit to evaluate")
         return scored.evaluate(self.config.threshold if threshold is None else threshold)
 
-    def predict(self, pairs: pd.DataFrame, threshold: float | None = None) -> pd.DataFrame:
-        """Score record pairs given as ``<field>_l`` / ``<field>_r`` columns (any subset)."""
-
+    def predict(self, pairs: pd.DataFrame | None = None, threshold: float | None = None) -> pd.DataFrame:
+        """Score record pairs given as ``<field>_l`` / ``<field>_r`` columns (any subset); with no
+        pairs, every candidate pair of the fitted records (:meth:`score_all`)."""
+        if pairs is None:
+            return self.score_all(threshold)
         return score_pair_frame(pairs, self._fitted().model, self.config,
                                 self.config.threshold if threshold is None else threshold)
+
+    def score_all(self, threshold: float | None = None) -> pd.DataFrame:
+        """Every candidate pair of the records given to ``fit``, one row each: ``left_id``,
+        ``right_id`` (the records' ids), ``match_weight``, ``match_probability``, ``is_match``, then
+        per comparison its level ``cmp_<name>`` and weight ``w_<name>`` (as :meth:`predict`)."""
+        scored = self._fitted()
+        ids = scored.records["record_id"].to_numpy()
+        out = pd.DataFrame({"left_id": ids[scored.pairs.left], "right_id": ids[scored.pairs.right],
+                            "match_weight": scored.weights, "match_probability": scored.probabilities,
+                            "is_match": is_match(scored.probabilities,
+                                                 self.config.threshold if threshold is None else threshold)})
+        return pd.concat([out, comparison_frame(scored.model, scored.vectors)], axis=1)
 
     def cluster(self, run_id: str | None = None):
         """Golden records from the fitted pairs: clusters with the chaining guards, then

@@ -74,9 +74,10 @@ class Batch:
     new: np.ndarray                   # record ids with no map row
     changed: np.ndarray               # record ids whose recency is later than their map row
     map_rows: int                     # rows of the map before
-    orphans: int                      # map rows whose record is gone from the table (left as they are)
+    orphans: int                      # map rows whose record is gone from the table
     notes: list[str] = field(default_factory=list)
     recency: dict = field(default_factory=dict)     # record id (text) -> its recency as read (None: none)
+    deleted: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=object))  # their record ids
 
     @property
     def ids(self) -> np.ndarray:
@@ -158,11 +159,13 @@ def find_batch(conn, config: ModelConfig, layout: Layout, id_type: str) -> Batch
     records, map_rows = conn.execute(sql.SQL("SELECT (SELECT count(*) FROM {}), (SELECT count(*) FROM {})").format(
         warehouse.table_ref(d.table), warehouse.table_ref(layout.map_table))).fetchone()
     orphans = map_rows - (records - int(is_new.sum()))
-    if orphans:
-        notes.append(f"note: {orphans:,} rows of {layout.map_table} name records no longer in {d.table}: left as "
-                     "they are (a full build retires their golden ids)")
+    deleted = _typed([], id_type)
+    if orphans:          # records deleted since they were mapped: removed from their golden records
+        gone = conn.execute(sql.SQL("SELECT m.{}::text FROM {} m WHERE NOT EXISTS (SELECT 1 FROM {} r WHERE {})").format(
+            mid, warehouse.table_ref(layout.map_table), warehouse.table_ref(d.table), on)).fetchall()
+        deleted = _typed(np.sort(_typed([r[0] for r in gone], id_type)), id_type)
     new, old = _typed(np.sort(_typed(ids[is_new], id_type)), id_type), _typed(np.sort(_typed(ids[~is_new], id_type)), id_type)
-    return Batch(new, old, int(map_rows), int(orphans), notes, {r[0]: r[2] for r in rows})
+    return Batch(new, old, int(map_rows), int(orphans), notes, {r[0]: r[2] for r in rows}, deleted)
 
 
 # --------------------------------------------------------------------------- reading the golden tables
@@ -311,8 +314,9 @@ def match_new(conn, config: ModelConfig, model, threshold: float, run_id: str | 
                                      "incremental_changed_records": float(len(batch.changed)),
                                      "incremental_map_rows_before": float(batch.map_rows),
                                      "incremental_orphan_map_rows": float(batch.orphans),
+                                     "incremental_deleted_records": float(len(batch.deleted)),
                                      "incremental_future_dated": float(future)}
-        if not len(batch):
+        if not len(batch) and not len(batch.deleted):
             metrics.update({k: 0.0 for k in ("incremental_attached", "incremental_new_golden_records",
                                              "incremental_merges", "incremental_moved", "incremental_golden_touched",
                                              "incremental_records_reclustered", "incremental_pairs_scored")})
@@ -358,6 +362,9 @@ def match_new(conn, config: ModelConfig, model, threshold: float, run_id: str | 
         verdicts = labelled.read_verdicts(conn, config.data.table)
         known = read_map(conn, layout, id_type, record_ids=sorted((partners - in_batch) | set(map(str, batch.changed))))
         touched = set(known["golden_id"].tolist())
+        # the golden records of deleted records: rebuilt from the records they have left (or retired)
+        lost = read_map(conn, layout, id_type, record_ids=batch.deleted) if len(batch.deleted) else known.iloc[:0]
+        touched |= set(lost["golden_id"].tolist())
         members = read_map(conn, layout, id_type, golden_ids=sorted(touched)) if touched else known.iloc[:0]
         region = in_batch | set(members["record_id"].astype(str))
         for _ in range(10):      # match labels tie more golden records in (until none is added)
@@ -393,7 +400,10 @@ def match_new(conn, config: ModelConfig, model, threshold: float, run_id: str | 
         probs = scored["match_probability"].to_numpy(dtype=float) if len(scored) else np.zeros(0)
         clusters = cluster_pairs(len(records), left, right, probs, threshold, g.min_edge_probability,
                                  g.max_cluster_size, must, cannot)
-        previous = members[members["record_id"].astype(str).isin(set(records["record_id"].astype(str)))]
+        # the deleted records' map rows count as previous members: a golden id none of whose records
+        # is left is retired (redirect reason "records removed"), as a full build retires it
+        previous = members[members["record_id"].astype(str).isin(set(records["record_id"].astype(str))
+                                                                  | set(map(str, batch.deleted)))]
         smallest = _first_build(region_ids, clusters.labels, clusters.n_clusters)
         in_use, retired, floor = _ids_in_use(conn, layout, id_type, smallest)
         elsewhere = in_use - set(previous["golden_id"].tolist())
@@ -404,7 +414,8 @@ def match_new(conn, config: ModelConfig, model, threshold: float, run_id: str | 
         lap("survive")
 
         # 5. replace the touched golden rows and the neighbourhood's map rows
-        golden_store.replace_part(conn, layout, result.golden, result.mapping, sorted(touched), region_ids,
+        golden_store.replace_part(conn, layout, result.golden, result.mapping, sorted(touched),
+                                  _typed(np.concatenate([region_ids, batch.deleted]), id_type),
                                   result.redirects, id_type, run_id)
         lap("write")
 
@@ -435,6 +446,11 @@ def match_new(conn, config: ModelConfig, model, threshold: float, run_id: str | 
         "incremental_index_rows_added": float(added.inserted_rows),
         **{k: v for k, v in clusters.stats.items() if k.startswith("golden_")},
     })
+    if len(batch.deleted):
+        retired = int((result.redirects["reason"] == "records removed").sum()) if len(result.redirects) else 0
+        notes.append(f"{len(batch.deleted):,} record(s) deleted from {config.data.table} since they were mapped: "
+                     f"removed from their {len(lost['golden_id'].unique()):,} golden record(s), rebuilt from the "
+                     f"records left ({retired:,} golden id(s) with no record left retired)")
     if skipped:
         notes.append(f"{len(skipped):,} block(s) skipped, larger than candidates.max_block_size={limit:,} (as training "
                      f"skips them), e.g. {sorted(skipped)[0]}")
@@ -467,13 +483,15 @@ def _decisions(incoming, batch, gid_of_record, before, kept, result, records, le
     changed = set(map(str, batch.changed))
     out = pd.DataFrame({"record_id": incoming["record_id"].to_numpy(),
                         "kind": [CHANGED if i in changed else NEW for i in ids]})
-    out["golden_id"] = gid_of_record.reindex(ids).to_numpy()
-    out["previous_golden_id"] = before.reindex(ids).to_numpy()
+    # object columns of the ids' own type: an integer id with a gap beside it stays an integer
+    # (as floats, 2 became '2.0' and a record that stayed was reported as moved)
+    out["golden_id"] = _as_objects(gid_of_record.astype(object).reindex(ids))
+    out["previous_golden_id"] = _as_objects(before.astype(object).reindex(ids))
     sizes = pd.Series(result.golden["member_count"].to_numpy(), index=result.golden["golden_id"].to_numpy())
     out["golden_members"] = sizes.reindex(out["golden_id"].to_numpy()).to_numpy()
     is_kept = out["golden_id"].isin(kept).to_numpy()
     out["decision"] = np.where(out["kind"] == NEW, np.where(is_kept, ATTACHED, NEW_GOLDEN),
-                               np.where(out["golden_id"].astype(str).to_numpy() == out["previous_golden_id"].astype(str).to_numpy(),
+                               np.where([g == p for g, p in zip(out["golden_id"], out["previous_golden_id"])],
                                         STAYED, MOVED))
     # the strongest pair of each batch record: inside its golden record first
     rid = records["record_id"].astype(str).to_numpy()
@@ -503,6 +521,13 @@ def _decisions(incoming, batch, gid_of_record, before, kept, result, records, le
     else:
         out["best_record_id"], out["best_in_golden"], out["match_probability"], out["match_weight"] = None, None, np.nan, np.nan
     return out
+
+
+def _as_objects(values: pd.Series) -> np.ndarray:
+    """Values as Python objects of their own type (numpy integers as ``int``), missing as None."""
+    out = values.astype(object).to_numpy(dtype=object)
+    return np.array([None if v is None or (isinstance(v, float) and np.isnan(v))
+                     else int(v) if isinstance(v, np.integer) else v for v in out], dtype=object)
 
 
 def _sample(decisions: pd.DataFrame, size: int, seed: int) -> pd.DataFrame:

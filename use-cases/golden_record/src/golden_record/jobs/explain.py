@@ -17,7 +17,7 @@ from golden_record.cli import Progress
 from golden_record.config import check_threshold, load_settings
 from golden_record.errors import DataError
 from golden_record.io import warehouse
-from golden_record.linkage.explain import explain_records
+from golden_record.linkage.scoring import explain_records
 from golden_record.tracking import store as tracking
 from golden_record.tracking.model_logging import load_logged_model, resolve_run
 

@@ -48,12 +48,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def summary_line(metrics: dict, seconds: float) -> str:
     m = {k: int(v) for k, v in metrics.items() if k.startswith("incremental_")}
+    deleted = m.get("incremental_deleted_records", 0)
+    gone = (f"{deleted:,} deleted records removed from their golden records" if deleted else "")
     if not m["incremental_new_records"] and not m["incremental_changed_records"]:
+        if deleted:
+            return (f"match-new: no new or changed records; {gone} "
+                    f"({m['incremental_golden_written']:,} golden records rewritten) in {seconds:.1f} s")
         return f"match-new: nothing to match (no new or changed records) in {seconds:.1f} s"
     return (f"match-new: {m['incremental_new_records']:,} new and {m['incremental_changed_records']:,} changed "
             f"records: {m['incremental_attached']:,} attached to an existing golden record, "
             f"{m['incremental_new_golden_records']:,} new golden records, {m['incremental_merges']:,} merges"
             + (f", {m['incremental_moved']:,} changed records moved" if m.get("incremental_moved") else "")
+            + (f", {gone}" if deleted else "")
             + f"; {m['incremental_golden_written']:,} golden records rewritten in {seconds:.1f} s")
 
 

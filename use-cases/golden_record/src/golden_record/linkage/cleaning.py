@@ -42,6 +42,10 @@ class FieldQuality:
     dropped_examples: list[str] = field(default_factory=list)
     unusual_examples: list[str] = field(default_factory=list)
     unusual_reason: str = ""
+    #: a date / timestamp field declared without ``formats``: the formats read from a sample of its
+    #: values (:func:`infer_date_formats`), and how many distinct values that sample held
+    formats_inferred: list[str] | None = None
+    formats_sample: int = 0
 
     @property
     def dropped(self) -> int:
@@ -61,7 +65,18 @@ class FieldQuality:
             text += f"  dropped {self.dropped:,} ({self.dropped_share:.1%}, e.g. {self.dropped_examples[:3]})"
         if self.unusual:
             text += f"  kept {self.unusual:,} {self.unusual_reason} (e.g. {self.unusual_examples[:3]})"
+        if self.formats_inferred is not None:
+            text += f"  {self.formats_line()}"
         return text
+
+    def formats_line(self) -> str:
+        """What was chosen for a date field declared without formats (one line)."""
+        chosen = self.formats_inferred
+        if not chosen:
+            return (f"no date format read any of {self.formats_sample:,} sampled values (declare "
+                    f"data.fields.{self.field}.formats)")
+        return (f"formats inferred from {self.formats_sample:,} sampled values: {chosen} (declare "
+                f"data.fields.{self.field}.formats to choose)")
 
     def to_dict(self) -> dict[str, Any]:
         return {"field": self.field, "type": self.type, "rows": self.rows,
@@ -71,7 +86,9 @@ class FieldQuality:
                 "distinct_after": self.distinct_after, "dropped": self.dropped,
                 "dropped_share": self.dropped_share, "dropped_examples": self.dropped_examples,
                 "unusual": self.unusual, "unusual_reason": self.unusual_reason,
-                "unusual_examples": self.unusual_examples}
+                "unusual_examples": self.unusual_examples,
+                **({} if self.formats_inferred is None else
+                   {"formats_inferred": self.formats_inferred, "formats_sample": self.formats_sample})}
 
 
 # =============================================================================== text primitives
@@ -209,15 +226,12 @@ def parse_dates(values: np.ndarray, formats: list[str]) -> np.ndarray:
     series = pd.Series(values, dtype=object)
     out = pd.Series(pd.NaT, index=series.index, dtype="datetime64[ns]")
     todo = series.notna()
-    for fmt in formats or [None]:
+    for fmt in formats or ["ISO8601"]:
         if not todo.any():
             break
-        if fmt is None:
-            parsed = pd.to_datetime(series[todo], errors="coerce")
-        else:
-            parsed = pd.to_datetime(series[todo].astype(str), format=fmt, errors="coerce")
-        parsed = parsed.dt.tz_localize(None) if getattr(parsed.dt, "tz", None) is not None else parsed
-        out[todo] = parsed
+        # an explicit format: pandas never guesses (nor warns); offsets are read as UTC
+        parsed = pd.to_datetime(series[todo].astype(str), format=fmt, errors="coerce", utc=True)
+        out[todo] = parsed.dt.tz_localize(None).astype("datetime64[ns]")
         todo = todo & out.isna()
     return out.to_numpy()
 
@@ -287,8 +301,8 @@ def _strptime_day(value: str, formats: list[str]) -> str | None:
 
 def clean_dates(values: np.ndarray, formats: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Per value (run on distinct values): its ISO day ``YYYY-MM-DD`` when it parses by
-    ``formats`` (none: ISO and what pandas reads), whatever the year; else, *kept*, its normalised
-    text (ASCII digits, any other run of characters as one ``-``) put in ``YYYY-MM-DD`` order when
+    ``formats`` (none: ISO; a field declared without formats has them inferred first,
+    :func:`infer_date_formats`), whatever the year; else, *kept*, its normalised text (ASCII digits, any other run of characters as one ``-``) put in ``YYYY-MM-DD`` order when
     its digits fit a format's layout (``1835-81-01``, ``18350230`` -> ``1835-02-30``,
     ``18350101x`` -> ``1835-01-01``); None when nothing usable is left: no digit at all (``n/a``)
     or a placeholder (``0000-00-00``, ``99999999``). Returns (cleaned text, kept-but-unparsed
@@ -314,15 +328,12 @@ def clean_dates(values: np.ndarray, formats: list[str]) -> tuple[np.ndarray, np.
     if not todo.any():
         return out, np.zeros(len(text), dtype=bool)
     series = pd.Series(text, dtype=object)
-    for fmt in formats or [None]:
+    for fmt in formats or ["%Y-%m-%d"]:      # (an ISO day with a time is read below)
         if not todo.any():
             break
         idx = np.flatnonzero(todo)
-        with _quiet_parsing():
-            if fmt is None:
-                parsed = pd.to_datetime(series.iloc[idx], errors="coerce")
-            else:
-                parsed = pd.to_datetime(series.iloc[idx], format=fmt, errors="coerce")
+        # an explicit format: pandas never guesses one (nor warns about its guess)
+        parsed = pd.to_datetime(series.iloc[idx], format=fmt, errors="coerce")
         if getattr(parsed.dt, "tz", None) is not None:
             parsed = parsed.dt.tz_localize(None)
         days = parsed.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
@@ -346,19 +357,60 @@ def clean_dates(values: np.ndarray, formats: list[str]) -> tuple[np.ndarray, np.
     return out, unusual
 
 
-class _quiet_parsing:
-    """pandas warns when it cannot infer one format for a column of mixed dates: each value is
-    then parsed on its own, which is what is wanted here."""
+#: the formats a date field declared without ``formats`` may be read with, in order of preference
+#: when several read every sampled value (``01/02/1990``: month first, as pandas reads it)
+DATE_FORMATS = ("%Y-%m-%d", "%Y%m%d", "%Y/%m/%d", "%m/%d/%Y", "%d/%m/%Y", "%d.%m.%Y", "%m-%d-%Y", "%d-%m-%Y",
+                "%d %b %Y", "%d %B %Y", "%b %d %Y", "%B %d %Y", "%b %d, %Y", "%B %d, %Y", "%Y-%m-%d %H:%M:%S")
+#: the same for a timestamp field (pandas' ISO 8601 reader first: any precision, offsets)
+TIMESTAMP_FORMATS = ("ISO8601", "%Y%m%d%H%M%S", "%m/%d/%Y %H:%M:%S", "%d/%m/%Y %H:%M:%S", "%m/%d/%Y %H:%M",
+                     "%d/%m/%Y %H:%M", "%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M") + DATE_FORMATS[1:-1]
+#: distinct values the formats are inferred from
+FORMAT_SAMPLE = 2000
 
-    def __enter__(self):
-        import warnings
 
-        self._ctx = warnings.catch_warnings()
-        self._ctx.__enter__()
-        warnings.simplefilter("ignore", UserWarning)
+def _reads(values: np.ndarray, fmt: str) -> np.ndarray:
+    """True where ``fmt`` reads the value (Python's ``strptime``: any year 1-9999; pandas' ISO 8601
+    reader for ``ISO8601``)."""
+    from datetime import datetime
 
-    def __exit__(self, *exc):
-        return self._ctx.__exit__(*exc)
+    if fmt == "ISO8601":
+        return pd.to_datetime(pd.Series(values, dtype=object), format="ISO8601", errors="coerce",
+                              utc=True).notna().to_numpy()
+    out = np.zeros(len(values), dtype=bool)
+    for i, v in enumerate(values):
+        try:
+            datetime.strptime(v.strip(), fmt)
+            out[i] = True
+        except ValueError:
+            pass
+    return out
+
+
+def infer_date_formats(values: np.ndarray, timestamp: bool = False,
+                       sample: int = FORMAT_SAMPLE) -> tuple[list[str], int]:
+    """The formats that read a sample of ``values`` (distinct present texts; at most ``sample``,
+    spread over them): the candidate (:data:`DATE_FORMATS` / :data:`TIMESTAMP_FORMATS`) reading
+    most of the sampled values, then the one reading most of the rest, and so on while a format
+    reads at least 0.5 % of the sample. Returns (formats, sampled values). A value none reads is
+    kept as text and counted unusual, as with declared formats."""
+    texts = np.array([v for v in np.asarray(values, dtype=object) if isinstance(v, str) and v.strip()], dtype=object)
+    if len(texts) > sample:
+        texts = texts[np.linspace(0, len(texts) - 1, sample).astype(np.int64)]
+    if not len(texts):
+        return [], 0
+    candidates = TIMESTAMP_FORMATS if timestamp else DATE_FORMATS
+    readable = {fmt: _reads(texts, fmt) for fmt in candidates}
+    chosen: list[str] = []
+    left = np.ones(len(texts), dtype=bool)
+    floor = max(1, int(np.ceil(0.005 * len(texts))))
+    while left.any():
+        gains = {fmt: int((ok & left).sum()) for fmt, ok in readable.items() if fmt not in chosen}
+        best = max(gains, key=lambda f: (gains[f], -candidates.index(f)), default=None)
+        if best is None or gains[best] < floor:
+            break
+        chosen.append(best)
+        left &= ~readable[best]
+    return chosen, len(texts)
 
 
 def date_text(values) -> np.ndarray:

@@ -11,7 +11,9 @@ adjustment (a rare value agreed on) is left over: it is shown as its own term, n
 
 One source for every explanation: :func:`comparison_frame` gives the per-comparison columns
 (``cmp_<name>`` = level, ``w_<name>`` = weight) of the review files, the pyfunc model's output and
-the explanations; :func:`explain_row` reads such a row back.
+the explanations; :func:`explain_row` reads such a row back. (Scoring two records and explaining
+them is :func:`golden_record.linkage.scoring.explain_records`: scoring uses this module, never the
+other way round.)
 """
 from __future__ import annotations
 
@@ -148,16 +150,3 @@ def explain_row(row: Mapping, fields_of: dict[str, list[str]], prior: float, thr
     ids = [_value(row, k) for k in ("left_id", "right_id")]
     return Explanation(None if ids[0] is None else str(ids[0]), None if ids[1] is None else str(ids[1]), table,
                        float(prior), float(row["match_weight"]), float(row["match_probability"]), float(threshold), note)
-
-
-def explain_records(model, config, left: Mapping, right: Mapping, threshold: float) -> Explanation:
-    """Score and explain one pair of records given as ``{field: value}`` (raw values, as in the
-    warehouse; ``record_id`` if known): the same scoring path as training and the pyfunc model."""
-    from golden_record.linkage.scoring import LEFT, RIGHT, pair_fields, score_pair_frame
-
-    fields = pair_fields(config)
-    pair = pd.DataFrame({f + side: [record.get(f)] for f in fields for side, record in ((LEFT, left), (RIGHT, right))})
-    scored = score_pair_frame(pair, model, config, threshold).iloc[0].to_dict()
-    row = {**{f"left_{f}": left.get(f) for f in fields}, **{f"right_{f}": right.get(f) for f in fields}, **scored,
-           "left_id": left.get("record_id"), "right_id": right.get("record_id")}
-    return explain_row(row, comparison_fields(config), prior_weight(model), threshold, note=weights_note(model))

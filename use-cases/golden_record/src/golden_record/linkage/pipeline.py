@@ -25,7 +25,7 @@ from golden_record.evaluation import outside
 from golden_record.evaluation.outside import Missed
 from golden_record.evaluation.pairs import Evaluation, evaluate
 from golden_record.linkage.cleaning import FieldQuality
-from golden_record.linkage.schema import clean_records
+from golden_record.linkage.schema import clean_records, settle_formats
 from golden_record.linkage.fitting import Model, fit_model
 from golden_record.linkage.model import RandomPairStats
 
@@ -190,6 +190,7 @@ def prepare(records: pd.DataFrame, config: ModelConfig, progress: Progress) -> t
     any pair is generated) when a field lost more than ``data.quality.max_dropped_share`` of its
     present values in cleaning: the value was there, and the pipeline could not read it."""
     prepared, reports = clean_records(records, config.data.fields)
+    settle_formats(config.data.fields, reports)     # inferred date formats: logged with the model
     limit = config.data.quality.max_dropped_share
     progress.say("  data quality (present before -> after cleaning):")
     for q in reports:

@@ -115,14 +115,19 @@ def clean_field(name: str, spec: FieldSpec, raw: pd.Series) -> tuple[pd.Series, 
     raw_u = np.where(blank, None, raw_u).astype(object)
     unusual = np.zeros(len(raw_u), dtype=bool)
     reason = ""
+    formats, inferred = spec.formats, None
+    if spec.type in ("date", "timestamp") and not formats:
+        # read once from a sample and said in the quality report: pandas never guesses per value
+        formats, sampled = cleaning.infer_date_formats(raw_u, timestamp=spec.type == "timestamp")
+        inferred = (formats, sampled)
     if spec.type == "date":
         # ISO day text, any year; a value that does not parse is kept as its normalised text
         # (counted unusual), only one with nothing usable left is dropped
-        clean_u, unusual = cleaning.clean_dates(raw_u, spec.formats)
+        clean_u, unusual = cleaning.clean_dates(raw_u, formats)
         cleaned = pd.Series(np.append(clean_u, None)[codes], index=raw.index, dtype=object)
         reason = cleaning.DATE_UNUSUAL_REASON
     elif spec.type == "timestamp":
-        parsed_u = cleaning.parse_dates(raw_u, spec.formats)
+        parsed_u = cleaning.parse_dates(raw_u, formats)
         cleaned = pd.Series(np.append(parsed_u, np.datetime64("NaT"))[codes].astype("datetime64[ns]"),
                             index=raw.index)
         clean_u = np.where(np.isnat(parsed_u), None, parsed_u).astype(object)
@@ -147,6 +152,8 @@ def clean_field(name: str, spec: FieldSpec, raw: pd.Series) -> tuple[pd.Series, 
                           present_after=int(counts[kept_u].sum()),
                           distinct_after=int(pd.Series(clean_u[kept_u]).nunique()),
                           dropped_examples=examples(raw_u[dropped_u]))
+    if inferred is not None:
+        report.formats_inferred, report.formats_sample = inferred
     if unusual.any():
         report.unusual = int(counts[unusual].sum())
         report.unusual_examples = examples(raw_u[unusual])
@@ -177,6 +184,19 @@ def _cleaner(spec: FieldSpec):
             return np.array([None if t is None else mapping.get(t, t) for t in text], dtype=object)
         return category
     raise ValueError(f"no cleaner for type {spec.type!r}")  # pragma: no cover - Literal guards it
+
+
+def settle_formats(fields: dict[str, FieldSpec], reports: list[FieldQuality]) -> dict[str, list[str]]:
+    """Write the formats inferred for the date fields declared without them into ``fields`` (the
+    config's ``data.fields``), so that the logged model, the golden records and the lookup service
+    read the field's values as training did. Returns field -> the formats written."""
+    out = {}
+    for q in reports:
+        spec = fields.get(q.field)
+        if q.formats_inferred and spec is not None and not spec.formats:
+            fields[q.field] = spec.model_copy(update={"formats": list(q.formats_inferred)})
+            out[q.field] = list(q.formats_inferred)
+    return out
 
 
 def clean_records(records: pd.DataFrame, fields: dict[str, FieldSpec]) -> tuple[pd.DataFrame, list[FieldQuality]]:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
 
 from golden_record.linkage.decision import is_match
 from golden_record.linkage.comparisons import compare
-from golden_record.linkage.explain import comparison_frame
+from golden_record.linkage.explain import (Explanation, comparison_fields, comparison_frame, explain_row,
+                                           prior_weight, weights_note)
 from golden_record.config import ModelConfig, check_threshold
 from golden_record.linkage.fitting import Model, model_from_dict, model_to_dict
 from golden_record.linkage.schema import clean_records
@@ -74,6 +76,17 @@ def score_pair_frame(pairs: pd.DataFrame, model: Model, config: ModelConfig,
     if explain:
         out = pd.concat([out, comparison_frame(model, vectors)], axis=1)
     return out
+
+
+def explain_records(model, config, left: Mapping, right: Mapping, threshold: float) -> Explanation:
+    """Score and explain one pair of records given as ``{field: value}`` (raw values, as in the
+    warehouse; ``record_id`` if known): the same scoring path as training and the pyfunc model."""
+    fields = pair_fields(config)
+    pair = pd.DataFrame({f + side: [record.get(f)] for f in fields for side, record in ((LEFT, left), (RIGHT, right))})
+    scored = score_pair_frame(pair, model, config, threshold).iloc[0].to_dict()
+    row = {**{f"left_{f}": left.get(f) for f in fields}, **{f"right_{f}": right.get(f) for f in fields}, **scored,
+           "left_id": left.get("record_id"), "right_id": right.get("record_id")}
+    return explain_row(row, comparison_fields(config), prior_weight(model), threshold, note=weights_note(model))
 
 
 def save_model_files(folder: Path, model: Model, config: ModelConfig) -> Path:

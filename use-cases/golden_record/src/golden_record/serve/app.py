@@ -8,8 +8,10 @@
   review label and verdict, and per member record the per-comparison level and weight.
 
 Every error is JSON ``{"error": "what went wrong: what to do"}``: 422 for a request that cannot be answered
-as sent (unknown field names are named, with the known ones), 503 when the database or the index
-is not there, 500 for anything unexpected.
+as sent (unknown field names are named, with the known ones; a value its field's type cannot read;
+an id that does not fit the table's id column), 413 for a body over
+:data:`~golden_record.serve.lookup.MAX_BODY_BYTES`, 503 when the database, the records' table or
+the index is not there, 500 for anything unexpected.
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from golden_record.errors import GoldenRecordError, WarehouseError
 from golden_record.io.redaction import scrub
-from golden_record.serve.lookup import MAX_RECORDS, MAX_TOP, Lookup, LookupInputError
+from golden_record.serve.lookup import MAX_BODY_BYTES, MAX_RECORDS, MAX_TOP, Lookup, LookupInputError
 
 Value = str | int | float | bool | None
 _VALUE_TYPES = ("str", "int", "float", "bool")
@@ -47,11 +49,52 @@ def _error(status: int, message: str, hint: str = "") -> Response:
     return _json(status, {"error": scrub(f"{message}: {hint}" if hint else message)})
 
 
+class BodyLimit:
+    """ASGI middleware: a request body over ``limit`` bytes is answered 413 before anything reads
+    it (by its ``Content-Length``, or, sent in chunks, once the chunks add up to more)."""
+
+    def __init__(self, app, limit: int = MAX_BODY_BYTES):
+        self.app, self.limit = app, limit
+
+    async def _refuse(self, send) -> None:
+        body = json.dumps({"error": f"request body larger than {self.limit:,} bytes: send the records in "
+                                    "several requests"}).encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.limit:
+            return await self._refuse(send)
+        if length is not None:          # the server stops at Content-Length: nothing more can come
+            return await self.app(scope, receive, send)
+        messages, size = [], 0          # chunked: read it all (up to the limit), then hand it on
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            size += len(message.get("body", b""))
+            if size > self.limit:
+                return await self._refuse(send)
+            if not message.get("more_body", False):
+                break
+        replay = iter(messages)
+
+        async def receive_again():
+            return next(replay, None) or await receive()
+        return await self.app(scope, receive_again, send)
+
+
 def create_app(lookup: Lookup) -> FastAPI:
     app = FastAPI(title="golden-record lookup",
                   description=f"Candidate golden ids of incoming records: model of run {lookup.run_id}, "
                               f"table {lookup.config.data.table}.")
     app.state.lookup = lookup
+    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:

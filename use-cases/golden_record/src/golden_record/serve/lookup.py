@@ -35,11 +35,20 @@ from psycopg import sql
 from golden_record.config import ModelConfig
 from golden_record.errors import GoldenRecordError, WarehouseError
 from golden_record.io import block_index, labels, warehouse
+from golden_record.linkage import cleaning
+from golden_record.linkage.schema import clean_records
 from golden_record.linkage.scoring import LEFT, RIGHT, _as_text, pair_fields, score_pair_frame
 
 #: the most records one request may carry, and the most golden ids returned per record
 MAX_RECORDS = 1000
 MAX_TOP = 100
+#: the largest request body accepted (bytes; a larger one is answered 413): 1,000 records of twenty
+#: fields of a hundred characters each fit in it
+MAX_BODY_BYTES = 2 * 1024 * 1024
+#: PostgreSQL id column types whose ids must be whole numbers
+_INTEGER_ID_TYPES = ("bigint", "integer", "smallint")
+#: how many bad values one 422 names
+_SHOWN = 5
 #: the index's metadata is re-read at most this often (a rebuild is seen within this time)
 INDEX_CHECK_SECONDS = 5.0
 
@@ -171,6 +180,61 @@ class Lookup:
             ids.append((i, given.pop() if given else None))
         return ids
 
+    def check_ids(self, conn, ids: list[tuple[int, str | None]]) -> None:
+        """The ids the records carry fit the table's id column: a text id for an integer id column
+        would never find its record (422 naming the record, the id and the column's type)."""
+        given = [(i, own) for i, own in ids if own is not None]
+        if not given:
+            return
+        id_type = self._records_id_type(conn)
+        if id_type in _INTEGER_ID_TYPES:
+            bad = [(i, own) for i, own in given if not own.strip().lstrip("+-").isdigit()]
+            what = "a whole number"
+        elif id_type == "uuid":
+            import uuid
+
+            def is_uuid(text: str) -> bool:
+                try:
+                    uuid.UUID(text)
+                    return True
+                except ValueError:
+                    return False
+            bad = [(i, own) for i, own in given if not is_uuid(own)]
+            what = "a UUID"
+        else:
+            return
+        if bad:
+            shown = "; ".join(f"records[{i}] id {own!r}" for i, own in bad[:_SHOWN])
+            raise LookupInputError(f"{len(bad)} record id(s) do not fit the id column {self.config.data.id} "
+                                   f"of {self.config.data.table} ({id_type}): {shown}",
+                                   f"give the id as {what}, or leave it out for a record not in the table")
+
+    def check_values(self, frame: pd.DataFrame) -> None:
+        """Every value sent is read by its field's type: a value cleaning would turn into a missing
+        one (a date that does not parse at all, an identifier of filler) would silently count
+        neither way, so the request is refused (422 naming the record, the field and the value)."""
+        fields = {f: self.config.data.fields[f] for f in frame.columns if f in self.config.data.fields}
+        prepared, _ = clean_records(frame[["record_id", *fields]], fields)
+        bad = []
+        for f, spec in fields.items():
+            raw = frame[f].to_numpy(dtype=object)
+            lost = ~cleaning.is_blank(raw) & pd.isna(prepared[f]).to_numpy()
+            for i in np.flatnonzero(lost):
+                bad.append(f"records[{i}].{f} = {raw[i]!r} (type {spec.type}"
+                           + (f", formats {list(spec.formats)}" if spec.formats else "") + ")")
+        if bad:
+            raise LookupInputError(f"{len(bad)} value(s) cannot be read by their field's type and would be "
+                                   f"ignored: {'; '.join(bad[:_SHOWN])}",
+                                   "send each value as its field's type (dates as the model reads them), or "
+                                   "send null for a value you do not have")
+
+    def _missing_table(self, conn, exc: psycopg.Error) -> Exception:
+        """A table read failed as absent: a WarehouseError (503) when it is the records' table."""
+        self._id_type = None                   # a table recreated later may have another id type
+        if not warehouse.table_exists(conn, self.config.data.table):
+            return warehouse.missing_table_error(conn, self.config.data.table, "data.table")
+        return exc
+
     def _check_index(self, conn) -> block_index.IndexInfo:
         now = time.monotonic()
         with self._lock:
@@ -253,11 +317,13 @@ class Lookup:
         ids = self.validate(records)
         incoming = [_Incoming(i, own) for i, own in ids]
         frame = self._frame(records, list(dict.fromkeys(self.key_fields + self.score_fields)))
+        self.check_values(frame)
         keys = block_index.record_keys(frame, self.config, keyless_rows=False)
         for pos, key in zip(keys["record_id"].to_numpy(), keys["key"].to_numpy()):
             incoming[int(pos)].keys.append(key)
         lap("keys")
         with self.pool.connection() as conn:
+            self.check_ids(conn, ids)
             self._check_index(conn)
             try:
                 blocks = block_index.fetch_blocks(conn, self.config, [k for r in incoming for k in r.keys],
@@ -275,7 +341,10 @@ class Lookup:
                     rec.notes.append(note)
             lap("blocks")
             wanted = list(dict.fromkeys(i for r in incoming for i in r.candidates.ids))
-            found = self._load(conn, wanted) if wanted else pd.DataFrame(columns=["record_id", "__golden"])
+            try:
+                found = self._load(conn, wanted) if wanted else pd.DataFrame(columns=["record_id", "__golden"])
+            except psycopg.errors.UndefinedTable as exc:
+                raise self._missing_table(conn, exc) from None
             lap("load")
             by_id = {rid: k for k, rid in enumerate(found["record_id"].tolist())}
             left_pos, right_pos = [], []
@@ -368,6 +437,9 @@ class Lookup:
                                 "table": self.config.data.table, "index": None, "notes": list(self.notes)}
         try:
             with self.pool.connection() as conn:
+                if not warehouse.table_exists(conn, self.config.data.table):
+                    self._id_type = None
+                    raise warehouse.missing_table_error(conn, self.config.data.table, "data.table")
                 body["table_rows"] = warehouse.count_rows(conn, self.config.data.table)
                 body["golden_map"] = {"table": self.map_table, "exists": self._map_table_exists(conn)}
                 self._forget_index()

@@ -31,6 +31,9 @@ from golden_record.web.queue import QUEUES, ReviewQueue
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = 8050
+#: the names the page answers to: the loopback's own (a request naming any other host, e.g. a site
+#: whose DNS name was rebound to 127.0.0.1, or sent from another origin, is refused with 403)
+LOCAL_NAMES = ("127.0.0.1", "localhost", "[::1]")
 QUEUE_ALIASES = {"uncertain": "uncertain_pairs", "uncertain_pairs": "uncertain_pairs",
                  "false_positives": "false_positives", "false_negatives": "false_negatives"}
 MAX_REVIEWER = 100
@@ -69,6 +72,29 @@ class LabelStore:
             return labels.undo_last(conn, **kwargs)
 
 
+def _host_name(host: str) -> str:
+    """``name`` of ``name:port`` (``[::1]:8050`` -> ``[::1]``), lower case."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[:host.find("]") + 1]
+    return host.rsplit(":", 1)[0] if ":" in host else host
+
+
+def foreign_request(host: str | None, origin: str | None) -> str | None:
+    """Why a request is not the page's own (None when it is): its ``Host`` must be a loopback name
+    (:data:`LOCAL_NAMES`), and its ``Origin``, when sent, the very address it was sent to (DNS
+    rebinding, and other pages on this machine, post from elsewhere)."""
+    from urllib.parse import urlsplit
+
+    if not host or _host_name(host) not in LOCAL_NAMES:
+        return f"Host {host!r} is not this page's address (it answers on {HOST} and localhost only)"
+    if origin is not None:
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https") or parts.netloc.lower() != host.strip().lower():
+            return f"Origin {origin!r} is not this page's address http://{host}"
+    return None
+
+
 class BadRequest(Exception):
     """A request the page should not have sent (no reviewer, a pair not in the queue...)."""
 
@@ -98,6 +124,14 @@ def create_app(queue: ReviewQueue, store: LabelStore, reviewer: str | None = Non
         done, first = queue.progress(store.labelled(queue.data_table, name))
         return {"reviewer": name, "total": len(queue), "labelled": done, "done": first is None,
                 "blind": is_blind, "pair": None if first is None else queue.pair(first, blind=is_blind)}
+
+    @app.before_request
+    def _own_address_only():
+        why = foreign_request(request.headers.get("Host"), request.headers.get("Origin"))
+        if why:
+            say(f"refused {request.method} {request.path}: {why}")
+            return jsonify(error=f"refused: {why}; open the page at http://{HOST}:<port>/"), 403
+        return None
 
     @app.errorhandler(BadRequest)
     def _bad(exc):
