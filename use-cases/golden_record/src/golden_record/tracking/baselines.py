@@ -251,8 +251,7 @@ def export_run(run_id: str, out_root: Path = BASELINES_DIR, uri: str | None = No
             (run_dir / MODEL_DIR).mkdir()
             shutil.copy(params_file, run_dir / MODEL_DIR / PARAMETERS_FILE)
         model_bytes = size
-        models.append({"name": name, **({"source_model_id": model_id} if model_id else {}),
-                       "parameters": f"{MODEL_DIR}/{PARAMETERS_FILE}", "signature": signature})
+        models.append({"name": name, "parameters": f"{MODEL_DIR}/{PARAMETERS_FILE}", "signature": signature})
     for s in skipped:
         say(f"  skipped model {s['path']} ({s['bytes'] / 1e6:.1f} MB): {s['reason']}")
     if not files:
