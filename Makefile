@@ -69,9 +69,9 @@ test: install ## both test lanes: fast (no database) then end to end (real Postg
 
 BENCH_BEFORE ?= 024cc08
 bench: install ## speed at 100k and 1M (vs BENCH_BEFORE), quality per seeder profile, incremental matching; writes bench/results.md
-	$(PY) scripts/bench.py --baseline --compare-to $(BENCH_BEFORE)
-	$(PY) scripts/bench_quality.py $(BENCH_QUALITY_ARGS)
-	$(PY) scripts/bench_incremental.py $(BENCH_INCREMENTAL_ARGS)
+	$(PY) bench/bench_speed.py --baseline --compare-to $(BENCH_BEFORE)
+	$(PY) bench/bench_quality.py $(BENCH_QUALITY_ARGS)
+	$(PY) bench/bench_incremental.py $(BENCH_INCREMENTAL_ARGS)
 
 clean-venv: ## remove the virtual environment
 	rm -rf $(VENV)
@@ -102,13 +102,13 @@ serve: install ## lookup service on http://127.0.0.1:8060 (SERVE_PORT=8060 SERVE
 	$(PY) -m golden_record serve --port $(SERVE_PORT) $(SERVE_ARGS)
 
 bench-quality: install ## per seeder profile (citizens, people, sparse, historical, crm): F1, completeness, golden records, estimates vs truth → bench/results.md
-	$(PY) scripts/bench_quality.py $(BENCH_QUALITY_ARGS)
+	$(PY) bench/bench_quality.py $(BENCH_QUALITY_ARGS)
 
 bench-incremental: install ## match-new: 1,000 new records against 1M (target <= 10 s), and vs a full rebuild on 2 profiles → bench/results.md
-	$(PY) scripts/bench_incremental.py $(BENCH_INCREMENTAL_ARGS)
+	$(PY) bench/bench_incremental.py $(BENCH_INCREMENTAL_ARGS)
 
 bench-spark: install ## the training pipeline on the local engine and on Spark local[2], 1M records: time, memory, stages → bench/results.md
-	$(PY) scripts/bench_spark.py $(BENCH_SPARK_ARGS)
+	$(PY) bench/bench_spark.py $(BENCH_SPARK_ARGS)
 
 java: install ## Java 17+ for the Spark engine (engine: spark): installed from Debian when missing and run as root; never fails setup
 	@reason=$$($(PY) -c "from golden_record.spark.session import why_unavailable; print(why_unavailable() or '')"); \
@@ -119,4 +119,4 @@ java: install ## Java 17+ for the Spark engine (engine: spark): installed from D
 	else echo "the Spark engine is unavailable: $$reason (the local engine works without it)"; fi
 
 bench-lookup: install ## lookup latency over HTTP, 2,000 requests at 100k and 1M records; index build time → bench/results.md
-	$(PY) scripts/bench_lookup.py $(BENCH_LOOKUP_ARGS)
+	$(PY) bench/bench_lookup.py $(BENCH_LOOKUP_ARGS)

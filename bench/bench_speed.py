@@ -22,10 +22,12 @@ from contextlib import nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
 
-from golden_record.config import REPO_ROOT
+import _bootstrap  # noqa: F401  (the checkout's package first)
+
 from golden_record.io import warehouse
 
-BENCH_DIR = REPO_ROOT / "bench"
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_ROOT = BENCH_DIR.parent
 USE_CASE = REPO_ROOT / "use-cases" / "golden_record"
 
 
@@ -258,8 +260,8 @@ def write_report(results: dict) -> None:
             lines.append(f"| {t['threshold']:.2f} | {t['precision']:.4f} | {t['recall']:.4f} | {t['f1_score']:.4f} |")
     text = "\n".join(lines) + "\n"
     BENCH_DIR.mkdir(exist_ok=True)
-    text += _kept_section(BENCH_DIR / "results.md", "bench-lookup")   # written by scripts/bench_lookup.py
-    text += _kept_section(BENCH_DIR / "results.md", "bench-incremental")   # scripts/bench_incremental.py
+    text += _kept_section(BENCH_DIR / "results.md", "bench-lookup")   # written by bench/bench_lookup.py
+    text += _kept_section(BENCH_DIR / "results.md", "bench-incremental")   # bench/bench_incremental.py
     (BENCH_DIR / "results.md").write_text(text)
     (BENCH_DIR / "results.json").write_text(json.dumps(results, indent=2))
     print(text)
@@ -290,3 +292,7 @@ def replace_section(name: str, section: str, path: Path = BENCH_DIR / "results.m
 
 def _count(value) -> str:
     return "–" if value is None else f"{int(value):,}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
