@@ -15,7 +15,7 @@ REVIEW_ARGS ?=
 SERVE_PORT ?= 8060
 TRAIN_ARGS ?=
 
-.PHONY: bench-quality java bench-spark help all install setup db tracking-store seed-data train sweep golden diagnose mlflow-ui review test bench clean-venv import-baselines report index serve match-new bench-lookup bench-incremental
+.PHONY: core-venv bench-quality java bench-spark help all install setup db tracking-store seed-data train sweep golden diagnose mlflow-ui review test bench clean-venv import-baselines report index serve match-new bench-lookup bench-incremental
 
 help: ## list the targets, and the package layout
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
@@ -36,12 +36,17 @@ help: ## list the targets, and the package layout
 
 all: setup seed-data train ## the main job end to end: install, database, seed, train, print where to look
 
-install: $(STAMP) ## create .venv and install the project with pinned dependencies (constraints.txt)
+install: $(STAMP) ## create .venv and install the project with every extra ([all]: spark, serve, review, embedded) and pinned dependencies (constraints.txt)
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[all,test]'
 	@rm -f $(VENV)/.installed-* && touch $@
+
+CORE_VENV ?= .venv-core
+core-venv: ## a second virtualenv with the core only (pip install -e . without extras), for tests/test_extras.py
+	@test -x $(CORE_VENV)/bin/python || $(PYTHON) -m venv $(CORE_VENV)
+	$(CORE_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e .
 
 setup: install db tracking-store import-baselines java ## install, make sure a database answers, create the MLflow store schema, Java for Spark
 
