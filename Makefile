@@ -15,7 +15,7 @@ REVIEW_ARGS ?=
 SERVE_PORT ?= 8060
 TRAIN_ARGS ?=
 
-.PHONY: bench-quality java bench-spark help all install setup db tracking-store seed-data train sweep golden diagnose mlflow-ui review test bench clean-venv import-baselines report index serve match-new bench-lookup bench-incremental
+.PHONY: core-venv bench-quality java bench-spark help all install setup db tracking-store seed-data train sweep golden diagnose mlflow-ui review test bench clean-venv import-baselines report index serve match-new bench-lookup bench-incremental
 
 help: ## list the targets, and the package layout
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
@@ -36,12 +36,17 @@ help: ## list the targets, and the package layout
 
 all: setup seed-data train ## the main job end to end: install, database, seed, train, print where to look
 
-install: $(STAMP) ## create .venv and install the project with pinned dependencies (constraints.txt)
+install: $(STAMP) ## create .venv and install the project with every extra ([all]: spark, serve, review, embedded) and pinned dependencies (constraints.txt)
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[all,test]'
 	@rm -f $(VENV)/.installed-* && touch $@
+
+CORE_VENV ?= .venv-core
+core-venv: ## a second virtualenv with the core only (pip install -e . without extras), for tests/test_extras.py
+	@test -x $(CORE_VENV)/bin/python || $(PYTHON) -m venv $(CORE_VENV)
+	$(CORE_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e .
 
 setup: install db tracking-store import-baselines java ## install, make sure a database answers, create the MLflow store schema, Java for Spark
 
@@ -69,9 +74,9 @@ test: install ## both test lanes: fast (no database) then end to end (real Postg
 
 BENCH_BEFORE ?= 024cc08
 bench: install ## speed at 100k and 1M (vs BENCH_BEFORE), quality per seeder profile, incremental matching; writes bench/results.md
-	$(PY) scripts/bench.py --baseline --compare-to $(BENCH_BEFORE)
-	$(PY) scripts/bench_quality.py $(BENCH_QUALITY_ARGS)
-	$(PY) scripts/bench_incremental.py $(BENCH_INCREMENTAL_ARGS)
+	$(PY) bench/bench_speed.py --baseline --compare-to $(BENCH_BEFORE)
+	$(PY) bench/bench_quality.py $(BENCH_QUALITY_ARGS)
+	$(PY) bench/bench_incremental.py $(BENCH_INCREMENTAL_ARGS)
 
 clean-venv: ## remove the virtual environment
 	rm -rf $(VENV)
@@ -102,13 +107,13 @@ serve: install ## lookup service on http://127.0.0.1:8060 (SERVE_PORT=8060 SERVE
 	$(PY) -m golden_record serve --port $(SERVE_PORT) $(SERVE_ARGS)
 
 bench-quality: install ## per seeder profile (citizens, people, sparse, historical, crm): F1, completeness, golden records, estimates vs truth → bench/results.md
-	$(PY) scripts/bench_quality.py $(BENCH_QUALITY_ARGS)
+	$(PY) bench/bench_quality.py $(BENCH_QUALITY_ARGS)
 
 bench-incremental: install ## match-new: 1,000 new records against 1M (target <= 10 s), and vs a full rebuild on 2 profiles → bench/results.md
-	$(PY) scripts/bench_incremental.py $(BENCH_INCREMENTAL_ARGS)
+	$(PY) bench/bench_incremental.py $(BENCH_INCREMENTAL_ARGS)
 
 bench-spark: install ## the training pipeline on the local engine and on Spark local[2], 1M records: time, memory, stages → bench/results.md
-	$(PY) scripts/bench_spark.py $(BENCH_SPARK_ARGS)
+	$(PY) bench/bench_spark.py $(BENCH_SPARK_ARGS)
 
 java: install ## Java 17+ for the Spark engine (engine: spark): installed from Debian when missing and run as root; never fails setup
 	@reason=$$($(PY) -c "from golden_record.spark.session import why_unavailable; print(why_unavailable() or '')"); \
@@ -119,4 +124,4 @@ java: install ## Java 17+ for the Spark engine (engine: spark): installed from D
 	else echo "the Spark engine is unavailable: $$reason (the local engine works without it)"; fi
 
 bench-lookup: install ## lookup latency over HTTP, 2,000 requests at 100k and 1M records; index build time → bench/results.md
-	$(PY) scripts/bench_lookup.py $(BENCH_LOOKUP_ARGS)
+	$(PY) bench/bench_lookup.py $(BENCH_LOOKUP_ARGS)

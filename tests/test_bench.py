@@ -1,5 +1,33 @@
-"""The benches share bench/results.md: each rewrites its own section and keeps the others."""
-from golden_record.bench import replace_section
+"""The benches live in bench/ (not in the installed package) and share bench/results.md: each
+rewrites its own section and keeps the others."""
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, SRC
+
+sys.path.insert(0, str(ROOT / "bench"))
+from bench_speed import replace_section  # noqa: E402
+
+BENCHES = ["bench_speed", "bench_quality", "bench_incremental", "bench_lookup", "bench_spark"]
+
+
+def test_the_package_ships_what_users_run_and_the_benches_are_in_one_folder():
+    assert not list((SRC / "golden_record").rglob("bench*.py"))
+    assert not list((ROOT / "scripts").glob("bench*.py"))
+    assert sorted(p.stem for p in (ROOT / "bench").glob("bench_*.py")) == sorted(BENCHES)
+    makefile = (ROOT / "Makefile").read_text()
+    assert all(f"bench/{name}.py" in makefile for name in BENCHES)
+
+
+@pytest.mark.parametrize("name", BENCHES)
+def test_each_bench_starts_from_the_checkout(name):
+    """`make bench*` runs bench/<name>.py with the checkout's package: its --help answers."""
+    done = subprocess.run([sys.executable, f"bench/{name}.py", "--help"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "usage:" in done.stdout
 
 
 def test_a_bench_replaces_its_section_and_keeps_the_others(tmp_path):
@@ -17,11 +45,6 @@ def test_a_bench_replaces_its_section_and_keeps_the_others(tmp_path):
 def test_spark_bench_table_says_which_engine_did_not_run_and_why(tmp_path):
     """bench-spark's section: a size the local engine is not run on, and an engine that failed, are
     rows saying so (no ratio is made from them); another --section keeps the default one."""
-    import sys
-
-    from conftest import ROOT
-
-    sys.path.insert(0, str(ROOT / "scripts"))
     import bench_spark
 
     ran = {"engine": "spark", "records": 10, "pairs": 20, "f1": 0.99, "golden_records": 8, "bcubed_f1": 0.98,

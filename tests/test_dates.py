@@ -156,9 +156,9 @@ def test_a_model_without_a_level_computed_now_fails_with_a_clear_message():
 def test_the_committed_baseline_model_scores_typod_dates_with_this_version():
     """The baseline (logged before one_digit_edit) read by this version's code, as ``serve`` reads a
     run's model: a typo'd date weighs what "different" weighed in its m_u_parameters.csv."""
-    [path] = sorted((ROOT / "baselines").glob("*/runs/*/artifacts/model/artifacts/fellegi_sunter.json"))
+    [path] = sorted((ROOT / "baselines").glob("*/runs/*/model/fellegi_sunter.json"))
     model, config, threshold = load_model_files(path)
-    weights = pd.read_csv(path.parents[2] / "m_u_parameters.csv").set_index(["comparison", "level"])["weight"]
+    weights = pd.read_csv(path.parents[1] / "artifacts" / "m_u_parameters.csv").set_index(["comparison", "level"])["weight"]
     pairs = pd.DataFrame({"date_of_birth_l": ["1985-03-14", "1985-03-14", "1985-03-14", "1985-13-04"],
                           "date_of_birth_r": ["1985-03-14", "1985-03-41", "1985-14-03", "1985-04-13"]})
     out = score_pair_frame(pairs, model, config, threshold)

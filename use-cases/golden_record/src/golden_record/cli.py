@@ -137,6 +137,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: unknown command {args[0]!r}; commands: {', '.join(COMMANDS)}", file=sys.stderr)
         return EXIT_USAGE
     module, function, _ = COMMANDS[args[0]]
+    from golden_record.extras import command_problem
+    missing = command_problem(args[0])   # an optional extra (serve, review) not installed: say which
+    if missing:
+        print(f"error: {missing}", file=sys.stderr)
+        return EXIT_USAGE
     job = getattr(importlib.import_module(module), function)
     if args[0] == "train":          # the trainer reports its own failures (runs marked FAILED/KILLED)
         return job(args[1:])

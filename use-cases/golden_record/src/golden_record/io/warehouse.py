@@ -173,7 +173,8 @@ def _embedded_url(settings: Settings, database: str) -> str:
         import pgserver  # noqa: PLC0415 - optional, heavy
     except ImportError as exc:
         raise WarehouseError("no PostgreSQL server answers and the embedded one (pgserver) is not installed",
-                             "run make install, or start PostgreSQL, or set DATABASE_URL") from exc
+                             "pip install 'golden-record[embedded]' (or make install), or start PostgreSQL, "
+                             "or set DATABASE_URL") from exc
     folder = Path(settings.database.embedded_dir)
     if not folder.is_absolute():
         folder = REPO_ROOT / folder

@@ -34,6 +34,7 @@ from golden_record.evaluation.calibration import AUTO_THRESHOLDS, Calibration, E
 from golden_record.evaluation.pairs import threshold_metrics
 from golden_record.cli import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, EXIT_WAREHOUSE, Progress
 from golden_record.config import ConfigError, ModelConfig, Settings, load_model_config, load_settings
+from golden_record import extras
 from golden_record.errors import GoldenRecordError, WarehouseError
 from golden_record.evaluation.pairs import Evaluation
 from golden_record.tracking.lifecycle import TRAINING_RUN_PREFIX, RunLifecycle, default_run_name, quiet_store_logs
@@ -584,6 +585,8 @@ def main(argv: list[str] | None = None) -> int:
             print(registry.register(args.run_id, settings, uri))
             return 0
         config = load_model_config(args.config, args.overrides)
+        if config.engine == "spark":
+            extras.require("spark", "engine: spark")
         if config.engine == "spark" and args.sweep:    # never run locally in its place
             raise GoldenRecordError(
                 "engine spark does not run --sweep yet: training and golden records run on Spark, sweeps only on "

@@ -44,7 +44,7 @@ def why_unavailable() -> str | None:
     try:
         import pyspark  # noqa: F401
     except ImportError:
-        return "pyspark is not installed: run make install"
+        return "pyspark is not installed: pip install 'golden-record[spark]' (or make install)"
     major = java_major()
     if major is None:
         return f"no Java found: {JAVA_HINT}"

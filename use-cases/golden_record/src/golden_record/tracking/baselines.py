@@ -2,20 +2,28 @@
 
 Layout (one folder per experiment, its name made filesystem-safe: ``/`` -> ``__``)::
 
-    baselines/<experiment>/experiment.json              name, tags, when and from which MLflow
-    baselines/<experiment>/runs/<run_id>/run.json        run name, status, start/end times, params,
-                                                         metrics with their full history (value,
-                                                         step, timestamp), tags, dataset inputs
-    baselines/<experiment>/runs/<run_id>/artifacts/...   the run's artifacts; the logged model
-                                                         (MLflow 3 keeps it apart from the run's
-                                                         artifacts) under its name, e.g. model/,
-                                                         unless larger than --max-model-mb
+    baselines/<experiment>/experiment.json               name, tags, when and from which MLflow
+    baselines/<experiment>/runs/<run_id>/run.json         run name, status, start/end times, params,
+                                                          metrics with their full history (value,
+                                                          step, timestamp), tags, dataset inputs, the
+                                                          package version and commit that produced
+                                                          the run (``produced_by``) and the logged
+                                                          model's name and signature (``model``)
+    baselines/<experiment>/runs/<run_id>/model/fellegi_sunter.json
+                                                          the model's fitted parameters and its whole
+                                                          config (the only part of the model shared)
+    baselines/<experiment>/runs/<run_id>/artifacts/...    the run's artifacts (the resolved config,
+                                                          reports, plots), never the logged model
 
-``import_baselines`` recreates each run in the experiment of the same name: same run name, params,
-metrics (history, steps, timestamps), tags, status and start/end times, the artifacts (a model
-becomes the run artifact ``model/``, so ``runs:/<id>/model`` loads it), plus the tags
-``baseline = "true"`` and ``baseline.source_run_id``. A run whose ``baseline.source_run_id`` is
-already in the store (or whose original run is) is skipped, so importing twice creates nothing.
+No code is shared: the logged model's ``code/`` (a copy of the package) and its environment files
+are left out. ``import_baselines`` recreates each run in the experiment of the same name (same run
+name, params, metrics with history, tags, status and times, artifacts) and rebuilds its model from
+the *installed* package, as ``train`` logs one (``runs:/<id>/model`` loads it, ``golden-record serve
+--run-id <id>`` serves it), plus the tags ``baseline = "true"`` and ``baseline.source_run_id``. A
+model the installed package cannot read is said, and the run imported without it. A run whose
+``baseline.source_run_id`` is already in the store (or whose original run is) is skipped, so
+importing twice creates nothing. Folders of format 1 (with the model's code copy) still import: the
+copy is ignored and the model rebuilt the same way.
 """
 from __future__ import annotations
 
@@ -37,13 +45,17 @@ from golden_record.io.redaction import register_url
 from golden_record.io.warehouse import redact
 
 BASELINES_DIR = REPO_ROOT / "baselines"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 BASELINE_TAG = "baseline"
 SOURCE_TAG = "baseline.source_run_id"
 SOURCE_EXPERIMENT_TAG = "baseline.source_experiment"
 DEFAULT_MAX_MODEL_MB = 5.0
-#: the artifact folder of the pyfunc model (``runs:/<id>/model``)
+#: the artifact folder of the pyfunc model (``runs:/<id>/model``), and the baseline's folder of its parameters
 MODEL_DIR = "model"
+#: the model's parameters and config, as ``save_model_files`` writes them
+PARAMETERS_FILE = "fellegi_sunter.json"
+#: tags an import adds; an imported run exported again drops them and takes back its source's id
+_IMPORT_TAGS = (BASELINE_TAG, SOURCE_TAG, SOURCE_EXPERIMENT_TAG)
 #: tags not copied onto an imported run (the parent run does not exist in the other store)
 _DROPPED_TAGS = ("mlflow.parentRunId",)
 
@@ -69,21 +81,10 @@ def portable_path(value: str) -> str:
     return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else path.name
 
 
-def portable_mlmodel(path: Path) -> None:
-    """Rewrite an exported model's ``MLmodel`` without the logging machine's absolute paths; they
-    only record where things were at logging time (MLflow loads the code file by its base name and
-    the artifacts by their relative ``path``), so the model loads as before."""
-    import yaml
-
-    doc = yaml.safe_load(path.read_text())
-    doc.pop("artifact_path", None)                   # the store's location when the model was logged
-    pyfunc = (doc.get("flavors") or {}).get("python_function") or {}
-    if pyfunc.get("model_code_path"):
-        pyfunc["model_code_path"] = Path(pyfunc["model_code_path"]).name
-    for artifact in (pyfunc.get("artifacts") or {}).values():
-        if isinstance(artifact, dict) and "path" in artifact:
-            artifact["uri"] = artifact["path"]
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+def _shared_experiment_tag(key: str) -> bool:
+    """Experiment tags a baseline carries: the user's and the description, not MLflow's own (the
+    store's view settings, kinds), which the importing store sets for itself."""
+    return not key.startswith("mlflow.") or key == "mlflow.note.content"
 
 
 def _chunks(items: list, size: int) -> Iterable[list]:
@@ -105,13 +106,13 @@ class ExportedRun:
     folder: Path
     artifacts: int
     skipped: list[dict]
-    model_bytes: int | None = None     # the exported model/ folder (None: the run has none exported)
+    model_bytes: int | None = None     # the exported parameters file (None: no model exported)
 
     def model_line(self) -> str:
-        """What a clone gets: a model to load after import, or why not."""
+        """What a clone gets: a model the import rebuilds, or why not."""
         if self.model_bytes is not None:
-            return (f"model/ exported ({self.model_bytes / 1e6:.2f} MB): after import, "
-                    "mlflow.pyfunc.load_model('runs:/<imported run id>/model') loads it")
+            return (f"model parameters exported ({self.model_bytes / 1e6:.2f} MB, no code): the import rebuilds "
+                    "the model from the installed package, runs:/<imported run id>/model")
         if self.skipped:
             return "no model exported (" + "; ".join(f"{s['path']}: {s['reason']}" for s in self.skipped) + ")"
         return "no model exported (the run logged none)"
@@ -145,9 +146,32 @@ def _inputs_to_json(run) -> list[dict]:
     return out
 
 
+def produced_by(tags: dict[str, str]) -> dict:
+    """The package version and the commit that produced a run, from its tags (``code_version`` is
+    ``<version>+<short sha>[.dirty]``; ``mlflow.source.git.commit`` the whole sha)."""
+    code = tags.get("code_version", "")
+    version, _, local = code.partition("+")
+    commit = tags.get("mlflow.source.git.commit") or local.removesuffix(".dirty") or None
+    return {"package": "golden-record", "version": version or None, "commit": commit,
+            "dirty": local.endswith(".dirty"), "code_version": code or None}
+
+
+def _model_parameters(folder: Path) -> tuple[Path | None, dict | None]:
+    """A downloaded pyfunc model folder's parameters file and signature (None: not this package's model)."""
+    import yaml
+
+    found = sorted(Path(folder).rglob(PARAMETERS_FILE))
+    if not found:
+        return None, None
+    mlmodel = Path(folder) / "MLmodel"
+    signature = (yaml.safe_load(mlmodel.read_text()) or {}).get("signature") if mlmodel.is_file() else None
+    return found[0], signature
+
+
 def export_run(run_id: str, out_root: Path = BASELINES_DIR, uri: str | None = None,
                max_model_mb: float = DEFAULT_MAX_MODEL_MB, say: Callable[[str], None] = print) -> ExportedRun:
-    """Write one run (and its experiment's ``experiment.json``) under ``out_root``."""
+    """Write one run (and its experiment's ``experiment.json``) under ``out_root``: the run as data,
+    its model as parameters only (``model/fellegi_sunter.json``), no code."""
     import mlflow
     from mlflow.exceptions import MlflowException
 
@@ -162,10 +186,21 @@ def export_run(run_id: str, out_root: Path = BASELINES_DIR, uri: str | None = No
     exp_dir.mkdir(parents=True, exist_ok=True)
     _write_json(exp_dir / "experiment.json", {
         "format_version": FORMAT_VERSION, "name": exp.name, "source_experiment_id": exp.experiment_id,
-        "tags": dict(sorted(exp.tags.items())), "mlflow_version": mlflow.__version__,
+        "tags": dict(sorted((k, v) for k, v in exp.tags.items() if _shared_experiment_tag(k))),
+        "mlflow_version": mlflow.__version__,
         "exported_at_ms": int(time.time() * 1000)})
 
-    run_dir = exp_dir / "runs" / run.info.run_id
+    tags = dict(run.data.tags)
+    # an imported baseline exported again is its source again: same id, same tags, no import marks
+    exported_id = tags.get(SOURCE_TAG) or run.info.run_id
+    if SOURCE_TAG in tags:
+        for key in _IMPORT_TAGS:
+            tags.pop(key, None)
+        for key in _DROPPED_TAGS:
+            saved = tags.pop(f"baseline.source_{key.split('.')[-1]}", None)
+            if saved is not None:
+                tags[key] = saved
+    run_dir = exp_dir / "runs" / exported_id
     if run_dir.exists():
         shutil.rmtree(run_dir)  # a re-export replaces the previous one
     art_dir = run_dir / "artifacts"
@@ -179,14 +214,14 @@ def export_run(run_id: str, out_root: Path = BASELINES_DIR, uri: str | None = No
 
     limit = int(max_model_mb * 1024 * 1024)
     files, skipped, models = [], [], []
-    # the run's own artifacts, top-level entry by entry (a folder named "model" only if small)
+    candidates = []   # (name, model_id, download) of each model: its parameters only are shared
     for entry in client.list_artifacts(run.info.run_id):
+        if entry.is_dir and entry.path.split("/")[-1] == MODEL_DIR:   # a model logged as a run artifact
+            candidates.append((MODEL_DIR, None, lambda dst, p=entry.path: client.download_artifacts(
+                run.info.run_id, p, dst)))
+            continue
         sizes = _tree(lambda p: client.list_artifacts(run.info.run_id, p), entry.path) if entry.is_dir \
             else [(entry.path, int(entry.file_size or 0))]
-        total = sum(s for _, s in sizes)
-        if entry.is_dir and entry.path.split("/")[-1] == "model" and total > limit:
-            skipped.append({"path": entry.path, "bytes": total, "reason": f"model larger than {max_model_mb} MB"})
-            continue
         client.download_artifacts(run.info.run_id, entry.path, str(art_dir))
         files.extend(p for p, _ in sizes)
     # MLflow 3 logged models (mlflow.<flavor>.log_model(name=...)) live beside the run's artifacts
@@ -195,45 +230,50 @@ def export_run(run_id: str, out_root: Path = BASELINES_DIR, uri: str | None = No
             lm = client.get_logged_model(out.model_id)
         except MlflowException:
             continue
-        name = safe_name(lm.name or "model")
-        sizes = _tree(lambda p: client.list_logged_model_artifacts(lm.model_id, p))
-        total = sum(s for _, s in sizes)
-        if (art_dir / name).exists():
-            skipped.append({"path": name, "bytes": total, "model_id": lm.model_id,
-                            "reason": "a run artifact of that name exists"})
-        elif total > limit:
-            skipped.append({"path": name, "bytes": total, "model_id": lm.model_id,
-                            "reason": f"model larger than {max_model_mb} MB"})
-        else:
-            with tempfile.TemporaryDirectory() as tmp:
-                local = mlflow.artifacts.download_artifacts(artifact_uri=lm.artifact_location, dst_path=tmp)
-                shutil.copytree(local, art_dir / name)
-            files.extend(f"{name}/{p}" for p, _ in sizes)
-            models.append({"name": lm.name, "model_id": lm.model_id, "path": name})
+        candidates.append((safe_name(lm.name or MODEL_DIR), lm.model_id, lambda dst, loc=lm.artifact_location:
+                           mlflow.artifacts.download_artifacts(artifact_uri=loc, dst_path=dst)))
+    model_bytes = None
+    for name, model_id, download in candidates:
+        ident = {"path": name, **({"model_id": model_id} if model_id else {})}
+        if models:
+            skipped.append({**ident, "bytes": 0, "reason": "the run's other model is the one shared"})
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            params_file, signature = _model_parameters(Path(download(tmp)))
+            if params_file is None:
+                skipped.append({**ident, "bytes": 0, "reason": f"no {PARAMETERS_FILE}: not a golden-record model, "
+                                "and a baseline shares a model's parameters only, never its code"})
+                continue
+            size = params_file.stat().st_size
+            if size > limit:
+                skipped.append({**ident, "bytes": size, "reason": f"model larger than {max_model_mb} MB"})
+                continue
+            (run_dir / MODEL_DIR).mkdir()
+            shutil.copy(params_file, run_dir / MODEL_DIR / PARAMETERS_FILE)
+        model_bytes = size
+        models.append({"name": name, "parameters": f"{MODEL_DIR}/{PARAMETERS_FILE}", "signature": signature})
     for s in skipped:
-        say(f"  skipped artifact {s['path']} ({s['bytes'] / 1e6:.1f} MB): {s['reason']}")
+        say(f"  skipped model {s['path']} ({s['bytes'] / 1e6:.1f} MB): {s['reason']}")
     if not files:
         art_dir.rmdir()
-    if (art_dir / MODEL_DIR / "MLmodel").is_file():
-        portable_mlmodel(art_dir / MODEL_DIR / "MLmodel")
-    model_files = (art_dir / MODEL_DIR).rglob("*") if (art_dir / MODEL_DIR / "MLmodel").is_file() else None
-    model_bytes = sum(f.stat().st_size for f in model_files if f.is_file()) if model_files is not None else None
 
     info = run.info
     doc = {
         "format_version": FORMAT_VERSION,
-        "run_id": info.run_id, "run_name": info.run_name, "experiment_name": exp.name,
+        "run_id": exported_id, "run_name": info.run_name, "experiment_name": exp.name,
         "status": info.status, "start_time": info.start_time, "end_time": info.end_time,
+        "produced_by": produced_by(tags),
         "params": dict(sorted(run.data.params.items())),
         "metrics": metrics,
-        "tags": {k: portable_path(v) if k in PATH_TAGS else v for k, v in sorted(run.data.tags.items())},
+        "tags": {k: portable_path(v) if k in PATH_TAGS else v for k, v in sorted(tags.items())},
         "inputs": _inputs_to_json(run),
-        "artifacts": {"files": sorted(files), "models": models, "skipped": skipped},
+        "artifacts": {"files": sorted(files), "skipped": skipped},
+        "model": models[0] if models else None,
     }
     _write_json(run_dir / "run.json", doc)
     if info.status == "RUNNING":
         say(f"  warning: run {info.run_id} is still RUNNING; exported as it is now")
-    return ExportedRun(info.run_id, info.run_name, info.status, run_dir, len(files), skipped, model_bytes)
+    return ExportedRun(exported_id, info.run_name, info.status, run_dir, len(files), skipped, model_bytes)
 
 
 def export_experiment(name: str, out_root: Path = BASELINES_DIR, uri: str | None = None,
@@ -297,6 +337,62 @@ def _dataset_inputs(items: list[dict]):
     return out
 
 
+def _shared_model(run_dir: Path, doc: dict) -> tuple[Path, dict | None, str] | None:
+    """(parameters file, signature, model name) of a baseline's model, or None: format 2 names it in
+    run.json; a format-1 folder holds the whole logged model under artifacts/model/ (its code copy is
+    not used)."""
+    import yaml
+
+    shared = doc.get("model")
+    if shared and (Path(run_dir) / shared["parameters"]).is_file():
+        return Path(run_dir) / shared["parameters"], shared.get("signature"), shared.get("name") or MODEL_DIR
+    old = Path(run_dir) / "artifacts" / MODEL_DIR
+    found = sorted(old.rglob(PARAMETERS_FILE)) if (old / "MLmodel").is_file() else []
+    if found:
+        return found[0], (yaml.safe_load((old / "MLmodel").read_text()) or {}).get("signature"), MODEL_DIR
+    return None
+
+
+def rebuild_model(run_id: str, parameters: Path, signature: dict | None, name: str = MODEL_DIR) -> None:
+    """Log the model of run ``run_id`` from its parameters with the *installed* package, as training
+    logs one (``pyfunc_model.py`` plus the package as code, the parameters as an artifact, pinned
+    requirements, the run's signature): ``runs:/<run_id>/<name>`` loads and serves it."""
+    import logging
+    import warnings
+
+    import mlflow
+    from mlflow.models import ModelSignature
+
+    from golden_record.tracking.model_logging import pip_requirements
+
+    package_dir = Path(__file__).resolve().parents[1]     # the installed golden_record package
+    mlflow_logger = logging.getLogger("mlflow")
+    level = mlflow_logger.level
+    mlflow_logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), mlflow.start_run(run_id=run_id):
+            warnings.simplefilter("ignore")
+            mlflow.pyfunc.log_model(name=name, python_model=str(package_dir / "pyfunc_model.py"),
+                                    artifacts={"fellegi_sunter": str(parameters)}, code_paths=[str(package_dir)],
+                                    pip_requirements=pip_requirements(),
+                                    signature=ModelSignature.from_dict(signature) if signature else None)
+    finally:
+        mlflow_logger.setLevel(level)
+
+
+def _unreadable(parameters: Path, produced: dict) -> str | None:
+    """Why the installed package cannot read a baseline's model (None: it can)."""
+    from golden_record.linkage.scoring import load_model_files
+
+    try:
+        load_model_files(parameters)
+    except Exception as exc:  # noqa: BLE001 - a config or model format this version does not know
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return (f"this golden-record cannot read the model made by {produced.get('code_version') or 'an unknown version'}"
+                f" ({first[:160]}): export a baseline trained with this version")
+    return None
+
+
 def import_run(run_dir: Path, experiment_id: str, experiment_name: str, uri: str | None = None) -> ImportResult:
     from mlflow.entities import Metric, Param
 
@@ -306,9 +402,10 @@ def import_run(run_dir: Path, experiment_id: str, experiment_name: str, uri: str
     source_id = tags.get(SOURCE_TAG) or doc["run_id"]  # a re-exported import keeps its origin
     run_name = doc.get("run_name") or tags.get("mlflow.runName") or source_id
     art_dir = Path(run_dir) / "artifacts"
-    has_model = (art_dir / MODEL_DIR / "MLmodel").is_file()
+    shared = _shared_model(Path(run_dir), doc)
     existing = _find_existing(client, experiment_id, source_id)
     if existing:
+        has_model = bool(shared) and _has_model(client, existing[0])
         return ImportResult(source_id, run_name, experiment_name, "skipped", existing[0], existing[1], has_model)
 
     for key in _DROPPED_TAGS:
@@ -318,6 +415,7 @@ def import_run(run_dir: Path, experiment_id: str, experiment_name: str, uri: str
     tags["mlflow.runName"] = run_name
     run = client.create_run(experiment_id, start_time=doc.get("start_time"), tags=tags, run_name=run_name)
     run_id = run.info.run_id
+    reason = ""
     try:
         params = [Param(k, str(v)) for k, v in (doc.get("params") or {}).items()]
         for chunk in _chunks(params, 100):
@@ -328,17 +426,35 @@ def import_run(run_dir: Path, experiment_id: str, experiment_name: str, uri: str
             client.log_batch(run_id, metrics=chunk)
         if doc.get("inputs"):
             client.log_inputs(run_id, datasets=_dataset_inputs(doc["inputs"]))
-        if art_dir.is_dir() and any(art_dir.iterdir()):
-            # the exported model (MLmodel, pyfunc code, code_paths package, fitted parameters)
-            # becomes the run artifact model/: runs:/<run_id>/model loads it
-            client.log_artifacts(run_id, str(art_dir))
+        if art_dir.is_dir():
+            for entry in sorted(art_dir.iterdir()):    # a format-1 model/ folder (code copy) is rebuilt instead
+                if entry.name == MODEL_DIR and shared is not None:
+                    continue
+                if entry.is_dir():
+                    client.log_artifacts(run_id, str(entry), entry.name)
+                else:
+                    client.log_artifact(run_id, str(entry))
+        if shared is not None:
+            parameters, signature, name = shared
+            reason = _unreadable(parameters, doc.get("produced_by") or produced_by(tags)) or ""
+            if not reason:
+                rebuild_model(run_id, parameters, signature, name)
         status = doc.get("status") or "FINISHED"
         if status != "RUNNING":
             client.set_terminated(run_id, status, end_time=doc.get("end_time"))
     except BaseException:
         client.delete_run(run_id)  # no half-imported run that a later import would take as present
         raise
-    return ImportResult(source_id, run_name, experiment_name, "imported", run_id, model=has_model)
+    return ImportResult(source_id, run_name, experiment_name, "imported", run_id, reason,
+                        model=shared is not None and not reason)
+
+
+def _has_model(client, run_id: str) -> bool:
+    """The run in this store has a model at runs:/<run_id>/model (logged or as an artifact)."""
+    run = client.get_run(run_id)
+    if getattr(run.outputs, "model_outputs", None):
+        return True
+    return any(f.path == MODEL_DIR and f.is_dir for f in client.list_artifacts(run_id))
 
 
 def import_baselines(root: Path = BASELINES_DIR, uri: str | None = None,
@@ -348,6 +464,7 @@ def import_baselines(root: Path = BASELINES_DIR, uri: str | None = None,
 
 
     uri = uri or mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(uri)   # the model is rebuilt through mlflow.start_run / log_model
     client = _client(uri)
     results = []
     for exp_file in sorted(Path(root).glob("*/experiment.json")):
@@ -357,7 +474,7 @@ def import_baselines(root: Path = BASELINES_DIR, uri: str | None = None,
             continue
         exp_id = tracking.ensure_experiment(name, uri)
         for key, value in (meta.get("tags") or {}).items():
-            if not key.startswith("mlflow.") or key == "mlflow.note.content":
+            if _shared_experiment_tag(key):
                 client.set_experiment_tag(exp_id, key, value)
         for run_file in sorted((exp_file.parent / "runs").glob("*/run.json")):
             results.append(import_run(run_file.parent, exp_id, name, uri))
@@ -426,7 +543,12 @@ def import_main(argv: list[str] | None = None) -> int:
     results = import_baselines(args.dir, uri, args.experiment)
     for r in results:
         extra = f" ({r.reason})" if r.reason else ""
-        model = f"; model: runs:/{r.run_id}/model" if r.model else "; no model (none was exported)"
+        if r.model:
+            model = f"; model: runs:/{r.run_id}/model"
+        elif r.reason and r.action == "imported":
+            model = "; no model"
+        else:
+            model = "; no model (none was exported)"
         print(f"{r.action} {r.experiment} / {r.run_name}: source run {r.source_run_id} -> run {r.run_id}{extra}{model}")
     imported = sum(r.action == "imported" for r in results)
     print(f"baselines: {imported} imported, {len(results) - imported} already present, into {redact(uri)}")

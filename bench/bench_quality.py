@@ -18,7 +18,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from golden_record.bench import BENCH_DIR, USE_CASE, measure, replace_section, run_metrics
+import _bootstrap  # noqa: F401
+
+from bench_speed import BENCH_DIR, USE_CASE, measure, replace_section, run_metrics
 from golden_record.io import warehouse
 
 #: (profile, records) rows of the default run
@@ -117,7 +119,7 @@ def _line(r: dict) -> str:
 
 def report(results: list[dict]) -> str:
     lines = ["<!-- bench-quality:begin -->", "## Quality per seeder profile, and the estimates against the truth",
-             "", "`make bench-quality` (`scripts/bench_quality.py`): each profile seeded and trained with golden "
+             "", "`make bench-quality` (`bench/bench_quality.py`): each profile seeded and trained with golden "
              "records by its `config/examples/NAME.yaml` at the default threshold (`auto`). Estimated values are "
              "the model's own, made without the truth; *true* ones use the seeded ground truth. ✗ marks a target "
              "of issue 25 the row misses (listed under the table).", "",

@@ -18,37 +18,44 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
 
-from golden_record.config import REPO_ROOT
+import _bootstrap  # noqa: F401  (the checkout's package first)
+
 from golden_record.io import warehouse
 
-BENCH_DIR = REPO_ROOT / "bench"
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_ROOT = BENCH_DIR.parent
 USE_CASE = REPO_ROOT / "use-cases" / "golden_record"
 
 
-def measure(cmd: list[str], env: dict, cwd: Path = REPO_ROOT) -> dict:
+def measure(cmd: list[str], env: dict, cwd: Path = REPO_ROOT, log: Path | None = None) -> dict:
     """Wall seconds and peak memory (MiB: RSS of the process + unique pages of its children) of a
-    command; raises on failure."""
+    command; raises on failure. With ``log``, the command's stderr goes to that file as it is
+    written (follow a long run with ``tail -f``) and is read back at the end."""
     import psutil
 
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, env={**os.environ, **env}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
     peak = 0
-    ps = psutil.Process(proc.pid)
-    while proc.poll() is None:
-        try:
-            # children (the forked plot renderer) share most pages with the parent copy-on-write:
-            # count only their unique pages (USS), not their RSS, or the peak is counted twice
-            rss = ps.memory_info().rss + sum(c.memory_full_info().uss for c in ps.children(recursive=True))
-            peak = max(peak, rss)
-        except psutil.Error:
-            pass
-        time.sleep(0.05)
-    out, err = proc.communicate()
+    with (open(log, "w") if log else nullcontext(subprocess.PIPE)) as err_sink:
+        proc = subprocess.Popen(cmd, cwd=cwd, env={**os.environ, **env}, stdout=subprocess.PIPE,
+                                stderr=err_sink, text=True)
+        ps = psutil.Process(proc.pid)
+        while proc.poll() is None:
+            try:
+                # children (the forked plot renderer) share most pages with the parent copy-on-write:
+                # count only their unique pages (USS), not their RSS, or the peak is counted twice
+                rss = ps.memory_info().rss + sum(c.memory_full_info().uss for c in ps.children(recursive=True))
+                peak = max(peak, rss)
+            except psutil.Error:
+                pass
+            time.sleep(0.05)
+        out, err = proc.communicate()
     seconds = time.perf_counter() - start
+    if log:
+        err = Path(log).read_text()
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err[-2000:]}")
     return {"seconds": seconds, "peak_mib": peak / 2**20, "stdout": out, "stderr": err}
@@ -253,10 +260,39 @@ def write_report(results: dict) -> None:
             lines.append(f"| {t['threshold']:.2f} | {t['precision']:.4f} | {t['recall']:.4f} | {t['f1_score']:.4f} |")
     text = "\n".join(lines) + "\n"
     BENCH_DIR.mkdir(exist_ok=True)
+    text += _kept_section(BENCH_DIR / "results.md", "bench-lookup")   # written by bench/bench_lookup.py
+    text += _kept_section(BENCH_DIR / "results.md", "bench-incremental")   # bench/bench_incremental.py
     (BENCH_DIR / "results.md").write_text(text)
     (BENCH_DIR / "results.json").write_text(json.dumps(results, indent=2))
     print(text)
 
 
+def _kept_section(path: Path, name: str) -> str:
+    """The part of ``path`` between ``<!-- NAME:begin -->`` and ``<!-- NAME:end -->`` (another
+    bench writes it), to be kept when this bench rewrites the file; "" when there is none."""
+    old = path.read_text() if path.exists() else ""
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    if begin not in old or end not in old:
+        return ""
+    return "\n" + old[old.index(begin):old.index(end) + len(end)] + "\n"
+
+
+def replace_section(name: str, section: str, path: Path = BENCH_DIR / "results.md") -> None:
+    """Put ``section`` (which starts with ``<!-- NAME:begin -->`` and ends with ``<!-- NAME:end -->``)
+    in place of that section of ``path``, or append it: the other benches' sections stay."""
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    if begin in text and end in text:
+        text = text[:text.index(begin)] + section + text[text.index(end) + len(end):]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(text)
+
+
 def _count(value) -> str:
     return "–" if value is None else f"{int(value):,}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

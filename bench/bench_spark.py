@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 
 import _bootstrap  # noqa: F401
 
-from golden_record.bench import measure, replace_section
+from bench_speed import measure, replace_section
 from golden_record.config import REPO_ROOT
 from golden_record.io import warehouse
 
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"== {rows:,} records: {engine} engine (its stages: tail -f {log})", file=sys.stderr, flush=True)
             began = time.perf_counter()
             try:
-                m = measure([sys.executable, "scripts/bench_spark.py", "--run", engine, "--master", args.master,
+                m = measure([sys.executable, "bench/bench_spark.py", "--run", engine, "--master", args.master,
                              "--driver-memory", args.driver_memory,
                              *(a for o in args.overrides for a in ("--set", o))], env, log=log)
             except RuntimeError as exc:       # recorded in the table, and the other sizes still run
@@ -152,8 +152,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def report(results: dict, name: str = SECTION) -> str:
-    title = ("## Spark engine (`scripts/bench_spark.py`: the training pipeline, local engine vs Spark)"
-             if name == SECTION else f"## Spark engine, {name} (`scripts/bench_spark.py`)")
+    title = ("## Spark engine (`bench/bench_spark.py`: the training pipeline, local engine vs Spark)"
+             if name == SECTION else f"## Spark engine, {name} (`bench/bench_spark.py`)")
     lines = [f"<!-- {name}:begin -->", title, "",
              f"{results['when']}, {results['machine']}, {results['cpus']} CPUs; Spark master `{results['master']}`, "
              f"driver memory {results['driver_memory']}. Each engine in its own process: load -> prepare -> "

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import _bootstrap  # noqa: F401
 
-from golden_record.bench import measure, replace_section
+from bench_speed import measure, replace_section
 from golden_record.config import REPO_ROOT, load_model_config
 from golden_record.io import warehouse
 
@@ -222,7 +222,7 @@ def bench_size(n: int, args, env: dict, uri: str) -> dict:
 
 
 def write_section(results: dict) -> str:
-    lines = [BEGIN, "## Lookup service (`scripts/bench_lookup.py`: `golden-record index`, then `golden-record serve` "
+    lines = [BEGIN, "## Lookup service (`bench/bench_lookup.py`: `golden-record index`, then `golden-record serve` "
              "over HTTP on 127.0.0.1)", "",
              f"{results['when']}, {results['machine']}. One-record `POST /match` requests (top 5): copies of records "
              "of the table with one typo (80 %) and strangers sharing a block with a record (20 %); latency measured "
@@ -277,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     database_url = args.database_url or warehouse.sibling_database("golden_bench_lookup")
     results = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-               "command": "python scripts/bench_lookup.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+               "command": "python bench/bench_lookup.py " + " ".join(argv if argv is not None else sys.argv[1:]),
                "sizes": []}
     with tempfile.TemporaryDirectory() as tmp:
         uri = args.tracking_uri or f"sqlite:///{Path(tmp) / 'mlflow.db'}"

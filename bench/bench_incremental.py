@@ -44,7 +44,7 @@ import pandas as pd
 import psycopg
 from psycopg import sql
 
-from golden_record.bench import measure, replace_section
+from bench_speed import measure, replace_section
 from golden_record.config import REPO_ROOT
 from golden_record.io import warehouse
 from golden_record.synthetic.profiles import PROFILES
@@ -224,7 +224,7 @@ def bench_quality(profile: str, args, uri: str, server: str) -> dict:
 
 
 def write_section(results: dict) -> str:
-    lines = [BEGIN, "## Incremental matching (`scripts/bench_incremental.py`: `golden-record match-new`)", "",
+    lines = [BEGIN, "## Incremental matching (`bench/bench_incremental.py`: `golden-record match-new`)", "",
              f"{results['when']}, {results['machine']}."]
     sp = results.get("speed")
     if sp:
@@ -284,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     results = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-               "command": "python scripts/bench_incremental.py " + " ".join(argv if argv is not None else sys.argv[1:])}
+               "command": "python bench/bench_incremental.py " + " ".join(argv if argv is not None else sys.argv[1:])}
     with tempfile.TemporaryDirectory() as tmp:
         uri = f"sqlite:///{Path(tmp) / 'mlflow.db'}"
         subprocess.run([str(Path(sys.executable).with_name("mlflow")), "db", "upgrade", uri], check=True,

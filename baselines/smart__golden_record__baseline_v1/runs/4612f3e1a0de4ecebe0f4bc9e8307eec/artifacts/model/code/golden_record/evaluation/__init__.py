@@ -1,1 +1,0 @@
-"""Quality against a ground truth: pair metrics and curves, bootstrap intervals."""

@@ -1,1 +1,0 @@
-"""Reading and writing the warehouse: connections (passwords never shown), the schema's tables, bulk COPY."""

@@ -1,1 +1,0 @@
-"""Record linkage: the schema and cleaning by type, blocking, comparisons, the model, scoring."""

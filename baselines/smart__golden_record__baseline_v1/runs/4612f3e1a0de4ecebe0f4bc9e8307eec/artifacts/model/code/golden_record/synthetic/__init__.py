@@ -1,1 +1,0 @@
-"""The seeders: synthetic citizens (households, corruptions) and a second, differently shaped person table."""

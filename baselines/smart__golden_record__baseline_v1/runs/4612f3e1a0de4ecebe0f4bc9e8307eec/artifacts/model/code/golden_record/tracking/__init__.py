@@ -1,1 +1,0 @@
-"""MLflow: the store, one run lifecycle, failures and stale runs, model registry, baselines, reports, plots."""
