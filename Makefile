@@ -34,7 +34,7 @@ help: ## list the targets, and the package layout
 	@echo "  spark/       the Spark engine (engine: spark): session, parallel read, blocking joins, batches, pipeline"
 	@echo "  linker.py    the Linker facade (fit, evaluate, predict, cluster)"
 
-all: setup seed-data train ## the main job end to end: install, database, seed, train, print where to look
+all: setup seed-data golden ## the main job end to end: install, database, seed, train (its model the champion), write golden records
 
 install: $(STAMP) ## create .venv and install the project with pinned dependencies (constraints.txt)
 $(STAMP): pyproject.toml constraints.txt

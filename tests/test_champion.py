@@ -145,7 +145,7 @@ def test_serving_people_never_uses_the_citizens_model(two_tables):
         proc.terminate()
         out, err = proc.communicate(timeout=30)
     assert health is not None, err[-3000:]
-    assert health["model"]["run_id"] == runs["people"].info.run_id and health["model"]["table"] == "people"
+    assert health["model"]["run_id"] == runs["people"].info.run_id and health["table"] == "people"
     assert f"model: {PEOPLE_MODEL}@champion (version 1, run {runs['people'].info.run_id})" in err
     assert runs["citizens"].info.run_id not in out + err
 
