@@ -158,7 +158,7 @@ def test_a_challenger_is_compared_with_its_own_tables_champion(two_tables):
     assert f"registered {PEOPLE_MODEL} version 2" in again.stdout
     assert f"champion {PEOPLE_MODEL} version 1" in again.stdout and "on people" in again.stdout
     assert CITIZENS_MODEL not in again.stdout
-    assert client.get_model_version_by_alias(CITIZENS_MODEL, "champion").version == "1"
+    assert str(client.get_model_version_by_alias(CITIZENS_MODEL, "champion").version) == "1"
     assert len(client.search_model_versions(f"name = '{CITIZENS_MODEL}'")) == 1
 
 
