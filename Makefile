@@ -34,7 +34,7 @@ help: ## list the targets, and the package layout
 	@echo "  spark/       the Spark engine (engine: spark): session, parallel read, blocking joins, batches, pipeline"
 	@echo "  linker.py    the Linker facade (fit, evaluate, predict, cluster)"
 
-all: setup seed-data train ## the main job end to end: install, database, seed, train, print where to look
+all: setup seed-data golden ## the main job end to end: install, database, seed, train (its model the champion), write golden records
 
 install: $(STAMP) ## create .venv and install the project with every extra ([all]: spark, serve, review, embedded) and pinned dependencies (constraints.txt)
 $(STAMP): pyproject.toml constraints.txt
@@ -97,10 +97,10 @@ diagnose: install ## recent runs, why failed runs failed, stale RUNNING runs (DI
 sweep: install ## threshold sweep 0.80..0.99 as nested runs (SWEEP="match_threshold=0.80:0.99:0.01")
 	cd use-cases/golden_record && ../../$(PY) src/train.py --sweep "$(or $(SWEEP),match_threshold=0.80:0.99:0.01)" $(TRAIN_ARGS)
 
-index: install ## block index of the model's table, for lookups (INDEX_ARGS="--run-id ID"; default: the champion)
+index: install ## block index of the model's table, for lookups (INDEX_ARGS="--run-id ID" or "--config PATH"; default: the champion of the config's table)
 	$(PY) -m golden_record index $(INDEX_ARGS)
 
-match-new: install ## place records added or changed since the golden records were written (MATCH_ARGS="--run-id ID"; default: the champion)
+match-new: install ## place records added or changed since the golden records were written (MATCH_ARGS="--run-id ID" or "--config PATH"; default: the champion of the config's table)
 	$(PY) -m golden_record match-new $(MATCH_ARGS)
 
 serve: install ## lookup service on http://127.0.0.1:8060 (SERVE_PORT=8060 SERVE_ARGS="--run-id ID"; needs make index)

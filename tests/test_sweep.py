@@ -122,9 +122,9 @@ def test_register_moves_champion_only_when_f1_improves(seeded_small, tmp_path):
     assert weak.returncode == 0, weak.stderr[-2000:]
     assert "does not beat champion" in weak.stdout and "stays on version 1" in weak.stdout
     client = MlflowClient(uri)
-    assert str(client.get_model_version_by_alias("golden_record_dedup", "champion").version) == "1"
+    assert str(client.get_model_version_by_alias("golden_record__public_citizens", "champion").version) == "1"
     mlflow.set_tracking_uri(uri)
-    model = mlflow.pyfunc.load_model("models:/golden_record_dedup@champion")
+    model = mlflow.pyfunc.load_model("models:/golden_record__public_citizens@champion")
     pairs = pd.DataFrame({f"{f}_{s}": [v] for f, v in {"first_name": "Ravi", "last_name": "Kumar",
                                                         "father_name": "Suresh Kumar", "date_of_birth": "1990-01-02",
                                                         "gender": "M", "mobile": "9876543210", "email": None,

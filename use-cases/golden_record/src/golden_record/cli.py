@@ -109,6 +109,8 @@ COMMANDS = {
     "serve": ("golden_record.serve.main", "main",
               "the lookup service: POST records, get candidate golden ids with explanations (--port 8060)"),
     "golden": ("golden_record.golden.build", "main", "golden records from a logged model (--run-id)"),
+    "registry": ("golden_record.tracking.registry", "registry_main",
+                 "each table's champion (list); migrate old golden_record_dedup registrations (migrate)"),
     "match-new": ("golden_record.jobs.match_new", "main",
                   "place records added or changed since the golden records were written (champion or --run-id)"),
     "seed": ("golden_record.synthetic.seed", "main", "seed synthetic records and their truth (--profile NAME: --list-profiles names them)"),

@@ -372,9 +372,24 @@ class SparkSettings(_Strict):
         return value.strip().lower()
 
 
+#: an MLflow registered model name this project writes: letters, digits, _ . - (no / or :)
+_MODEL_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,199}")
+
+
 class TrackingOptions(_Strict):
     sample_pairs: int = Field(2_000, ge=0, le=1_000_000)
     log_model: bool = True
+    #: the registered model whose alias ``champion`` is this table's model; None (the default):
+    #: ``golden_record__<schema>_<table>`` from data.table (tracking.registry.model_name)
+    model_name: str | None = None
+
+    @field_validator("model_name")
+    @classmethod
+    def _registered_name(cls, value: str | None) -> str | None:
+        if value is not None and not _MODEL_NAME.fullmatch(value):
+            raise ValueError(f"{value!r} is not a registered model name: use up to 200 letters, digits, _ . and - "
+                             "(starting with a letter, digit or _), e.g. golden_record__public_people")
+        return value
 
 
 class GoldenSettings(_Strict):

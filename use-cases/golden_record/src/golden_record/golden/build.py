@@ -132,7 +132,7 @@ from golden_record.tracking import store as tracking
 from golden_record.config import _format_validation_error, apply_overrides, load_settings, parse_override
 from golden_record.cli import Progress
 from golden_record.linkage.pipeline import load
-from golden_record.tracking.model_logging import load_logged_model, resolve_run
+from golden_record.tracking.model_logging import get_run, load_logged_model
 from golden_record.cli import run_main
 
 # =============================================================================== the whole step
@@ -547,7 +547,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings()
     uri = tracking.configure(settings)
     client = mlflow.MlflowClient(uri)
-    run = resolve_run(client, args.run_id, store=tracking.redact(uri))
+    run = get_run(client, args.run_id, store=tracking.redact(uri))
     progress = Progress(quiet=args.quiet)
     with tempfile.TemporaryDirectory() as tmp, progress.stage("model"):
         model, config, _ = load_logged_model(client, args.run_id, Path(tmp))

@@ -360,7 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def index_main(argv: list[str] | None = None) -> int:
-    """``golden-record index [--run-id ID | --champion]``."""
+    """``golden-record index [--run-id ID | --champion] [--config YAML] [--set KEY=VALUE]``."""
     import tempfile
     from pathlib import Path
 
@@ -369,13 +369,15 @@ def index_main(argv: list[str] | None = None) -> int:
     from golden_record.cli import Progress
     from golden_record.config import load_settings
     from golden_record.tracking import store as tracking
-    from golden_record.tracking.model_logging import load_logged_model, resolve_run
+    from golden_record.tracking.model_logging import load_logged_model
+    from golden_record.tracking.registry import model_run
 
     args = build_parser().parse_args(argv)
     settings = load_settings()
     progress = Progress(quiet=args.quiet)
-    client = mlflow.MlflowClient(tracking.configure(settings))
-    run = resolve_run(client, args.run_id, args.champion)
+    uri = tracking.configure(settings)
+    client = mlflow.MlflowClient(uri)
+    run = model_run(client, args, store=tracking.redact(uri))
     with tempfile.TemporaryDirectory() as tmp, progress.stage("model"):
         _, config, _ = load_logged_model(client, run.info.run_id, Path(tmp))
     target = warehouse.resolve_target(settings, announce=not args.quiet)

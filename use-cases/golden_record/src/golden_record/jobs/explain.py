@@ -1,6 +1,6 @@
 """``golden-record explain LEFT_ID RIGHT_ID``: why a logged model scores two records as it does.
 
-Reads the model of a run (``--run-id``) or of the registered champion (the default), the two
+Reads the model of a run (``--run-id``) or the champion of the config's table (the default), the two
 records from the warehouse the model was trained on (its ``data.*`` config; ``DATABASE_URL``
 decides the server), prints the table comparison → values → level → weight, and writes the
 waterfall chart (``--output``, default ``explanation_<left>_<right>.png``).
@@ -19,7 +19,8 @@ from golden_record.errors import DataError
 from golden_record.io import warehouse
 from golden_record.linkage.scoring import explain_records
 from golden_record.tracking import store as tracking
-from golden_record.tracking.model_logging import load_logged_model, resolve_run
+from golden_record.tracking.model_logging import add_model_arguments, load_logged_model
+from golden_record.tracking.registry import model_run
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,10 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
                                             "comparison, values, level and weight, and a waterfall chart PNG.")
     p.add_argument("left_id", help="id of the first record (the data.id column of the model's table)")
     p.add_argument("right_id", help="id of the second record")
-    which = p.add_mutually_exclusive_group()
-    which.add_argument("--run-id", help="MLflow run whose logged model explains the pair")
-    which.add_argument("--champion", action="store_true",
-                       help="the model registered as golden_record_dedup@champion (the default without --run-id)")
+    add_model_arguments(p, "MLflow run whose logged model explains the pair (default: the champion of the "
+                           "config's table)")
     p.add_argument("--threshold", type=float, help="judge the pair at this match probability (default: the run's)")
     p.add_argument("--output", type=Path, help="the waterfall PNG (default: explanation_<left>_<right>.png)")
     p.add_argument("--json", action="store_true", help="print the explanation as JSON instead of a table")
@@ -94,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     uri = tracking.configure(settings)
     client = mlflow.MlflowClient(uri)
     progress = Progress(quiet=args.quiet)
-    run = resolve_run(client, args.run_id, args.champion)
+    run = model_run(client, args, store=tracking.redact(uri))
     with tempfile.TemporaryDirectory() as tmp, progress.stage("model", announce=False):
         model, config, threshold = load_logged_model(client, run.info.run_id, Path(tmp))
     threshold = check_threshold(args.threshold if args.threshold is not None else threshold)

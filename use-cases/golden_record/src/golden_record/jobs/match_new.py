@@ -1,5 +1,5 @@
 """``golden-record match-new`` (``make match-new``): place the records added or changed since the
-golden records were written, with the champion model (or ``--run-id``), without rebuilding the
+golden records were written, with the champion of the config's table (or ``--run-id``), without rebuilding the
 others (:mod:`golden_record.golden.incremental`).
 
 Each call is an MLflow run ``incremental_match_YYYYMMDD_HHMMSS_<4 hex>`` in the tracking
@@ -23,7 +23,8 @@ from golden_record.io import warehouse
 from golden_record.tracking import store as tracking
 from golden_record.tracking import ui
 from golden_record.tracking.lifecycle import RunLifecycle, default_run_name
-from golden_record.tracking.model_logging import add_model_arguments, load_logged_model, resolve_run
+from golden_record.tracking.model_logging import add_model_arguments, load_logged_model
+from golden_record.tracking import registry
 
 RUN_PREFIX = "incremental_match"
 ARTIFACT_PATH = "incremental"
@@ -74,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     progress = Progress(quiet=args.quiet)
     uri = tracking.configure(settings)
     client = mlflow.MlflowClient(uri)
-    model_run = resolve_run(client, args.run_id, args.champion, store=tracking.redact(uri))
+    model_run = registry.model_run(client, args, store=tracking.redact(uri))
     with tempfile.TemporaryDirectory() as tmp, progress.stage("model"):
         model, config, _ = load_logged_model(client, model_run.info.run_id, Path(tmp))
     target = warehouse.resolve_target(settings, announce=not args.quiet)

@@ -68,8 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "f1_score (against the ground truth; the default when data.truth is configured) or labelled_f1 "
                    "(F1 on the clerical review labels; the default without ground truth)")
     p.add_argument("--register", action="store_true",
-                   help="register the model (this run's, the sweep's best, or --run-id's) as golden_record_dedup "
-                        "and move the alias 'champion' to it when its F1 beats the champion's")
+                   help="register the model (this run's, the sweep's best, or --run-id's) under its table's name "
+                        "(golden_record__<schema>_<table>, or tracking.model_name) and move the alias 'champion' "
+                        "to it when its F1 beats that table's champion's (without --register a run is registered "
+                        "only when its table has no champion yet: the first model becomes the champion)")
     p.add_argument("--run-id", help="with --register: register this run's model without training")
     p.add_argument("--write-golden", action="store_true",
                    help="after training, cluster the matches into golden records and write them to PostgreSQL "
@@ -616,7 +618,14 @@ def main(argv: list[str] | None = None) -> int:
             print("note: --write-golden is ignored with --sweep; run python scripts/build_golden_records.py "
                   f"--run-id {run_id}", file=sys.stderr)
         if args.register:
-            print(registry.register(run_id, settings, tracking.resolve_uri(settings)))
+            print(registry.register(run_id, settings, tracking.resolve_uri(settings), config))
+        else:                          # the first model of a table becomes its champion
+            try:
+                print(registry.register_first(run_id, settings, tracking.resolve_uri(settings), config))
+            except Exception as exc:  # noqa: BLE001 - the run is logged: a registry failure is a warning
+                why = exc.one_line() if isinstance(exc, GoldenRecordError) else (str(exc).splitlines() or [""])[0]
+                print(redaction.scrub(f"warning: run {run_id} finished but was not registered ({why}): register "
+                                      f"it with golden-record train --register --run-id {run_id}"), file=sys.stderr)
     except ConfigError as exc:
         print(redaction.scrub(f"error: invalid configuration: {exc}"), file=sys.stderr)
         return EXIT_USAGE

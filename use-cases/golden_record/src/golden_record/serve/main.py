@@ -1,6 +1,6 @@
-"""``golden-record serve [--run-id ID | --champion] [--port 8060]``: the lookup service.
+"""``golden-record serve [--run-id ID | --champion] [--config YAML] [--port 8060]``: the lookup service.
 
-Loads the model of a run (or of the registered champion, the default) once, connects to the
+Loads the model of a run (or the champion of the config's table, the default) once, connects to the
 warehouse through ``DATABASE_URL`` (else ``config/settings.yaml``), and serves
 :mod:`golden_record.serve.app` with uvicorn on 127.0.0.1. The block index
 (``golden-record index``) must have been built for the model's passes: without it the service
@@ -55,18 +55,22 @@ def _check_port(host: str, port: int) -> None:
                                     "pass another --port (make serve SERVE_PORT=...), or stop what uses it") from None
 
 
-def build_lookup(run_id: str | None, champion: bool, threshold: float | None, pool_size: int, quiet: bool):
+def build_lookup(run_id: str | None, champion: bool, threshold: float | None, pool_size: int, quiet: bool,
+                 config_path: str | None = None, overrides: list[str] | None = None):
     """(Lookup, settings): the model loaded once, the warehouse checked, the pool ready."""
     import mlflow
 
     from golden_record.serve.lookup import ConnectionPool, Lookup
     from golden_record.tracking import store as tracking
-    from golden_record.tracking.model_logging import load_logged_model, resolve_run
+    from golden_record.tracking.model_logging import load_logged_model
+    from golden_record.tracking.registry import model_run
 
     settings = load_settings()
     progress = Progress(quiet=quiet)
-    client = mlflow.MlflowClient(tracking.configure(settings))
-    run = resolve_run(client, run_id, champion)
+    uri = tracking.configure(settings)
+    client = mlflow.MlflowClient(uri)
+    which = argparse.Namespace(run_id=run_id, config=config_path, overrides=overrides or [])
+    run = model_run(client, which, store=tracking.redact(uri), say=progress.say)
     with tempfile.TemporaryDirectory() as tmp, progress.stage("model", announce=False):
         model, config, logged_threshold = load_logged_model(client, run.info.run_id, Path(tmp))
     threshold = check_threshold(threshold if threshold is not None else logged_threshold)
@@ -92,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: --workers {args.workers}: give 1 to 64 worker processes", file=sys.stderr)
         return 2
     _check_port(args.host, args.port)
-    lookup = build_lookup(args.run_id, args.champion, args.threshold, args.pool_size, args.quiet)
+    lookup = build_lookup(args.run_id, args.champion, args.threshold, args.pool_size, args.quiet,
+                          args.config, args.overrides)
     status, health = lookup.health()
     for note in health.get("notes", []):
         print(note, file=sys.stderr)

@@ -119,27 +119,24 @@ def logged_model_file(client, run_id: str, dst: Path) -> Path:
 
 
 def add_model_arguments(parser, run_help: str) -> None:
-    """``--run-id ID`` | ``--champion`` (the default): which logged model a command uses (:func:`resolve_run`)."""
+    """``--run-id ID`` | ``--champion`` (the default), and ``--config``/``--set`` as ``train`` reads
+    them: which logged model a command uses (:func:`golden_record.tracking.registry.model_run`)."""
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--run-id", help=run_help)
     which.add_argument("--champion", action="store_true",
-                       help="the model registered as golden_record_dedup@champion (the default without --run-id)")
+                       help="the champion of the config's table, registered as golden_record__<schema>_<table> "
+                            "(or tracking.model_name): the default without --run-id")
+    parser.add_argument("--config", help="model config YAML whose table's champion is used (default "
+                                         "use-cases/golden_record/config/model_config.yaml); not with --run-id")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config value as train does, e.g. --set data.table=people (repeatable)")
 
 
-def resolve_run(client, run_id: str | None, champion: bool = False, store: str = "the tracking store"):
-    """The run a command reads its model from: ``run_id``, or the run behind the registered
-    model's ``champion`` alias. A missing or deleted run is an error saying what to pass
+def get_run(client, run_id: str, store: str = "the tracking store"):
+    """The MLflow run ``run_id``; a missing or deleted run is an error saying what to pass
     (``store``: how the message names the tracking store, e.g. its redacted URI)."""
     from golden_record.errors import TrackingError
-    from golden_record.tracking.registry import ALIAS, MODEL_NAME
 
-    if champion or not run_id:
-        try:
-            version = client.get_model_version_by_alias(MODEL_NAME, ALIAS)
-        except Exception as exc:  # noqa: BLE001 - MlflowException: no such model or alias
-            raise TrackingError(f"no registered model {MODEL_NAME}@{ALIAS} in {store}",
-                                "pass --run-id RUN_ID, or register a run: golden-record train --register") from exc
-        run_id = version.run_id
     try:
         run = client.get_run(run_id)
     except Exception as exc:  # noqa: BLE001 - MlflowException: RESOURCE_DOES_NOT_EXIST

@@ -27,6 +27,7 @@ from flask import Flask, jsonify, render_template, request
 from golden_record.errors import DataError, GoldenRecordError
 from golden_record.io import labels
 from golden_record.io.redaction import scrub
+from golden_record.tracking.model_logging import add_model_arguments
 from golden_record.web.queue import QUEUES, ReviewQueue
 
 HOST = "127.0.0.1"
@@ -219,10 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="golden-record review",
                                 description="Serve the clerical review page on 127.0.0.1: a run's pairs one at a "
                                             "time, most uncertain first; labels go to PostgreSQL table pair_labels.")
-    which = p.add_mutually_exclusive_group()
-    which.add_argument("--run-id", help="MLflow run whose review pairs to label")
-    which.add_argument("--champion", action="store_true",
-                       help="the run of golden_record_dedup@champion (the default without --run-id)")
+    add_model_arguments(p, "MLflow run whose review pairs to label (default: the champion of the config's table)")
     p.add_argument("--reviewer", help="your name, stored with each label (default: the page asks for it)")
     p.add_argument("--port", type=int, default=int(os.environ.get("REVIEW_PORT") or DEFAULT_PORT),
                    help=f"port on 127.0.0.1 (default: REVIEW_PORT, else {DEFAULT_PORT})")
@@ -276,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     from golden_record.config import load_settings
     from golden_record.io import warehouse
     from golden_record.tracking import store as tracking
-    from golden_record.tracking.model_logging import resolve_run
+    from golden_record.tracking.registry import model_run
 
     args = build_parser().parse_args(argv)
     if not 0 < args.port < 65536:
@@ -291,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings()
     uri = tracking.configure(settings)
     client = mlflow.MlflowClient(uri)
-    run = resolve_run(client, args.run_id, args.champion)
+    run = model_run(client, args, store=tracking.redact(uri))
     name = QUEUE_ALIASES[args.queue]
     assert name in QUEUES
     with tempfile.TemporaryDirectory() as tmp:
