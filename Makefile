@@ -66,9 +66,9 @@ review: install ## clerical review page on http://127.0.0.1:8050 (REVIEW_PORT; R
 TEST_MAX_SECONDS ?= 600
 test: install ## both test lanes: fast (no database) then end to end (real PostgreSQL and MLflow); prints its duration, fails above TEST_MAX_SECONDS=600 (0: no limit)
 	@start=$$(date +%s); \
-	$(PY) -m pytest -q -m "not e2e"; fast=$$?; \
+	$(PY) -m pytest -q -m "not e2e and not bench"; fast=$$?; \
 	middle=$$(date +%s); \
-	e2e=1; if [ $$fast -eq 0 ]; then $(PY) -m pytest -q -m e2e -n 2 --dist loadfile --durations=10; e2e=$$?; fi; \
+	e2e=1; if [ $$fast -eq 0 ]; then $(PY) -m pytest -q -m "e2e and not bench" -n 2 --dist loadgroup --no-loadscope-reorder --durations=10; e2e=$$?; fi; \
 	end=$$(date +%s); total=$$((end - start)); \
 	echo "make test: $$((total / 60)) min $$((total % 60)) s (fast lane $$((middle - start)) s, end-to-end lane $$((end - middle)) s)"; \
 	if [ $$fast -ne 0 ] || [ $$e2e -ne 0 ]; then exit 1; fi; \
@@ -80,7 +80,8 @@ test: install ## both test lanes: fast (no database) then end to end (real Postg
 	fi
 
 BENCH_BEFORE ?= 024cc08
-bench: install ## speed at 100k and 1M (vs BENCH_BEFORE), quality per seeder profile, incremental matching; writes bench/results.md
+bench: install ## the timing tests (pytest -m bench), speed at 100k and 1M (vs BENCH_BEFORE), quality per seeder profile, incremental matching; writes bench/results.md
+	$(PY) -m pytest -q -m bench
 	$(PY) scripts/bench.py --baseline --compare-to $(BENCH_BEFORE)
 	$(PY) scripts/bench_quality.py $(BENCH_QUALITY_ARGS)
 	$(PY) scripts/bench_incremental.py $(BENCH_INCREMENTAL_ARGS)
