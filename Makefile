@@ -68,12 +68,25 @@ mlflow-ui: install ## serve the MLflow UI on http://127.0.0.1:5000 over the proj
 review: install ## clerical review page on http://127.0.0.1:8050 (REVIEW_PORT; REVIEW_ARGS="--run-id ID --reviewer NAME --blind")
 	$(PY) -m golden_record review --port $(REVIEW_PORT) $(REVIEW_ARGS)
 
-test: install ## both test lanes: fast (no database) then end to end (real PostgreSQL and MLflow)
-	$(PY) -m pytest -q -m "not e2e"
-	$(PY) -m pytest -q -m e2e -n 2 --dist loadfile
+TEST_MAX_SECONDS ?= 600
+test: install ## both test lanes: fast (no database) then end to end (real PostgreSQL and MLflow); prints its duration, fails above TEST_MAX_SECONDS=600 (0: no limit)
+	@start=$$(date +%s); \
+	$(PY) -m pytest -q -m "not e2e and not bench"; fast=$$?; \
+	middle=$$(date +%s); \
+	e2e=1; if [ $$fast -eq 0 ]; then $(PY) -m pytest -q -m "e2e and not bench" -n 2 --dist loadgroup --no-loadscope-reorder --durations=10; e2e=$$?; fi; \
+	end=$$(date +%s); total=$$((end - start)); \
+	echo "make test: $$((total / 60)) min $$((total % 60)) s (fast lane $$((middle - start)) s, end-to-end lane $$((end - middle)) s)"; \
+	if [ $$fast -ne 0 ] || [ $$e2e -ne 0 ]; then exit 1; fi; \
+	if [ "$(TEST_MAX_SECONDS)" -gt 0 ] && [ $$total -gt $(TEST_MAX_SECONDS) ]; then \
+	  echo "error: the test run took $$total s, more than TEST_MAX_SECONDS=$(TEST_MAX_SECONDS) s (target 6 min on 2 cores):" \
+	       "the tests have grown slower; the slowest are listed above (--durations)." \
+	       "On a machine busy with other work, run make test TEST_MAX_SECONDS=0 to skip this check." >&2; \
+	  exit 1; \
+	fi
 
 BENCH_BEFORE ?= 024cc08
-bench: install ## speed at 100k and 1M (vs BENCH_BEFORE), quality per seeder profile, incremental matching; writes bench/results.md
+bench: install ## the timing tests (pytest -m bench), speed at 100k and 1M (vs BENCH_BEFORE), quality per seeder profile, incremental matching; writes bench/results.md
+	$(PY) -m pytest -q -m bench
 	$(PY) bench/bench_speed.py --baseline --compare-to $(BENCH_BEFORE)
 	$(PY) bench/bench_quality.py $(BENCH_QUALITY_ARGS)
 	$(PY) bench/bench_incremental.py $(BENCH_INCREMENTAL_ARGS)

@@ -125,6 +125,7 @@ def test_edge_cases_and_validation():
         bootstrap_intervals([0.9], [True], [1], [1], ent, 0.5, level=1.0)
 
 
+@pytest.mark.bench
 def test_fast_enough_for_a_100k_record_run():
     """~78k people, 100k records, ~1.2M candidate pairs: 1,000 iterations well under a second
     (typically ~0.02 s); the bound is loose for slow CI machines."""

@@ -163,6 +163,7 @@ def test_threshold_metrics_equals_evaluate_with_ties():
         assert r["match_pairs"] == np.sum(pred)
 
 
+@pytest.mark.bench
 def test_threshold_metrics_is_vectorised():
     # 200k pairs x 5k thresholds: one pass per threshold would take far longer than this.
     p, y = random_data(200_000, seed=2, decimals=None)

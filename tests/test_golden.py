@@ -8,6 +8,7 @@ of the shared test database would break the tests that seed it once per session.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import sys
@@ -55,11 +56,9 @@ def hand_url(test_databases) -> str:
 
 
 @pytest.fixture(scope="module")
-def seeded_url(test_databases) -> str:
-    url = _db(test_databases, "golden_seeded")
-    done = run([sys.executable, "scripts/seed_data.py", "--rows", "3000", "--seed", "11"], {"DATABASE_URL": url})
-    assert done.returncode == 0, done.stderr
-    return url
+def seeded_url(seeded_copy) -> str:
+    """A copy of the run's warehouse seeded with 3,000 records, seed 11."""
+    return seeded_copy("golden_seeded", seed=11)
 
 
 # --------------------------------------------------------------------------- a hand-made warehouse
@@ -818,12 +817,14 @@ def _seed(url: str, seed: int) -> None:
     assert done.returncode == 0, done.stderr
 
 
+_CHANGING = itertools.count(1)
+
+
 @pytest.fixture
-def changing_url(test_databases) -> str:
-    """A warehouse of its own, freshly seeded (seed 11) for each test: the tests change it."""
-    url = test_databases.url("golden_changing")
-    _seed(url, 11)
-    return url
+def changing_url(seeded_copy) -> str:
+    """A warehouse of its own for each test, as freshly seeded (3,000 records, seed 11; a copy of
+    the run's): the tests change it."""
+    return seeded_copy(f"golden_changing_{next(_CHANGING)}", seed=11)
 
 
 def test_golden_records_from_a_table_changed_since_scoring_fail_and_write_nothing(changing_url):

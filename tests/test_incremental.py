@@ -1,7 +1,7 @@
 """Incremental matching, ``golden-record match-new`` (issue 14, points 1 and 3).
 
-A warehouse seeded as ``seeded_small`` is (a database of this module's own: the tests add and
-change records), a model trained with ``--write-golden``; then records are added, changed and
+A copy of the run's trained warehouse (seeded as ``seeded_small`` is, a model trained with
+``--write-golden``; a database and store of this module's own: the tests add and change records); then records are added, changed and
 labelled as a department and a reviewer would, and ``golden-record match-new`` is run as a user
 runs it. The tests read the golden tables back from PostgreSQL and the run from MLflow. They run
 in file order (each builds on the state the previous ones left).
@@ -30,18 +30,16 @@ COLUMNS = ("full_name, first_name, last_name, father_name, gender, date_of_birth
 
 
 @pytest.fixture(scope="module")
-def warehouse(test_databases, mlflow_store):
-    url = test_databases.url("incremental")
-    env = {"DATABASE_URL": url, "MLFLOW_TRACKING_URI": mlflow_store,
-           "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
-    done = run([sys.executable, "scripts/seed_data.py", "--rows", "3000", "--seed", "7"], env)
-    assert done.returncode == 0, done.stderr
-    done = run([sys.executable, "src/train.py", "--experiment", "incremental", "--write-golden", "--quiet"], env,
-               cwd=USE_CASE)
-    assert done.returncode == 0, done.stderr[-3000:]
-    client = MlflowClient(mlflow_store)
+def warehouse(trained_copy):
+    """A copy of the run's trained warehouse (seeded as seeded_small, ``src/train.py
+    --write-golden``) and of its MLflow store, the experiment named ``incremental``."""
+    copy = trained_copy("incremental", "incremental")
+    url, store = copy["url"], copy["store"]
+    env = {**copy["env"], "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
+    client = MlflowClient(store)
     experiment = client.get_experiment_by_name("incremental").experiment_id
     run_id = client.search_runs([experiment])[0].info.run_id
+    assert run_id == copy["run_id"]
     return {"url": url, "env": env, "run_id": run_id, "client": client, "experiment": experiment}
 
 

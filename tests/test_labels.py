@@ -220,14 +220,12 @@ def test_sweep_selection_is_validated_before_any_run():
 
 # --------------------------------------------------------------------------- end to end
 @pytest.fixture(scope="module")
-def labelled_warehouse(test_databases, mlflow_store):
+def labelled_warehouse(seeded_copy, mlflow_store):
     """A seeded warehouse of its own (labels in the shared one would change other tests' runs), a
     sweep refused for want of labels, ~20 labels chosen from the model's own scores, then a
     training run with --write-golden and a sweep without ground truth, as a user would run them."""
-    url = test_databases.url("labels")
+    url = seeded_copy("labels")                 # 3,000 records, seed 7, as seeded_small
     env = {"DATABASE_URL": url, "MLFLOW_TRACKING_URI": mlflow_store}
-    done = run([sys.executable, "scripts/seed_data.py", "--rows", "3000", "--seed", "7"], {"DATABASE_URL": url})
-    assert done.returncode == 0, done.stderr
     refused = train(env, "--experiment", "labels_refused", "--sweep", "match_threshold=0.5,0.95",
                     "--select-by", "labelled_f1", "--quiet")
 

@@ -4,9 +4,9 @@ Fast lane: a record's block key strings agree with training's blocking (two reco
 string exactly when ``key_codes`` puts them in one block), whatever the batch a record is keyed in;
 the ``max_block_size`` guard at lookup time is training's.
 
-End to end: a warehouse seeded as ``seeded_small`` is (a database of this module's own, as the
-tests add a record and review labels), a model trained with ``--write-golden``, ``golden-record
-index``, and ``golden-record serve`` started as a user starts it; requests over HTTP.
+End to end: a copy of the run's trained warehouse (seeded as ``seeded_small`` is, a model trained
+with ``--write-golden``; a database of this module's own, as the tests add a record and review
+labels), ``golden-record index``, and ``golden-record serve`` started as a user starts it; requests over HTTP.
 """
 from __future__ import annotations
 
@@ -141,15 +141,12 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def service(test_databases, mlflow_store):
-    """Seed (as seeded_small), train with --write-golden, index, serve; yields what the tests need."""
-    url = test_databases.url("lookup")
-    env = {"DATABASE_URL": url, "MLFLOW_TRACKING_URI": mlflow_store,
-           "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
-    done = run([sys.executable, "scripts/seed_data.py", "--rows", "3000", "--seed", "7"], env)
-    assert done.returncode == 0, done.stderr
-    done = run([sys.executable, "src/train.py", "--experiment", "lookup", "--write-golden", "--quiet"], env, cwd=USE_CASE)
-    assert done.returncode == 0, done.stderr[-3000:]
+def service(trained_copy):
+    """A copy of the run's trained warehouse (seeded as seeded_small, trained with --write-golden)
+    and of its store; index, serve; yields what the tests need."""
+    copy = trained_copy("lookup", "lookup")
+    url, mlflow_store = copy["url"], copy["store"]
+    env = {**copy["env"], "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
     client = MlflowClient(mlflow_store)
     run_id = client.search_runs([client.get_experiment_by_name("lookup").experiment_id])[0].info.run_id
     indexed = run([sys.executable, "-m", "golden_record", "index", "--run-id", run_id], env)

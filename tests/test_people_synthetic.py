@@ -353,6 +353,7 @@ def test_news_is_newer(data, copies):
 
 
 # ----------------------------------------------------------------------------- speed
+@pytest.mark.bench
 def test_20k_rows_in_under_10_seconds():
     ps._vocab()                         # Faker's name lists, read once per process
     started = time.perf_counter()

@@ -155,17 +155,17 @@ def documented(column: str, text: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def trained(seeded_small, mlflow_store):
-    env = {**seeded_small["env"], "MLFLOW_TRACKING_URI": mlflow_store, "PYTHONPATH": str(SRC),
-           "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
-    done = run([sys.executable, "-m", "golden_record", "train", "--run-name", "readme_snippet", "--quiet"], env)
-    assert done.returncode == 0, done.stderr[-3000:]
+def trained(trained_copy):
+    """The run's shared training run (``python src/train.py --write-golden`` on 3,000 seeded
+    citizens), its store copied with the experiment named as the configuration names it, so
+    that the snippet finds the run as a user's would find theirs."""
     from mlflow import MlflowClient
 
-    client = MlflowClient(mlflow_store)
-    experiment = client.get_experiment_by_name("smart/golden_record/baseline_v1")
-    [run_] = client.search_runs([experiment.experiment_id], "attributes.run_name = 'readme_snippet'")
-    return {"env": env, "client": client, "run_id": run_.info.run_id}
+    from golden_record.config import load_settings
+
+    copy = trained_copy("readme", load_settings().tracking.experiment_name)
+    env = {**copy["env"], "PYTHONPATH": str(SRC), "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
+    return {"env": env, "client": MlflowClient(copy["store"]), "run_id": copy["run_id"]}
 
 
 def test_readme_pyfunc_snippet_runs_as_written(trained, tmp_path):

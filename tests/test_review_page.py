@@ -220,13 +220,12 @@ class Page:
 
 # --------------------------------------------------------------------------- e2e: fixtures
 @pytest.fixture(scope="module")
-def review_run(test_databases, mlflow_store, tmp_path_factory):
+def review_run(seeded_copy, mlflow_store, tmp_path_factory):
     """A warehouse of this module only (so pair_labels holds this module's labels only), seeded
-    with 3,000 citizens, and one training run; its queue as the run logged it."""
-    url = test_databases.url("review_page")
+    with 3,000 citizens (a copy of the run's, seed 7), and one training run; its queue as the run
+    logged it."""
+    url = seeded_copy("review_page")
     env = {"DATABASE_URL": url, "MLFLOW_TRACKING_URI": mlflow_store}
-    seeded = run([sys.executable, "scripts/seed_data.py", "--rows", "3000", "--seed", "7"], env)
-    assert seeded.returncode == 0, seeded.stderr[-3000:]
     client, run_ = _train(env, "review_first")
     path = client.download_artifacts(run_.info.run_id, "review/uncertain_pairs.csv",
                                      str(tmp_path_factory.mktemp("review_queue")))
