@@ -19,7 +19,7 @@ from os import PathLike
 import numpy as np
 import pandas as pd
 
-from golden_record.cli import Progress
+from golden_record.progress import Progress
 from golden_record.config import ModelConfig, load_model_config
 from golden_record.errors import DataError
 from golden_record.linkage.pipeline import fit_and_score

@@ -130,7 +130,7 @@ def resolve_run(client, run_id: str | None, champion: bool = False, store: str =
     """The run a command reads its model from: ``run_id``, or the run behind the registered
     model's ``champion`` alias. A missing or deleted run is an error saying what to pass
     (``store``: how the message names the tracking store, e.g. its redacted URI)."""
-    from golden_record.errors import TrackingError
+    from golden_record.errors import RunNotFoundError, TrackingError
     from golden_record.tracking.registry import ALIAS, MODEL_NAME
 
     if champion or not run_id:
@@ -143,10 +143,10 @@ def resolve_run(client, run_id: str | None, champion: bool = False, store: str =
     try:
         run = client.get_run(run_id)
     except Exception as exc:  # noqa: BLE001 - MlflowException: RESOURCE_DOES_NOT_EXIST
-        raise TrackingError(f"MLflow run {run_id!r} not found in {store}",
+        raise RunNotFoundError(f"MLflow run {run_id!r} not found in {store}",
                             "pass the run id printed by golden-record train (or copy it from the MLflow UI)") from exc
     if run.info.lifecycle_stage == "deleted":
-        raise TrackingError(f"MLflow run {run_id} is deleted", "restore it in the MLflow UI or pick another run")
+        raise RunNotFoundError(f"MLflow run {run_id} is deleted", "restore it in the MLflow UI or pick another run")
     return run
 
 

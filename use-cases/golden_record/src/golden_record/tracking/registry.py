@@ -15,7 +15,7 @@ from golden_record.errors import GoldenRecordError
 from golden_record.tracking import store as tracking
 from golden_record.io import warehouse
 from golden_record.evaluation.pairs import evaluate
-from golden_record.cli import Progress
+from golden_record.progress import Progress
 from golden_record.linkage.pipeline import candidate_vectors, labels_for, load, true_pair_count
 
 MODEL_NAME = "golden_record_dedup"

@@ -182,8 +182,10 @@ def create_app(queue: ReviewQueue, store: LabelStore, reviewer: str | None = Non
 
 # --------------------------------------------------------------------------- command line
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="golden-record review",
-                                description="Serve the clerical review page on 127.0.0.1: a run's pairs one at a "
+    from golden_record import console
+
+    p = console.ArgumentParser("review",
+                               description="Serve the clerical review page on 127.0.0.1: a run's pairs one at a "
                                             "time, most uncertain first; labels go to PostgreSQL table pair_labels.")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--run-id", help="MLflow run whose review pairs to label")
@@ -198,8 +200,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--blind", action="store_true",
                    help="start in blind mode: the score, the model's verdict, the truth and the waterfall are "
                         "hidden (key b toggles it on the page)")
-    p.add_argument("--quiet", action="store_true", help="no line per label")
-    p.add_argument("--verbose", action="store_true", help="print the full traceback on failure")
     return p
 
 
