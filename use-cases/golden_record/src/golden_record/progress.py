@@ -97,6 +97,13 @@ class Progress:
         except GoldenRecordError as exc:
             exc.stage = exc.stage or name
             raise
+        except BaseException as exc:   # Ctrl-C, SIGTERM, a library's error: the one line says where too
+            if getattr(exc, "stage", None) is None and not isinstance(exc, (SystemExit, GeneratorExit)):
+                try:
+                    exc.stage = name  # type: ignore[attr-defined]
+                except AttributeError:
+                    pass
+            raise
         from golden_record.tracking.diagnostics import raise_if_terminated
         raise_if_terminated()            # a SIGTERM whose exception was lost inside the stage
         self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start
