@@ -231,7 +231,7 @@ def _comparison_params(comparisons: list[dict]) -> dict[str, str]:
 
 
 def _one_comparisons_param(comparisons: list[dict]) -> str:
-    """Every comparison in one value: ``first_name jaro_winkler [0.92, 0.8]; pincode exact; …``."""
+    """Every comparison in one value: ``first_name jaro_winkler [0.92, 0.8]; postcode exact; …``."""
     parts = []
     for c in comparisons:
         words = [c["name"] if c.get("field") in (None, c["name"]) else f"{c['name']}({c['field']})", c["method"]]
