@@ -4,6 +4,7 @@ recover is known exactly: the m-probabilities, the match share, the number of re
 and which classes hold matches.
 """
 from __future__ import annotations
+
 import logging
 
 import numpy as np
