@@ -10,6 +10,7 @@ ROWS ?= 100000
 DUPLICATE_RATE ?=
 SEED ?= 42
 UI_PORT ?= 5000
+export UI_PORT    # the commands print MLflow UI addresses on this port (tracking/ui.py)
 REVIEW_PORT ?= 8050
 REVIEW_ARGS ?=
 SERVE_PORT ?= 8060
@@ -62,7 +63,7 @@ seed-data: install ## load a profile's synthetic records + truth (PROFILE=citize
 train: install ## train, evaluate and log a run to MLflow (TRAIN_ARGS="--set model.params.match_threshold=0.9")
 	cd use-cases/golden_record && ../../$(PY) src/train.py $(TRAIN_ARGS)
 
-mlflow-ui: install ## serve the MLflow UI on http://127.0.0.1:5000 over the project's store
+mlflow-ui: install ## serve the MLflow UI on http://127.0.0.1:5000 (UI_PORT=5000) over the project's store
 	$(BIN)/mlflow ui --backend-store-uri "$$($(PY) scripts/init_tracking.py --print-uri)" --host 127.0.0.1 --port $(UI_PORT)
 
 review: install ## clerical review page on http://127.0.0.1:8050 (REVIEW_PORT; REVIEW_ARGS="--run-id ID --reviewer NAME --blind")

@@ -4,7 +4,7 @@ import sys
 
 import _bootstrap  # noqa: F401
 
-from golden_record.cli import run_main
+from golden_record.console import run_main
 from golden_record.tracking.diagnose import main
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 only its fields gets the documented comparisons and passes; declared ones are kept exactly."""
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -160,10 +161,11 @@ def test_declared_keys_are_kept_exactly():
         cfg.fill_in(comparisons=cfg.comparisons)
 
 
-def test_progress_shows_one_line_per_comparison_and_pass(capsys):
+def test_progress_shows_one_line_per_comparison_and_pass(caplog):
     cfg = _config()
-    defaults.resolve(cfg, _prepared(cfg, _table()), Progress())
-    err = capsys.readouterr().err
+    with caplog.at_level(logging.INFO, logger="golden_record"):     # the progress lines are logged
+        defaults.resolve(cfg, _prepared(cfg, _table()), Progress())
+    err = "\n".join(r.getMessage() for r in caplog.records)
     for c in cfg.comparisons:
         assert f"    {c.name}: {c.method}" in err
     passes = err.split("derived blocking passes")[1]

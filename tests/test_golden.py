@@ -1008,7 +1008,7 @@ def test_script_logs_cluster_metrics_to_the_trained_run(seeded_url, mlflow_store
 
     # errors: one line and an exit code
     bad = run([sys.executable, "scripts/build_golden_records.py", "--run-id", "0" * 32], env)
-    assert bad.returncode == 1 and bad.stderr.strip().splitlines()[-1].startswith("error: MLflow run")
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1].startswith("error: MLflow run")  # a user error
     bad = run([sys.executable, "scripts/build_golden_records.py", "--run-id", run_id,
                "--set", "model.em.max_iterations=3"], env)
     assert bad.returncode == 2 and "only golden.*" in bad.stderr

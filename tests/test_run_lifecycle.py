@@ -172,7 +172,7 @@ def test_sigterm_during_a_sweep_leaves_no_run_running(seeded_small, tmp_path_fac
     job = Trainer(env, "--experiment", "sweep-sigterm", "--sweep", MANY_THRESHOLDS)
     _wait_for_children(uri, "sweep-sigterm", 5, job)
     job.proc.send_signal(signal.SIGTERM)
-    assert job.finish(60) == 130, job.stderr[-3000:]
+    assert job.finish(60) == 143, job.stderr[-3000:]
     assert "Traceback" not in job.stderr
     assert "marked KILLED" in _one_error_line(job.stderr)
     _, runs = _runs(uri, "sweep-sigterm")
@@ -317,7 +317,7 @@ def test_sigterm_while_logging_is_quiet_and_stops_the_plot_process(seeded_small,
         time.sleep(0.01)
     assert plotters, "no plot process seen"
     job.proc.send_signal(signal.SIGTERM)
-    assert job.finish(60) == 130, job.stderr[-3000:]
+    assert job.finish(60) == 143, job.stderr[-3000:]
     assert "Traceback" not in job.stderr, job.stderr[-5000:]
     assert "in stage log" in _one_error_line(job.stderr)
     time.sleep(0.5)

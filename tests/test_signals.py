@@ -8,7 +8,7 @@ import signal
 
 import pytest
 
-from golden_record.cli import Progress
+from golden_record.progress import Progress
 from golden_record.tracking import diagnostics
 
 

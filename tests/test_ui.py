@@ -292,7 +292,7 @@ def browser(ui):
 
 def printed(ui, which: str) -> str:
     """The address ``tracking.ui_hint`` printed (the run's page or all runs), on the test's server."""
-    urls = re.findall(r"http://127\.0\.0\.1:5000(/#/\S+)", ui["hint"])
+    urls = re.findall(r"http://127\.0\.0\.1:\d+(/#/\S+)", ui["hint"])
     assert len(urls) == 2, ui["hint"]
     return ui["base"] + urls[0 if which == "run" else 1].rstrip(")")
 

@@ -1,7 +1,13 @@
 """Golden-record deduplication: Fellegi–Sunter record linkage of any person-records table, tracked
 in MLflow. ``Linker`` is the library's front door; ``golden-record COMMAND`` (or ``python -m
 golden_record``) runs the jobs."""
+import logging as _logging
+
 __version__ = "0.2.0"
+
+# the package logs through `logging` (a logger per module under "golden_record"): silent until the
+# application configures logging; the golden-record command adds its handler on stderr (console.py)
+_logging.getLogger(__name__).addHandler(_logging.NullHandler())
 
 __all__ = ["Linker", "records_from_frame", "__version__"]
 

@@ -1,120 +1,51 @@
-"""Shared plumbing for the command-line entry points: one clear line and an exit code on failure."""
+"""``golden-record COMMAND [ARGS]``: one command line for every job (also ``python -m golden_record``).
+
+The top floor of the package: it knows every command (:data:`COMMANDS`) and runs each through
+:func:`golden_record.console.run_main` (logging, signals, one line and an exit code at the end).
+Nothing below it imports it: the library reports through :class:`golden_record.progress.Progress`
+and :mod:`logging`.
+"""
 from __future__ import annotations
 
+import subprocess
 import sys
-import time
-import traceback
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from pathlib import Path
 
-from golden_record.config import ConfigError
-from golden_record.errors import GoldenRecordError
-from golden_record.io.redaction import protect_process, scrub
-from golden_record.errors import WarehouseError
+from golden_record import __version__
 
-EXIT_FAILURE = 1
-EXIT_USAGE = 2        # bad arguments or invalid configuration: nothing was started
-EXIT_WAREHOUSE = 3    # the database cannot be reached or lacks what is needed
-EXIT_INTERRUPTED = 130
+PROG = "golden-record"
+EXIT_USAGE = 2
+#: names the command-line helpers had here (now in console.py and progress.py), for the scripts and
+#: tests that import them from cli; loaded when asked for, so that --version and --help stay quick
+_MOVED = {"Progress": "golden_record.progress", "run_main": "golden_record.console",
+          **{name: "golden_record.console" for name in ("EXIT_FAILURE", "EXIT_INTERRUPTED", "EXIT_TERMINATED",
+                                                        "EXIT_WAREHOUSE")}}
 
 
-def run_main(main: Callable[[list[str] | None], int], argv: list[str] | None = None) -> int:
-    """Call ``main`` and turn expected failures into one line on stderr and an exit code."""
-    verbose = "--verbose" in (argv if argv is not None else sys.argv[1:])
-    protect_process()   # no password in anything printed, tracebacks and warnings included
-    try:
-        return main(argv)
-    except ConfigError as exc:
-        print(scrub(f"error: invalid configuration: {exc}"), file=sys.stderr)
-        return EXIT_USAGE
-    except GoldenRecordError as exc:
-        if verbose:
-            traceback.print_exc()
-        print(scrub(f"error: {exc.one_line()}"), file=sys.stderr)
-        return EXIT_WAREHOUSE if isinstance(exc, WarehouseError) else EXIT_FAILURE
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except Exception as exc:  # noqa: BLE001 - a database error nobody explained still gets one line
-        import psycopg
+def __getattr__(name: str):
+    if name in _MOVED:
+        import importlib
 
-        if not isinstance(exc, psycopg.Error):
-            raise
-        if verbose:
-            traceback.print_exc()
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        hint = ("connect as a user with the needed privileges, or have the database owner grant them"
-                if isinstance(exc, psycopg.errors.InsufficientPrivilege) else "run again with --verbose to see where")
-        print(f"error: PostgreSQL: {first}: {hint}", file=sys.stderr)
-        return EXIT_WAREHOUSE
+        return getattr(importlib.import_module(_MOVED[name]), name)
+    raise AttributeError(f"module 'golden_record.cli' has no attribute {name!r}")
 
-
-@dataclass
-class _NoBar:
-    def update(self, n: int = 1) -> None:
-        pass
-
-
-@dataclass
-class Progress:
-    """Prints each stage with its timing; remembers the current stage for failure reports."""
-    quiet: bool = False
-    timings: dict[str, float] = field(default_factory=dict)
-    current: str | None = None
-    counts: dict[str, int] = field(default_factory=dict)
-
-    def say(self, text: str) -> None:
-        if not self.quiet:
-            print(text, file=sys.stderr, flush=True)
-
-    @contextmanager
-    def bar(self, total: int, unit: str) -> Iterator:
-        """A progress bar on an interactive terminal (tqdm turns itself off when stderr is not a TTY)."""
-        if self.quiet:
-            yield _NoBar()
-            return
-        from tqdm import tqdm
-
-        with tqdm(total=total, unit=f" {unit}", leave=False, disable=None, file=sys.stderr) as bar:
-            yield bar
-
-    @contextmanager
-    def stage(self, name: str, announce: bool = True) -> Iterator[None]:
-        self.current = name
-        if announce:
-            self.say(f"[{name}] ...")
-        start = time.perf_counter()
-        try:
-            yield
-        except GoldenRecordError as exc:
-            exc.stage = exc.stage or name
-            raise
-        from golden_record.tracking.diagnostics import raise_if_terminated
-        raise_if_terminated()            # a SIGTERM whose exception was lost inside the stage
-        self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start
-        if announce:
-            self.say(f"[{name}] done in {self.timings[name]:.2f} s")
-
-
-# --------------------------------------------------------------------------- one entry point
-#: ``golden-record COMMAND [ARGS]`` (``[project.scripts]``; also ``python -m golden_record``):
 #: command -> (module, function, what it does). Each command keeps its own --help.
 COMMANDS = {
     "train": ("golden_record.jobs.train", "main", "train, evaluate and log a model (--sweep, --write-golden, --register)"),
     "explain": ("golden_record.jobs.explain", "main", "why a logged model scores two records as it does (table + waterfall PNG)"),
     "review": ("golden_record.web.review", "main", "the clerical review page: label a run's pairs in the browser (127.0.0.1)"),
-    "index": ("golden_record.io.block_index", "index_main",
+    "index": ("golden_record.jobs.index", "main",
               "build the block index of a model's table (for the lookup service; --run-id or the champion)"),
     "serve": ("golden_record.serve.main", "main",
               "the lookup service: POST records, get candidate golden ids with explanations (--port 8060)"),
-    "golden": ("golden_record.golden.build", "main", "golden records from a logged model (--run-id)"),
+    "golden": ("golden_record.jobs.golden", "main", "golden records from a logged model (--run-id)"),
     "registry": ("golden_record.tracking.registry", "registry_main",
                  "each table's champion (list); migrate old golden_record_dedup registrations (migrate)"),
     "match-new": ("golden_record.jobs.match_new", "main",
                   "place records added or changed since the golden records were written (champion or --run-id)"),
     "seed": ("golden_record.synthetic.seed", "main", "seed synthetic records and their truth (--profile NAME: --list-profiles names them)"),
-    "diagnose": ("golden_record.tracking.diagnose", "main", "recent runs, why failed runs failed, stale runs"),
+    "diagnose": ("golden_record.tracking.diagnose", "main",
+                 "recent runs of every experiment, why failed runs failed, stale runs (--mark-failed closes them)"),
     "report": ("golden_record.tracking.reports", "report_main", "summary of the runs, or compare runs"),
     "export-runs": ("golden_record.tracking.reports", "export_runs_main", "all runs in one parquet/csv table"),
     "export-baseline": ("golden_record.tracking.baselines", "export_main", "export runs to baselines/"),
@@ -124,19 +55,54 @@ COMMANDS = {
 }
 
 
+def git_commit(folder: Path | None = None) -> str | None:
+    """The commit checked out where the package lives (``abc1234``, ``abc1234.dirty`` with
+    uncommitted changes to tracked files), or None outside a Git checkout."""
+    folder = folder or Path(__file__).resolve().parent
+    try:
+        sha = subprocess.run(["git", "-C", str(folder), "rev-parse", "--short", "HEAD"], capture_output=True,
+                             text=True, timeout=5)
+        if sha.returncode != 0 or not sha.stdout.strip():
+            return None
+        dirty = subprocess.run(["git", "-C", str(folder), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return sha.stdout.strip() + (".dirty" if dirty else "")
+
+
+def version_text() -> str:
+    """``golden-record 0.2.0`` and, run from a checkout, ``(commit abc1234)``."""
+    commit = git_commit()
+    return f"{PROG} {__version__}" + (f" (commit {commit})" if commit else "")
+
+
+def usage() -> str:
+    width = max(map(len, COMMANDS))
+    lines = [f"usage: {PROG} COMMAND [ARGS]   ({PROG} COMMAND --help for its options)", "",
+             "Golden-record deduplication: Fellegi-Sunter record linkage of a person-records table, tracked in "
+             "MLflow.", "", "commands:"]
+    lines += [f"  {name:<{width}}  {what}" for name, (_, _, what) in COMMANDS.items()]
+    lines += ["", "options:", f"  {'-h, --help':<{width}}  this list",
+              f"  {'-V, --version':<{width}}  the package version (and the git commit, run from a checkout)",
+              "", "every command also takes -q/--quiet, -v/--verbose and --log-format text|json"]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     """``golden-record COMMAND [ARGS]``: one entry point for every job."""
     import importlib
 
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help"):
-        width = max(map(len, COMMANDS))
-        print("usage: golden-record COMMAND [ARGS]   (golden-record COMMAND --help for its options)\n\ncommands:")
-        for name, (_, _, what) in COMMANDS.items():
-            print(f"  {name:<{width}}  {what}")
+        print(usage(), file=sys.stdout if args else sys.stderr)
         return 0 if args else EXIT_USAGE
+    if args[0] in ("-V", "--version"):
+        print(version_text())
+        return 0
     if args[0] not in COMMANDS:
-        print(f"error: unknown command {args[0]!r}; commands: {', '.join(COMMANDS)}", file=sys.stderr)
+        print(f"error: unknown command {args[0]!r}; commands: {', '.join(COMMANDS)} ({PROG} --help lists them)",
+              file=sys.stderr)
         return EXIT_USAGE
     module, function, _ = COMMANDS[args[0]]
     from golden_record.extras import command_problem
@@ -145,8 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {missing}", file=sys.stderr)
         return EXIT_USAGE
     job = getattr(importlib.import_module(module), function)
-    if args[0] == "train":          # the trainer reports its own failures (runs marked FAILED/KILLED)
-        return job(args[1:])
+    from golden_record.console import run_main
+
     return run_main(job, args[1:])
 
 

@@ -763,6 +763,12 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path} is a directory, not a config file: name a YAML file, e.g. "
+                          "use-cases/golden_record/config/examples/people.yaml") from None
+    except (PermissionError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot be read as a YAML file ({type(exc).__name__}: "
+                          f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
     try:
         data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:

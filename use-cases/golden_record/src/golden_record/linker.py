@@ -22,7 +22,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from golden_record.cli import Progress
+from golden_record.progress import Progress
 from golden_record.config import (MODEL_CONFIG_PATH, ConfigError, ModelConfig, _format_validation_error,
                                   _read_yaml, apply_overrides)
 from golden_record.errors import DataError

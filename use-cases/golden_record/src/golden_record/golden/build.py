@@ -97,15 +97,13 @@ the golden records against the people and the pairwise cluster precision / recal
 together, the true pairs blocking never produced included) are printed by ``train
 --write-golden`` and by :func:`main` (:func:`quality_line`).
 
-Entry points: :func:`build_golden_records` (used by ``src/train.py --write-golden``), then
-:func:`log_to_mlflow`; :func:`main` is ``scripts/build_golden_records.py --run-id RUN_ID``, which
+Entry points: :func:`build_golden_records` (used by ``golden-record train --write-golden``), then
+:func:`log_to_mlflow`; ``golden-record golden --run-id RUN_ID`` (:mod:`golden_record.jobs.golden`)
 rebuilds the golden records from a logged model without retraining.
 """
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -114,7 +112,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from golden_record.config import ConfigError, GoldenSettings, ModelConfig
+from golden_record.config import GoldenSettings, ModelConfig
 from golden_record.errors import DataError
 from golden_record.evaluation.clusters import cluster_metrics
 from golden_record.evaluation import labelled
@@ -128,12 +126,6 @@ from golden_record.io.golden_store import _ensure_tables, read_previous_ids, wri
 from golden_record.golden.identity import assign_ids
 from golden_record.io import block_index
 from golden_record.linkage.pipeline import Scored, candidate_vectors, labels_for, true_pair_count
-from golden_record.tracking import store as tracking
-from golden_record.config import _format_validation_error, apply_overrides, load_settings, parse_override
-from golden_record.cli import Progress
-from golden_record.linkage.pipeline import load
-from golden_record.tracking.model_logging import get_run, load_logged_model
-from golden_record.cli import run_main
 
 # =============================================================================== the whole step
 @dataclass
@@ -500,7 +492,6 @@ def log_to_mlflow(result: GoldenResult, run_id: str | None = None, client=None) 
 
 
 # =============================================================================== from a logged model
-_OVERRIDABLE = ("golden.", "model.params.match_threshold")
 
 
 def score_with_model(records: pd.DataFrame, entity: np.ndarray | None, config: ModelConfig, model, progress):
@@ -512,84 +503,3 @@ def score_with_model(records: pd.DataFrame, entity: np.ndarray | None, config: M
     labels = labels_for(entity, pairs) if entity is not None else None
     total = true_pair_count(entity) if entity is not None else 0
     return Scored(records, prepared, pairs, vectors, model, weights, probs, labels, entity, total, quality)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="build_golden_records.py",
-                                description="Build the golden records from a logged model, without retraining: "
-                                            "score the warehouse, cluster, apply survivorship, replace "
-                                            "the golden table and its map, and log the cluster metrics "
-                                            "to the same MLflow run.")
-    p.add_argument("--run-id", required=True, help="MLflow run whose logged model scores the pairs")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override golden.* or model.params.match_threshold of the logged config, "
-                        "e.g. --set golden.max_cluster_size=6 (repeatable)")
-    p.add_argument("--no-log", action="store_true", help="do not log metrics and artifacts to the run")
-    p.add_argument("--quiet", action="store_true", help="no progress lines")
-    p.add_argument("--verbose", action="store_true", help="print the full traceback on failure")
-    return p
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``scripts/build_golden_records.py --run-id RUN_ID`` (wrapped by :func:`cli.run_main`)."""
-    import mlflow
-
-    from pydantic import ValidationError
-
-
-    args = build_parser().parse_args(argv)
-    for text in args.overrides:
-        key = ".".join(parse_override(text)[0])
-        if not key.startswith(_OVERRIDABLE):
-            raise ConfigError(f"--set {text}: only golden.* and model.params.match_threshold can be changed "
-                              "for a logged model")
-    started = time.perf_counter()
-    settings = load_settings()
-    uri = tracking.configure(settings)
-    client = mlflow.MlflowClient(uri)
-    run = get_run(client, args.run_id, store=tracking.redact(uri))
-    progress = Progress(quiet=args.quiet)
-    with tempfile.TemporaryDirectory() as tmp, progress.stage("model"):
-        model, config, _ = load_logged_model(client, args.run_id, Path(tmp))
-    if args.overrides:
-        data = apply_overrides(config.model_dump(mode="json"), args.overrides)
-        try:
-            config = ModelConfig.model_validate(data)
-        except ValidationError as err:
-            raise ConfigError(_format_validation_error("--set", err)) from None
-    if config.engine == "spark":          # said, never silent: this command has no Spark path yet
-        progress.say(f"note: run {args.run_id} was trained on Spark; rebuilding its golden records runs the local "
-                     "engine (the whole table in this process); for Spark, train again with --write-golden")
-    target = warehouse.resolve_target(settings, announce=not args.quiet)
-    with warehouse.connect(target, settings.database.connect_timeout_seconds) as conn:
-        records, entity = load(conn, config, progress)
-        scored = score_with_model(records, entity, config, model, progress)
-        with progress.stage("golden"):
-            result = build_golden_records(scored, config, conn, run_id=args.run_id, say=progress.say)
-    if not args.no_log:
-        with progress.stage("log"):
-            log_to_mlflow(result, run_id=run.info.run_id, client=client)
-            client.set_tag(run.info.run_id, "golden.database", target.safe_url)
-    m = result.metrics
-    people = f" for {int(m['golden_true_people']):,} people" if "golden_true_people" in m else ""
-    quality = (f", cluster precision {m['cluster_precision']:.4f} recall {m['cluster_recall']:.4f} "
-               f"F1 {m['cluster_f1']:.4f}, B-cubed F1 {m['bcubed_f1']:.4f}, {int(m['people_split']):,} people split, "
-               f"{int(m['golden_merged']):,} merged" if "bcubed_f1" in m else "")
-    if "golden_labels_match" in m:     # review labels were applied (the lines above say more)
-        quality += (f"; labels: {int(m['golden_links_forced']):,} links forced, "
-                    f"{int(m['golden_clusters_split_labels']):,} clusters split, "
-                    f"{int(m['golden_label_contradictions']):,} contradictions")
-    print(f"golden records: {int(m['golden_records']):,}{people} from {int(m['golden_source_records']):,} records "
-          f"(largest cluster {int(m['largest_cluster_size'])}{quality}) written to {target.safe_url} "
-          f"in {m['seconds_golden']:.1f} s (total {time.perf_counter() - started:.1f} s)"
-          + ("" if args.no_log else f"; metrics logged to run {args.run_id}"))
-    return 0
-
-
-def cli() -> None:
-
-    sys.exit(run_main(main))
-
-
-if __name__ == "__main__":
-    cli()

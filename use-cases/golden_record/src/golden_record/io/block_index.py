@@ -24,9 +24,7 @@ comment (:func:`read_info`): a service refuses an index built for other passes t
 """
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -44,7 +42,6 @@ from golden_record.linkage.blocking import (block_key_strings, indexable_passes,
                                             unindexable_pass)
 from golden_record.linkage.keys import parse_key
 from golden_record.linkage.schema import clean_records
-from golden_record.tracking.model_logging import add_model_arguments
 
 SUFFIX = "_block_keys"
 INDEX_HINT = "build it: golden-record index (make index)"
@@ -206,9 +203,9 @@ def build_index(conn: psycopg.Connection, config: ModelConfig, records: pd.DataF
     """Compute the keys of every record of ``config.data.table`` (loaded here when ``records``
     is None; else raw records with ``record_id`` and the key fields) and replace the index in one
     transaction (COPY, then the indexes are built and the statistics refreshed): readers see the
-    old index or the new one. ``progress``: a :class:`golden_record.cli.Progress` (stages load,
+    old index or the new one. ``progress``: a :class:`golden_record.progress.Progress` (stages load,
     keys, write)."""
-    from golden_record.cli import Progress
+    from golden_record.progress import Progress
 
     progress = progress or Progress(quiet=True)
     started = time.perf_counter()
@@ -343,50 +340,3 @@ def add_records(conn: psycopg.Connection, config: ModelConfig, records: pd.DataF
         info.updated_at = _now()
         _set_comment(conn, info)
     return AddReport(len(ids), len(ids) - existing, deleted, len(keys))
-
-
-# --------------------------------------------------------------------------- command line
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="golden-record index",
-        description="Build the block index of a model's records table: every record's blocking keys in "
-                    "<golden.table>_block_keys, so that the lookup service (golden-record serve) finds the "
-                    "records sharing a block with an incoming one by an indexed query. Replaces the index in "
-                    "one transaction.")
-    add_model_arguments(p, "MLflow run whose logged model's blocking passes and table are indexed")
-    p.add_argument("--quiet", action="store_true", help="no progress lines")
-    p.add_argument("--verbose", action="store_true", help="print the full traceback on failure")
-    return p
-
-
-def index_main(argv: list[str] | None = None) -> int:
-    """``golden-record index [--run-id ID | --champion] [--config YAML] [--set KEY=VALUE]``."""
-    import tempfile
-    from pathlib import Path
-
-    import mlflow
-
-    from golden_record.cli import Progress
-    from golden_record.config import load_settings
-    from golden_record.tracking import store as tracking
-    from golden_record.tracking.model_logging import load_logged_model
-    from golden_record.tracking.registry import model_run
-
-    args = build_parser().parse_args(argv)
-    settings = load_settings()
-    progress = Progress(quiet=args.quiet)
-    uri = tracking.configure(settings)
-    client = mlflow.MlflowClient(uri)
-    run = model_run(client, args, store=tracking.redact(uri))
-    with tempfile.TemporaryDirectory() as tmp, progress.stage("model"):
-        _, config, _ = load_logged_model(client, run.info.run_id, Path(tmp))
-    target = warehouse.resolve_target(settings, announce=not args.quiet)
-    with warehouse.connect(target, settings.database.connect_timeout_seconds) as conn:
-        info = build_index(conn, config, progress=progress)
-    print(f"block index {info.table}: {info.rows:,} keys of {info.records:,} records of {info.data_table} "
-          f"({info.keyless:,} with no key in any pass), {len(info.passes)} passes, model of run {run.info.run_id}, "
-          f"built in {info.seconds:.1f} s")
-    if info.keyless:
-        print(f"note: {info.keyless:,} records have no key in any pass: a lookup never offers them as candidates",
-              file=sys.stderr)
-    return 0

@@ -133,6 +133,10 @@ def redact(url: str) -> str:
     except ValueError:
         return UNPARSEABLE_URI
     netloc = parts.netloc
+    if "@" not in netloc and not re.search(r"password", parts.query, re.IGNORECASE):
+        # nothing to remove: the URL as written (urlunsplit would turn sqlite:////abs/path into
+        # sqlite://abs/path, which no tool can open)
+        return scrub(url.strip())
     if "@" in netloc:
         userinfo, hostport = netloc.rsplit("@", 1)
         netloc = f"{userinfo.split(':', 1)[0]}@{hostport}"

@@ -10,8 +10,8 @@ from __future__ import annotations
 import functools
 
 import io
+import logging
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from contextlib import contextmanager, nullcontext
@@ -28,6 +28,8 @@ from golden_record.io import redaction
 from golden_record.config import REPO_ROOT, ConfigError, DataSource, ModelConfig, Settings
 from golden_record.errors import DataError, WarehouseError
 from golden_record.config import load_settings
+
+log = logging.getLogger(__name__)
 
 SQL_DIR = REPO_ROOT / "sql"
 SEED_HINT = "run make seed-data (or python scripts/seed_data.py)"
@@ -210,7 +212,7 @@ def resolve_target(settings: Settings, announce: bool = True, create: bool = Fal
                                     f"because nothing answers at {describe(settings.database.url)}")
             ensure_database(target.url, timeout, create)
     if announce:
-        print(target.banner(), file=sys.stderr, flush=True)
+        log.info(target.banner())
     return target
 
 
@@ -1056,7 +1058,14 @@ def _replace(conn: psycopg.Connection, s: _Staged, analyze: bool) -> None:
 
 # --------------------------------------------------------------------------- command line
 def check_main(argv: list[str] | None = None) -> int:
-    """``scripts/db_check.py``: make sure a database answers, apply the schema, say which it is."""
+    """``golden-record db-check`` (``scripts/db_check.py``): make sure a database answers, apply the
+    schema, say which it is."""
+    from golden_record import console
+
+    console.ArgumentParser("db-check", description=(
+        "Make sure a PostgreSQL database answers (DATABASE_URL, else config/settings.yaml, else the embedded "
+        "server), create it when missing, apply the warehouse schema and say which database it is.")
+    ).parse_args(argv)
 
     settings = load_settings()
     target = resolve_target(settings, announce=True, create=True)

@@ -1,1 +1,1 @@
-"""Thin jobs that orchestrate the library: train, sweep (golden records: golden.build.main)."""
+"""Thin jobs that orchestrate the library: train, sweep, golden, match-new, explain."""

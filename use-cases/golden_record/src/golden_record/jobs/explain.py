@@ -7,13 +7,13 @@ waterfall chart (``--output``, default ``explanation_<left>_<right>.png``).
 """
 from __future__ import annotations
 
-import argparse
 import json
-import sys
+import logging
 import tempfile
 from pathlib import Path
 
-from golden_record.cli import Progress
+from golden_record import console
+from golden_record.progress import Progress
 from golden_record.config import check_threshold, load_settings
 from golden_record.errors import DataError
 from golden_record.io import warehouse
@@ -22,20 +22,21 @@ from golden_record.tracking import store as tracking
 from golden_record.tracking.model_logging import add_model_arguments, load_logged_model
 from golden_record.tracking.registry import model_run
 
+log = logging.getLogger(__name__)
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="golden-record explain",
-                                description="Explain a logged model's score of two records: the table of "
+
+def build_parser() -> console.ArgumentParser:
+    p = console.ArgumentParser("explain",
+                               description="Explain a logged model's score of two records: the table of "
                                             "comparison, values, level and weight, and a waterfall chart PNG.")
     p.add_argument("left_id", help="id of the first record (the data.id column of the model's table)")
     p.add_argument("right_id", help="id of the second record")
     add_model_arguments(p, "MLflow run whose logged model explains the pair (default: the champion of the "
                            "config's table)")
-    p.add_argument("--threshold", type=float, help="judge the pair at this match probability (default: the run's)")
+    p.add_argument("--threshold", type=console.threshold_arg,
+                   help="judge the pair at this match probability, in (0, 1) (default: the run's)")
     p.add_argument("--output", type=Path, help="the waterfall PNG (default: explanation_<left>_<right>.png)")
     p.add_argument("--json", action="store_true", help="print the explanation as JSON instead of a table")
-    p.add_argument("--quiet", action="store_true", help="no progress lines")
-    p.add_argument("--verbose", action="store_true", help="print the full traceback on failure")
     return p
 
 
@@ -85,14 +86,14 @@ def main(argv: list[str] | None = None) -> int:
     from golden_record.tracking.plots import save_figure
     from golden_record.tracking.waterfall import waterfall_plot
 
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     if args.left_id == args.right_id:
-        print("error: LEFT_ID and RIGHT_ID are the same record: pass two different ids", file=sys.stderr)
-        return 2
+        parser.error("LEFT_ID and RIGHT_ID are the same record: pass two different ids")
     settings = load_settings()
     uri = tracking.configure(settings)
     client = mlflow.MlflowClient(uri)
-    progress = Progress(quiet=args.quiet)
+    progress = Progress(quiet=args.quiet, logger=log)
     run = model_run(client, args, store=tracking.redact(uri))
     with tempfile.TemporaryDirectory() as tmp, progress.stage("model", announce=False):
         model, config, threshold = load_logged_model(client, run.info.run_id, Path(tmp))
@@ -109,5 +110,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"pair {args.left_id} – {args.right_id} of {config.data.table}, model of run {run.info.run_id}")
         print(expl.text())
         print(blocking_line(config, left, right))
-    print(f"waterfall chart: {output.resolve()}", file=sys.stderr if args.json else sys.stdout)
+    if args.json:       # stdout holds the JSON alone
+        log.warning(f"waterfall chart: {output.resolve()}")
+    else:
+        print(f"waterfall chart: {output.resolve()}")
     return 0

@@ -11,28 +11,31 @@ is a run too, with zero counts: the run list says when the warehouse was last br
 """
 from __future__ import annotations
 
-import argparse
 import json
+import logging
 import tempfile
 import time
 from pathlib import Path
 
-from golden_record.cli import Progress
+from golden_record import console
 from golden_record.config import load_settings
 from golden_record.io import warehouse
 from golden_record.tracking import store as tracking
 from golden_record.tracking import ui
 from golden_record.tracking.lifecycle import RunLifecycle, default_run_name
+from golden_record.progress import Progress
 from golden_record.tracking.model_logging import add_model_arguments, load_logged_model
 from golden_record.tracking import registry
+
+log = logging.getLogger(__name__)
 
 RUN_PREFIX = "incremental_match"
 ARTIFACT_PATH = "incremental"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="golden-record match-new",
+def build_parser() -> console.ArgumentParser:
+    p = console.ArgumentParser(
+        "match-new",
         description="Match the records added (no row in the golden map) or changed (data.recency later than "
                     "their mapping) since the golden records were written, against the existing records, "
                     "touching only the blocks they fall into; attach each to its golden record, start new "
@@ -42,8 +45,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sample", type=int, default=50, metavar="N",
                    help="decisions logged with their explanation (default 50)")
     p.add_argument("--experiment", help="MLflow experiment of the run (default: tracking.experiment_name)")
-    p.add_argument("--quiet", action="store_true", help="no progress lines")
-    p.add_argument("--verbose", action="store_true", help="print the full traceback on failure")
     return p
 
 
@@ -65,14 +66,17 @@ def summary_line(metrics: dict, seconds: float) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``golden-record match-new`` (run through :func:`golden_record.console.run_main`): whatever ends
+    the job once its run has started (an error, Ctrl-C, SIGTERM) ends the run FAILED or KILLED."""
     import mlflow
 
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     if args.sample < 0:
-        raise SystemExit("error: --sample must be 0 or more")
+        parser.error(f"--sample must be 0 or more, got {args.sample}")
     settings = load_settings()
     started = time.perf_counter()
-    progress = Progress(quiet=args.quiet)
+    progress = Progress(quiet=args.quiet, logger=log)
     uri = tracking.configure(settings)
     client = mlflow.MlflowClient(uri)
     model_run = registry.model_run(client, args, store=tracking.redact(uri))
@@ -81,13 +85,13 @@ def main(argv: list[str] | None = None) -> int:
     target = warehouse.resolve_target(settings, announce=not args.quiet)
     experiment = args.experiment or settings.tracking.experiment_name
     experiment_id = tracking.ensure_experiment(experiment, uri)
-    runs = RunLifecycle(uri, experiment_id, experiment, progress)
-    run = runs.start(default_run_name(RUN_PREFIX))
-    run_id = run.info.run_id
-    progress.say(f"MLflow run {run_id} ({run.info.run_name}) in experiment '{experiment}'")
     from golden_record.golden.incremental import match_new
 
-    try:
+    # one lifecycle, as for training: the run ends FINISHED, FAILED or KILLED, never left RUNNING
+    with RunLifecycle(uri, experiment_id, experiment, progress) as runs:
+        run = runs.start(default_run_name(RUN_PREFIX))
+        run_id = run.info.run_id
+        progress.say(f"MLflow run {run_id} ({run.info.run_name}) in experiment '{experiment}'")
         mlflow.set_tags({"run_kind": RUN_PREFIX, "model_run_id": model_run.info.run_id,
                          "data.table": config.data.table, "data.database": target.safe_url,
                          "code_version": tracking.code_version(), **tracking.process_tags()})
@@ -111,8 +115,6 @@ def main(argv: list[str] | None = None) -> int:
         line = summary_line(result.metrics, time.perf_counter() - started)
         ui.describe_run(client, run_id, line + f" (model of run {model_run.info.run_id}).")
         runs.finish()
-    except BaseException as exc:
-        raise runs.fail(exc, getattr(exc, "stage", None) or progress.current) from None
     print(line)
     print(tracking.ui_hint(experiment_id, run_id))
     return 0

@@ -25,6 +25,7 @@ parent and every child still open end FAILED or KILLED, never RUNNING.
 from __future__ import annotations
 
 import itertools
+import logging
 import tempfile
 import time
 from dataclasses import dataclass
@@ -41,13 +42,15 @@ from golden_record.tracking import ui as tracking_ui
 from golden_record.io import warehouse
 from golden_record.errors import DataError
 from golden_record.evaluation import labelled
-from golden_record.config import ConfigError, ModelConfig, Settings, apply_overrides, flatten, _format_validation_error
+from golden_record.config import ConfigError, ModelConfig, Settings, apply_overrides, _format_validation_error
 from golden_record.evaluation.calibration import estimates_at
 from golden_record.evaluation.pairs import threshold_metrics
 from golden_record.tracking.lifecycle import SWEEP_RUN_PREFIX, RunLifecycle, default_run_name, signals_deferred
-from golden_record.cli import Progress
+from golden_record.progress import Progress
 from golden_record.linkage.pipeline import fit_and_score, load
 from golden_record.tracking.model_logging import log_model
+
+log = logging.getLogger(__name__)
 
 THRESHOLD_KEY = "model.params.match_threshold"
 ALIASES = {"match_threshold": THRESHOLD_KEY, "threshold": THRESHOLD_KEY}
@@ -203,7 +206,7 @@ def run_sweep(base_data: dict, base_config: ModelConfig, spec: SweepSpec, settin
         verdicts = labelled.read_verdicts(conn, base_config.data.table)     # clerical review labels, or None
     select_by = choose_selection(select_by, has_truth, verdicts, base_config.data.table)
     run_name = (run_name or "").strip() or default_run_name(SWEEP_RUN_PREFIX)
-    progress = Progress(quiet=quiet)
+    progress = Progress(quiet=quiet, logger=log)
     started = time.perf_counter()
     lifecycle = RunLifecycle(uri, experiment_id, experiment, progress, context=lambda: {
         "stage_timings_seconds": progress.timings, "counts": progress.counts, "experiment": experiment,
@@ -217,12 +220,14 @@ def run_sweep(base_data: dict, base_config: ModelConfig, spec: SweepSpec, settin
         mlflow.set_tags({"model_type": base_config.model.type, "data.table": base_config.data.table,
                          "run_kind": "sweep", "code_version": tracking.code_version(), **tracking.process_tags(),
                          "sweep.keys": ", ".join(["match_threshold", *spec.grid])})
-        shared = tracking.declared_params(base_config)
-        for key in [THRESHOLD_KEY, *spec.grid]:
-            shared.pop(key, None)
-        mlflow.log_params({**shared, "sweep.thresholds": ",".join(f"{t:g}" for t in spec.thresholds) or "auto",
-                           **{f"sweep.{k}": str(v) for k, v in spec.grid.items()},
-                           "sweep.target_precision": str(target_precision), "sweep.select_by": select_by})
+        # what the sweep varies, as params of its own beside the config's (at most tracking.MAX_PARAMS in all)
+        own = {"sweep.thresholds": ",".join(f"{t:g}" for t in spec.thresholds) or "auto",
+               **{f"sweep.{k}": str(v) for k, v in spec.grid.items()},
+               "sweep.target_precision": str(target_precision), "sweep.select_by": select_by}
+        budget = tracking.MAX_PARAMS - len(own)
+        shared = {k: v for k, v in tracking.declared_params(base_config, budget).items()
+                  if k != THRESHOLD_KEY and not any(k == g or k.startswith(g + ".") for g in spec.grid)}
+        mlflow.log_params({**shared, **{k: tracking.param_text(v) for k, v in own.items()}})
         with progress.stage("load", announce=False):   # connecting is part of loading
             target = warehouse.resolve_target(settings, announce=False)
             conn = warehouse.connect(target, settings.database.connect_timeout_seconds)
@@ -278,7 +283,7 @@ def run_sweep(base_data: dict, base_config: ModelConfig, spec: SweepSpec, settin
             now = int(time.time() * 1000)
             for row, est in zip(table.itertuples(index=False), estimated.itertuples(index=False)):
                 name = f"{run_name}_t{row.threshold:.3f}" + (f"_c{ci}" if combo else "")
-                params = {**flatten(cfg), THRESHOLD_KEY: f"{row.threshold:g}"}
+                params = {**tracking.run_params(cfg), THRESHOLD_KEY: f"{row.threshold:g}"}
                 metrics = {m: float(getattr(row, m)) for m in (*CHILD_METRICS, *LABELLED_METRICS)
                            if m in table.columns and np.isfinite(getattr(row, m))}
                 metrics["training_pairs"] = float(len(scored.pairs))
@@ -311,7 +316,7 @@ def run_sweep(base_data: dict, base_config: ModelConfig, spec: SweepSpec, settin
         # the parent's model classifies at the best threshold found
         best_cfg = validate_combo(base_data, {**combos[best_combo], THRESHOLD_KEY: float(best["threshold"])})
         best_cfg.fill_in_from(configs[best_combo])      # what the best combination derived from the data
-        tracking.log_resolved_config(best_cfg, [*shared, THRESHOLD_KEY, *spec.grid])
+        tracking.log_resolved_config(best_cfg, [*shared, THRESHOLD_KEY, *spec.grid], budget)
         summary = {"best_threshold": float(best["threshold"]),
                    **{f"best_{c}": float(best[c]) for c in ("f1_score", "precision", "recall", *labelled.METRICS)
                       if c in best.index and np.isfinite(float(best[c]))},

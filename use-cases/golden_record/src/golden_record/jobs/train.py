@@ -1,4 +1,4 @@
-"""``python src/train.py``: train, evaluate and log a Fellegi–Sunter deduplication model to MLflow.
+"""``golden-record train``: train, evaluate and log a Fellegi–Sunter deduplication model to MLflow.
 
 Order of events: validate the config (no run is created for an invalid one), check the tracking
 store answers (before any data is loaded), start the run, then load -> prepare -> candidates ->
@@ -7,9 +7,9 @@ the error and a hint (see :mod:`golden_record.tracking.diagnostics`); Ctrl-C and
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
+import logging
 import sys
 import tempfile
 import time
@@ -21,7 +21,6 @@ import pandas as pd
 
 from golden_record.linkage.decision import is_match
 from golden_record.linkage.fitting import model_type_of
-from golden_record.tracking import diagnostics
 from golden_record.tracking import plots
 from golden_record.tracking import ui as tracking_ui
 from golden_record.io import redaction
@@ -32,10 +31,11 @@ from golden_record.evaluation.bootstrap import bootstrap_intervals
 from golden_record.evaluation import labelled
 from golden_record.evaluation.calibration import AUTO_THRESHOLDS, Calibration, Estimates, calibrate, estimate
 from golden_record.evaluation.pairs import threshold_metrics
-from golden_record.cli import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, EXIT_WAREHOUSE, Progress
+from golden_record import console
+from golden_record.progress import Progress
 from golden_record.config import ConfigError, ModelConfig, Settings, load_model_config, load_settings
 from golden_record import extras
-from golden_record.errors import GoldenRecordError, WarehouseError
+from golden_record.errors import GoldenRecordError
 from golden_record.evaluation.pairs import Evaluation
 from golden_record.tracking.lifecycle import TRAINING_RUN_PREFIX, RunLifecycle, default_run_name, quiet_store_logs
 from golden_record.linkage.pipeline import PairFigures, Scored, fit_and_score, load
@@ -46,11 +46,13 @@ from golden_record.tracking import registry
 from golden_record.jobs import sweep
 from golden_record.golden import build as golden
 
+log = logging.getLogger(__name__)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="train.py", description="Train and evaluate the golden-record "
-                                "deduplication model and log it to MLflow.")
+def build_parser() -> console.ArgumentParser:
+    p = console.ArgumentParser("train", description="Train and evaluate the golden-record deduplication model "
+                               "and log it to MLflow: load the table, clean, block, compare, fit, evaluate, and "
+                               "log params, metrics, plots and the model as one run.")
     p.add_argument("--config", help="model config YAML (default use-cases/golden_record/config/model_config.yaml)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. --set model.params.match_threshold=0.9 (repeatable)")
@@ -76,8 +78,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--write-golden", action="store_true",
                    help="after training, cluster the matches into golden records and write them to PostgreSQL "
                         "(golden.table and golden.map_table of the config), with cluster metrics on the same run")
-    p.add_argument("--quiet", action="store_true", help="no progress lines")
-    p.add_argument("--verbose", action="store_true", help="print the full traceback on failure")
     return p
 
 
@@ -363,7 +363,7 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
     experiment = experiment or settings.tracking.experiment_name
     experiment_id = tracking.ensure_experiment(experiment, uri)
     run_name = (run_name or "").strip() or default_run_name(TRAINING_RUN_PREFIX)
-    progress = Progress(quiet=quiet)
+    progress = Progress(quiet=quiet, logger=log)
     started = time.perf_counter()
     runs = RunLifecycle(uri, experiment_id, experiment, progress)   # closes the run whatever happens
     cleanup = contextlib.ExitStack()      # the Spark engine's work directory, whatever happens
@@ -567,11 +567,11 @@ def print_summary(outcome: RunOutcome) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``golden-record train``: reports its own failures (runs marked FAILED / KILLED) in one line."""
     import os
 
-
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    redaction.protect_process()   # no password in anything printed, tracebacks and warnings included
+    console.setup(argv)      # logging from the output options; no password in anything printed
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.run_id and not args.register:
@@ -595,57 +595,38 @@ def main(argv: list[str] | None = None) -> int:
                 "the local engine", "train on Spark without --sweep, or use engine: local for sweeps")
         base_data = config.model_dump(mode="json")
         spec = sweep.parse_sweeps(args.sweep, base_data, config) if args.sweep else None
-    except ConfigError as exc:
-        print(redaction.scrub(f"error: invalid configuration: {exc}"), file=sys.stderr)
-        return EXIT_USAGE
-    except GoldenRecordError as exc:
-        print(redaction.scrub(f"error: {exc.one_line()}"), file=sys.stderr)
-        return EXIT_FAILURE
-    diagnostics.install_sigterm_handler()
+    except (ConfigError, GoldenRecordError) as exc:
+        return console.report(exc, args.verbose)
     quiet_store_logs()   # a store error is reported in one line, not with SQLAlchemy's traceback and SQL
     try:
-        if spec is not None:
-            result = sweep.run_sweep(base_data, config, spec, settings, args.experiment, args.run_name,
-                                     args.target_precision, quiet=args.quiet, select_by=args.select_by)
-            sweep.print_sweep_summary(result, args.target_precision)
-            run_id = result["run_id"]
-        else:
-            outcome = run_training(config, settings, args.experiment, args.run_name, quiet=args.quiet,
-                                   write_golden=args.write_golden)
-            print_summary(outcome)
-            run_id = outcome.run_id
-        if args.write_golden and spec is not None:
-            print("note: --write-golden is ignored with --sweep; run python scripts/build_golden_records.py "
-                  f"--run-id {run_id}", file=sys.stderr)
-        if args.register:
-            print(registry.register(run_id, settings, tracking.resolve_uri(settings), config))
-        else:                          # the first model of a table becomes its champion
-            try:
-                print(registry.register_first(run_id, settings, tracking.resolve_uri(settings), config))
-            except Exception as exc:  # noqa: BLE001 - the run is logged: a registry failure is a warning
-                why = exc.one_line() if isinstance(exc, GoldenRecordError) else (str(exc).splitlines() or [""])[0]
-                print(redaction.scrub(f"warning: run {run_id} finished but was not registered ({why}): register "
-                                      f"it with golden-record train --register --run-id {run_id}"), file=sys.stderr)
-    except ConfigError as exc:
-        print(redaction.scrub(f"error: invalid configuration: {exc}"), file=sys.stderr)
-        return EXIT_USAGE
-    except (GoldenRecordError, Exception, KeyboardInterrupt, diagnostics.Terminated) as exc:
-        if args.verbose:
-            import traceback
-            traceback.print_exc()
-        etype, message, hint = diagnostics.explain(exc)
-        stage = getattr(exc, "stage", None)
-        where = f" in stage {stage}" if stage else ""
-        run = getattr(exc, "run_id", None) if getattr(exc, "run_closed", True) else None
-        killed = isinstance(exc, (KeyboardInterrupt, diagnostics.Terminated))
-        print(redaction.scrub(f"error{where}: {message}: {hint}"
-                              + (f" (MLflow run {run} marked {'KILLED' if killed else 'FAILED'})" if run else "")),
-              file=sys.stderr)
-        if killed:
-            return EXIT_INTERRUPTED
-        return EXIT_WAREHOUSE if isinstance(exc, WarehouseError) else EXIT_FAILURE
+        with console.signals_handled():     # SIGTERM: the run ends KILLED, like Ctrl-C
+            if spec is not None:
+                result = sweep.run_sweep(base_data, config, spec, settings, args.experiment, args.run_name,
+                                         args.target_precision, quiet=args.quiet, select_by=args.select_by)
+                sweep.print_sweep_summary(result, args.target_precision)
+                run_id = result["run_id"]
+            else:
+                outcome = run_training(config, settings, args.experiment, args.run_name, quiet=args.quiet,
+                                       write_golden=args.write_golden)
+                print_summary(outcome)
+                run_id = outcome.run_id
+            if args.write_golden and spec is not None:
+                log.warning(f"note: --write-golden is ignored with --sweep; run golden-record golden --run-id {run_id}")
+            if args.register:
+                print(registry.register(run_id, settings, tracking.resolve_uri(settings), config))
+            else:                          # the first model of a table becomes its champion
+                try:
+                    print(registry.register_first(run_id, settings, tracking.resolve_uri(settings), config))
+                except Exception as exc:  # noqa: BLE001 - the run is logged: a registry failure is a warning
+                    why = exc.one_line() if isinstance(exc, GoldenRecordError) else (str(exc).splitlines() or [""])[0]
+                    log.warning(redaction.scrub(f"warning: run {run_id} finished but was not registered ({why}): "
+                                                f"register it with golden-record train --register --run-id {run_id}"))
+    except BaseException as exc:  # noqa: BLE001 - one line and an exit code (130 Ctrl-C, 143 SIGTERM)
+        if isinstance(exc, SystemExit):
+            raise
+        return console.report(exc, args.verbose)
     return 0
 
 
 def cli() -> None:
-    sys.exit(main())
+    sys.exit(console.run_main(main))

@@ -17,7 +17,7 @@ from golden_record.linkage.decision import is_match, pairs_within
 from golden_record.linkage import blocking as candidates_mod
 from golden_record.linkage import defaults
 from golden_record.io import warehouse
-from golden_record.cli import Progress
+from golden_record.progress import Progress
 from golden_record.linkage.comparisons import ComparisonVectors, compare
 from golden_record.config import ModelConfig
 from golden_record.errors import DataError, ModelError

@@ -10,38 +10,41 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
+import signal
 import socket
-import sys
 import tempfile
 from pathlib import Path
 
-from golden_record.cli import Progress
+from golden_record import console
+from golden_record.progress import Progress
 from golden_record.config import check_threshold, load_settings
 from golden_record.errors import GoldenRecordError
 from golden_record.io import warehouse
+from golden_record.tracking import diagnostics
 from golden_record.tracking.model_logging import add_model_arguments
 
 DEFAULT_PORT = 8060
+log = logging.getLogger(__name__)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="golden-record serve",
-                                description="Serve record lookups over HTTP: POST /match takes records by field "
+def build_parser() -> console.ArgumentParser:
+    p = console.ArgumentParser("serve",
+                               description="Serve record lookups over HTTP: POST /match takes records by field "
                                             "name and returns their candidate golden ids with probability and "
                                             "per-comparison explanation; GET /health. Needs the block index "
                                             "(golden-record index).")
     add_model_arguments(p, "MLflow run whose logged model scores the lookups")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
-    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
-    p.add_argument("--threshold", type=float, help="judge matches at this probability (default: the run's)")
+    p.add_argument("--port", type=console.port_arg, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+    p.add_argument("--threshold", type=console.threshold_arg,
+                   help="judge matches at this probability, in (0, 1) (default: the run's)")
     p.add_argument("--pool-size", type=int, default=4, help="database connections at most, per worker (default 4)")
     p.add_argument("--workers", type=int, default=1,
                    help="worker processes, each with the model loaded (default 1; scoring is CPU-bound Python, so "
                         "more concurrent requests than one process answers need more workers, up to the cores)")
     p.add_argument("--access-log", action="store_true", help="log every request (uvicorn's access log)")
-    p.add_argument("--quiet", action="store_true", help="no progress lines")
-    p.add_argument("--verbose", action="store_true", help="print the full traceback on failure")
     return p
 
 
@@ -66,7 +69,7 @@ def build_lookup(run_id: str | None, champion: bool, threshold: float | None, po
     from golden_record.tracking.registry import model_run
 
     settings = load_settings()
-    progress = Progress(quiet=quiet)
+    progress = Progress(quiet=quiet, logger=log)
     uri = tracking.configure(settings)
     client = mlflow.MlflowClient(uri)
     which = argparse.Namespace(run_id=run_id, config=config_path, overrides=overrides or [])
@@ -88,21 +91,20 @@ def main(argv: list[str] | None = None) -> int:
 
     from golden_record.serve.app import create_app
 
-    args = build_parser().parse_args(argv)
-    if not 1 <= args.port <= 65535:
-        print(f"error: --port {args.port} is not a port (1-65535)", file=sys.stderr)
-        return 2
+    parser = build_parser()
+    args = parser.parse_args(argv)
     if not 1 <= args.workers <= 64:
-        print(f"error: --workers {args.workers}: give 1 to 64 worker processes", file=sys.stderr)
-        return 2
+        parser.error(f"--workers {args.workers}: give 1 to 64 worker processes")
+    if args.pool_size < 1:
+        parser.error(f"--pool-size {args.pool_size}: give 1 connection or more")
     _check_port(args.host, args.port)
     lookup = build_lookup(args.run_id, args.champion, args.threshold, args.pool_size, args.quiet,
                           args.config, args.overrides)
     status, health = lookup.health()
     for note in health.get("notes", []):
-        print(note, file=sys.stderr)
+        log.warning(note)
     if status != 200:
-        print(f"warning: {health.get('error')}; the service answers 503 until then", file=sys.stderr)
+        log.warning(f"warning: {health.get('error')}; the service answers 503 until then")
         index = "no usable block index"
     else:
         i = health["index"]
@@ -112,17 +114,22 @@ def main(argv: list[str] | None = None) -> int:
           f"({'?' if rows is None else f'{rows:,}'} records; {index}) on http://{args.host}:{args.port} "
           f"({args.workers} worker{'s' if args.workers > 1 else ''}) "
           "(POST /match, GET /health, docs at /docs); Ctrl-C stops", flush=True)
-    if args.workers > 1:      # each worker process builds its own Lookup (model, pool) from these arguments
-        lookup.pool.close()
-        os.environ[_WORKER_ARGS] = json.dumps({"run_id": lookup.run_id, "threshold": lookup.threshold,
-                                               "pool_size": args.pool_size})
-        _run_workers(args)
-        return 0
     try:
-        uvicorn.run(create_app(lookup), host=args.host, port=args.port, log_level="warning",
-                    access_log=args.access_log)
-    finally:
-        lookup.pool.close()
+        if args.workers > 1:      # each worker process builds its own Lookup (model, pool) from these arguments
+            lookup.pool.close()
+            os.environ[_WORKER_ARGS] = json.dumps({"run_id": lookup.run_id, "threshold": lookup.threshold,
+                                                   "pool_size": args.pool_size})
+            _run_workers(args)
+        else:
+            try:    # uvicorn stops gracefully on SIGINT / SIGTERM, then raises the signal again
+                uvicorn.run(create_app(lookup), host=args.host, port=args.port, log_level="warning",
+                            access_log=args.access_log)
+            finally:
+                lookup.pool.close()
+    except (KeyboardInterrupt, diagnostics.Terminated) as exc:
+        terminated = isinstance(exc, diagnostics.Terminated)
+        log.warning(f"lookup service stopped ({'SIGTERM' if terminated else 'Ctrl-C'})")
+        return console.EXIT_TERMINATED if terminated else console.EXIT_INTERRUPTED
     return 0
 
 
@@ -144,12 +151,20 @@ def _run_workers(args) -> None:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((args.host, args.port))
     sock.set_inheritable(True)
+    stopped_by: list[int] = []
     try:
-        Multiprocess(config, sockets=[sock]).run()
+        supervisor = Multiprocess(config, sockets=[sock])
+        for signum in (signal.SIGINT, signal.SIGTERM):      # the supervisor's handling, and which signal it was
+            signal.signal(signum, lambda n, frame: (stopped_by.append(n), supervisor.signal_queue.append(n)))
+        supervisor.run()
     except KeyboardInterrupt:
-        pass
+        stopped_by.append(signal.SIGINT)
     finally:
         sock.close()
+    if signal.SIGTERM in stopped_by:       # ended like any job stopped by a signal (130 / 143)
+        raise diagnostics.Terminated("terminated by SIGTERM")
+    if stopped_by:
+        raise KeyboardInterrupt
 
 
 def worker_app():

@@ -37,6 +37,7 @@ records with their members.
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from dataclasses import replace
@@ -58,12 +59,14 @@ from golden_record.io import block_index, golden_store, warehouse
 from golden_record.linkage.decision import snap
 from golden_record.spark import read as read_mod
 
+log = logging.getLogger(__name__)
+
 EDGE, MUST, CANNOT = 0, 1, 2
 _STATS = "_bucket_stats_"
 
 
 # =============================================================================== components
-def connected_components(spark, edges, work: str, say=print, max_rounds: int = 100):
+def connected_components(spark, edges, work: str, say=log.info, max_rounds: int = 100):
     """``(node, component)`` for every node of ``edges`` (columns ``u``, ``v``: longs), the
     component named by its smallest node: large-star and small-star alternated until the edges
     form stars (every node has one edge, to its component's smallest node)."""
@@ -199,7 +202,7 @@ def _auto_cap(scored, threshold: float, F) -> tuple[int, str]:
 
 # =============================================================================== the stage
 def build_golden_records(spark_run, loaded_raw, read_at, config: ModelConfig, target, run_id: str | None,
-                         say=print, write: bool = True) -> GoldenResult:
+                         say=log.info, write: bool = True) -> GoldenResult:
     """Cluster, survive, name and write the golden records of a Spark training run
     (``spark_run``: :class:`spark.pipeline.SparkScored`; ``loaded_raw``: the raw records read in its
     snapshot); the result holds the metrics and a small view for the artifacts."""

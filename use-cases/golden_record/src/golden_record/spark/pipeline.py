@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from golden_record.cli import Progress
+from golden_record.progress import Progress
 from golden_record.config import ModelConfig
 from golden_record.errors import DataError, ModelError
 from golden_record.evaluation.pairs import Evaluation, evaluate

@@ -11,6 +11,7 @@ the same position.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 
 import pandas as pd
@@ -21,6 +22,8 @@ from golden_record.errors import DataError, GoldenRecordError
 from golden_record.io import warehouse
 from golden_record.linkage.cleaning import FieldQuality
 from golden_record.linkage.schema import clean_records
+
+log = logging.getLogger(__name__)
 
 #: column of the prepared records holding the ground-truth entity (text; null: no truth entry)
 ENTITY = "_truth_entity_"
@@ -64,7 +67,7 @@ def _id_type(integer: bool):
 
 
 def read(spark, target: warehouse.DatabaseTarget, config: ModelConfig, fields: list[str], work_dir: str,
-         say=print, raw_fields: list[str] | None = None) -> Loaded:
+         say=log.info, raw_fields: list[str] | None = None) -> Loaded:
     """Read, clean and number the records (and join their ground truth) into Parquet under
     ``work_dir``; the field quality summed over the parts. ``raw_fields``: also read these fields
     as stored, uncleaned, in the same snapshot (``Loaded.raw``: what golden records survive from)."""

@@ -8,21 +8,26 @@ rows untouched (a killed seed's staging tables are dropped by the next seed).
 """
 from __future__ import annotations
 
-import argparse
+import logging
 import sys
 import time
 
-from golden_record.cli import Progress, run_main
+from golden_record import console
+from golden_record.progress import Progress
 from golden_record.config import REPO_ROOT, load_settings
 from golden_record.io import warehouse
 from golden_record.synthetic import differences, profiles
 
+log = logging.getLogger(__name__)
 
-def build_parser(defaults) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="seed_data.py", description=__doc__.splitlines()[0])
+def build_parser(defaults) -> console.ArgumentParser:
+    p = console.ArgumentParser("seed", description=(
+        "Load a profile's synthetic records and their ground truth (default: citizens) into PostgreSQL, over "
+        "several connections into staging tables swapped in in one transaction: readers see all the old rows "
+        "or all the new ones."))
     p.add_argument("--profile", default=profiles.DEFAULT_PROFILE, choices=list(profiles.PROFILES),
                    help="what to seed (default %(default)s): " + "; ".join(
-                       f"{p.name}: {p.description}" for p in profiles.PROFILES.values()))
+                       f"{p.name}: {p.description}".replace("%", "%%") for p in profiles.PROFILES.values()))
     p.add_argument("--list-profiles", action="store_true", help="print the profile names, one a line, and exit")
     p.add_argument("--rows", type=int, default=defaults.rows,
                    help=f"records to load, duplicates included (default {defaults.rows:,})")
@@ -61,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     config = profile.config()          # its tables, and the fields the model compares
     table, truth_table = config.data.table, config.data.truth.table
     target = warehouse.resolve_target(settings, create=True)   # the seeder may create the database
-    progress = Progress()
+    progress = Progress(quiet=args.quiet, logger=log)
     with progress.stage(f"generate {args.rows:,} synthetic records (profile {profile.name})"):
         data = profile.generate(args.rows, args.duplicate_rate, args.seed)
         truth = data.truth[[config.data.truth.id_column, config.data.truth.entity_column]]
@@ -91,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cli() -> None:
-    sys.exit(run_main(main))
+    sys.exit(console.run_main(main))
 
 
 if __name__ == "__main__":

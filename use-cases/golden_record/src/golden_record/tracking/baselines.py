@@ -499,10 +499,11 @@ def _configure(uri: str | None) -> str:
 
 def export_main(argv: list[str] | None = None) -> int:
     """``scripts/export_baseline.py``: write runs to baselines/<experiment>/ for sharing through Git."""
-    import argparse
+    from golden_record import console
 
 
-    p = argparse.ArgumentParser(prog="export_baseline.py", description=export_main.__doc__)
+    p = console.ArgumentParser("export-baseline", description="Write runs to baselines/<experiment>/ for sharing "
+                               "through Git.")
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--run-id", action="append", help="run to export (repeatable)")
     what.add_argument("--experiment", help="export every active run of this experiment")
@@ -529,10 +530,11 @@ def export_main(argv: list[str] | None = None) -> int:
 
 def import_main(argv: list[str] | None = None) -> int:
     """``scripts/import_baseline.py``: import baselines/ into the local tracking store (idempotent)."""
-    import argparse
+    from golden_record import console
 
 
-    p = argparse.ArgumentParser(prog="import_baseline.py", description=import_main.__doc__)
+    p = console.ArgumentParser("import-baselines", description="Import the runs shared in baselines/ into the "
+                               "local tracking store (idempotent: a run already imported is left as it is).")
     p.add_argument("--dir", type=Path, default=BASELINES_DIR, help="baselines folder (default %(default)s)")
     p.add_argument("--experiment", action="append", help="only this experiment (name or folder; repeatable)")
     p.add_argument("--tracking-uri", help="tracking store (default MLFLOW_TRACKING_URI, else config/settings.yaml)")

@@ -1,6 +1,7 @@
-"""``make diagnose`` (``python scripts/diagnose_runs.py``): recent runs of the experiment with their
-status, duration and key metrics; for failed runs the stage, error and hint; stale RUNNING runs are
-flagged, and ``--mark-failed`` closes them as FAILED with a tag saying why. Nothing is deleted.
+"""``golden-record diagnose`` (``make diagnose``): the recent runs of every experiment (``--experiment``
+narrows to one) with their status, duration and key metrics; for failed runs the stage, error and
+hint; stale RUNNING runs are flagged, and ``--mark-failed`` closes them as FAILED with a tag saying
+why. Nothing is deleted.
 
 A RUNNING run is stale when the process that opened it (tags ``host`` and ``pid``) is gone (a
 trainer killed with SIGKILL leaves one); a RUNNING child run (a sweep's threshold, tag
@@ -9,15 +10,15 @@ children of older sweeps that carry no host/pid tags.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import socket
 import time
 from datetime import datetime
 
+from golden_record import console
 from golden_record.tracking import store as tracking
 from golden_record.config import load_settings
-from golden_record.errors import GoldenRecordError
+from golden_record.errors import UsageError
 from golden_record.tracking.lifecycle import quiet_store_logs
 
 KEY_METRICS = ("f1_score", "precision", "recall", "best_f1_score")
@@ -89,24 +90,24 @@ def mark_failed(client, run, reason: str) -> None:
     client.set_terminated(run.info.run_id, "FAILED")
 
 
-def main(argv: list[str] | None = None) -> int:
-    import mlflow
-
-    settings = load_settings()
-    p = argparse.ArgumentParser(prog="diagnose_runs.py", description=__doc__.splitlines()[0])
-    p.add_argument("--experiment", default=settings.tracking.experiment_name)
-    p.add_argument("--limit", type=int, default=20, help="how many recent runs to list (default 20)")
+def build_parser() -> console.ArgumentParser:
+    p = console.ArgumentParser("diagnose", description=(
+        "List the recent runs of every experiment (or of one) with their status, duration and key metrics; "
+        "for a failed or killed run the stage, the error and the fix; flag RUNNING runs whose process is gone "
+        "or whose parent has ended (stale), and close them as FAILED with --mark-failed. Nothing is deleted."))
+    p.add_argument("--experiment", metavar="NAME",
+                   help="only this experiment (default: every experiment of the tracking store)")
+    p.add_argument("--limit", type=int, default=20, help="how many recent runs to list per experiment (default 20)")
     p.add_argument("--mark-failed", action="store_true", help="close stale RUNNING runs as FAILED")
-    p.add_argument("--format", choices=("text", "json"), default="text")
-    args = p.parse_args(argv)
-    quiet_store_logs()
-    uri = tracking.configure(settings)
-    client = mlflow.MlflowClient(uri)
-    exp = client.get_experiment_by_name(args.experiment)
-    if exp is None:
-        raise GoldenRecordError(f"experiment '{args.experiment}' does not exist in {tracking.redact(uri)}",
-                                "train a model first (make train) or pass --experiment")
-    runs = client.search_runs([exp.experiment_id], order_by=["attributes.start_time DESC"], max_results=args.limit)
+    p.add_argument("--format", choices=("text", "json"), default="text",
+                   help="text for a person (default) or json for a program")
+    return p
+
+
+def diagnose_experiment(client, exp, limit: int, mark: bool) -> dict:
+    """The report of one experiment: its latest ``limit`` runs described, its stale RUNNING runs
+    (beyond the listed ones too) and those closed (``mark``)."""
+    runs = client.search_runs([exp.experiment_id], order_by=["attributes.start_time DESC"], max_results=limit)
     # stale runs beyond the listed ones matter too (a sweep can leave many RUNNING children)
     running = _all_running(client, exp.experiment_id)
     known = {r.info.run_id: r for r in [*runs, *running]}
@@ -123,35 +124,70 @@ def main(argv: list[str] | None = None) -> int:
     reasons = {r.info.run_id: stale_reason(r, parent_of) for r in running}
     stale = [r for r in running if reasons[r.info.run_id]]
     closed = []
-    if args.mark_failed:
+    if mark:
         for r in stale:      # decided before closing any, so closing a parent does not change the verdicts
             mark_failed(client, r, reasons[r.info.run_id])
             closed.append(r.info.run_id)
         rows = [describe(client.get_run(r["run_id"]), parent_of) for r in rows]
+    return {"experiment": exp.name, "experiment_id": exp.experiment_id, "runs": rows,
+            "stale_runs": [r.info.run_id for r in stale], "closed": closed,
+            "stale_children": sum(1 for r in stale if r.data.tags.get("mlflow.parentRunId")),
+            "reasons": {run_id: reasons[run_id] for run_id in closed}}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``golden-record diagnose`` (run through :func:`golden_record.console.run_main`)."""
+    import mlflow
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.limit < 1:
+        parser.error(f"argument --limit: give 1 run or more, got {args.limit}")
+    settings = load_settings()
+    quiet_store_logs()
+    uri = tracking.configure(settings)
+    client = mlflow.MlflowClient(uri)
+    if args.experiment:
+        exp = client.get_experiment_by_name(args.experiment)
+        if exp is None:
+            names = sorted(e.name for e in client.search_experiments())
+            raise UsageError(f"experiment '{args.experiment}' does not exist in {tracking.redact(uri)}",
+                             "pass one of " + ", ".join(names) if names else
+                             "train a model first (make train), or leave out --experiment")
+        experiments = [exp]
+    else:
+        experiments = sorted(client.search_experiments(), key=lambda e: (e.name != settings.tracking.experiment_name,
+                                                                          e.name))
+    reports = [diagnose_experiment(client, exp, args.limit, args.mark_failed) for exp in experiments]
     if args.format == "json":
-        print(json.dumps({"experiment": args.experiment, "runs": rows,
-                          "stale_runs": [r.info.run_id for r in stale], "closed": closed}, indent=2))
+        out = [{k: r[k] for k in ("experiment", "runs", "stale_runs", "closed")} for r in reports]
+        print(json.dumps(out[0] if args.experiment else {"experiments": out}, indent=2))
         return 0
-    print(f"experiment '{args.experiment}' ({len(rows)} most recent runs) at {tracking.redact(uri)}")
-    for r in rows:
-        metrics = "  ".join(f"{k}={v}" for k, v in r["metrics"].items())
-        flag = f"  <- STALE: {r['stale_reason']}" if r.get("stale") else ""
-        print(f"{r['status']:<9} {r['started']}  {r['duration_s']:>8.1f}s  {r['run_name']}  {r['run_id']}  "
-              f"{metrics}{flag}")
-        if "error" in r:
-            e = r["error"]
-            print(f"          stage {e.get('stage', '?')}: {e.get('type', '?')}: {e.get('message', '')}")
-            if e.get("hint"):
-                print(f"          fix: {e['hint']}")
-    if stale and not args.mark_failed:
-        children = sum(1 for r in stale if r.data.tags.get("mlflow.parentRunId"))
-        print(f"{len(stale)} stale RUNNING run(s) ({children} of them child runs) whose process is gone or whose "
-              "parent has ended: close them with --mark-failed")
-    for run_id in closed:
-        print(f"marked {run_id} FAILED ({reasons[run_id]})")
-    if closed:
-        children = sum(1 for r in stale if r.data.tags.get("mlflow.parentRunId"))
-        print(f"closed {len(closed)} stale run(s) as FAILED ({children} of them child runs)")
+    if not experiments:
+        print(f"no experiment in {tracking.redact(uri)} yet: train a model first (make train)")
+    for rep in reports:
+        rows = rep["runs"]
+        if not args.experiment and not rows:
+            continue
+        print(f"experiment '{rep['experiment']}' ({len(rows)} most recent runs) at {tracking.redact(uri)}")
+        for r in rows:
+            metrics = "  ".join(f"{k}={v}" for k, v in r["metrics"].items())
+            flag = f"  <- STALE: {r['stale_reason']}" if r.get("stale") else ""
+            print(f"{r['status']:<9} {r['started']}  {r['duration_s']:>8.1f}s  {r['run_name']}  {r['run_id']}  "
+                  f"{metrics}{flag}")
+            if "error" in r:
+                e = r["error"]
+                print(f"          stage {e.get('stage', '?')}: {e.get('type', '?')}: {e.get('message', '')}")
+                if e.get("hint"):
+                    print(f"          fix: {e['hint']}")
+        stale = rep["stale_runs"]
+        if stale and not args.mark_failed:
+            print(f"{len(stale)} stale RUNNING run(s) ({rep['stale_children']} of them child runs) whose process is "
+                  "gone or whose parent has ended: close them with --mark-failed")
+        for run_id in rep["closed"]:
+            print(f"marked {run_id} FAILED ({rep['reasons'][run_id]})")
+        if rep["closed"]:
+            print(f"closed {len(rep['closed'])} stale run(s) as FAILED ({rep['stale_children']} of them child runs)")
     return 0
 
 

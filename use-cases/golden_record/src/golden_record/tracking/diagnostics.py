@@ -21,8 +21,8 @@ from golden_record.io.redaction import scrub, scrub_obj
 
 GENERIC_HINTS = {
     "MemoryError": "reduce candidates.max_block_size or candidates.max_pairs, or use fewer rows",
-    "KeyboardInterrupt": "the run was interrupted; start it again",
-    "Terminated": "the run was stopped (SIGTERM); start it again",
+    "KeyboardInterrupt": "the job was interrupted (Ctrl-C); start it again",
+    "Terminated": "the job was stopped (SIGTERM); start it again",
 }
 
 
@@ -69,6 +69,8 @@ def explain(exc: BaseException) -> tuple[str, str, str]:
     """(type, message, hint) for any exception."""
     if isinstance(exc, GoldenRecordError):
         return type(exc).__name__, exc.message, exc.hint
+    if isinstance(exc, KeyboardInterrupt) and not str(exc).strip():
+        return type(exc).__name__, "interrupted by Ctrl-C (SIGINT)", GENERIC_HINTS["KeyboardInterrupt"]
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     hint = GENERIC_HINTS.get(type(exc).__name__, "an unexpected error: run again with --verbose to see the traceback")
     return type(exc).__name__, text, hint

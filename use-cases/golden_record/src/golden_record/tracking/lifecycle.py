@@ -30,7 +30,6 @@ from __future__ import annotations
 import logging
 import secrets
 import signal
-import sys
 import threading
 from contextlib import contextmanager
 from datetime import datetime
@@ -39,6 +38,8 @@ from typing import Any, Callable, Iterator
 from golden_record.tracking import diagnostics
 from golden_record.tracking import store as tracking
 from golden_record.errors import GoldenRecordError, TrackingError
+
+log = logging.getLogger(__name__)
 
 TRAINING_RUN_PREFIX = "deduplication_training"
 SWEEP_RUN_PREFIX = "threshold_sweep"
@@ -375,7 +376,7 @@ class RunLifecycle:
                   "make diagnose DIAGNOSE_ARGS=--mark-failed")
 
     def _say(self, text: str) -> None:
-        print(text, file=sys.stderr, flush=True)
+        log.warning(text)
 
     # ---------------------------------------------------------------- context manager
     def __enter__(self) -> "RunLifecycle":

@@ -135,15 +135,15 @@ def add_model_arguments(parser, run_help: str) -> None:
 def get_run(client, run_id: str, store: str = "the tracking store"):
     """The MLflow run ``run_id``; a missing or deleted run is an error saying what to pass
     (``store``: how the message names the tracking store, e.g. its redacted URI)."""
-    from golden_record.errors import TrackingError
+    from golden_record.errors import RunNotFoundError
 
     try:
         run = client.get_run(run_id)
     except Exception as exc:  # noqa: BLE001 - MlflowException: RESOURCE_DOES_NOT_EXIST
-        raise TrackingError(f"MLflow run {run_id!r} not found in {store}",
+        raise RunNotFoundError(f"MLflow run {run_id!r} not found in {store}",
                             "pass the run id printed by golden-record train (or copy it from the MLflow UI)") from exc
     if run.info.lifecycle_stage == "deleted":
-        raise TrackingError(f"MLflow run {run_id} is deleted", "restore it in the MLflow UI or pick another run")
+        raise RunNotFoundError(f"MLflow run {run_id} is deleted", "restore it in the MLflow UI or pick another run")
     return run
 
 

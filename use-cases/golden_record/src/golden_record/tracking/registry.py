@@ -23,6 +23,11 @@ from typing import Callable
 from golden_record.config import ModelConfig, Settings
 from golden_record.errors import GoldenRecordError, TrackingError
 from golden_record.tracking.model_logging import get_run
+from golden_record.tracking import store as tracking
+from golden_record.io import warehouse
+from golden_record.evaluation.pairs import evaluate
+from golden_record.progress import Progress
+from golden_record.linkage.pipeline import candidate_vectors, labels_for, load, true_pair_count
 
 #: the one name every table's models were registered under before a champion per table
 LEGACY_MODEL_NAME = "golden_record_dedup"
@@ -152,7 +157,7 @@ def f1_on_current_data(client, run_id: str, settings: Settings) -> tuple[float, 
     import tempfile
     from pathlib import Path
 
-    from golden_record.cli import Progress
+    from golden_record.progress import Progress
     from golden_record.evaluation.pairs import evaluate
     from golden_record.io import warehouse
     from golden_record.linkage.pipeline import candidate_vectors, labels_for, load, true_pair_count

@@ -276,21 +276,28 @@ def report_main(argv: list[str] | None = None) -> int:
     import argparse
 
 
-    p = argparse.ArgumentParser(prog="runs_report.py", description=report_main.__doc__)
+    from golden_record import console
+
+    p = console.ArgumentParser("report", description="A summary of an experiment's runs (by status and model "
+                               "type, the best run, the latest runs), or runs compared side by side.")
     p.add_argument("--format", choices=("text", "json"), default="text", help="output format (default text)")
     p.add_argument("--tracking-uri", help="tracking store (default MLFLOW_TRACKING_URI, else config/settings.yaml)")
-    sub = p.add_subparsers(dest="command", required=True)
+    sub = p.add_subparsers(dest="command", required=True, metavar="{summary,compare}",
+                           help="summary: the experiment's runs; compare: runs side by side")
     s = sub.add_parser("summary", help="runs by status and model type, the best run, the latest runs")
     s.add_argument("--experiment", help="experiment (default tracking.experiment_name of config/settings.yaml)")
     s.add_argument("--metric", default="f1_score", help="metric that picks the best run (default %(default)s)")
     s.add_argument("--latest", type=int, default=5, help="how many latest runs to list (default %(default)s)")
     c = sub.add_parser("compare", help="params and metrics of runs side by side, differences marked *")
-    c.add_argument("run_ids", nargs="+", metavar="RUN_ID")
+    c.add_argument("run_ids", nargs="+", metavar="RUN_ID", help="the runs to compare (two or more)")
     c.add_argument("--only-diff", action="store_true", help="only the rows whose values differ")
     c.add_argument("--tags", action="store_true", help="also compare tags (except mlflow.*)")
     for sp in (s, c):  # accept --format after the subcommand too
-        sp.add_argument("--format", choices=("text", "json"), default=argparse.SUPPRESS)
+        sp.add_argument("--format", choices=("text", "json"), default=argparse.SUPPRESS,
+                        help="output format (default text)")
     args = p.parse_args(argv)
+    if args.command == "compare" and len(args.run_ids) < 2:
+        p.error("compare needs at least two run ids")
     _configure(args.tracking_uri)
     client = _client()
     if args.command == "summary":
@@ -298,8 +305,6 @@ def report_main(argv: list[str] | None = None) -> int:
                          args.latest)
         text = format_summary(result) if args.format == "text" else None
     else:
-        if len(args.run_ids) < 2:
-            p.error("compare needs at least two run ids")
         result = compare(client, args.run_ids, include_tags=args.tags)
         text = format_compare(result, only_diff=args.only_diff) if args.format == "text" else None
     sys.stdout.write(text if text is not None else json.dumps(result, indent=2) + "\n")
@@ -308,10 +313,10 @@ def report_main(argv: list[str] | None = None) -> int:
 
 def export_runs_main(argv: list[str] | None = None) -> int:
     """``scripts/export_runs.py``: every run as one row (params.*, metrics.*, tags.* columns) to .parquet or .csv."""
-    import argparse
+    from golden_record import console
 
-
-    p = argparse.ArgumentParser(prog="export_runs.py", description=export_runs_main.__doc__)
+    p = console.ArgumentParser("export-runs", description="Every run of the tracking store as one row (params.*, "
+                               "metrics.*, tags.* columns), written to a .parquet or .csv file.")
     p.add_argument("--out", type=Path, required=True, help="runs.parquet or runs.csv (DuckDB is not installed)")
     p.add_argument("--experiment", action="append", help="only this experiment (repeatable; default all)")
     p.add_argument("--include-deleted", action="store_true", help="also runs in the trash")

@@ -16,7 +16,7 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from golden_record.config import REPO_ROOT, ModelConfig, Settings, flatten
+from golden_record.config import REPO_ROOT, ModelConfig, Settings
 from golden_record.io import redaction
 from golden_record.errors import TrackingError
 from golden_record.io.redaction import redact  # noqa: F401 - tracking.redact is used by the command lines
@@ -199,32 +199,114 @@ RESOLVED_CONFIG_ARTIFACT = "config/resolved_config.yaml"
 
 #: the run parameter holding the match threshold
 THRESHOLD_KEY = "model.params.match_threshold"
+#: the most params a run logs: what a person compares across runs (the rest is in the artifact
+#: config/resolved_config.yaml); past it the comparisons are logged as one param, ``comparisons``
+MAX_PARAMS = 60
+#: MLflow keeps a param value up to 6,000 characters
+MAX_PARAM_VALUE = 6000
+_COMPARISON_FLAGS = ("initials", "tf_adjustment")     # logged only when on
 
 
-def declared_params(config: ModelConfig) -> dict[str, str]:
-    """The config's params as declared, without the keys derived from the data (logged once known)."""
-    derived = config.derived_keys()
+def param_text(value: Any) -> str:
+    """A param's value as MLflow keeps it: text, cut to :data:`MAX_PARAM_VALUE` characters."""
+    text = value if isinstance(value, str) else str(value)
+    return text if len(text) <= MAX_PARAM_VALUE else text[:MAX_PARAM_VALUE - 1] + "…"
+
+
+def _comparison_params(comparisons: list[dict]) -> dict[str, str]:
+    """``comparisons.<name>.method`` and what differs from a plain comparison (the field when
+    another than the name, levels, swap_with, initials and tf_adjustment when on)."""
+    out = {}
+    for c in comparisons:
+        key = f"comparisons.{c['name']}"
+        if c.get("field") and c["field"] != c["name"]:
+            out[f"{key}.field"] = c["field"]
+        out[f"{key}.method"] = c["method"]
+        if c.get("levels"):
+            out[f"{key}.levels"] = str(c["levels"])
+        if c.get("swap_with"):
+            out[f"{key}.swap_with"] = c["swap_with"]
+        out.update({f"{key}.{flag}": "True" for flag in _COMPARISON_FLAGS if c.get(flag)})
+    return out
+
+
+def _one_comparisons_param(comparisons: list[dict]) -> str:
+    """Every comparison in one value: ``first_name jaro_winkler [0.92, 0.8]; postcode exact; …``."""
+    parts = []
+    for c in comparisons:
+        words = [c["name"] if c.get("field") in (None, c["name"]) else f"{c['name']}({c['field']})", c["method"]]
+        words += [str(c["levels"])] if c.get("levels") else []
+        words += [f"swap_with={c['swap_with']}"] if c.get("swap_with") else []
+        words += [flag for flag in _COMPARISON_FLAGS if c.get(flag)]
+        parts.append(" ".join(words))
+    return "; ".join(parts)
+
+
+def run_params(config: ModelConfig, budget: int = MAX_PARAMS) -> dict[str, str]:
+    """What a person compares across runs, as MLflow params (at most :data:`MAX_PARAMS`, never a
+    ``None`` or an empty list): the engine, the model type, the threshold (once chosen), the
+    blocking passes, the EM settings (classes...), the table and its field list, the truth, the
+    candidate limits, each comparison's method and levels, the golden-record guards. Everything
+    else of the config is in the artifact ``config/resolved_config.yaml``. ``budget``: the most
+    params these may take (a sweep logs a few of its own beside them)."""
+    d = config.model_dump(mode="json")
+    model, data, cand = d["model"], d["data"], d["candidates"]
+    out: dict[str, Any] = {"engine": d["engine"]}
+    if d["engine"] == "spark":
+        out.update({f"spark.{k}": d["spark"][k] for k in ("master", "read_partitions", "shuffle_partitions",
+                                                           "driver_memory")})
+    out["model.type"] = model["type"]
+    if not config.threshold_pending:
+        out[THRESHOLD_KEY] = model["params"]["match_threshold"]
+    out["model.params.blocking_fields"] = model["params"]["blocking_fields"]
+    out.update({f"model.em.{k}": v for k, v in model["em"].items()})
+    out.update({"data.table": data["table"], "data.id": data["id"],
+                "data.fields": ", ".join(f"{name}:{spec['type']}" for name, spec in data["fields"].items()),
+                "data.recency": data.get("recency"), "data.source": data.get("source"),
+                "data.truth.table": (data.get("truth") or {}).get("table")})
+    out.update({"candidates.max_block_size": cand["max_block_size"], "candidates.max_pairs": cand["max_pairs"],
+                "candidates.fuzzy.method": cand["fuzzy"]["method"]})
+    if cand["fuzzy"]["method"] != "none":
+        out.update({"candidates.fuzzy.fields": cand["fuzzy"]["fields"], "candidates.fuzzy.window": cand["fuzzy"]["window"]})
+    out.update({f"golden.{k}": d["golden"][k] for k in ("min_edge_probability", "max_cluster_size")})
+    comparisons = d.get("comparisons") or []
+    each = _comparison_params(comparisons)
+    # the threshold and the blocking passes always counted: the choice is the same before and after they are known
+    fixed = len({*out, THRESHOLD_KEY, "model.params.blocking_fields"})
+    if fixed + len(each) <= budget:
+        out.update(each)
+    elif comparisons:
+        out["comparisons"] = _one_comparisons_param(comparisons)
+    return {k: param_text(v) for k, v in out.items()
+            if v is not None and not (isinstance(v, (list, dict, str)) and not v)}
+
+
+def _derived_param(key: str, derived: Iterable[str]) -> bool:
+    return any(key == k or key.startswith(k + ".") for k in derived)
+
+
+def declared_params(config: ModelConfig, budget: int = MAX_PARAMS) -> dict[str, str]:
+    """:func:`run_params` as declared, without the keys derived from the data (logged once known)."""
+    derived = list(config.derived_keys())
     if config.threshold_pending:          # match_threshold: auto is logged once chosen
-        derived = [*derived, THRESHOLD_KEY]
-    return {k: v for k, v in flatten(config).items() if k not in derived}
+        derived.append(THRESHOLD_KEY)
+    return {k: v for k, v in run_params(config, budget).items() if not _derived_param(k, derived)}
 
 
-def log_resolved_config(config: ModelConfig, skip: Iterable[str]) -> None:
-    """After the pipeline filled in the config: the derived values as params (but the keys in
-    ``skip``, already logged or left out on purpose, and their sub-keys), the tag ``config.derived``
-    (the derived keys, or ``none``) and the whole config as the artifact
-    ``config/resolved_config.yaml`` (readable with ``--config``)."""
+def log_resolved_config(config: ModelConfig, skip: Iterable[str], budget: int = MAX_PARAMS) -> None:
+    """After the pipeline filled in the config: the :func:`run_params` not logged yet (all but the
+    keys in ``skip``, already logged or left out on purpose, and their sub-keys: the derived
+    comparisons and blocking passes, the threshold ``auto`` chose), the tag ``config.derived`` (the
+    derived keys, or ``none``) and the whole config as the artifact ``config/resolved_config.yaml``
+    (readable with ``--config``)."""
     import mlflow
 
-    derived = config.derived_keys()
     skip = tuple(skip)
-    if derived:
-        mlflow.log_params({k: v for k, v in flatten(config).items()
-                           if k not in skip and not k.startswith(tuple(s + "." for s in skip))})
-    elif THRESHOLD_KEY not in skip:      # the threshold match_threshold: auto chose
-        mlflow.log_param(THRESHOLD_KEY, str(config.threshold))
+    params = {k: v for k, v in run_params(config, budget).items() if not _derived_param(k, skip)}
+    if params:
+        mlflow.log_params(params)
     mlflow.set_tag("threshold.source", config.threshold_source)
-    mlflow.set_tag("config.derived", ", ".join(derived) or "none")
+    mlflow.set_tag("config.derived", ", ".join(config.derived_keys()) or "none")
     mlflow.log_text(config.resolved_yaml(), RESOLVED_CONFIG_ARTIFACT)
 
 
@@ -241,11 +323,13 @@ def flatten_metrics(prefix: str, values: dict[str, Any]) -> dict[str, float]:
 def init_main(argv: list[str] | None = None) -> int:
     """``scripts/init_tracking.py``: create the tracking store's schema once (``mlflow db upgrade``)
     and the experiment, so that parallel runs never race to create a fresh SQLite store."""
-    import argparse
     import sys
 
+    from golden_record import console
 
-    parser = argparse.ArgumentParser(prog="init_tracking.py", description=init_main.__doc__)
+    parser = console.ArgumentParser("init-tracking", description=(
+        "Create the MLflow tracking store's schema once (mlflow db upgrade) and the experiment, so that parallel "
+        "runs never race to create a fresh SQLite store."))
     parser.add_argument("--print-uri", action="store_true", help="only print the resolved tracking URI")
     args = parser.parse_args(argv)
     settings = load_settings()
@@ -272,5 +356,5 @@ def ui_hint(experiment_id: str, run_id: str) -> str:
     model-training view (see :mod:`golden_record.tracking.ui`)."""
     from golden_record.tracking import ui
 
-    return (f"open the MLflow UI: make mlflow-ui, then {ui.run_url(experiment_id, run_id)}"
+    return (f"open the MLflow UI: {ui.ui_command()}, then {ui.run_url(experiment_id, run_id)}"
             f"  (all runs, key metrics first: {ui.runs_url(experiment_id)})")

@@ -22,13 +22,17 @@ the experiment's kind; 3.17 does not yet pick the view from it, later versions m
 from __future__ import annotations
 
 import json
+import logging
 import math
-import sys
+import os
 import time
 from typing import Any, Callable, Mapping
 
-#: the address ``make mlflow-ui`` serves
-UI_BASE = "http://127.0.0.1:5000"
+#: the port ``make mlflow-ui`` serves on unless ``UI_PORT`` says another (the Makefile's variable,
+#: exported to every target: ``make train UI_PORT=5001`` prints addresses on 5001)
+DEFAULT_UI_PORT = 5000
+UI_HOST = "127.0.0.1"
+UI_BASE = f"http://{UI_HOST}:{DEFAULT_UI_PORT}"
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 #: MLflow's experiment kind for model training ("Machine learning" in its experiment-type selector)
 MODEL_TRAINING_KIND = "custom_model_development"
@@ -54,8 +58,11 @@ def key_metrics_state() -> dict[str, Any]:
                              **{c: 160 for c in KEY_COLUMNS if c.startswith("metrics.")}}}
 
 
+log = logging.getLogger(__name__)
+
+
 def _say(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
+    log.warning(text)
 
 
 def prepare_experiment(client, experiment_id: str, name: str, say: Callable[[str], None] = _say) -> None:
@@ -93,14 +100,32 @@ def _view_state(value: str | None) -> dict | None:
         return None
 
 
-def runs_url(experiment_id: str, base: str = UI_BASE) -> str:
+def ui_port() -> int:
+    """The port the MLflow UI is served on: ``UI_PORT`` when it holds a port number, else 5000."""
+    text = os.environ.get("UI_PORT", "").strip()
+    return int(text) if text.isdigit() and 1 <= int(text) <= 65535 else DEFAULT_UI_PORT
+
+
+def ui_base() -> str:
+    """``http://127.0.0.1:<port>``: the address ``make mlflow-ui`` serves (:func:`ui_port`)."""
+    return f"http://{UI_HOST}:{ui_port()}"
+
+
+def ui_command() -> str:
+    """The command that serves the UI on :func:`ui_port` (``make mlflow-ui``, with ``UI_PORT=`` when not 5000)."""
+    port = ui_port()
+    return "make mlflow-ui" + ("" if port == DEFAULT_UI_PORT else f" UI_PORT={port}")
+
+
+def runs_url(experiment_id: str, base: str | None = None) -> str:
     """The runs page in the model-training view, with the saved view "Key metrics"."""
-    return f"{base}/#/experiments/{experiment_id}/runs?{WORKFLOW_QUERY}&viewStateShareKey={KEY_METRICS_VIEW}"
+    return (f"{base or ui_base()}/#/experiments/{experiment_id}/runs?{WORKFLOW_QUERY}"
+            f"&viewStateShareKey={KEY_METRICS_VIEW}")
 
 
-def run_url(experiment_id: str, run_id: str, base: str = UI_BASE) -> str:
+def run_url(experiment_id: str, run_id: str, base: str | None = None) -> str:
     """A run's page (its Overview starts with the description) in the model-training view."""
-    return f"{base}/#/experiments/{experiment_id}/runs/{run_id}?{WORKFLOW_QUERY}"
+    return f"{base or ui_base()}/#/experiments/{experiment_id}/runs/{run_id}?{WORKFLOW_QUERY}"
 
 
 def _num(value: Any, digits: int = 4) -> str:

@@ -217,8 +217,10 @@ def create_app(queue: ReviewQueue, store: LabelStore, reviewer: str | None = Non
 
 # --------------------------------------------------------------------------- command line
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="golden-record review",
-                                description="Serve the clerical review page on 127.0.0.1: a run's pairs one at a "
+    from golden_record import console
+
+    p = console.ArgumentParser("review",
+                               description="Serve the clerical review page on 127.0.0.1: a run's pairs one at a "
                                             "time, most uncertain first; labels go to PostgreSQL table pair_labels.")
     add_model_arguments(p, "MLflow run whose review pairs to label (default: the champion of the config's table)")
     p.add_argument("--reviewer", help="your name, stored with each label (default: the page asks for it)")
@@ -230,8 +232,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--blind", action="store_true",
                    help="start in blind mode: the score, the model's verdict, the truth and the waterfall are "
                         "hidden (key b toggles it on the page)")
-    p.add_argument("--quiet", action="store_true", help="no line per label")
-    p.add_argument("--verbose", action="store_true", help="print the full traceback on failure")
     return p
 
 
