@@ -62,7 +62,7 @@ def test_model_logging_and_registry_import_no_circle():
 
 
 @pytest.mark.parametrize("command, module, extra", [
-    ("explain", "golden_record.jobs.explain", ["1", "2"]), ("index", "golden_record.io.block_index", []),
+    ("explain", "golden_record.jobs.explain", ["1", "2"]), ("index", "golden_record.jobs.index", []),
     ("serve", "golden_record.serve.main", []), ("review", "golden_record.web.review", []),
     ("match-new", "golden_record.jobs.match_new", [])])
 def test_model_commands_read_the_config_like_train(command, module, extra):

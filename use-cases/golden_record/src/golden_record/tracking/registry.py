@@ -392,12 +392,14 @@ def build_parser() -> argparse.ArgumentParser:
                                 description="The registered models, one champion per table: list them, or migrate "
                                             f"the old single-name registration {LEGACY_MODEL_NAME} to a name per "
                                             "table.")
-    sub = p.add_subparsers(dest="action", required=True)
+    sub = p.add_subparsers(dest="action", required=True, help="list: the champions; migrate: old registrations")
     sub.add_parser("list", help="each registered model's champion: version, run, table and F1")
     mig = sub.add_parser("migrate", help=f"register every {LEGACY_MODEL_NAME} version under its table's name "
                                          "(golden_record__<schema>_<table>) and give each table a champion")
     mig.add_argument("--dry-run", action="store_true", help="say what would be registered, register nothing")
-    p.add_argument("--verbose", action="store_true", help="print the full traceback on failure")
+    from golden_record.console import add_output_arguments
+
+    add_output_arguments(p)
     return p
 
 
