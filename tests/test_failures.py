@@ -1,8 +1,5 @@
 """Every failure explained: exit code, one line with a hint, and the MLflow run FAILED with
-error tags, a description and diagnostics artifacts; stale runs found and closed.
-
-The module is two xdist groups (``SECOND``: a run without ground truth, an unreachable store and
-the signals), so that the two workers of ``make test`` share it; each group sets up ``scratch``."""
+error tags, a description and diagnostics artifacts; stale runs found and closed."""
 from __future__ import annotations
 
 import json
@@ -20,7 +17,6 @@ from conftest import ROOT, run
 from golden_record.io import warehouse
 from test_train import USE_CASE, train
 
-SECOND = pytest.mark.xdist_group("test_failures_second")
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +118,6 @@ def test_wrong_column_type_is_a_config_error(scratch):
     assert client.get_experiment_by_name("f-type") is None
 
 
-@SECOND
 def test_no_ground_truth_configured_trains_and_skips_evaluation(scratch):
     """Only a config without data.truth skips the evaluation."""
     done = train(scratch["env"], "--experiment", "f-notruth", "--quiet", "--set", "data.truth=null")
@@ -158,7 +153,6 @@ def test_a_configured_ground_truth_that_is_missing_is_an_error(scratch, experime
     assert no_run(scratch, experiment)
 
 
-@SECOND
 def test_tracking_store_unreachable_fails_before_loading(scratch):
     env = {**scratch["env"], "MLFLOW_TRACKING_URI": "http://mlflow:s3cret@127.0.0.1:1"}
     start = time.time()
@@ -183,7 +177,6 @@ def _start_trainer(env, experiment):
     return proc
 
 
-@SECOND
 def test_sigterm_ends_the_run_killed(scratch):
     proc = _start_trainer(scratch["env"], "f-sigterm")
     proc.send_signal(signal.SIGTERM)
@@ -193,7 +186,6 @@ def test_sigterm_ends_the_run_killed(scratch):
     assert r.info.status == "KILLED" and r.data.tags["error.stage"] == "fit"
 
 
-@SECOND
 def test_sigkill_leaves_a_stale_run_that_diagnose_finds_and_closes(scratch):
     proc = _start_trainer(scratch["env"], "f-sigkill")
     proc.send_signal(signal.SIGKILL)
