@@ -368,16 +368,16 @@ _E2E_FIXTURES = {"test_databases", "database_url", "db", "seeded_small", "mlflow
                  "shared_builds", "seeded_template", "trained_template", "seeded_copy", "trained_copy"}
 #: modules that start servers or commands against real stores without those fixtures
 _E2E_MODULES = {"test_ui", "test_mlproject", "test_baselines", "test_reports", "test_failures", "test_secrets",
-                "test_secrets_forms"}
+                "test_secrets_forms", "test_failures_runs"}
 
 
 #: the end-to-end lane's longest modules (``--durations``: minutes each), started first: ``make
 #: test`` runs the lane with ``--dist loadfile --no-loadscope-reorder``, so the workers take modules
 #: in collection order, and a long module collected last (alphabetically, test_secrets and
 #: test_spark are) would otherwise run alone at the end. A module too long for one worker is split
-#: in files (test_secrets, test_secrets_forms). (``--dist loadgroup`` does not group with pytest 9:
+#: in files (test_secrets and test_secrets_forms, test_failures and test_failures_runs). (``--dist loadgroup`` does not group with pytest 9:
 #: xdist renames ``item._nodeid``, which pytest 9 no longer reads.)
-_LONGEST_FIRST = ["test_secrets", "test_secrets_forms", "test_failures", "test_spark", "test_golden",
+_LONGEST_FIRST = ["test_secrets", "test_secrets_forms", "test_failures", "test_failures_runs", "test_spark", "test_golden",
                   "test_run_lifecycle", "test_sweep", "test_lookup", "test_labels", "test_review_page", "test_train"]
 
 
