@@ -375,10 +375,12 @@ _E2E_MODULES = {"test_ui", "test_mlproject", "test_baselines", "test_reports", "
 #: test`` runs the lane with ``--dist loadfile --no-loadscope-reorder``, so the workers take modules
 #: in collection order, and a long module collected last (alphabetically, test_secrets and
 #: test_spark are) would otherwise run alone at the end. A module too long for one worker is split
-#: in files (test_secrets and test_secrets_forms, test_failures and test_failures_runs). (``--dist loadgroup`` does not group with pytest 9:
-#: xdist renames ``item._nodeid``, which pytest 9 no longer reads.)
-_LONGEST_FIRST = ["test_secrets", "test_secrets_forms", "test_failures", "test_failures_runs", "test_spark", "test_golden",
-                  "test_run_lifecycle", "test_sweep", "test_lookup", "test_labels", "test_review_page", "test_train"]
+#: in files (test_secrets and test_secrets_forms, test_failures and test_failures_runs).
+#: (``--dist loadgroup`` does not group on pytest 9: xdist renames ``item._nodeid``, which pytest 9
+#: no longer reads, so a module's tests go to both workers and its module fixtures run twice.)
+_LONGEST_FIRST = ["test_secrets", "test_secrets_forms", "test_failures", "test_failures_runs", "test_spark",
+                  "test_golden", "test_run_lifecycle", "test_sweep", "test_lookup", "test_labels", "test_review_page",
+                  "test_train"]
 
 
 @pytest.hookimpl(tryfirst=True)
