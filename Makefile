@@ -74,7 +74,7 @@ test: install ## both test lanes: fast (no database) then end to end (real Postg
 	@start=$$(date +%s); \
 	$(PY) -m pytest -q -m "not e2e and not bench"; fast=$$?; \
 	middle=$$(date +%s); \
-	e2e=1; if [ $$fast -eq 0 ]; then $(PY) -m pytest -q -m "e2e and not bench" -n 2 --dist loadgroup --no-loadscope-reorder --durations=10; e2e=$$?; fi; \
+	e2e=1; if [ $$fast -eq 0 ]; then $(PY) -m pytest -q -m "e2e and not bench" -n 2 --dist loadfile --no-loadscope-reorder --durations=10; e2e=$$?; fi; \
 	end=$$(date +%s); total=$$((end - start)); \
 	echo "make test: $$((total / 60)) min $$((total % 60)) s (fast lane $$((middle - start)) s, end-to-end lane $$((end - middle)) s)"; \
 	if [ $$fast -ne 0 ] || [ $$e2e -ne 0 ]; then exit 1; fi; \

@@ -367,29 +367,29 @@ def trained_copy(test_databases, trained_template, tmp_path_factory):
 _E2E_FIXTURES = {"test_databases", "database_url", "db", "seeded_small", "mlflow_store", "tmp_store",
                  "shared_builds", "seeded_template", "trained_template", "seeded_copy", "trained_copy"}
 #: modules that start servers or commands against real stores without those fixtures
-_E2E_MODULES = {"test_ui", "test_mlproject", "test_baselines", "test_reports", "test_failures", "test_secrets"}
+_E2E_MODULES = {"test_ui", "test_mlproject", "test_baselines", "test_reports", "test_failures", "test_secrets",
+                "test_secrets_forms", "test_failures_runs"}
 
 
-#: the end-to-end lane's longest work, started first: ``make test`` runs the lane with ``--dist
-#: loadgroup --no-loadscope-reorder``, so the workers take whole groups in collection order, and a
-#: long module collected last (alphabetically, test_secrets and test_spark are) would otherwise
-#: run alone at the end (``--durations``: these take minutes each)
-_LONGEST_FIRST = ["test_secrets", "test_failures", "test_spark", "test_golden", "test_run_lifecycle", "test_sweep",
-                  "test_lookup", "test_labels", "test_review_page", "test_train"]
+#: the end-to-end lane's longest modules (``--durations``: minutes each), started first: ``make
+#: test`` runs the lane with ``--dist loadfile --no-loadscope-reorder``, so the workers take modules
+#: in collection order, and a long module collected last (alphabetically, test_secrets and
+#: test_spark are) would otherwise run alone at the end. A module too long for one worker is split
+#: in files (test_secrets and test_secrets_forms, test_failures and test_failures_runs).
+#: (``--dist loadgroup`` does not group on pytest 9: xdist renames ``item._nodeid``, which pytest 9
+#: no longer reads, so a module's tests go to both workers and its module fixtures run twice.)
+_LONGEST_FIRST = ["test_secrets", "test_secrets_forms", "test_failures", "test_failures_runs", "test_spark",
+                  "test_golden", "test_run_lifecycle", "test_sweep", "test_lookup", "test_labels", "test_review_page",
+                  "test_train"]
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     """Two lanes: ``pytest -m "not e2e"`` (fast, no database, no MLflow store) and
-    ``pytest -m e2e`` (real PostgreSQL and MLflow); ``make test`` runs both. Every test is in the
-    xdist group of its module (one worker runs a module, its module fixtures set up once, as with
-    ``--dist loadfile``) unless it names a group of its own (``pytest.mark.xdist_group``): a long
-    module splits itself so that the two workers share it."""
+    ``pytest -m e2e`` (real PostgreSQL and MLflow); ``make test`` runs both."""
     for item in items:
         module = item.module.__name__.rsplit(".", 1)[-1]
         if module in _E2E_MODULES or _E2E_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.e2e)
-        if item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(module))
     rank = {name: i for i, name in enumerate(_LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.module.__name__.rsplit(".", 1)[-1], len(rank)))   # stable
