@@ -105,7 +105,7 @@ report: install ## summary of the experiment's runs (REPORT_ARGS="compare RUN_ID
 golden: install ## train and write golden records to PostgreSQL
 	cd use-cases/golden_record && ../../$(PY) src/train.py --write-golden $(TRAIN_ARGS)
 
-diagnose: install ## recent runs, why failed runs failed, stale RUNNING runs (DIAGNOSE_ARGS=--mark-failed)
+diagnose: install ## recent runs of every experiment, why failed runs failed, stale RUNNING runs (DIAGNOSE_ARGS="--mark-failed --experiment NAME")
 	$(PY) scripts/diagnose_runs.py $(DIAGNOSE_ARGS)
 
 sweep: install ## threshold sweep 0.80..0.99 as nested runs (SWEEP="match_threshold=0.80:0.99:0.01")

@@ -408,12 +408,13 @@ def test_next_training_counts_the_labels(review_run, page):
 
 
 def test_command_failures_are_one_clear_line(review_run, server):
-    """A run that does not exist, a port already taken: one line naming the fix, exit 1, no page."""
+    """A run that does not exist (a user error: exit 2), a port already taken (exit 1): one line naming
+    the fix, no page."""
     env = {**review_run["env"], "PYTHONPATH": str(SRC)}
     port = int(server["base"].rsplit(":", 1)[1].strip("/"))
     missing = run([sys.executable, "-m", "golden_record", "review", "--run-id", "0" * 32, "--port", str(_free_port())],
                   env, timeout=120)
-    assert missing.returncode == 1 and f"MLflow run {'0' * 32!r} not found" in missing.stderr, missing.stderr
+    assert missing.returncode == 2 and f"MLflow run {'0' * 32!r} not found" in missing.stderr, missing.stderr
     taken = run([sys.executable, "-m", "golden_record", "review", "--run-id", review_run["run_id"], "--port", str(port)],
                 env, timeout=120)
     assert taken.returncode == 1, taken.stdout + taken.stderr

@@ -123,12 +123,12 @@ def port_arg(text: str) -> int:
 
 def output_options(argv: list[str]) -> argparse.Namespace:
     """The output options in ``argv`` (whatever else it holds), read before the command's parser."""
-    p = argparse.ArgumentParser(add_help=False)
+    p = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     add_output_arguments(p)
     p.error = lambda message: None  # type: ignore[method-assign]  # the command's parser says it
     try:
         opts, _ = p.parse_known_args([a for a in argv if a != "--"])
-    except SystemExit:
+    except (SystemExit, Exception):  # noqa: BLE001 - a bad output option: the command's parser says it
         opts = None
     return opts or argparse.Namespace(quiet=False, verbose=False, log_format="text")
 
@@ -267,7 +267,7 @@ def report(exc: BaseException, verbose: bool = False) -> int:
     """Say how ``exc`` ended the command (its traceback first with ``verbose``); the exit code."""
     line, code = failure(exc)
     if verbose and not isinstance(exc, (KeyboardInterrupt, diagnostics.Terminated)):
-        traceback.print_exc() if sys.exc_info()[1] is exc else traceback.print_exception(exc)
+        traceback.print_exception(exc)
     extra = {"exit_code": code}
     if getattr(exc, "stage", None):
         extra["stage"] = exc.stage  # type: ignore[attr-defined]

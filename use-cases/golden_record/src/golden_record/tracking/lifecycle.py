@@ -1,6 +1,7 @@
 """Run lifecycle: every MLflow run this process opens, and how each of them ends.
 
-One :class:`RunLifecycle` per training or sweep knows the main run (the fluent run started with
+One :class:`RunLifecycle` per job that opens runs (a training, a sweep, ``match-new``) knows the
+main run (the fluent run started with
 :func:`tracking.start_run`) and every child it created (``child``), and keeps them in this
 module's registry of open runs (:func:`open_runs`). Whatever happens, none stays RUNNING:
 
@@ -12,8 +13,11 @@ module's registry of open runs (:func:`open_runs`). Whatever happens, none stays
   the store creating a child and ``create_run`` returning) are found by their
   ``mlflow.parentRunId`` and closed too.
 
-Used as a context manager (``with RunLifecycle(...) as runs:``) the failure path runs on any
-exception; ``train.run_training`` calls ``finish``/``fail`` explicitly.
+Used as a context manager (``with RunLifecycle(...) as runs:``, as the sweep and ``match-new`` do)
+the failure path runs on any exception; ``train.run_training`` calls ``finish``/``fail`` explicitly.
+A SIGTERM reaches it as :class:`~golden_record.tracking.diagnostics.Terminated`, raised in the main
+thread by the handler every command installs (:func:`golden_record.console.run_main`), so that it
+ends the runs KILLED as Ctrl-C does; the command then exits 143 (130 for Ctrl-C).
 
 An error of the MLflow store itself (a SQLite file locked by another process, a tracking
 server that stopped answering) is reported as its own stage, ``tracking``, with a
