@@ -120,7 +120,7 @@ def test_explain_and_index_use_the_champion_of_their_configs_table(two_tables, t
         assert done.returncode == 0, done.stderr[-2000:]
         assert f"model: {model}@champion (version 1, run {run_id}) of table {table}" in done.stderr
         assert f"of {table}, model of run {run_id}" in done.stdout
-        indexed = cli(env, "index", *args, "--quiet")
+        indexed = cli(env, "index", *args)
         assert indexed.returncode == 0, indexed.stderr[-2000:]
         assert f"model: {model}@champion" in indexed.stderr
         assert f"of {table} " in indexed.stdout and f"model of run {run_id}" in indexed.stdout
@@ -195,7 +195,7 @@ def test_old_single_name_champion_is_read_with_a_warning_then_migrated(two_table
     assert migrated.returncode == 0, migrated.stderr[-2000:]
     assert f"{CITIZENS_MODEL}@champion -> version 1" in migrated.stdout
     assert client.get_model_version_by_alias(CITIZENS_MODEL, "champion").run_id == citizens.info.run_id
-    done = cli(env, "explain", left, right, "--quiet", "--output", str(tmp_path / "w.png"))
+    done = cli(env, "explain", left, right, "--output", str(tmp_path / "w.png"))
     assert done.returncode == 0 and "old registration" not in done.stderr
     assert f"model: {CITIZENS_MODEL}@champion" in done.stderr
     again = cli(env, "registry", "migrate")

@@ -23,6 +23,7 @@ from golden_record.linkage import defaults
 from golden_record.linkage.blocking import PassReport
 from golden_record.linkage.comparisons import level_labels
 from golden_record.linkage.fitting import Model, fit_model
+from golden_record.linkage.schema import settle_formats
 from golden_record.linkage.model import RandomPairStats
 from golden_record.linkage.pipeline import DataQuality, check_decisions, random_positions, settle_threshold
 from golden_record.spark import candidates as candidates_mod
@@ -189,6 +190,7 @@ def _run(spark, target, config: ModelConfig, progress: Progress, work: str, F, g
     prepared = loaded.prepared
     with progress.stage("prepare"):
         quality = DataQuality(loaded.quality, config.data.quality.max_dropped_share)
+        settle_formats(config.data.fields, loaded.quality)   # inferred date formats: logged with the model
         progress.say("  data quality (present before -> after cleaning):")
         for q in quality.fields:
             progress.say(q.line())

@@ -246,6 +246,13 @@ def _sum_quality(parts: list[list[dict]], records, fields: list[str]) -> list[Fi
                          dropped_examples=list(dict.fromkeys(e for r in rows for e in r["dropped_examples"]))[:5],
                          unusual_examples=list(dict.fromkeys(e for r in rows for e in r["unusual_examples"]))[:5],
                          unusual_reason=next((r["unusual_reason"] for r in rows if r["unusual_reason"]), ""))
+        inferred = [r for r in rows if r.get("formats_inferred") is not None]
+        if inferred:
+            # each part infers a date field's formats from a sample of its own values: said once when
+            # the parts agree; when they do not, every format any part chose, most sampled first
+            chosen = list(dict.fromkeys(f for r in sorted(inferred, key=lambda r: -r["formats_sample"])
+                                        for f in r["formats_inferred"]))
+            q.formats_inferred, q.formats_sample = chosen, max(r["formats_sample"] for r in inferred)
         out.append(q)
     return out
 

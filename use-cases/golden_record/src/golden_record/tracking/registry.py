@@ -17,17 +17,14 @@ migrate`` (:func:`migrate`), which registers each old version under its table's 
 from __future__ import annotations
 
 import argparse
-import sys
+import logging
 from typing import Callable
 
 from golden_record.config import ModelConfig, Settings
 from golden_record.errors import GoldenRecordError, TrackingError
 from golden_record.tracking.model_logging import get_run
-from golden_record.tracking import store as tracking
-from golden_record.io import warehouse
-from golden_record.evaluation.pairs import evaluate
-from golden_record.progress import Progress
-from golden_record.linkage.pipeline import candidate_vectors, labels_for, load, true_pair_count
+
+log = logging.getLogger(__name__)
 
 #: the one name every table's models were registered under before a champion per table
 LEGACY_MODEL_NAME = "golden_record_dedup"
@@ -37,7 +34,12 @@ MIGRATE_COMMAND = "golden-record registry migrate"
 
 
 def _warn(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
+    log.warning(text)
+
+
+def _say(text: str) -> None:
+    """Which model a command uses: a progress line (``--quiet`` hides it, as it hides the others)."""
+    log.info(text)
 
 
 # --------------------------------------------------------------------------- names
@@ -99,7 +101,7 @@ def champion_version(client, config: ModelConfig, warn: Callable[[str], None] = 
 
 
 def resolve_run(client, run_id: str | None = None, config: ModelConfig | None = None,
-                store: str = "the tracking store", say: Callable[[str], None] = _warn,
+                store: str = "the tracking store", say: Callable[[str], None] = _say,
                 warn: Callable[[str], None] = _warn):
     """The run a command reads its model from: ``run_id``, else the run behind the champion of
     ``config``'s table. Says (``say``, one line) which model it is."""
@@ -121,7 +123,7 @@ def resolve_run(client, run_id: str | None = None, config: ModelConfig | None = 
 
 
 def model_run(client, args: argparse.Namespace, store: str = "the tracking store",
-              say: Callable[[str], None] = _warn):
+              say: Callable[[str], None] = _say):
     """:func:`resolve_run` for a command parsed with :func:`model_logging.add_model_arguments`:
     ``--run-id``, else the champion of the table of ``--config``/``--set``."""
     from golden_record.config import ConfigError, load_model_config
