@@ -19,7 +19,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import mlflow
 import pytest
@@ -130,6 +133,55 @@ def run(cmd: list[str], env: dict[str, str], cwd: Path = ROOT, timeout: int = 60
     """Run a command as a user would; returns the completed process (never raises on exit code)."""
     full_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
     return subprocess.run(cmd, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Service:
+    """A command serving HTTP in a subprocess (:func:`serving`): its address, the first answer of
+    ``/health`` (status and JSON; None if it never answered), and its output once stopped."""
+    base: str
+    proc: subprocess.Popen
+    status: int | None = None
+    health: dict | None = None
+    out: str = ""
+    err: str = ""
+
+
+@contextmanager
+def serving(args: list[str], env: dict[str, str], timeout: float = 90.0) -> Iterator[Service]:
+    """``python -m golden_record ARGS --port P`` started as a user would, until ``/health`` answers
+    (any status) or the process ends or ``timeout`` passes; stopped on exit (terminate, then kill)."""
+    import requests
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "golden_record", *args, "--port", str(port)], cwd=ROOT,
+                            env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    service = Service(f"http://127.0.0.1:{port}", proc)
+    try:
+        deadline = time.monotonic() + timeout
+        while service.status is None and proc.poll() is None and time.monotonic() < deadline:
+            try:
+                answer = requests.get(service.base + "/health", timeout=2)
+                service.status, service.health = answer.status_code, answer.json()
+            except requests.ConnectionError:
+                time.sleep(0.3)
+        yield service
+    finally:
+        proc.terminate()
+        try:
+            service.out, service.err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            service.out, service.err = proc.communicate()
 
 
 def fresh_store(tmp_path_factory, folder) -> str:

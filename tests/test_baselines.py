@@ -7,11 +7,8 @@ import math
 import os
 import re
 import shutil
-import socket
-import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import mlflow
@@ -19,7 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import ROOT, SRC, fresh_store, run
+from conftest import ROOT, SRC, fresh_store, run, serving
 from mlflow import MlflowClient
 from mlflow.entities import Dataset, DatasetInput, InputTag, LoggedModelOutput, Metric, Param
 
@@ -345,39 +342,17 @@ def test_committed_baseline_imported_is_served_by_the_lookup_service(tmp_path, t
     assert done.returncode == 0, done.stderr[-3000:]
     done = run([sys.executable, "-m", "golden_record", "index", "--run-id", run_id], env)
     assert done.returncode == 0, done.stderr[-3000:]
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "golden_record", "serve", "--run-id", run_id, "--port", str(port)],
-                            cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert proc.poll() is None, proc.stderr.read()[-3000:]
-            try:
-                if requests.get(base + "/health", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert time.monotonic() < deadline, "golden-record serve did not answer within 90 s"
-            time.sleep(0.3)
+    with serving(["serve", "--run-id", run_id], env) as service:
+        assert service.status == 200, f"golden-record serve did not answer /health with 200 within 90 s: {service.health}"
         with psycopg.connect(url) as conn:
             cur = conn.execute("SELECT citizen_id::text, first_name, last_name, date_of_birth::text, pincode, mobile "
                                "FROM citizens WHERE mobile IS NOT NULL ORDER BY citizen_id LIMIT 1")
             row = dict(zip([d.name for d in cur.description], cur.fetchone()))
         record = {k: v for k, v in row.items() if k != "citizen_id"}
-        response = requests.post(base + "/match", json={"records": [record]}, timeout=30)
+        response = requests.post(service.base + "/match", json={"records": [record]}, timeout=30)
         assert response.status_code == 200, response.text
         body = response.json()
         assert body["model"]["run_id"] == run_id
         top = body["results"][0]["candidates"][0]
         assert top["is_match"] and top["match_probability"] > 0.99
         assert row["citizen_id"] in [r["record_id"] for r in top["records"]]
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()

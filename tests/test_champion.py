@@ -5,20 +5,16 @@ until ``golden-record registry migrate`` moves it. Read back through MlflowClien
 from __future__ import annotations
 
 import ast
-import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psycopg
 import pytest
-import requests
 from mlflow import MlflowClient
 
-from conftest import ROOT, SRC, fresh_store, run
+from conftest import SRC, fresh_store, run, serving
 from golden_record.config import ConfigError, load_model_config
 from test_train import USE_CASE, train
 
@@ -128,22 +124,9 @@ def test_explain_and_index_use_the_champion_of_their_configs_table(two_tables, t
 
 def test_serving_people_never_uses_the_citizens_model(two_tables):
     env, runs = two_tables["env"], two_tables["runs"]
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "golden_record", "serve", "--config", PEOPLE, "--port", str(port)],
-                            cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-    try:
-        deadline, health = time.monotonic() + 90, None
-        while health is None and time.monotonic() < deadline and proc.poll() is None:
-            try:
-                health = requests.get(f"http://127.0.0.1:{port}/health", timeout=2).json()
-            except requests.ConnectionError:
-                time.sleep(0.3)
-    finally:
-        proc.terminate()
-        out, err = proc.communicate(timeout=30)
+    with serving(["serve", "--config", PEOPLE], env) as service:
+        pass
+    health, out, err = service.health, service.out, service.err
     assert health is not None, err[-3000:]
     assert health["model"]["run_id"] == runs["people"].info.run_id and health["table"] == "people"
     assert f"model: {PEOPLE_MODEL}@champion (version 1, run {runs['people'].info.run_id})" in err

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -22,7 +21,7 @@ import time
 import pytest
 from mlflow import MlflowClient
 
-from conftest import ROOT, SRC, fresh_store, run
+from conftest import ROOT, SRC, fresh_store, run, free_port
 
 USE_CASE = ROOT / "use-cases" / "golden_record"
 EXPERIMENT = "cli-jobs"
@@ -214,16 +213,10 @@ def test_a_signal_in_any_job_is_one_line_and_its_exit_code(trained, test_databas
         assert trained["client"].get_run(trained["run_id"]).info.status == "FINISHED"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.parametrize("signum, code, workers", [(signal.SIGTERM, 143, 1), (signal.SIGINT, 130, 1),
                                                     (signal.SIGTERM, 143, 2)])
 def test_a_signal_stops_the_lookup_service_with_one_line(trained, signum, code, workers):
-    job = Job(trained["env"], None, "serve", "--run-id", trained["run_id"], "--port", str(_free_port()),
+    job = Job(trained["env"], None, "serve", "--run-id", trained["run_id"], "--port", str(free_port()),
               "--workers", str(workers), "--quiet")
     job.wait_for("serving the model of run")
     # the line comes before uvicorn installs its signal handlers (and, with workers, before they load

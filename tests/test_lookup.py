@@ -11,7 +11,6 @@ labels), ``golden-record index``, and ``golden-record serve`` started as a user 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,7 +26,7 @@ import mlflow
 import requests
 from mlflow import MlflowClient
 
-from conftest import ROOT, SRC, run
+from conftest import ROOT, SRC, run, free_port
 from golden_record.config import CandidateSettings, load_model_config
 from golden_record.io import block_index, labels
 from golden_record.linkage.blocking import (_blocks, block_key_strings, indexable_passes, key_codes,
@@ -134,12 +133,6 @@ def test_the_whole_table_pass_is_one_block_no_size_limit_cuts(prepared_citizens)
 
 
 # --------------------------------------------------------------------------- end to end
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def service(trained_copy):
     """A copy of the run's trained warehouse (seeded as seeded_small, trained with --write-golden)
@@ -167,7 +160,7 @@ def service(trained_copy):
 
 def _serve(env: dict, run_id: str, *args: str) -> tuple[subprocess.Popen, str]:
     """``golden-record serve`` on a free port, once /health answers 200."""
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "golden_record", "serve", "--run-id", run_id, "--port", str(port),
                              *args], cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)

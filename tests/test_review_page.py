@@ -21,7 +21,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -33,7 +32,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import ROOT, SRC, run
+from conftest import ROOT, SRC, run, free_port
 from golden_record.web.queue import SCORE_KEYS, ReviewQueue, segments
 
 USE_CASE = ROOT / "use-cases" / "golden_record"
@@ -109,12 +108,6 @@ def test_command_is_listed_and_defaults_to_loopback_port_8050(monkeypatch):
 
 
 # --------------------------------------------------------------------------- e2e: helpers
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _stop(proc: subprocess.Popen) -> None:
     """Stop a process this test started (its own session), by its id."""
     if proc.poll() is None:
@@ -238,7 +231,7 @@ def review_run(seeded_copy, mlflow_store, tmp_path_factory):
 def server(review_run, tmp_path_factory):
     """``golden-record review --run-id RUN --port P`` as a user starts it; stopped at the end."""
     folder = tmp_path_factory.mktemp("review_server")
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, **review_run["env"], "PYTHONUNBUFFERED": "1",
            "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
     log_path = folder / "server.log"
@@ -412,7 +405,7 @@ def test_command_failures_are_one_clear_line(review_run, server):
     the fix, no page."""
     env = {**review_run["env"], "PYTHONPATH": str(SRC)}
     port = int(server["base"].rsplit(":", 1)[1].strip("/"))
-    missing = run([sys.executable, "-m", "golden_record", "review", "--run-id", "0" * 32, "--port", str(_free_port())],
+    missing = run([sys.executable, "-m", "golden_record", "review", "--run-id", "0" * 32, "--port", str(free_port())],
                   env, timeout=120)
     assert missing.returncode == 2 and f"MLflow run {'0' * 32!r} not found" in missing.stderr, missing.stderr
     taken = run([sys.executable, "-m", "golden_record", "review", "--run-id", review_run["run_id"], "--port", str(port)],

@@ -34,7 +34,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import struct
 import subprocess
 import sys
@@ -54,6 +53,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
+from conftest import free_port
 from golden_record.tracking import store as tracking
 from golden_record.tracking import ui as tracking_ui
 
@@ -101,12 +101,6 @@ def _kill_group(proc: subprocess.Popen, grace: float = 10) -> None:
             proc.wait(timeout=grace)
         except ProcessLookupError:
             pass
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _png(path: Path, title: str, width_in: float) -> int:
@@ -198,7 +192,7 @@ def ui(tmp_path_factory):
     assert done.returncode == 0, done.stderr[-3000:]
     sweep = _log_runs(uri, folder / "files")
 
-    port = _free_port()
+    port = free_port()
     log = open(folder / "server.log", "w")
     server = subprocess.Popen([MLFLOW, "server", "--backend-store-uri", uri,
                                "--artifacts-destination", str(folder / "served_artifacts"),

@@ -462,6 +462,9 @@ class FellegiSunter:
         return [len(lab) for lab in self.labels]
 
     # ------------------------------------------------------------------ fitting
+    # EM multiplies small matrices (patterns x levels by levels x classes) hundreds of times: BLAS
+    # threads cost more than they give there, and on a busy machine many times more
+    @threadpool_limits.wrap(limits=1, user_api="blas")
     def fit(self, levels: np.ndarray, u_fixed: list[np.ndarray] | None = None, max_iterations: int = 200,
             tolerance: float = 1e-6, initial_match_share: float = 0.1,
             related_classes: int | str = 1, max_related_classes: int = 4,
@@ -483,15 +486,6 @@ class FellegiSunter:
         ``counts``: ``levels`` are distinct patterns and these their pair counts (same fit as the
         pairs themselves).
         """
-        # EM multiplies small matrices (patterns x levels by levels x classes) hundreds of times:
-        # BLAS threads cost more than they give there, and on a busy machine many times more
-        # (citizens 100,000 records, 2 busy cores: 26 s with OpenBLAS's threads, 3.3 s with one)
-        with threadpool_limits(limits=1, user_api="blas"):
-            return self._fit(levels, u_fixed, max_iterations, tolerance, initial_match_share, related_classes,
-                             max_related_classes, match_class_agreement, counts, dependent)
-
-    def _fit(self, levels, u_fixed, max_iterations, tolerance, initial_match_share, related_classes,
-             max_related_classes, match_class_agreement, counts, dependent) -> "FellegiSunter":
         if len(levels) == 0:
             raise ModelError("no candidate pairs to fit the model on",
                              "check blocking_fields: blocking yielded no pairs")

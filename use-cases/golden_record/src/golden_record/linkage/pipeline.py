@@ -239,16 +239,11 @@ def candidate_vectors(records: pd.DataFrame, config: ModelConfig, progress: Prog
     return prepared, pairs, vectors, quality
 
 
+# every matrix product of the pipeline (the blocking scorer's and the model's EM, the missed pairs'
+# class shares) is small and repeated: one BLAS thread is faster than several
+@threadpool_limits.wrap(limits=1, user_api="blas")
 def fit_and_score(records: pd.DataFrame, entity: np.ndarray | None, config: ModelConfig,
                   progress: Progress) -> Scored:
-    # every matrix product of the pipeline (the blocking scorer's and the model's EM, the missed
-    # pairs' class shares) is small and repeated: one BLAS thread is faster than several
-    with threadpool_limits(limits=1, user_api="blas"):
-        return _fit_and_score(records, entity, config, progress)
-
-
-def _fit_and_score(records: pd.DataFrame, entity: np.ndarray | None, config: ModelConfig,
-                   progress: Progress) -> Scored:
     prepared, pairs, vectors, quality = candidate_vectors(records, config, progress)
     with progress.stage("fit"):
         em = config.model.em
