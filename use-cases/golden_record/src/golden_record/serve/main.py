@@ -121,11 +121,26 @@ def main(argv: list[str] | None = None) -> int:
                                                    "pool_size": args.pool_size})
             _run_workers(args)
         else:
-            try:    # uvicorn stops gracefully on SIGINT / SIGTERM, then raises the signal again
-                uvicorn.run(create_app(lookup), host=args.host, port=args.port, log_level="warning",
-                            access_log=args.access_log)
+            # uvicorn stops gracefully on SIGINT / SIGTERM, then raises the signal again; a SIGINT
+            # raised again inside asyncio's runner only cancels a task that has already finished (exit
+            # 0), so which signal stopped the server is remembered and said here, as with workers
+            class SignalledServer(uvicorn.Server):
+                stopped_by: int | None = None
+
+                def handle_exit(self, sig, frame) -> None:
+                    self.stopped_by = sig
+                    super().handle_exit(sig, frame)
+
+            server = SignalledServer(uvicorn.Config(create_app(lookup), host=args.host, port=args.port,
+                                                    log_level="warning", access_log=args.access_log))
+            try:
+                server.run()
             finally:
                 lookup.pool.close()
+            if server.stopped_by == signal.SIGTERM:
+                raise diagnostics.Terminated("terminated by SIGTERM")
+            if server.stopped_by is not None:
+                raise KeyboardInterrupt
     except (KeyboardInterrupt, diagnostics.Terminated) as exc:
         terminated = isinstance(exc, diagnostics.Terminated)
         log.warning(f"lookup service stopped ({'SIGTERM' if terminated else 'Ctrl-C'})")
@@ -134,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 _WORKER_ARGS = "GOLDEN_RECORD_SERVE_WORKER"
+
 
 
 def _run_workers(args) -> None:
