@@ -289,3 +289,35 @@ def test_movers_of_a_contact_table_are_matches_though_their_place_is_three_field
                                                    related_classes="auto", max_related_classes=4,
                                                    match_class_agreement=2 / 3)
     assert (old.score(levels)[1][moved] >= 0.5).mean() < 0.5
+
+
+def test_up_to_eight_related_classes_every_count_is_a_finite_fit():
+    """Starts of many classes once tilted a level's share to zero or below (from the sixth related
+    class on): the log-likelihood was NaN and BIC compared NaNs."""
+    levels, cls = simulate([(MATCH, 6_000), (MOVED, 3_000), (HOUSEHOLD, 12_000), (UNRELATED, 30_000)], seed=5)
+    stats = random_pairs()
+    model = FellegiSunter(NAMES, LABELS).fit(levels, u_fixed=stats.u, related_classes="auto", max_related_classes=8,
+                                             dependent=stats.dependent)
+    assert len(model.report.selection) == 9
+    for entry in model.report.selection:
+        assert np.isfinite(entry["log_likelihood"]) and np.isfinite(entry["bic"]), entry
+    predicted = model.score(levels)[1] >= 0.5
+    assert (predicted == (cls <= 1)).mean() > 0.99
+
+
+def test_the_class_count_search_on_a_sample_of_patterns_sees_the_same_likelihood():
+    """The search thins rare patterns (kept with probability c / c*, counted c / p): the sample's
+    log-likelihood of any parameters is the full one's, up to sampling noise."""
+    from golden_record.linkage.model import _Patterns
+    levels, _ = simulate([(MATCH, 20_000), (HOUSEHOLD, 30_000), (UNRELATED, 50_000)], seed=7, missing=0.3)
+    n_levels = [len(x) for x in LABELS]
+    full = _Patterns.of(levels, n_levels)
+    sample = full.sample(len(full.counts) // 3)
+    assert len(sample.counts) < 0.45 * len(full.counts)
+    assert sample.counts.sum() == pytest.approx(full.counts.sum(), rel=0.02)
+    thetas = [[np.asarray(t, float) for t in theta] for theta in (MATCH, HOUSEHOLD, UNRELATED)]
+    shares = np.log([0.2, 0.3, 0.5])
+    ll = [float((d.counts * np.logaddexp.reduce(d.class_log_likelihoods(thetas) + shares, axis=1)).sum())
+          for d in (full, sample)]
+    assert ll[1] == pytest.approx(ll[0], rel=0.01)
+    assert full.sample(len(full.counts)) is full                 # few patterns: no sample

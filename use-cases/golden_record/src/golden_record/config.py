@@ -257,7 +257,7 @@ class EMSettings(_Strict):
     #: reason (members of one household, namesakes). "auto": the data chooses, by BIC, among
     #: 0..max_related_classes. 0 with u_from_random_pairs false = classic ECM.
     related_classes: Union[Literal["auto"], Annotated[int, Field(ge=0, le=8)]] = "auto"
-    max_related_classes: int = Field(4, ge=0, le=8)
+    max_related_classes: int = Field(6, ge=0, le=8)
     #: a fitted class besides the clearest one holds matches when its pairs mostly agree on the
     #: comparisons carrying at least this share of the identifying evidence, a group of fields that
     #: agree together among random pairs (an address, its postcode, its state) counted once (people
