@@ -23,7 +23,7 @@ import pytest
 from conftest import ROOT, SRC, run, serving
 from golden_record.config import load_model_config
 from golden_record.golden.layout import Layout
-from golden_record.web.viewer import deciding_rule, preview, weakest_link
+from golden_record.web.viewer import deciding_rule, preview, verdicts_after, weakest_link
 
 USE_CASE = ROOT / "use-cases" / "golden_record"
 ARTIFACTS = ROOT / "test-artifacts"
@@ -80,6 +80,16 @@ def test_preview_split_and_merge_follow_the_builds_clustering():
     assert preview(ids, left, right, prob, 0.5, {("10", "20"): "match"}, "auto", "auto") != [ids]
     tree = {("10", "11"): "match", ("11", "12"): "match", ("10", "20"): "match"}
     assert preview(ids, left, right, prob, 0.5, tree, "auto", "auto") == [ids]
+
+
+def test_verdicts_after_replace_the_reviewers_own_labels_and_count_disagreements():
+    inside = pd.DataFrame({"left_id": ["1", "1"], "right_id": ["2", "3"], "reviewer": ["asha", "ravi"],
+                           "label": ["not_match", "match"], "run_id": "r", "labelled_at": None})
+    new = {("1", "2"): "match", ("1", "3"): "not_match"}
+    verdicts, conflicting = verdicts_after(inside, new, "asha")
+    # asha changes her mind on 1-2; on 1-3 ravi says match and asha not: left out, counted
+    assert verdicts == {("1", "2"): "match"} and conflicting == 1
+    assert verdicts_after(inside, {}, None) == ({("1", "2"): "not_match", ("1", "3"): "match"}, 0)
 
 
 # --------------------------------------------------------------------------- end to end
@@ -226,3 +236,15 @@ def test_viewer_shows_a_golden_record_and_a_split_is_honoured_by_the_next_build(
     assert after[split] != golden_id and {after[m] for m in members if m != split} == {golden_id}, after
     page.search(members[0])
     assert page.text("golden-title") == f"Golden record {golden_id} · {count - 1} members"
+
+    # the split-off record is now the nearest record left out; merging it back replaces the
+    # reviewer's own "not a match" labels, and the page says the two become one golden record again
+    nearest = page.js("return [...document.querySelectorAll('#nearest tbody tr[data-record]')].map(r => r.dataset.record)")
+    assert split in nearest, nearest
+    page.click(f'#nearest tr[data-record="{split}"] button.merge')
+    assert f"golden records {golden_id} and {after[split]} become one golden record of {count} records" \
+        in page.text("confirm-text"), page.text("confirm-text")
+    page.click("#confirm-yes")
+    assert page.js("return document.getElementById('error').hidden"), page.text("error")
+    labelled = dict(((a, b), label) for a, b, label in _query(url, "SELECT left_id, right_id, label FROM pair_labels"))
+    assert all(labelled[tuple(sorted((split, m)))] == "match" for m in members if m != split), labelled

@@ -108,6 +108,26 @@ def deciding_rule(members: pd.DataFrame, field: str, chain: list[str], layout: L
     return "lowest record id (the chain left a tie)"
 
 
+def verdicts_after(inside: pd.DataFrame, new: dict[tuple[str, str], str], reviewer: str | None
+                   ) -> tuple[dict[tuple[str, str], str], int]:
+    """The verdicts ({ordered pair: match | not_match}) once ``reviewer`` stored ``new`` (replacing
+    their own labels of those pairs, as :func:`labels.record_label` does), and how many pairs
+    reviewers then disagree on (left out by the build, as :func:`labels.pair_verdicts` leaves them)."""
+    frame = inside[["left_id", "right_id", "reviewer", "label"]] if len(inside) else \
+        pd.DataFrame(columns=["left_id", "right_id", "reviewer", "label"])
+    if new:
+        keys = pd.MultiIndex.from_frame(frame[["left_id", "right_id"]]) if len(frame) else pd.MultiIndex.from_tuples(
+            [], names=["left_id", "right_id"])
+        replaced = keys.isin(list(new)) & (frame["reviewer"] == reviewer).to_numpy()
+        added = pd.DataFrame([(a, b, reviewer, v) for (a, b), v in new.items()], columns=frame.columns)
+        frame = pd.concat([frame[~replaced], added], ignore_index=True)
+    if frame.empty:
+        return {}, 0
+    decided = labels.pair_verdicts(frame)
+    pairs = decided.pairs
+    return {(a, b): v for a, b, v in pairs[["left_id", "right_id", "label"]].itertuples(index=False)}, decided.conflicting
+
+
 def segments_against(golden: str | None, value: str | None) -> list[list]:
     """A member's value cut into ``[text, differs]`` pieces against the surviving value."""
     from golden_record.web.queue import segments
@@ -266,11 +286,8 @@ class GoldenViewer:
     def _verdicts(self, conn, ids: set[str]) -> tuple[dict[tuple[str, str], str], pd.DataFrame]:
         """Review verdicts of pairs within ``ids`` (reviewers agreeing), and those pairs' labels."""
         every = labels.read_labels(conn, self.data.table)
-        if every.empty:
-            return {}, every
-        inside = every[every["left_id"].isin(ids) & every["right_id"].isin(ids)]
-        decided = labels.pair_verdicts(inside).pairs
-        return {(a, b): v for a, b, v in decided[["left_id", "right_id", "label"]].itertuples(index=False)}, inside
+        inside = every[every["left_id"].isin(ids) & every["right_id"].isin(ids)] if len(every) else every
+        return verdicts_after(inside, {}, None)[0], inside
 
     # ------------------------------------------------------------------ scoring
     def _score_pairs(self, raw: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> pd.DataFrame:
@@ -427,7 +444,7 @@ class GoldenViewer:
         return self._png[key]
 
     # ------------------------------------------------------------------ actions
-    def _plan_split(self, conn, golden_id: str, member: str) -> dict:
+    def _plan_split(self, conn, golden_id: str, member: str, reviewer: str | None) -> dict:
         m = self.members(conn, golden_id)
         if member not in m.ids:
             raise BadInput(f"record {member} is not a member of golden record {golden_id} (reload the page)")
@@ -437,11 +454,14 @@ class GoldenViewer:
             raise BadInput(f"golden record {golden_id} has {len(m.ids) + m.more} members, more than the "
                            f"{MAX_MEMBERS} this page scores: split it with labels in review instead")
         new = {labels.ordered(member, other): labels.NOT_MATCH for other in m.ids if other != member}
-        verdicts, _ = self._verdicts(conn, set(m.ids))
-        after = self._groups(m.raw, m.ids, {**verdicts, **new})
-        return {"labels": new, "groups": after, "ids": m.ids}
+        _, inside = self._verdicts(conn, set(m.ids))
+        verdicts, conflicting = verdicts_after(inside, new, reviewer)
+        left, right = self._all_pairs(len(m.ids))
+        prob = self._score_pairs(m.raw, left, right)["match_probability"].to_numpy(dtype=float)
+        return {"labels": new, "groups": self._preview(m.ids, left, right, prob, verdicts), "ids": m.ids,
+                "conflicting": conflicting}
 
-    def _plan_merge(self, conn, golden_id: str, other: str) -> dict:
+    def _plan_merge(self, conn, golden_id: str, other: str, reviewer: str | None) -> dict:
         if other == golden_id:
             raise BadInput("pick another golden record to merge with")
         if self._golden_row(conn, other) is None:
@@ -454,28 +474,33 @@ class GoldenViewer:
         left, right = self._all_pairs(len(ids))
         prob = self._score_pairs(raw, left, right)["match_probability"].to_numpy(dtype=float)
         # one person: match labels along the strongest links joining all the records (a maximum
-        # spanning tree), so every record is forced into one group, whatever the chaining guard weighs
+        # spanning tree), so every record is forced into one group, whatever the chaining guard weighs;
+        # the reviewer's own "not a match" labels between the two are replaced (a change of mind)
         tree = _capped_forest(left, right, prob, cap=len(ids) + 1)
-        verdicts, _ = self._verdicts(conn, set(ids))
+        before, inside = self._verdicts(conn, set(ids))
         new = {labels.ordered(ids[i], ids[j]): labels.MATCH for i, j in zip(left[tree].tolist(), right[tree].tolist())}
-        new = {k: v for k, v in new.items() if verdicts.get(k) != labels.MATCH}
-        after = preview(ids, left, right, prob, self.threshold, {**verdicts, **new},
-                        self.config.golden.min_edge_probability, self.config.golden.max_cluster_size)
-        return {"labels": new, "groups": after, "ids": ids, "a": a.ids, "b": b.ids}
+        new = {k: v for k, v in new.items() if before.get(k) != labels.MATCH}
+        side = {r: 0 for r in a.ids} | {r: 1 for r in b.ids}
+        mine = inside[(inside["reviewer"] == reviewer) & (inside["label"] == labels.NOT_MATCH)] if len(inside) else inside
+        for x, y in zip(mine["left_id"], mine["right_id"]) if len(mine) else ():
+            if side[x] != side[y]:
+                new[(x, y)] = labels.MATCH
+        verdicts, conflicting = verdicts_after(inside, new, reviewer)
+        return {"labels": new, "groups": self._preview(ids, left, right, prob, verdicts), "ids": ids,
+                "conflicting": conflicting}
 
-    def _groups(self, raw: pd.DataFrame, ids: list[str], verdicts: dict) -> list[list[str]]:
-        left, right = self._all_pairs(len(ids))
-        prob = self._score_pairs(raw, left, right)["match_probability"].to_numpy(dtype=float)
+    def _preview(self, ids, left, right, prob, verdicts) -> list[list[str]]:
         g = self.config.golden
         return preview(ids, left, right, prob, self.threshold, verdicts, g.min_edge_probability, g.max_cluster_size)
 
-    def plan(self, action: str, golden_id: str, target: str) -> dict:
+    def plan(self, action: str, golden_id: str, target: str, reviewer: str | None = None) -> dict:
+        """The labels ``action`` (split or merge) stores and what the next build does with them."""
         with self.store.connection() as conn:
             self._require_tables(conn)
             if action == "split":
-                plan = self._plan_split(conn, golden_id, target)
+                plan = self._plan_split(conn, golden_id, target, reviewer)
             elif action == "merge":
-                plan = self._plan_merge(conn, golden_id, target)
+                plan = self._plan_merge(conn, golden_id, target, reviewer)
             else:
                 raise BadInput(f"action must be split or merge, got {action!r}")
         plan["text"] = describe(action, golden_id, target, plan)
@@ -483,7 +508,7 @@ class GoldenViewer:
 
     def apply(self, action: str, golden_id: str, target: str, reviewer: str) -> dict:
         """Write the action's labels (one transaction) and say what the next build will do."""
-        plan = self.plan(action, golden_id, target)
+        plan = self.plan(action, golden_id, target, reviewer)
         with self.store.connection() as conn:
             labels.ensure_table(conn)
             with conn.transaction():
@@ -503,6 +528,9 @@ def describe(action: str, golden_id: str, target: str, plan: dict) -> str:
     n = len(plan["labels"])
     kind = "not a match" if action == "split" else "match"
     head = f"{n} label{'s' if n != 1 else ''} '{kind}' ({', '.join(f'{a}–{b}' for a, b in plan['labels'])}). "
+    if plan.get("conflicting"):
+        head += (f"{plan['conflicting']} pair(s) among these records are labelled otherwise by another reviewer: the "
+                 "build leaves them out until reviewers agree. ")
     if action == "split":
         alone = next((g for g in groups if target in g), [target])
         rest = [g for g in groups if target not in g]
@@ -516,8 +544,8 @@ def describe(action: str, golden_id: str, target: str, plan: dict) -> str:
     if len(groups) == 1:
         return head + (f"Next build (make golden): golden records {golden_id} and {target} become one golden record "
                        f"of {len(groups[0])} records.")
-    return head + ("Next build (make golden): a 'not a match' label among these records keeps them apart, so the "
-                   f"new label would not merge them; they become {len(groups)} golden records: "
+    return head + ("Next build (make golden): 'not a match' labels among these records keep some of them apart; "
+                   f"they become {len(groups)} golden records: "
                    + "; ".join("[" + ", ".join(g) + "]" for g in groups) + ".")
 
 
@@ -595,7 +623,8 @@ def blueprint(viewer: GoldenViewer, reviewer: str | None = None, log=None) -> Bl
 
     @bp.post("/api/preview")
     def post_preview():
-        plan = viewer.plan(*_body())
+        body = request.get_json(silent=True) or {}
+        plan = viewer.plan(*_body(), reviewer=str(reviewer or body.get("reviewer") or "").strip() or None)
         return jsonify(text=plan["text"], groups=plan["groups"],
                        labels=[{"left_id": a, "right_id": b, "label": v} for (a, b), v in plan["labels"].items()])
 

@@ -223,7 +223,7 @@
   async function ask(action, target) {
     await step(async () => {
       showMessage("");
-      const plan = await call("POST", "api/preview", { action, golden_id: current.golden_id, target });
+      const plan = await call("POST", "api/preview", { action, golden_id: current.golden_id, target, reviewer });
       pending = { action, golden_id: current.golden_id, target };
       $("confirm-title").textContent = (action === "split" ? "Split record " + target + " off golden record "
         : "Merge golden record " + current.golden_id + " with ") + (action === "split" ? current.golden_id : target);
