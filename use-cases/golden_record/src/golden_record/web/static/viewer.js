@@ -108,7 +108,9 @@
     $("golden-title").textContent = "Golden record " + g.golden_id + " · " + g.member_count + " members";
     $("golden-summary").textContent = "cluster confidence " + fmt(g.cluster_confidence, 4) +
       " · built " + (g.built_at || "?") + " by run " + String(g.built_by_run || "?").slice(0, 12) +
-      " · scored here by the model of run " + g.model_run.slice(0, 12) + " (threshold " + g.threshold + ")";
+      " · scored here by the model of run " + g.model_run.slice(0, 12) + " (threshold " + g.threshold + ")" +
+      (g.built_by_run && g.built_by_run !== g.model_run ? " · note: built by another run than this page's model: the " +
+        "links, rules and previews below are this model's, the surviving values the build's" : "");
     // surviving values
     const sv = document.querySelector("#survivors tbody");
     sv.replaceChildren();
