@@ -114,9 +114,10 @@ def _flag(value) -> bool:
 
 
 def create_app(queue: ReviewQueue, store: LabelStore, reviewer: str | None = None, blind: bool = False,
-               log=None) -> Flask:
+               log=None, viewer=None) -> Flask:
     """The review app over ``queue``; ``reviewer`` fixes the name (else the page asks for it),
-    ``blind`` starts the page in blind mode; ``log`` gets one line per label and undo."""
+    ``blind`` starts the page in blind mode; ``log`` gets one line per label and undo; ``viewer``
+    (:class:`golden_record.web.viewer.GoldenViewer`) adds the golden-record tab under ``/golden/``."""
     app = Flask(__name__)
     app.json.sort_keys = False
     say = log or (lambda text: None)
@@ -212,6 +213,10 @@ def create_app(queue: ReviewQueue, store: LabelStore, reviewer: str | None = Non
         response.headers["Cache-Control"] = "private, max-age=3600"
         return response
 
+    if viewer is not None:
+        from golden_record.web.viewer import blueprint
+
+        app.register_blueprint(blueprint(viewer, reviewer, say))
     return app
 
 
@@ -298,6 +303,9 @@ def main(argv: list[str] | None = None) -> int:
     store = LabelStore(target, settings.database.connect_timeout_seconds)
     with store.connection() as conn:
         labels.ensure_table(conn)
+    from golden_record.web.viewer import load_viewer
+
+    viewer = load_viewer(client, queue.run_id, store)
     print(f"run {queue.run_id}: review/{name}.csv, {len(queue):,} pairs of table {queue.data_table} "
           f"({queue.title})")
     if not len(queue):
@@ -308,10 +316,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"reviewer {reviewer}: {done:,} of {len(queue):,} already labelled (those are skipped)")
     check_port(args.port)          # again: it may have been taken while the run was loading
     server = make_server(HOST, args.port, create_app(
-        queue, store, reviewer, args.blind, log=None if args.quiet else lambda t: print(t, flush=True)),
+        queue, store, reviewer, args.blind, log=None if args.quiet else lambda t: print(t, flush=True), viewer=viewer),
         threaded=True)
-    print(f"review page: http://{HOST}:{server.server_port}/  (labels go to table {labels.TABLE}; Ctrl+C stops)",
-          flush=True)
+    print(f"review page: http://{HOST}:{server.server_port}/  golden records: http://{HOST}:{server.server_port}/golden/  "
+          f"(labels go to table {labels.TABLE}; Ctrl+C stops)", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
