@@ -173,7 +173,7 @@ def match_weights_chart(m_u: pd.DataFrame, prior_weight: float, pairs: list[np.n
     zero = alt.Chart(pd.DataFrame({"x": [0.0]})).mark_rule(color="black").encode(x="x:Q")
     return (bars + zero).properties(width=WIDTH, height=max(200, 17 * len(data)), title=alt.Title(
         "Match weights per comparison level, with the prior",
-        subtitle="hover a bar: m, u and the candidate pairs at the level"))
+        subtitle="hover a bar: m, u" + (" and the candidate pairs at the level" if pairs is not None else "")))
 
 
 def waterfall_chart(explanations: list, titles: list[str] | None = None):
@@ -226,14 +226,15 @@ def threshold_sweep_chart(table: pd.DataFrame, threshold: float | None, title: s
     import altair as alt
 
     names = {"precision": "precision", "recall": recall_label, "f1_score": "F1"}
-    counts = [c for c in ("match_pairs", "true_positives", "false_positives", "false_negatives") if c in table.columns]
+    counts = [c for c in ("match_pairs", "true_positives", "false_positives", "false_negatives",
+                          "expected_true_positives") if c in table.columns]
     long = table.melt(id_vars=["threshold"] + counts, value_vars=list(names), var_name="metric", value_name="value")
     long["metric"] = long["metric"].map(names)
     long = long[np.isfinite(long["value"].astype(float))]
     lo, hi = (float(long["value"].min()), float(long["value"].max())) if len(long) else (0.0, 1.0)
     pad = max(0.002, 0.08 * (hi - lo))
     tooltip = [alt.Tooltip("threshold:Q", format=".3f"), alt.Tooltip("metric:N"), alt.Tooltip("value:Q", format=".4f")]
-    tooltip += [alt.Tooltip(f"{c}:Q", format=",", title=c.replace("_", " ")) for c in counts]
+    tooltip += [alt.Tooltip(f"{c}:Q", format=",.0f", title=c.replace("_", " ")) for c in counts]
     base = alt.Chart(long).encode(
         x=alt.X("threshold:Q", title="match probability threshold", scale=alt.Scale(zero=False)),
         y=alt.Y("value:Q", title="metric value", scale=alt.Scale(domain=[max(0.0, lo - pad), min(1.0, hi + pad)],
