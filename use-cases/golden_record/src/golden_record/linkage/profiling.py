@@ -23,11 +23,7 @@ TOP_VALUES = 5
 
 @dataclass
 class FieldSummary:
-    field: str
-    type: str
-    rows: int
-    present_before: int
-    present_after: int
+    quality: FieldQuality              # what cleaning did to the field (present before / after, drops)
     distinct: int
     #: the most frequent cleaned values, [value, records] each, most frequent first
     top: list = field(default_factory=list)
@@ -40,19 +36,19 @@ class FieldSummary:
     #: records in blocks larger than candidates.max_block_size (never compared by such a pass)
     pairs_per_record: float = 0.0
     oversized_share: float = 0.0
-    dropped_examples: list = field(default_factory=list)
-    unusual: int = 0
-    unusual_reason: str = ""
 
-    @property
-    def dropped(self) -> int:
-        return self.present_before - self.present_after
+    field = property(lambda self: self.quality.field)
+    type = property(lambda self: self.quality.type)
+    rows = property(lambda self: self.quality.rows)
+    present_before = property(lambda self: self.quality.present_before)
+    present_after = property(lambda self: self.quality.present_after)
+    dropped = property(lambda self: self.quality.dropped)
 
     def share(self, count: int) -> float:
         return count / self.rows if self.rows else 0.0
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "dropped": self.dropped, "present_before_share": self.share(self.present_before),
+        return {**asdict(self), "present_before_share": self.share(self.present_before),
                 "present_after_share": self.share(self.present_after)}
 
     def line(self) -> str:
@@ -62,13 +58,9 @@ class FieldSummary:
         tokens = "-" if self.tokens_median is None else f"{self.tokens_median:g}/{self.tokens_max:g}"
         pairs = f"{self.pairs_per_record:.2f}" + (f" ({self.oversized_share:.0%} in blocks too large)"
                                                   if self.oversized_share >= 0.005 else "")
-        text = (f"  {self.field:<16} {self.type:<10} {self.share(self.present_before):7.2%} -> "
-                f"{self.share(self.present_after):7.2%} {self.distinct:>10,}  {size:<12} {tokens:<6} {pairs:<10}  {top}")
-        if self.dropped:
-            text += f"  (cleaning dropped {self.dropped:,}, e.g. {self.dropped_examples[:3]})"
-        if self.unusual:
-            text += f"  (kept {self.unusual:,} {self.unusual_reason})"
-        return text
+        return (f"  {self.field:<16} {self.type:<10} {self.share(self.present_before):7.2%} -> "
+                f"{self.share(self.present_after):7.2%} {self.distinct:>10,}  {size:<12} {tokens:<6} {pairs:<10}  "
+                f"{top}") + self.quality.notes()
 
 
 HEADER = ("  field            type       present before -> after   distinct  length       tokens pairs/rec   "
@@ -100,10 +92,8 @@ def summarise_field(quality: FieldQuality, values: pd.Series, max_block_size: in
     prof = profile_field(quality.field, quality.type, values, max_block_size)
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
-    out = FieldSummary(quality.field, quality.type, quality.rows, quality.present_before, quality.present_after,
-                       int(len(uniques)), pairs_per_record=prof.pairs_per_record,
-                       oversized_share=prof.skipped, dropped_examples=list(quality.dropped_examples),
-                       unusual=quality.unusual, unusual_reason=quality.unusual_reason)
+    out = FieldSummary(quality, int(len(uniques)), pairs_per_record=prof.pairs_per_record,
+                       oversized_share=prof.skipped)
     if not len(uniques):
         return out
     text = _text(np.asarray(uniques))
