@@ -41,7 +41,7 @@ def build_parser() -> console.ArgumentParser:
     add_table_arguments(p)
     p.add_argument("--rule", action="append", default=[], metavar="KEY",
                    help="a blocking pass to try, written as a model.params.blocking_fields entry: a field, or "
-                        "transforms of fields joined with +, e.g. 'date_of_birth+pincode' or "
+                        "transforms of fields joined with +, e.g. 'date_of_birth+postcode' or "
                         "'phonetic(first_name,last_name)+year(date_of_birth)' (repeatable; counted after the "
                         "config's passes, in the order given)")
     p.add_argument("--rules-only", action="store_true",

@@ -18,7 +18,7 @@ import pandas as pd
 from golden_record.linkage.decision import pairs_within
 from golden_record.config import CandidateSettings
 from golden_record.errors import DataError
-from golden_record.linkage.keys import WHOLE_TABLE, KeyPart, key_values, parse_key
+from golden_record.linkage.keys import WHOLE_TABLE, KeyPart, key_values, parse_key, part_codes
 
 
 #: the largest blocks a pass report names (:attr:`PassReport.largest_blocks`)
@@ -54,13 +54,12 @@ def key_codes(prepared: pd.DataFrame, entry: str) -> np.ndarray:
     """int64 block code per record for ``a+transform(b)`` (missing in any part -> -1)."""
     codes = None
     for part in parse_key(entry):
-        c, uniq = pd.factorize(key_values(prepared, part), use_na_sentinel=True)
-        c = c.astype(np.int64)
+        c = part_codes(prepared, part)
         if codes is None:
             codes = c
         else:
             missing = (codes < 0) | (c < 0)
-            codes = codes * (len(uniq) + 1) + c
+            codes = codes * (int(c.max()) + 2 if len(c) else 1) + c
             codes[missing] = -1
             codes, _ = pd.factorize(codes)
             codes = codes.astype(np.int64)
