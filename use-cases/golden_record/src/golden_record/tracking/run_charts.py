@@ -37,6 +37,17 @@ def sweep_table(figures, total_true_pairs: int | None):
                                "estimated_f1": "f1_score", "predicted_matches": "match_pairs"}), False
 
 
+def sweep_page(path: Path, table, threshold: float | None, title: str) -> Path:
+    """A sweep's chart (``golden-record train --sweep``): its children's precision, recall and F1
+    against the ground truth, or the labelled ones without it (``sweep_results.csv``'s columns)."""
+    labelled = "f1_score" not in table.columns
+    if labelled:
+        table = table.rename(columns={"labelled_precision": "precision", "labelled_recall": "recall",
+                                      "labelled_f1": "f1_score"})
+    return charts.write_page(path, title, [charts.threshold_sweep_chart(
+        table, threshold, title, "recall" if labelled else "recall (all true pairs)")])
+
+
 def chart_jobs(scored, evaluation, threshold: float, figures, explanations: list,
                max_block_size: int | None) -> list[tuple[str, object]]:
     """(artifact path, write(folder)) of every HTML chart of the run. ``explanations``: (title,
