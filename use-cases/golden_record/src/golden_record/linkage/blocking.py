@@ -50,11 +50,17 @@ class Candidates:
         return len(self.left)
 
 
-def key_codes(prepared: pd.DataFrame, entry: str) -> np.ndarray:
-    """int64 block code per record for ``a+transform(b)`` (missing in any part -> -1)."""
+def key_codes(prepared: pd.DataFrame, entry: str, parts: dict[str, np.ndarray | None] | None = None) -> np.ndarray:
+    """int64 block code per record for ``a+transform(b)`` (missing in any part -> -1); ``parts``:
+    label -> the codes of a key part several passes share (None until computed here)."""
     codes = None
     for part in parse_key(entry):
-        c = part_codes(prepared, part)
+        if parts is None or part.label() not in parts:
+            c = part_codes(prepared, part)
+        else:
+            c = parts[part.label()]
+            if c is None:
+                c = parts[part.label()] = part_codes(prepared, part)
         if codes is None:
             codes = c
         else:
@@ -199,9 +205,11 @@ def generate(prepared: pd.DataFrame, blocking_fields: list[str], settings: Candi
     per record), its pairs of one person's records (``true_pairs``)."""
     n = len(prepared)
     plans: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, PassReport]] = []
+    labels = [part.label() for entry in blocking_fields for part in parse_key(entry)]
+    parts = {label: None for label in labels if labels.count(label) > 1}   # shared by passes: coded once
     for entry in blocking_fields:
         limit = block_limit(entry, settings.max_block_size)
-        codes = key_codes(prepared, entry)
+        codes = key_codes(prepared, entry, parts)
         order, starts, sizes, report = _blocks(codes, limit or n + 1)
         report.name = entry
         report.largest_blocks = _largest_blocks(prepared, entry, codes)
@@ -248,7 +256,7 @@ def generate(prepared: pd.DataFrame, blocking_fields: list[str], settings: Candi
     if not codes_all:
         return Candidates(np.empty(0, np.int64), np.empty(0, np.int64), reports)
     every = np.concatenate(codes_all)
-    first = ~pd.Index(every).duplicated(keep="first")     # hash-based union, first-seen order
+    first = ~pd.Series(every, copy=False).duplicated(keep="first").to_numpy()   # hash-based union, first-seen order
     found = np.concatenate(([0], np.cumsum(first)))            # first-seen pairs before each position
     ends = np.cumsum([len(c) for c in codes_all])
     for report, start, end in zip(reports, np.concatenate(([0], ends[:-1])), ends):
