@@ -16,7 +16,7 @@ REVIEW_ARGS ?=
 SERVE_PORT ?= 8060
 TRAIN_ARGS ?=
 
-.PHONY: core-venv bench-quality java bench-spark help all install setup db tracking-store seed-data train sweep golden diagnose mlflow-ui review test bench clean-venv import-baselines report index serve match-new bench-lookup bench-incremental
+.PHONY: profile blocking core-venv bench-quality java bench-spark help all install setup db tracking-store seed-data train sweep golden diagnose mlflow-ui review test bench clean-venv import-baselines report index serve match-new bench-lookup bench-incremental
 
 help: ## list the targets, and the package layout
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
@@ -110,6 +110,12 @@ diagnose: install ## recent runs of every experiment, why failed runs failed, st
 
 sweep: install ## threshold sweep 0.80..0.99 as nested runs (SWEEP="match_threshold=0.80:0.99:0.01")
 	cd use-cases/golden_record && ../../$(PY) src/train.py --sweep "$(or $(SWEEP),match_threshold=0.80:0.99:0.01)" $(TRAIN_ARGS)
+
+profile: install ## what each declared field of the table holds, before training: printed + profile_<table>.html (PROFILE=people: that profile's table and config; PROFILE_ARGS="--output FILE")
+	$(PY) -m golden_record profile --config use-cases/golden_record/config/examples/$(PROFILE).yaml $(PROFILE_ARGS)
+
+blocking: install ## pairs per blocking pass, new and cumulative, largest blocks, true pairs reached: printed + blocking_<table>.html (PROFILE=people; BLOCKING_ARGS="--rule 'date_of_birth+pincode' --rules-only")
+	$(PY) -m golden_record blocking --config use-cases/golden_record/config/examples/$(PROFILE).yaml $(BLOCKING_ARGS)
 
 index: install ## block index of the model's table, for lookups (INDEX_ARGS="--run-id ID" or "--config PATH"; default: the champion of the config's table)
 	$(PY) -m golden_record index $(INDEX_ARGS)

@@ -263,7 +263,11 @@ def test_training_on_spark_logs_what_training_on_the_local_engine_logs(spark, ci
             out += artifacts(run, f.path) if f.is_dir else [f.path]
         return set(out)
 
-    assert artifacts(remote) == artifacts(local)
+    # the charts needing every pair or record in one process are drawn by the local engine only, and
+    # the Spark run says so (tracking/run_charts.py)
+    assert artifacts(local) - artifacts(remote) == {"plots/blocking.html", "data_profile.html"}
+    assert artifacts(remote) <= artifacts(local)
+    assert "plots/blocking.html" in client.get_run(remote.info.run_id).data.tags["charts.skipped"]
     for name in ("review/uncertain_pairs.csv", "review/false_positives.csv", "review/false_negatives.csv",
                  "m_u_parameters.csv", "reliability.csv", "bootstrap_results.csv"):
         ours = pd.read_csv(client.download_artifacts(remote.info.run_id, name, str(tmp_path)))

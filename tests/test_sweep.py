@@ -5,6 +5,7 @@ import sys
 
 import mlflow
 import pandas as pd
+from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
@@ -61,7 +62,9 @@ def test_one_parent_and_a_child_per_threshold(swept):
 def test_parent_artifacts_and_model(swept, tmp_path):
     client, pid = swept["client"], swept["parent"].info.run_id
     names = {a.path for a in client.list_artifacts(pid)} | {a.path for a in client.list_artifacts(pid, "plots")}
-    assert {"sweep_results.csv", "plots/threshold_sweep.png"} <= names
+    assert {"sweep_results.csv", "plots/threshold_sweep.png", "plots/threshold_sweep.html"} <= names
+    page = Path(client.download_artifacts(pid, "plots/threshold_sweep.html", str(tmp_path))).read_text()
+    assert '"threshold": 0.95' in page and "vegaEmbed(" in page      # the children's points, drawn in the browser
     table = pd.read_csv(client.download_artifacts(pid, "sweep_results.csv", str(tmp_path)))
     assert sorted(table["threshold"]) == [0.9, 0.95, 0.98]
     mlflow.set_tracking_uri(swept["env"]["MLFLOW_TRACKING_URI"])

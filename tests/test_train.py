@@ -209,7 +209,7 @@ def test_explanations_and_the_explain_command(trained, tmp_path):
     explain`` (run from the repository root, as the README says) prints the table of a pair from
     the review file, with the run's own weights, and writes its waterfall."""
     client, run_id = trained["client"], trained["run"].info.run_id
-    names = [a.path for a in client.list_artifacts(run_id, "explanations")]
+    names = [a.path for a in client.list_artifacts(run_id, "explanations") if a.path.endswith(".png")]
     kinds = {Path(n).name.rsplit("_", 2)[0] for n in names}
     # a false-negative waterfall when the run has a false negative among its candidate pairs
     m = trained["run"].data.metrics

@@ -32,6 +32,10 @@ def __getattr__(name: str):
 #: command -> (module, function, what it does). Each command keeps its own --help.
 COMMANDS = {
     "train": ("golden_record.jobs.train", "main", "train, evaluate and log a model (--sweep, --write-golden, --register)"),
+    "profile": ("golden_record.jobs.profile", "main",
+                "what each declared field of the table holds before training (printed + HTML page)"),
+    "blocking": ("golden_record.jobs.blocking", "main",
+                 "pairs per blocking pass, new and cumulative, true pairs reached (--rule KEY to try one; + HTML)"),
     "explain": ("golden_record.jobs.explain", "main", "why a logged model scores two records as it does (table + waterfall PNG)"),
     "review": ("golden_record.web.review", "main", "the clerical review page: label a run's pairs in the browser (127.0.0.1)"),
     "index": ("golden_record.jobs.index", "main",

@@ -37,6 +37,7 @@ import yaml
 
 from golden_record.tracking import diagnostics
 from golden_record.tracking import plots
+from golden_record.tracking import run_charts
 from golden_record.tracking import store as tracking
 from golden_record.tracking import ui as tracking_ui
 from golden_record.io import warehouse
@@ -341,7 +342,11 @@ def run_sweep(base_data: dict, base_config: ModelConfig, spec: SweepSpec, settin
                                         0 if located is None else len(located))
                     if len(tables) > 1:
                         fig.axes[0].set_title(f"{fig.axes[0].get_title()} — combination {ci}")
-                    plots.save_figure(fig, folder / "plots" / f"threshold_sweep{'' if len(tables) == 1 else f'_{ci}'}.png")
+                    name = f"threshold_sweep{'' if len(tables) == 1 else f'_{ci}'}"
+                    title = fig.axes[0].get_title()
+                    plots.save_figure(fig, folder / "plots" / f"{name}.png")
+                    run_charts.sweep_page(folder / "plots" / f"{name}.html", t, float(best["threshold"])
+                                          if ci == int(best["combination"]) else None, title)
                 mlflow.log_artifacts(str(folder))
                 if with_model:
                     log_model(best_scored, best_cfg, folder)

@@ -22,6 +22,7 @@ import pandas as pd
 from golden_record.linkage.decision import is_match
 from golden_record.linkage.fitting import model_type_of
 from golden_record.tracking import plots
+from golden_record.tracking import run_charts
 from golden_record.tracking import ui as tracking_ui
 from golden_record.io import redaction
 from golden_record.tracking import store as tracking
@@ -177,9 +178,11 @@ def write_artifacts(folder: Path, scored: Scored, evaluation: Evaluation | None,
 
 def render_plots(folder: Path, scored: Scored, evaluation: Evaluation | None, threshold: float,
                  calibration: Calibration | None = None, part: int | None = None,
-                 explain_fields: dict[str, list[str]] | None = None, figures: PairFigures | None = None) -> None:
+                 explain_fields: dict[str, list[str]] | None = None, figures: PairFigures | None = None,
+                 max_block_size: int | None = None) -> None:
     """Every plot of the run into ``folder/plots`` (and the waterfalls into
-    ``folder/explanations``); ``part`` 0 or 1 renders one of two halves of about equal cost (two
+    ``folder/explanations``), the PNGs and the interactive HTML charts (:mod:`tracking.run_charts`,
+    drawn by part 1); ``part`` 0 or 1 renders one of two halves of about equal cost (two
     processes render them side by side)."""
     pdir = folder / "plots"
     pdir.mkdir(exist_ok=True)
@@ -204,17 +207,22 @@ def render_plots(folder: Path, scored: Scored, evaluation: Evaluation | None, th
         jobs.append(("reliability.png", lambda: plots.reliability_plot(
             calibration.table, figures.probabilities, calibration.ece, calibration.brier, threshold,
             counts=figures.counts)))
-    for name, draw in explanation_jobs(scored, threshold, explain_fields):
-        jobs.append((name, draw))
+    explained = explanations(scored, threshold, explain_fields)
+    for name, title, expl in explained:
+        jobs.append((name, lambda expl=expl, title=title: waterfall_plot(expl, title=title)))
     for name, draw in (jobs if part is None else jobs[part::2]):
         plots.save_figure(draw(), folder / name if "/" in name else pdir / name)
+    if part in (None, 1):
+        for _, write in run_charts.chart_jobs(scored, evaluation, threshold, figures,
+                                              [(title, expl) for _, title, expl in explained], max_block_size):
+            write(folder)
 
 
-def explanation_jobs(scored: Scored, threshold: float, fields_of: dict[str, list[str]] | None,
-                     per_kind: int = 2) -> list[tuple[str, object]]:
-    """Waterfall charts of a handful of pairs, ``explanations/<kind>_<left>_<right>.png``: those
-    nearest the threshold and (with a ground truth) the most confident false positives and false
-    negatives (:func:`golden_record.evaluation.review.explanation_pairs`)."""
+def explanations(scored: Scored, threshold: float, fields_of: dict[str, list[str]] | None,
+                 per_kind: int = 2) -> list[tuple[str, str, object]]:
+    """(``explanations/<kind>_<left>_<right>.png``, title, explanation) of a handful of pairs, whose
+    waterfalls the run draws: those nearest the threshold and (with a ground truth) the most
+    confident false positives and false negatives (:func:`golden_record.evaluation.review.explanation_pairs`)."""
     if fields_of is None:
         return []
     prior, note = prior_weight(scored.model), weights_note(scored.model)
@@ -223,9 +231,8 @@ def explanation_jobs(scored: Scored, threshold: float, fields_of: dict[str, list
         for row in rows.to_dict(orient="records"):
             expl = explain_row(row, fields_of, prior, threshold, note=note)
             out.append((f"explanations/{kind}_{row['left_id']}_{row['right_id']}.png",
-                        lambda expl=expl, kind=kind: waterfall_plot(expl, title=(
-                            f"{kind.replace('_', ' ')}: pair {expl.left_id} – {expl.right_id} scores "
-                            f"{expl.probability:.4f} at threshold {expl.threshold:g}"))))
+                        f"{kind.replace('_', ' ')}: pair {expl.left_id} – {expl.right_id} scores "
+                        f"{expl.probability:.4f} at threshold {expl.threshold:g}", expl))
     return out
 
 
@@ -271,7 +278,8 @@ class PlotProcess:
 
 def _render_child(writer, folder: Path, scored: Scored, evaluation: Evaluation | None, threshold: float,
                   calibration: Calibration | None = None, part: int | None = None,
-                  explain_fields: dict[str, list[str]] | None = None, figures: PairFigures | None = None) -> None:
+                  explain_fields: dict[str, list[str]] | None = None, figures: PairFigures | None = None,
+                  max_block_size: int | None = None) -> None:
     """The forked process: the parent's SIGTERM handler (raise Terminated) and Ctrl-C would print
     a traceback here, so SIGTERM just ends it and SIGINT is left to the parent, which stops it.
     A rendering error goes to the parent as one line, not as a traceback on the terminal."""
@@ -281,7 +289,7 @@ def _render_child(writer, folder: Path, scored: Scored, evaluation: Evaluation |
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})  # blocked by start_plots
     try:
-        render_plots(folder, scored, evaluation, threshold, calibration, part, explain_fields, figures)
+        render_plots(folder, scored, evaluation, threshold, calibration, part, explain_fields, figures, max_block_size)
     except BaseException as exc:  # noqa: BLE001
         writer.send(f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"[:500])
         sys.exit(1)
@@ -289,7 +297,8 @@ def _render_child(writer, folder: Path, scored: Scored, evaluation: Evaluation |
 
 def start_plots(folder: Path, scored: Scored, evaluation: Evaluation | None, threshold: float,
                 calibration: Calibration | None = None,
-                explain_fields: dict[str, list[str]] | None = None, figures: PairFigures | None = None) -> PlotProcess:
+                explain_fields: dict[str, list[str]] | None = None, figures: PairFigures | None = None,
+                max_block_size: int | None = None) -> PlotProcess:
     """Render the plots in two forked processes, in parallel with the model logging.
 
     Returns a :class:`PlotProcess`: call it to wait (it raises if rendering failed); use it as a
@@ -302,7 +311,7 @@ def start_plots(folder: Path, scored: Scored, evaluation: Evaluation | None, thr
         ctx = mp.get_context("fork")
     except ValueError:
         render_plots(folder, scored, evaluation, threshold, calibration, explain_fields=explain_fields,
-                     figures=figures)
+                     figures=figures, max_block_size=max_block_size)
         return PlotProcess()
     import signal
 
@@ -314,7 +323,7 @@ def start_plots(folder: Path, scored: Scored, evaluation: Evaluation | None, thr
             reader, writer = ctx.Pipe(duplex=False)
             proc = ctx.Process(target=_render_child, daemon=True,
                                args=(writer, folder, scored, evaluation, threshold, calibration, part,
-                                     explain_fields, figures))
+                                     explain_fields, figures, max_block_size))
             proc.start()
             writer.close()
             procs.append(proc)
@@ -404,6 +413,8 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
         if spark_run is None:
             scored = fit_and_score(records, entity, config, progress)
             figures, evaluate_at = scored.figures(), scored.evaluate
+        else:
+            mlflow.set_tag("charts.skipped", run_charts.SPARK_NOTE)
         tracking.log_resolved_config(config, params)
         metrics: dict[str, float] = {
             "records": n_records, "training_pairs": figures.pairs,
@@ -465,7 +476,8 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
                 folder = Path(tmp) / "artifacts"
                 folder.mkdir()
                 with start_plots(folder, scored, evaluation, config.threshold, calibration,
-                                 comparison_fields(config), figures) as join_plots:
+                                 comparison_fields(config), figures,
+                                 config.candidates.max_block_size) as join_plots:
                     write_artifacts(folder, scored, evaluation, config, metrics, dataset, run_name)
                     lab.write(folder)      # review/labelled_pairs.csv, labelled lines in the summary
                     if boot is not None:

@@ -18,7 +18,11 @@ import pandas as pd
 from golden_record.linkage.decision import pairs_within
 from golden_record.config import CandidateSettings
 from golden_record.errors import DataError
-from golden_record.linkage.keys import WHOLE_TABLE, KeyPart, key_values, parse_key
+from golden_record.linkage.keys import WHOLE_TABLE, KeyPart, key_values, parse_key, part_codes
+
+
+#: the largest blocks a pass report names (:attr:`PassReport.largest_blocks`)
+LARGEST_BLOCKS = 5
 
 
 @dataclass
@@ -28,6 +32,12 @@ class PassReport:
     pairs: int = 0
     skipped_blocks: int = 0
     skipped_records: int = 0
+    #: pairs no earlier pass made (the passes in order): what this pass adds to the union
+    new_pairs: int = 0
+    #: the largest blocks, [key, records] each, largest first (skipped ones too: > max_block_size)
+    largest_blocks: list = field(default_factory=list)
+    #: with a ground truth given to :func:`generate`: the pass's pairs of one person's records
+    true_pairs: int | None = None
 
 
 @dataclass
@@ -40,17 +50,22 @@ class Candidates:
         return len(self.left)
 
 
-def key_codes(prepared: pd.DataFrame, entry: str) -> np.ndarray:
-    """int64 block code per record for ``a+transform(b)`` (missing in any part -> -1)."""
+def key_codes(prepared: pd.DataFrame, entry: str, parts: dict[str, np.ndarray | None] | None = None) -> np.ndarray:
+    """int64 block code per record for ``a+transform(b)`` (missing in any part -> -1); ``parts``:
+    label -> the codes of a key part several passes share (None until computed here)."""
     codes = None
     for part in parse_key(entry):
-        c, uniq = pd.factorize(key_values(prepared, part), use_na_sentinel=True)
-        c = c.astype(np.int64)
+        if parts is None or part.label() not in parts:
+            c = part_codes(prepared, part)
+        else:
+            c = parts[part.label()]
+            if c is None:
+                c = parts[part.label()] = part_codes(prepared, part)
         if codes is None:
             codes = c
         else:
             missing = (codes < 0) | (c < 0)
-            codes = codes * (len(uniq) + 1) + c
+            codes = codes * (int(c.max()) + 2 if len(c) else 1) + c
             codes[missing] = -1
             codes, _ = pd.factorize(codes)
             codes = codes.astype(np.int64)
@@ -153,14 +168,51 @@ def check_pair_budget(pass_pairs: list[tuple[str, int]], settings: CandidateSett
             "use more selective blocking_fields, lower candidates.max_block_size, or raise candidates.max_pairs")
 
 
+def _value_text(value) -> str:
+    """A key part's value as text: a year 1985, not 1985.0."""
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _largest_blocks(prepared: pd.DataFrame, entry: str | None, codes: np.ndarray,
+                    k: int = LARGEST_BLOCKS) -> list[list]:
+    """[key, records] of the ``k`` largest blocks of a pass (a key's parts joined by `` + ``;
+    ``entry`` None: the codes are the fuzzy key's, ``key_text`` one part)."""
+    valid = codes[codes >= 0]
+    if len(valid) == 0:
+        return []
+    sizes = np.bincount(valid)
+    top = np.argsort(-sizes, kind="stable")[:k]
+    out = []
+    for code in top[sizes[top] >= 2]:
+        row = prepared.iloc[[int(np.argmax(codes == code))]]
+        if entry == WHOLE_TABLE:
+            key = "the whole table"
+        elif entry is None:
+            key = str(row.iloc[0, 0])
+        else:
+            key = " + ".join(_value_text(key_values(row, part).iloc[0]) for part in parse_key(entry))
+        out.append([key, int(sizes[code])])
+    return out
+
+
 def generate(prepared: pd.DataFrame, blocking_fields: list[str], settings: CandidateSettings,
-             progress=None) -> Candidates:
+             progress=None, entity: np.ndarray | None = None) -> Candidates:
+    """The candidate pairs of the passes, unioned in pass order (a pair first made by pass k comes
+    before those first made by pass k + 1). Each pass's report says its pairs, the pairs it adds
+    to the earlier passes' (``new_pairs``), its largest blocks and, with ``entity`` (a person code
+    per record), its pairs of one person's records (``true_pairs``)."""
     n = len(prepared)
     plans: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, PassReport]] = []
+    labels = [part.label() for entry in blocking_fields for part in parse_key(entry)]
+    parts = {label: None for label in labels if labels.count(label) > 1}   # shared by passes: coded once
     for entry in blocking_fields:
         limit = block_limit(entry, settings.max_block_size)
-        order, starts, sizes, report = _blocks(key_codes(prepared, entry), limit or n + 1)
+        codes = key_codes(prepared, entry, parts)
+        order, starts, sizes, report = _blocks(codes, limit or n + 1)
         report.name = entry
+        report.largest_blocks = _largest_blocks(prepared, entry, codes)
         plans.append((entry, order, starts, sizes, report))
     fuzzy = settings.fuzzy
     sn_window = None
@@ -169,6 +221,7 @@ def generate(prepared: pd.DataFrame, blocking_fields: list[str], settings: Candi
         codes, _ = pd.factorize(key, use_na_sentinel=True)
         order, starts, sizes, report = _blocks(codes.astype(np.int64), settings.max_block_size)
         report.name = "phonetic(" + "+".join(fuzzy.fields) + ")"
+        report.largest_blocks = _largest_blocks(key.to_frame(), None, codes.astype(np.int64))
         plans.append((report.name, order, starts, sizes, report))
     elif fuzzy.method == "sorted_neighbourhood":
         sn_window = fuzzy.window
@@ -181,6 +234,8 @@ def generate(prepared: pd.DataFrame, blocking_fields: list[str], settings: Candi
     for name, order, starts, sizes, report in plans:
         left, right = _expand(order, starts, sizes)
         report.blocks, report.pairs = len(starts), len(left)
+        if entity is not None:
+            report.true_pairs = int((entity[left] == entity[right]).sum())
         codes_all.append(np.minimum(left, right) * n + np.maximum(left, right))
         reports.append(report)
         if progress:
@@ -188,16 +243,25 @@ def generate(prepared: pd.DataFrame, blocking_fields: list[str], settings: Candi
     if sn_window:
         key = fuzzy_key(prepared, fuzzy.fields).fillna("")
         order = np.argsort(key.to_numpy(dtype=str), kind="stable")
-        report = PassReport(f"sorted_neighbourhood(window={sn_window})")
+        report = PassReport(f"sorted_neighbourhood(window={sn_window})", true_pairs=0 if entity is not None else None)
+        window = []
         for k in range(1, sn_window):
             left, right = order[:-k], order[k:]
-            codes_all.append(np.minimum(left, right) * n + np.maximum(left, right))
+            window.append(np.minimum(left, right) * n + np.maximum(left, right))
             report.pairs += len(left)
+            if entity is not None:
+                report.true_pairs += int((entity[left] == entity[right]).sum())
+        codes_all.append(np.concatenate(window))
         reports.append(report)
     if not codes_all:
         return Candidates(np.empty(0, np.int64), np.empty(0, np.int64), reports)
-    pair_codes = pd.unique(np.concatenate(codes_all))  # hash-based union, first-seen order
-    left, right = np.divmod(pair_codes, n)
+    every = np.concatenate(codes_all)
+    first = ~pd.Series(every, copy=False).duplicated(keep="first").to_numpy()   # hash-based union, first-seen order
+    found = np.concatenate(([0], np.cumsum(first)))            # first-seen pairs before each position
+    ends = np.cumsum([len(c) for c in codes_all])
+    for report, start, end in zip(reports, np.concatenate(([0], ends[:-1])), ends):
+        report.new_pairs = int(found[end] - found[start])
+    left, right = np.divmod(every[first], n)
     return Candidates(left.astype(np.int64), right.astype(np.int64), reports)
 
 

@@ -59,8 +59,12 @@ class FieldQuality:
     def line(self) -> str:
         pb = self.present_before / self.rows if self.rows else 0.0
         pa = self.present_after / self.rows if self.rows else 0.0
-        text = (f"  {self.field:<16} {self.type:<10} present {pb:6.1%} -> {pa:6.1%}  "
-                f"distinct {self.distinct_after:>9,}")
+        return (f"  {self.field:<16} {self.type:<10} present {pb:6.1%} -> {pa:6.1%}  "
+                f"distinct {self.distinct_after:>9,}") + self.notes()
+
+    def notes(self) -> str:
+        """What cleaning dropped, kept as unusual and inferred, as the end of a line ('' for nothing)."""
+        text = ""
         if self.dropped:
             text += f"  dropped {self.dropped:,} ({self.dropped_share:.1%}, e.g. {self.dropped_examples[:3]})"
         if self.unusual:

@@ -84,18 +84,26 @@ def _joined(prepared: pd.DataFrame, fields: tuple[str, ...]) -> pd.Series:
     return combined.where(combined != "", None)
 
 
-def _per_distinct(values: pd.Series, fn) -> pd.Series:
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    mapped = np.array([fn(u) for u in uniques] + [None], dtype=object)
-    return pd.Series(mapped[codes], index=values.index)
-
-
 def _phonetic(text: str) -> str | None:
     return " ".join(sorted(jellyfish.soundex(t) for t in text.split() if len(t) > 1 and t.isalpha())) or None
 
 
 def _sorted_tokens(text: str) -> str | None:
     return " ".join(sorted(t for t in text.split() if len(t) > 1)) or None
+
+
+def _text_transform(prepared: pd.DataFrame, part: KeyPart) -> tuple[np.ndarray, np.ndarray]:
+    """A text transform run once per distinct input: (the input's code per record, -1 where
+    missing; the transformed value per code, None last for the missing)."""
+    values = _joined(prepared, part.fields).astype(object)
+    codes, uniques = pd.factorize(values.where(values.notna(), None).astype(object), use_na_sentinel=True)
+    fn = _TEXT_TRANSFORMS[part.transform]
+    return codes, np.array([fn(str(u)) for u in uniques] + [None], dtype=object)
+
+
+_TEXT_TRANSFORMS = {"phonetic": _phonetic, "sorted_tokens": _sorted_tokens,
+                    "initial": lambda t: t[:1] or None, "first_token": lambda t: (t.split() or [None])[0],
+                    "prefix3": lambda t: t[:3] if len(t) >= 3 else None}
 
 
 def key_values(prepared: pd.DataFrame, part: KeyPart) -> pd.Series:
@@ -110,8 +118,15 @@ def key_values(prepared: pd.DataFrame, part: KeyPart) -> pd.Series:
             return values.dt.year
         # a date field: ISO text of any year, or a kept text whose year digits are plausible
         return pd.Series(date_years(values), index=values.index)
-    values = _joined(prepared, part.fields).astype(object)
-    fn = {"phonetic": _phonetic, "sorted_tokens": _sorted_tokens,
-          "initial": lambda t: t[:1] or None, "first_token": lambda t: (t.split() or [None])[0],
-          "prefix3": lambda t: t[:3] if len(t) >= 3 else None}[part.transform]
-    return _per_distinct(values.where(values.notna(), None).astype(object), lambda v: fn(str(v)))
+    codes, mapped = _text_transform(prepared, part)
+    return pd.Series(mapped[codes], index=prepared.index)
+
+
+def part_codes(prepared: pd.DataFrame, part: KeyPart) -> np.ndarray:
+    """int64 code per record of :func:`key_values` (-1 where missing; codes in order of first
+    appearance, as ``pd.factorize`` of the values gives them), a text transform's values factorized
+    on the distinct inputs rather than on every record."""
+    if part.transform in _TEXT_TRANSFORMS:
+        codes, mapped = _text_transform(prepared, part)
+        return pd.factorize(mapped, use_na_sentinel=True)[0].astype(np.int64)[codes]
+    return pd.factorize(key_values(prepared, part), use_na_sentinel=True)[0].astype(np.int64)

@@ -36,7 +36,7 @@ import pandas as pd
 from golden_record.config import CandidateSettings, Comparison
 from golden_record.linkage.blocking import _blocks, _expand, block_cost
 from golden_record.linkage.comparisons import compare, level_labels
-from golden_record.linkage.keys import key_values, parse_key
+from golden_record.linkage.keys import parse_key, part_codes
 from golden_record.linkage.model import RandomPairStats, _Patterns, match_side
 
 #: pairs per record every table may spend, duplicates or not (chance agreements of a good key)
@@ -90,8 +90,7 @@ class KeyCodes:
     def part(self, part) -> np.ndarray:
         label = part.label()
         if label not in self._parts:
-            codes, _ = pd.factorize(key_values(self.prepared, part), use_na_sentinel=True)
-            self._parts[label] = codes.astype(np.int64)
+            self._parts[label] = part_codes(self.prepared, part)
         return self._parts[label]
 
     def _codes(self, entry: str) -> np.ndarray:

@@ -143,11 +143,14 @@ def true_pair_count(entity: np.ndarray) -> int:
     return pairs_within(counts)
 
 
-def load(conn, config: ModelConfig, progress: Progress) -> tuple[pd.DataFrame, np.ndarray | None]:
+def load(conn, config: ModelConfig, progress: Progress, fields: list[str] | None = None,
+         allow_null: bool = False) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """The records (``fields``, default the config's :meth:`~ModelConfig.needed_fields`) and the
+    person code per record from the ground truth (None without one), from one snapshot."""
     with progress.stage("load"):
-        fields = config.needed_fields()
+        fields = config.needed_fields() if fields is None else fields
         with warehouse.snapshot(conn):   # records and ground truth from one consistent snapshot
-            records = warehouse.load_records(conn, config.data, fields)
+            records = warehouse.load_records(conn, config.data, fields, allow_null=allow_null)
             truth = warehouse.load_truth(conn, config.data)
         entity = None
         if truth is not None:
