@@ -345,8 +345,13 @@ def evaluate_run(scored, verdicts: labels_io.Verdicts | None, threshold: float, 
     probability (0 where blocking never produced it), predicted match and outcome."""
     from golden_record.evaluation import review
 
+    probabilities = scored.probabilities
+    held_out = getattr(scored, "held_out", None)
+    if held_out is not None:          # a label that taught the model is scored by a model fitted without it
+        probabilities = probabilities.copy()
+        probabilities[held_out[0]] = held_out[1]
     result = evaluate_labelled(scored.records["record_id"].to_numpy(), scored.pairs.left, scored.pairs.right,
-                               scored.probabilities, verdicts, threshold, data_table, iterations, seed)
+                               probabilities, verdicts, threshold, data_table, iterations, seed)
     if result.located is None:
         return result
     loc = result.located
