@@ -58,7 +58,7 @@ def label_frame(s, idx: np.ndarray) -> pd.DataFrame:
                          "match": s.labels[idx]})
 
 
-def run_profile(name: str, rows: int, rounds=ROUNDS, seed: int = 7) -> tuple[list[dict], dict]:
+def run_profile(name: str, rows: int, rounds=ROUNDS, seed: int = 7, strategies=("active", "random")) -> tuple[list[dict], dict]:
     p = profiles.get(name)
     data = p.generate(rows, p.default_duplicate_rate or 0.2, seed)
     cfg = p.config()
@@ -70,7 +70,7 @@ def run_profile(name: str, rows: int, rounds=ROUNDS, seed: int = 7) -> tuple[lis
     base = figures(lk)
     say(f"{name}: {len(s0.pairs):,} candidate pairs, unlabelled F1 {base['f1']:.4f} (best threshold "
         f"{base['best_f1']:.4f}), {time.perf_counter() - started:.0f} s")
-    for strategy in ("active", "random"):
+    for strategy in strategies:
         lk.learn(None)
         chosen = np.empty(0, dtype=np.int64)
         rng = np.random.default_rng(seed)

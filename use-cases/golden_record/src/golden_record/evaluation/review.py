@@ -78,10 +78,11 @@ def uncertain_pairs(scored, threshold: float, band_bits: float = BAND_BITS, cap:
 NEAR_MISS_EVERY = 10
 
 
-#: the active queue trusts the model's log-odds to this fraction: a confident pattern can still be
-#: wrong where comparisons are not independent given the class (on sparse, 20,000 records, the
-#: largest error was a pattern of 231 pairs at probability 0.9999 of which 9 % were matches)
-ACTIVE_TRUST = 0.25
+#: in the active queue, one slot in this many audits a confident decision: the largest pattern no
+#: label has checked yet. A confident pattern can be confidently wrong where comparisons are not
+#: independent given the class (on sparse, 20,000 records, the largest error was a pattern of 231
+#: pairs at probability 0.9999, 9 % of them matches), and uncertainty alone never asks about it
+AUDIT_EVERY = 4
 
 
 def active_order(scored, threshold: float, cap: int = CAP, labelled: np.ndarray | None = None) -> np.ndarray:
@@ -89,13 +90,13 @@ def active_order(scored, threshold: float, cap: int = CAP, labelled: np.ndarray 
 
     The model cannot tell apart pairs of one comparison pattern, and a label moves its whole
     pattern (:func:`golden_record.linkage.model.fixed_responsibilities`), so a pair is worth its
-    pattern's expected wrong decisions: the pattern's unlabelled pairs times the chance its
-    decision is wrong, from the log-odds distance to the threshold scaled by :data:`ACTIVE_TRUST`
-    (largest near the threshold, never nil for a confident pattern, which may be confidently
-    wrong). The queue goes round the patterns: every pattern's first pair (counting the pattern's
-    earlier labels) before any pattern's second, so it spreads over patterns instead of asking
-    about one pattern fifty times; within a round, the most valuable first. ``labelled``: per
-    candidate pair, 1 / 0 a label, -1 none; labelled pairs are left out."""
+    pattern's expected wrong decisions: the pattern's unlabelled pairs times the chance the
+    decision is wrong (p for a predicted non-match, 1 - p for a match), largest near the threshold;
+    the k-th pair of a pattern (counting its labels) is worth 1/(k + 1)^2 of that (the variance of
+    the pattern's labelled match rate, a Beta posterior, falls by about that much with one more
+    label), so the queue spreads over patterns instead of asking about one pattern fifty times. One slot in
+    :data:`AUDIT_EVERY` goes to the largest pattern not yet labelled, whatever its probability.
+    ``labelled``: per candidate pair, 1 / 0 a label, -1 none; labelled pairs are left out."""
     from golden_record.linkage.model import encode_patterns
 
     probs = scored.probabilities
@@ -106,7 +107,7 @@ def active_order(scored, threshold: float, cap: int = CAP, labelled: np.ndarray 
     done = np.zeros(len(probs), dtype=bool) if labelled is None else np.asarray(labelled) >= 0
     known = np.bincount(pattern, weights=done, minlength=len(count))
     distance = np.abs(_logit2(probs) - _logit2(np.array([threshold]))[0])
-    wrong = 1.0 / (1.0 + np.exp2(ACTIVE_TRUST * distance))
+    wrong = np.where(is_match(probs, threshold), 1.0 - probs, probs)
     open_ = np.flatnonzero(~done)
     # rank of each open pair within its pattern, the most uncertain first (ties by positions)
     order = open_[np.lexsort((scored.pairs.right[open_], scored.pairs.left[open_], distance[open_],
@@ -116,9 +117,22 @@ def active_order(scored, threshold: float, cap: int = CAP, labelled: np.ndarray 
     starts = np.r_[0, np.flatnonzero(np.diff(pattern[order])) + 1]
     rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
     p = pattern[order]
-    value = (count[p] - known[p]) * wrong[order]
-    key = -(known[p] + rank) + value / (value.max() + 1.0)        # the round first, then the value
-    return _top(scored, order, _scatter(len(probs), order, key), cap)
+    value = (count[p] - known[p]) * wrong[order] / (1.0 + known[p] + rank) ** 2
+    uncertain = _top(scored, order[value > 0], _scatter(len(probs), order, value), cap)
+    first = order[(rank == 0) & (known[p] == 0)]                  # one pair of each pattern never labelled
+    audits = _top(scored, first, _scatter(len(probs), first, count[pattern[first]].astype(float)),
+                  cap // AUDIT_EVERY + 1)
+    out, seen, a, u = [], set(), iter(audits.tolist()), iter(uncertain.tolist())
+    while len(out) < cap:
+        source = a if (len(out) + 1) % AUDIT_EVERY == 0 else u
+        pick = next((i for i in source if i not in seen), None)
+        if pick is None:
+            pick = next((i for i in (u if source is a else a) if i not in seen), None)
+            if pick is None:
+                break
+        seen.add(pick)
+        out.append(pick)
+    return np.asarray(out, dtype=np.int64)
 
 
 def _scatter(n: int, idx: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -166,6 +180,22 @@ def _true_match(scored, frame: pd.DataFrame) -> np.ndarray:
     pos = pd.Series(np.arange(len(ids)), index=ids)
     left, right = pos.reindex(frame["left_id"]).to_numpy(), pos.reindex(frame["right_id"]).to_numpy()
     return scored.entity[left] == scored.entity[right]
+
+
+def pattern_counts(scored) -> pd.DataFrame | None:
+    """``review/patterns.csv``: each distinct comparison pattern of the candidate pairs (level
+    numbers ``cmp_<name>``, -1 missing) and its pairs, from which the review page refits the model
+    with new labels (:class:`golden_record.web.queue.EstimateMover`); None for a model type that
+    cannot be refitted."""
+    from golden_record.linkage.model import decode_patterns, encode_patterns
+
+    if not hasattr(scored.model, "refit"):
+        return None
+    n_levels = [len(lab) for lab in scored.vectors.labels]
+    codes, counts = np.unique(encode_patterns(scored.vectors.levels, n_levels), return_counts=True)
+    out = pd.DataFrame(decode_patterns(codes, n_levels), columns=[f"cmp_{n}" for n in scored.vectors.names])
+    out["pairs"] = counts
+    return out
 
 
 def missed_true_pairs(scored) -> tuple[np.ndarray, np.ndarray]:

@@ -153,6 +153,9 @@ def write_artifacts(folder: Path, scored: Scored, evaluation: Evaluation | None,
     (folder / "review").mkdir(exist_ok=True)
     for name, frame in review.review_files(scored, threshold).items():
         frame.to_csv(folder / "review" / f"{name}.csv", index=False)
+    patterns = review.pattern_counts(scored) if config.engine == "local" else None
+    if patterns is not None:         # what the review page refits with new labels
+        patterns.to_csv(folder / "review" / "patterns.csv", index=False)
     # the latent classes EM fitted, which of them hold matches, and the class-count criterion per k
     (folder / "em_classes.json").write_text(json.dumps(scored.model.structure(), indent=2, default=_json_default))
     report = {"run_name": run_name, "threshold": threshold, "metrics": metrics, "dataset": dataset,
@@ -384,6 +387,10 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
             if config.engine == "local":
                 records, entity = load(conn, config, progress)
         if config.engine == "spark":     # every stage on Spark; the run sees aggregates and a view
+            if verdicts is not None and not verdicts.pairs.empty:
+                progress.say(f"  labels: {len(verdicts.pairs):,} labelled pairs are not taught to the model on the "
+                             "spark engine (engine: local does): they count in the labelled figures only")
+                mlflow.set_tag("labels.fit", "not used: engine spark")
             spark_run = spark_stages(config, target, progress, golden=write_golden)
             cleanup.callback(spark_run.close)
             n_records, n_people, digest = spark_run.n_records, spark_run.n_people, spark_run.digest()
@@ -402,7 +409,7 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
         mlflow.set_tag("data.digest", digest)
         mlflow.log_metrics({"records": n_records, **({"people": n_people} if n_people is not None else {})})
         if spark_run is None:
-            scored = fit_and_score(records, entity, config, progress)
+            scored = fit_and_score(records, entity, config, progress, verdicts)
             figures, evaluate_at = scored.figures(), scored.evaluate
         tracking.log_resolved_config(config, params)
         metrics: dict[str, float] = {
@@ -410,6 +417,7 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
             **scored.model.fit_metrics(),
             "predicted_match_pairs": figures.matches(config.threshold),
             **(scored.quality.metrics() if scored.quality is not None else {}),
+            **(scored.taught.metrics() if getattr(scored, "taught", None) is not None else {}),
         }
         evaluation = boot = calibration = None
         with progress.stage("evaluate"):
@@ -452,6 +460,8 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
                 metrics.update(boot.metrics)
             lab = labelled.evaluate_run(scored, verdicts, config.threshold, config.data.table)
             metrics.update(lab.metrics())
+            if getattr(scored, "taught", None) is not None and lab.has_labels:
+                mlflow.set_tag("labelled.scored", scored.taught.tag())
             mlflow.set_tags(lab.tags())
             for line in lab.summary_lines():
                 progress.say("  " + line)

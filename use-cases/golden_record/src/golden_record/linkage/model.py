@@ -501,6 +501,21 @@ def fixed_responsibilities(logp: np.ndarray, resp: np.ndarray, labelled: _Labell
     return out
 
 
+def with_labelled_rows(patterns: np.ndarray, counts: np.ndarray, levels: np.ndarray, labels: np.ndarray,
+                       n_levels: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(levels, labels, counts) for :meth:`FellegiSunter.refit` from distinct ``patterns`` with their
+    pair ``counts`` and labelled pairs (their ``levels`` and ``labels``, 1 match / 0 not): every
+    pattern a row of its unlabelled pairs, every labelled pair a row of its own (its pattern's
+    count less one). The same fit as on the pairs, on a few thousand rows instead of millions."""
+    codes = encode_patterns(patterns, n_levels)
+    at = pd.Series(np.arange(len(codes)), index=codes).reindex(encode_patterns(levels, n_levels)).to_numpy()
+    rest = np.asarray(counts, dtype=float).copy()
+    found = ~np.isnan(at)
+    np.subtract.at(rest, at[found].astype(np.int64), 1.0)
+    return (np.vstack([patterns, levels]), np.r_[np.full(len(rest), -1, np.int8), np.asarray(labels, np.int8)],
+            np.r_[np.maximum(rest, 0.0), np.ones(len(levels))])
+
+
 def label_side(side: list[int], resp: np.ndarray, labelled: _Labelled, evidence: float = 3.0) -> list[int]:
     """The match classes, corrected by the labels where they say enough: a class holding at least
     ``evidence`` labelled pairs (by the model's responsibilities) is a match class when most of

@@ -28,7 +28,7 @@ from golden_record.evaluation.pairs import Evaluation, evaluate
 from golden_record.linkage.cleaning import FieldQuality
 from golden_record.linkage.schema import clean_records, settle_formats
 from golden_record.linkage.fitting import Model, fit_model
-from golden_record.linkage.model import RandomPairStats
+from golden_record.linkage.model import RandomPairStats, decode_patterns, encode_patterns, with_labelled_rows
 
 
 
@@ -330,12 +330,19 @@ class Taught:
     unlabelled: Model | None = None        # the model before the labels taught it
 
     def metrics(self) -> dict[str, float]:
+        """``labels_used_in_fit`` (0 without labels), the labelled pairs that are not candidates,
+        and how many cross-fitted folds scored the labelled pairs out of sample (0: in sample)."""
+        used = 0 if self.pair_labels is None else int((self.pair_labels >= 0).sum())
+        return {"labels_used_in_fit": float(used), "labels_not_candidates": float(self.not_candidates),
+                "labels_cross_fit_folds": float(0 if self.held_out is None else min(LABEL_FOLDS, used))}
+
+    def tag(self) -> str:
         if self.pair_labels is None:
-            return {}
-        return {"labels_used_in_fit": float((self.pair_labels >= 0).sum()),
-                "labels_not_candidates": float(self.not_candidates),
-                "labels_cross_fit_folds": float(0 if self.held_out is None else
-                                                min(LABEL_FOLDS, len(self.held_out[0])))}
+            return "none"
+        if self.held_out is None:
+            return "in sample: one labelled candidate pair, too few to hold out"
+        return (f"out of sample: each of the {len(self.held_out[0]):,} labelled candidate pairs that taught the model "
+                f"scored by the model refitted without its fold ({min(LABEL_FOLDS, len(self.held_out[0]))} folds)")
 
 
 def candidate_labels(records: pd.DataFrame, pairs: candidates_mod.Candidates, verdicts
@@ -369,17 +376,23 @@ def learn_from_labels(model: Model, vectors: ComparisonVectors, pair_labels: np.
         return Taught(model, None, None, not_candidates, model)
     opts = {"max_iterations": em.max_iterations, "tolerance": em.tolerance}
     labelled = np.flatnonzero(pair_labels >= 0)
+    n_levels = model.n_levels
+    codes, counts = np.unique(encode_patterns(vectors.levels, n_levels), return_counts=True)
+    patterns = decode_patterns(codes, n_levels)
+
+    def refit(rows: np.ndarray):
+        return model.refit(*with_labelled_rows(patterns, counts, vectors.levels[rows], pair_labels[rows], n_levels),
+                           **opts)
+
     folds = min(LABEL_FOLDS, n)
     held_p = np.empty(n)
     if folds >= 2:
         fold = np.random.default_rng(0).permutation(n) % folds
         for f in range(folds):
             rows = labelled[fold == f]
-            partial = pair_labels.copy()
-            partial[rows] = -1
             agreed = None if vectors.agreed is None else {k: v[rows] for k, v in vectors.agreed.items()}
-            held_p[fold == f] = model.refit(vectors.levels, partial, **opts).score(vectors.levels[rows], agreed)[1]
-    taught = model.refit(vectors.levels, pair_labels, **opts)
+            held_p[fold == f] = refit(labelled[fold != f]).score(vectors.levels[rows], agreed)[1]
+    taught = refit(labelled)
     used = taught.labels_used
     progress.say(f"  labels: EM taught by {n:,} labelled candidate pairs ({int(used['matches']):,} match, "
                  f"{int(used['non_matches']):,} not); {not_candidates:,} labelled pairs are not candidates (forced "
