@@ -148,6 +148,12 @@ def active_pairs(scored, threshold: float, cap: int = CAP, labelled: np.ndarray 
     score). ``reason`` says why each pair is there."""
     chosen = active_order(scored, threshold, cap, labelled)
     likely = getattr(getattr(scored, "outside", None), "likely", None)
+    if likely is not None:      # a pair drawn twice (or both ways round) is asked once
+        from golden_record.evaluation.outside import pair_keys
+
+        _, once = np.unique(pair_keys(scored.n_records, np.asarray(likely[0]), np.asarray(likely[1])),
+                            return_index=True)
+        likely = tuple(np.asarray(x)[np.sort(once)] for x in likely)
     near = min(len(likely[0]) if likely is not None else 0, cap // NEAR_MISS_EVERY)
     chosen = chosen[:cap - near]
     frame = side_by_side(scored, scored.pairs.left[chosen], scored.pairs.right[chosen], chosen)

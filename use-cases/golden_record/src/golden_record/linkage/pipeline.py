@@ -398,7 +398,6 @@ def learn_from_labels(model: Model, vectors: ComparisonVectors, pair_labels: np.
                  f"{int(used['non_matches']):,} not); {not_candidates:,} labelled pairs are not candidates (forced "
                  "links and labelled figures only); match share "
                  f"{model.match_share:.4f} -> {taught.match_share:.4f}"
-                 + ("; the labels changed which classes are matches" if used["match_classes_changed"] else "")
                  + (f"; labelled figures scored out of sample ({folds} cross-fitted folds)" if folds >= 2 else
                     "; one label: the labelled figures are not out of sample"))
     return Taught(taught, pair_labels, (labelled, held_p) if folds >= 2 else None, not_candidates, model)

@@ -234,7 +234,7 @@ class EstimateMover:
     threshold before and after (from the probabilities, over the candidate pairs)."""
     model: object
     patterns: np.ndarray          # (patterns, comparisons) levels in the model's numbering
-    counts: np.ndarray            # pairs per pattern
+    counts: np.ndarray            # pairs per pattern (integers)
     threshold: float
 
     @classmethod
@@ -245,7 +245,7 @@ class EstimateMover:
             raise DataError(f"{path.name} lacks the column(s) {', '.join([f'cmp_{n}' for n in missing] or ['pairs'])}",
                             "train a new run (golden-record train) and review its pairs")
         return cls(model, frame[[f"cmp_{n}" for n in model.names]].to_numpy(np.int8),
-                   frame["pairs"].to_numpy(np.float64), threshold)
+                   frame["pairs"].to_numpy(np.int64), threshold)
 
     def levels_of(self, queue: ReviewQueue, indices: list[int]) -> np.ndarray:
         """The comparison levels of queue rows (their ``cmp_<name>`` labels as level numbers; a

@@ -237,7 +237,12 @@ def batch_message(queue: ReviewQueue, store: LabelStore, mover: EstimateMover | 
     if mover is None:
         return {"text": f"{labelled:,} pairs labelled: run {queue.run_id} logged no comparison patterns "
                         "(review/patterns.csv), so the page cannot refit its model; train again to apply the labels"}
-    return mover.moved(queue, store.verdicts(queue.data_table))
+    verdicts = store.verdicts(queue.data_table)
+    try:
+        return mover.moved(queue, verdicts)
+    except (GoldenRecordError, ValueError, FloatingPointError) as exc:     # the label itself is saved
+        return {"text": f"{labelled:,} pairs labelled and saved, but the page could not refit the model to say how "
+                        f"the estimate moved ({type(exc).__name__}: {exc}); train again to apply the labels"}
 
 
 # --------------------------------------------------------------------------- command line
