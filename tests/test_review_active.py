@@ -7,18 +7,13 @@ the next training run is taught the labels (``labels_used_in_fit``) and scores t
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 
 import pandas as pd
 import pytest
 
-from conftest import ROOT, SRC, free_port
+from conftest import SRC, serving
 from golden_record.web.queue import BATCH
-from test_review_page import CHROMEDRIVER, CHROMIUM, KEY, Page, _pair_labels, _stop, _train, browser_missing
+from test_review_page import CHROMEDRIVER, CHROMIUM, KEY, Page, _pair_labels, _train, browser_missing
 
 REVIEWER = "Ravi Iyer"
 
@@ -36,46 +31,28 @@ def active_run(seeded_copy, mlflow_store, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def active_page(active_run, tmp_path_factory):
+def active_page(active_run):
+    """``golden-record review --queue active`` as a user starts it (conftest's ``serving``), and one
+    Chromium session on it."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
-    folder = tmp_path_factory.mktemp("active_server")
-    port = free_port()
-    env = {**os.environ, **active_run["env"], "PYTHONUNBUFFERED": "1",
-           "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
-    log_path = folder / "server.log"
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "golden_record", "review", "--run-id",
-                                 active_run["run"].info.run_id, "--queue", "active", "--port", str(port),
-                                 "--reviewer", REVIEWER], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-    base = f"http://127.0.0.1:{port}/"
-    driver = None
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(base, timeout=2) as answer:
-                    if answer.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"golden-record review did not answer on {base}:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.2)
+    args = ["review", "--run-id", active_run["run"].info.run_id, "--queue", "active", "--reviewer", REVIEWER]
+    env = {**active_run["env"], "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]).rstrip(
+        os.pathsep)}
+    with serving(args, env) as service:
+        assert service.status is not None, "golden-record review did not answer"
         options = webdriver.ChromeOptions()
         options.binary_location = CHROMIUM
         for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
                     "--window-size=1400,1450"):
             options.add_argument(arg)
         driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-        driver.get(base)
-        yield Page(driver, base), log_path
-    finally:
-        if driver is not None:
+        try:
+            driver.get(service.base + "/")
+            yield Page(driver, service.base + "/")
+        finally:
             driver.quit()
-        _stop(proc)
 
 
 def test_run_logs_the_active_queue_and_its_patterns(active_run):
@@ -89,7 +66,7 @@ def test_run_logs_the_active_queue_and_its_patterns(active_run):
 
 @browser_missing
 def test_a_batch_of_labels_says_how_the_estimate_moved(active_run, active_page):
-    page, log_path = active_page
+    page = active_page
     queue = active_run["queue"]
     page.wait_ready()
     assert "active learning" in page.text("review") or "active learning" in page.driver.title
@@ -107,7 +84,6 @@ def test_a_batch_of_labels_says_how_the_estimate_moved(active_run, active_page):
     assert "Train again to apply the labels" in moved
     page.screenshot("review_active.png")
     assert len(_pair_labels(active_run["url"])) == BATCH
-    assert "estimated F1" in log_path.read_text()
 
 
 @browser_missing
