@@ -188,19 +188,24 @@ def _true_match(scored, frame: pd.DataFrame) -> np.ndarray:
     return scored.entity[left] == scored.entity[right]
 
 
-def pattern_counts(scored) -> pd.DataFrame | None:
+def pattern_counts(scored, patterns: tuple[np.ndarray, np.ndarray] | None = None) -> pd.DataFrame | None:
     """``review/patterns.csv``: each distinct comparison pattern of the candidate pairs (level
     numbers ``cmp_<name>``, -1 missing) and its pairs, from which the review page refits the model
-    with new labels (:class:`golden_record.web.queue.EstimateMover`); None for a model type that
-    cannot be refitted."""
+    with new labels (:class:`golden_record.web.queue.EstimateMover`); ``patterns``: (patterns, pair
+    counts) counted elsewhere (the Spark engine), else counted on ``scored``'s pairs. None for a model
+    type that cannot be refitted."""
     from golden_record.linkage.model import decode_patterns, encode_patterns
 
     if not hasattr(scored.model, "refit"):
         return None
     n_levels = [len(lab) for lab in scored.vectors.labels]
-    codes, counts = np.unique(encode_patterns(scored.vectors.levels, n_levels), return_counts=True)
-    out = pd.DataFrame(decode_patterns(codes, n_levels), columns=[f"cmp_{n}" for n in scored.vectors.names])
-    out["pairs"] = counts
+    if patterns is None:
+        codes, counts = np.unique(encode_patterns(scored.vectors.levels, n_levels), return_counts=True)
+        levels = decode_patterns(codes, n_levels)
+    else:
+        levels, counts = patterns
+    out = pd.DataFrame(np.asarray(levels), columns=[f"cmp_{n}" for n in scored.vectors.names])
+    out["pairs"] = np.asarray(counts, dtype=np.int64)
     return out
 
 

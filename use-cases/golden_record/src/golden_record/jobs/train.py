@@ -143,7 +143,10 @@ def summary_text(metrics: dict, evaluation: Evaluation | None, scored: Scored, c
 
 
 def write_artifacts(folder: Path, scored: Scored, evaluation: Evaluation | None, config: ModelConfig,
-                    metrics: dict, dataset: dict, run_name: str) -> None:
+                    metrics: dict, dataset: dict, run_name: str,
+                    patterns: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+    """``patterns``: the distinct comparison patterns and their pair counts when the pairs live
+    elsewhere (the Spark engine); else they are counted on ``scored``."""
     threshold = config.threshold
     training_samples(scored, threshold, config.tracking.sample_pairs).to_csv(folder / "training_samples.csv",
                                                                              index=False)
@@ -153,9 +156,9 @@ def write_artifacts(folder: Path, scored: Scored, evaluation: Evaluation | None,
     (folder / "review").mkdir(exist_ok=True)
     for name, frame in review.review_files(scored, threshold).items():
         frame.to_csv(folder / "review" / f"{name}.csv", index=False)
-    patterns = review.pattern_counts(scored) if config.engine == "local" else None
-    if patterns is not None:         # what the review page refits with new labels
-        patterns.to_csv(folder / "review" / "patterns.csv", index=False)
+    pattern_frame = review.pattern_counts(scored, patterns)
+    if pattern_frame is not None:     # what the review page refits with new labels
+        pattern_frame.to_csv(folder / "review" / "patterns.csv", index=False)
     # the latent classes EM fitted, which of them hold matches, and the class-count criterion per k
     (folder / "em_classes.json").write_text(json.dumps(scored.model.structure(), indent=2, default=_json_default))
     report = {"run_name": run_name, "threshold": threshold, "metrics": metrics, "dataset": dataset,
@@ -476,7 +479,8 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
                 folder.mkdir()
                 with start_plots(folder, scored, evaluation, config.threshold, calibration,
                                  comparison_fields(config), figures) as join_plots:
-                    write_artifacts(folder, scored, evaluation, config, metrics, dataset, run_name)
+                    write_artifacts(folder, scored, evaluation, config, metrics, dataset, run_name,
+                                    None if spark_run is None else (spark_run.patterns, spark_run.pattern_counts))
                     lab.write(folder)      # review/labelled_pairs.csv, labelled lines in the summary
                     if boot is not None:
                         boot.samples.to_csv(folder / "bootstrap_results.csv", index=False)

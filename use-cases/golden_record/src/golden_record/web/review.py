@@ -275,7 +275,7 @@ def default_queue(client, run) -> str:
 
 def load_mover(client, run, queue: ReviewQueue, dst: Path) -> EstimateMover | None:
     """The run's comparison patterns and logged model, for :func:`batch_message` (None when the run
-    logged no ``review/patterns.csv``: trained before there were any, on Spark, or a model type
+    logged no ``review/patterns.csv``: trained before there were any, or a model type
     that cannot be refitted)."""
     from golden_record.tracking.model_logging import load_logged_model
 
@@ -357,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
           f"({queue.title})")
     print(f"after every {BATCH} labels the page says how they move the model's estimate" if mover is not None else
           f"note: run {queue.run_id} logged no review/patterns.csv: the page cannot say how labels move the estimate "
-          "(train again on the local engine)")
+          "(train again with this version)")
     if not len(queue):
         print(f"note: the queue is empty: run {queue.run_id} has no {name.replace('_', ' ')} to review "
               "(the page says so)")
