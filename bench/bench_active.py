@@ -26,6 +26,8 @@ import _bootstrap  # noqa: F401
 import numpy as np
 import pandas as pd
 
+from bench_speed import replace_section
+
 from golden_record.config import REPO_ROOT
 from golden_record.evaluation.calibration import AUTO_THRESHOLDS, estimate
 from golden_record.evaluation.pairs import threshold_metrics
@@ -154,13 +156,7 @@ def write_results(rows: pd.DataFrame, verdicts: list[dict], rows_per_profile: in
         lines.append(f"| {v['profile']} | {v['unlabelled_f1']:.4f} | {v['active_f1']:.4f} | {v['random_f1']:.4f} | "
                      f"{v['ceiling']:.4f} | {v['gap_closed']:.0%} | {'yes' if v['met'] else 'no'} |")
     lines.append(END)
-    text = RESULTS.read_text() if RESULTS.exists() else ""
-    section = "\n".join(lines)
-    if BEGIN in text and END in text:
-        text = text[:text.index(BEGIN)] + section + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip() + "\n\n" + section + "\n"
-    RESULTS.write_text(text)
+    replace_section("bench-active", "\n".join(lines), RESULTS)
 
 
 def main(argv=None) -> int:
