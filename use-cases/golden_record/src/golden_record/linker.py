@@ -8,6 +8,7 @@ model without PostgreSQL or MLflow::
     from golden_record import Linker
     linker = Linker("use-cases/golden_record/config/examples/people.yaml")   # or a dict, or a ModelConfig
     linker.fit(table, truth)             # prepare -> candidates -> compare -> EM -> score
+    linker.learn(labels)                 # reviewed pairs teach the model (or fit(table, labels=labels))
     linker.evaluate().metrics["f1_score"]
     golden = linker.cluster()            # golden records, one per person
     linker.predict(pairs)                # <field>_l / <field>_r columns in, weights out

@@ -3,7 +3,8 @@
 load -> prepare -> candidates -> compare -> fit -> score -> (evaluate)
 
 Each stage is timed and named, so a failure can say where it happened. The ground truth is
-loaded apart and only ever used to label pairs for evaluation, never for fitting.
+loaded apart and only ever used to label pairs for evaluation, never for fitting; the reviewers'
+labels (``pair_labels``) do teach the model (:func:`learn_from_labels`).
 """
 from __future__ import annotations
 

@@ -5,8 +5,9 @@ at a time: both records side by side with their differences marked, the score an
 chart (hidden in blind mode), and Match / Not a match / Unsure buttons with keyboard shortcuts.
 Each label is one POST and one transaction in PostgreSQL table ``pair_labels``
 (:mod:`golden_record.io.labels`); a reviewer's labelled pairs are skipped, so a review resumes
-where it stopped; Undo removes the reviewer's last label of this run. The next training counts
-the labels (``labelled_*`` metrics).
+where it stopped; Undo removes the reviewer's last label of this run. The next training is
+taught the labels and counts them (``labels_used_in_fit``, out-of-sample ``labelled_*`` metrics);
+on the active queue the page says after each batch of labels how they move the estimate.
 
 The app is Flask (plain HTML, CSS and JavaScript in ``templates/`` and ``static/``, no build step)
 served by Werkzeug's threaded server, on the loopback interface only: it is a one-person tool
