@@ -449,8 +449,11 @@ def _lookup_weights(weights: list[np.ndarray], levels: np.ndarray) -> np.ndarray
 
 
 #: a labelled pattern's match rate is shrunk towards the model's posterior with the weight of this
-#: many labels (a Beta prior centred on the posterior): one label moves its pattern half-way
-LABEL_PRIOR = 1.0
+#: many labels (a Beta prior centred on the posterior): one label moves its pattern 91 % of the way.
+#: The posterior of a pattern is worth little where comparisons are not independent given the class.
+#: Measured with bench/bench_active.py (20,000 records, 100 active labels): 0.1 against 1.0 gave F1
+#: 0.706 against 0.701 on historical, 0.966 on sparse and 0.977 on crm with either
+LABEL_PRIOR = 0.1
 
 
 @dataclass
