@@ -447,7 +447,6 @@ def _lookup_weights(weights: list[np.ndarray], levels: np.ndarray) -> np.ndarray
     return out
 
 
-
 #: a labelled pattern's match rate is shrunk towards the model's posterior with the weight of this
 #: many labels (a Beta prior centred on the posterior): one label moves its pattern 91 % of the way.
 #: The posterior of a pattern is worth little where comparisons are not independent given the class.
