@@ -16,7 +16,7 @@ REVIEW_ARGS ?=
 SERVE_PORT ?= 8060
 TRAIN_ARGS ?=
 
-.PHONY: profile blocking core-venv bench-quality java bench-spark help all install setup db tracking-store seed-data train sweep golden diagnose mlflow-ui review test bench clean-venv import-baselines report index serve match-new bench-lookup bench-incremental
+.PHONY: profile blocking core-venv bench-quality java bench-spark help all install setup db tracking-store seed-data train sweep golden diagnose mlflow-ui review test bench clean-venv import-baselines report index serve match-new bench-lookup bench-incremental bench-active
 
 help: ## list the targets, and the package layout
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
@@ -91,6 +91,7 @@ bench: install ## the timing tests (pytest -m bench), speed at 100k and 1M (vs B
 	$(PY) bench/bench_speed.py --baseline --compare-to $(BENCH_BEFORE)
 	$(PY) bench/bench_quality.py $(BENCH_QUALITY_ARGS)
 	$(PY) bench/bench_incremental.py $(BENCH_INCREMENTAL_ARGS)
+	$(PY) bench/bench_active.py $(BENCH_ACTIVE_ARGS)
 
 clean-venv: ## remove the virtual environment
 	rm -rf $(VENV)
@@ -131,6 +132,9 @@ bench-quality: install ## per seeder profile (citizens, people, sparse, historic
 
 bench-incremental: install ## match-new: 1,000 new records against 1M (target <= 10 s), and vs a full rebuild on 2 profiles → bench/results.md
 	$(PY) bench/bench_incremental.py $(BENCH_INCREMENTAL_ARGS)
+
+bench-active: install ## active learning: simulated reviewer, active vs random labels (0-200) per profile: F1 and estimate error → bench/results.md, bench/active_learning.png
+	$(PY) bench/bench_active.py $(BENCH_ACTIVE_ARGS)
 
 bench-spark: install ## the training pipeline on the local engine and on Spark local[2], 1M records: time, memory, stages → bench/results.md
 	$(PY) bench/bench_spark.py $(BENCH_SPARK_ARGS)

@@ -10,7 +10,7 @@ from conftest import ROOT, SRC
 sys.path.insert(0, str(ROOT / "bench"))
 from bench_speed import replace_section  # noqa: E402
 
-BENCHES = ["bench_speed", "bench_quality", "bench_incremental", "bench_lookup", "bench_spark"]
+BENCHES = ["bench_speed", "bench_quality", "bench_incremental", "bench_lookup", "bench_spark", "bench_active"]
 
 
 def test_the_package_ships_what_users_run_and_the_benches_are_in_one_folder():

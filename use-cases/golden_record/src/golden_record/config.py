@@ -656,6 +656,15 @@ class ModelConfig(_Strict):
         self.__dict__["model"] = self.model.model_copy(update={"params": params})
         self._threshold_note = note
 
+    def reopen_threshold(self) -> None:
+        """Set ``match_threshold`` back to ``auto`` after :meth:`choose_threshold`, so that a model
+        taught new labels (:meth:`golden_record.linker.Linker.learn`) chooses it again."""
+        if self._threshold_note is None:
+            raise ValueError("model.params.match_threshold was not chosen by auto")
+        params = self.model.params.model_copy(update={"match_threshold": "auto"})
+        self.__dict__["model"] = self.model.model_copy(update={"params": params})
+        self._threshold_note = None
+
     def derived_keys(self) -> list[str]:
         """The :data:`DERIVABLE` keys this config leaves to the data: absent, or filled in from
         the data by :meth:`fill_in` (then derived again when the config meets other data)."""

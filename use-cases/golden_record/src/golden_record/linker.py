@@ -8,6 +8,7 @@ model without PostgreSQL or MLflow::
     from golden_record import Linker
     linker = Linker("use-cases/golden_record/config/examples/people.yaml")   # or a dict, or a ModelConfig
     linker.fit(table, truth)             # prepare -> candidates -> compare -> EM -> score
+    linker.learn(labels)                 # reviewed pairs teach the model (or fit(table, labels=labels))
     linker.evaluate().metrics["f1_score"]
     golden = linker.cluster()            # golden records, one per person
     linker.predict(pairs)                # <field>_l / <field>_r columns in, weights out
@@ -86,6 +87,17 @@ def records_from_frame(table: pd.DataFrame, config: ModelConfig) -> pd.DataFrame
     return out
 
 
+def _verdicts(labels: pd.DataFrame | None):
+    from golden_record.io.labels import verdicts_of
+
+    if labels is None or len(labels) == 0:
+        return None
+    try:
+        return verdicts_of(labels)
+    except ValueError as exc:
+        raise DataError(f"labels: {exc}", "pass a frame with left_id, right_id and label or match") from None
+
+
 def _text(values: pd.Series) -> pd.Series:
     """A column as trimmed text, blank -> missing (vectorised)."""
     text = values.astype("string").str.strip().reset_index(drop=True)
@@ -103,9 +115,12 @@ class Linker:
         self.progress = Progress(quiet=quiet)
         self.scored = None
 
-    def fit(self, table: pd.DataFrame, truth: pd.Series | None = None) -> "Linker":
+    def fit(self, table: pd.DataFrame, truth: pd.Series | None = None, labels: pd.DataFrame | None = None
+            ) -> "Linker":
         """Clean, block, compare, fit EM and score. ``truth`` (record id -> person) is used for
-        evaluation only, never for fitting."""
+        evaluation only, never for fitting. ``labels``: reviewed pairs (``left_id``, ``right_id``,
+        ``label`` match / not_match / unsure, or a boolean ``match``) that teach the model
+        (semi-supervised EM, as ``train`` does with the table's ``pair_labels``)."""
 
         records = records_from_frame(table, self.config)
         entity = None
@@ -115,7 +130,21 @@ class Linker:
             codes = codes.astype(np.int64)
             codes[codes < 0] = -np.arange(1, int((codes < 0).sum()) + 1)   # no truth: a person of their own
             entity = codes
-        self.scored = fit_and_score(records, entity, self.config, self.progress)
+        self._threshold = self.config.model.params.match_threshold
+        self.scored = fit_and_score(records, entity, self.config, self.progress, _verdicts(labels))
+        return self
+
+    def learn(self, labels: pd.DataFrame | None) -> "Linker":
+        """Teach the fitted model ``labels`` (as in :meth:`fit`, replacing labels given before)
+        without blocking and comparing again: EM goes on from the unlabelled fit, the threshold is
+        chosen again when it is ``auto``."""
+        from golden_record.linkage.pipeline import fit_stage
+
+        s = self._fitted()
+        if self._threshold == "auto":
+            self.config.reopen_threshold()
+        self.scored = fit_stage(s.records, s.entity, self.config, self.progress, s.prepared, s.pairs, s.vectors,
+                                s.quality, _verdicts(labels), unlabelled=s.taught.unlabelled)
         return self
 
     def _fitted(self):

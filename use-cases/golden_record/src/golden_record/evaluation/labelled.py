@@ -9,7 +9,10 @@ the labels on a run's records and pairs and counts, at the run's threshold:
   loaded records. Left out and counted: ``unsure`` pairs, ``conflicting`` pairs, and pairs with a
   record id the loaded table does not hold (``unknown_ids``). Ids are compared as text (labels
   store them as text; the table's id may be an integer): ``str(record_id)``.
-* a labelled pair's probability is its candidate pair's; a labelled pair blocking never produced
+* a labelled pair's probability is its candidate pair's, **out of sample** when the labels taught
+  the model (:func:`golden_record.linkage.pipeline.learn_from_labels`: the probability of the
+  model refitted without the pair's fold of labels, so a label never scores the model it taught);
+  a labelled pair blocking never produced
   has none and is a **predicted non-match (probability 0)**, so a labelled match blocking missed
   is a false negative and lowers ``labelled_recall`` (``labelled_matches_not_candidates`` says
   how many);
@@ -342,11 +345,17 @@ def evaluate_run(scored, verdicts: labels_io.Verdicts | None, threshold: float, 
                  iterations: int = 1000, seed: int = 0) -> LabelledEvaluation:
     """:func:`evaluate_labelled` on a :class:`pipeline.Scored`, with the rows of
     ``review/labelled_pairs.csv``: each labelled pair, both records side by side, its label,
-    probability (0 where blocking never produced it), predicted match and outcome."""
+    probability (0 where blocking never produced it; out of sample for a label that taught the
+    model, ``scored.held_out``), predicted match and outcome."""
     from golden_record.evaluation import review
 
+    probabilities = scored.probabilities
+    held_out = getattr(scored, "held_out", None)
+    if held_out is not None:          # a label that taught the model is scored by a model fitted without it
+        probabilities = probabilities.copy()
+        probabilities[held_out[0]] = held_out[1]
     result = evaluate_labelled(scored.records["record_id"].to_numpy(), scored.pairs.left, scored.pairs.right,
-                               scored.probabilities, verdicts, threshold, data_table, iterations, seed)
+                               probabilities, verdicts, threshold, data_table, iterations, seed)
     if result.located is None:
         return result
     loc = result.located

@@ -24,7 +24,7 @@ total adds the strata's half-widths in quadrature.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -41,6 +41,9 @@ class Missed:
     in_sample: float         # expected true pairs among the sampled outside pairs
     sampled: int             # outside pairs scored
     outside_pairs: int       # all record pairs that are not candidates
+    #: the sampled outside pairs most likely to be matches: (left, right positions, match
+    #: probability, stratum name), most likely first (the active review queue's near-misses)
+    likely: tuple | None = field(default=None, compare=False, repr=False)
 
     def line(self) -> str:
         how = f"{self.sampled:,} sampled pairs of the {self.outside_pairs:,} outside the candidates scored"
@@ -97,6 +100,9 @@ def class_shares(class_ll: np.ndarray, weights: np.ndarray, max_iterations: int 
     return pi
 
 
+#: the sampled outside pairs kept as likely matches blocking missed (:attr:`Missed.likely`), at
+#: least this likely
+LIKELY, LIKELY_PROBABILITY = 200, 0.2
 #: pairs drawn per loose-key stratum
 STRATUM_DRAWS = 10_000
 #: a loose key pairing more than this share of all record pairs is not a stratum of its own
@@ -219,5 +225,10 @@ def estimate_missed(model, stratum_levels: list[tuple[Stratum, np.ndarray]], out
         in_sample += mass
         low2 += ((mass - lo) * s.scale) ** 2
         high2 += ((hi - mass) * s.scale) ** 2
+    top = np.argsort(-posterior, kind="stable")[:LIKELY]
+    top = top[posterior[top] >= LIKELY_PROBABILITY]
+    names = np.array([s.name for s, _ in kept], dtype=object)
+    likely = (np.concatenate([s.left for s, _ in kept])[top], np.concatenate([s.right for s, _ in kept])[top],
+              posterior[top], names[stratum[top]])
     return Missed(expected, max(expected - low2 ** 0.5, 0.0), expected + high2 ** 0.5, in_sample, sampled,
-                  max(outside_pairs, 0))
+                  max(outside_pairs, 0), likely)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import psycopg
 
@@ -130,3 +131,23 @@ def pair_verdicts(labels: pd.DataFrame) -> Verdicts:
     all_pairs = labels[["left_id", "right_id"]].drop_duplicates()
     unsure = len(all_pairs) - len(kinds)
     return Verdicts(agreed.reset_index(drop=True), unsure, int((kinds["nunique"] > 1).sum()))
+
+
+def verdicts_of(frame: pd.DataFrame) -> Verdicts:
+    """Labels given in memory (the Linker's ``labels=``): a frame with ``left_id``, ``right_id`` and
+    ``label`` (``match`` / ``not_match`` / ``unsure``) or a boolean ``match`` column; pairs are
+    stored in one order, a pair labelled both ways is left out (counted), as for reviewers' labels."""
+    missing = [c for c in ("left_id", "right_id") if c not in frame.columns]
+    if missing or not ({"label", "match"} & set(frame.columns)):
+        raise ValueError("labels need the columns left_id, right_id and label (match / not_match / unsure) "
+                         f"or match (True / False); got {list(frame.columns)}")
+    if "label" in frame.columns:
+        label = frame["label"].astype(str).to_numpy()
+        bad = sorted(set(label) - set(LABELS))
+        if bad:
+            raise ValueError(f"label must be one of {', '.join(LABELS)}, got {bad[:5]}")
+    else:
+        label = np.where(frame["match"].astype(bool).to_numpy(), MATCH, NOT_MATCH)
+    keys = [ordered(a, b) for a, b in zip(frame["left_id"], frame["right_id"])]
+    return pair_verdicts(pd.DataFrame({"left_id": [k[0] for k in keys], "right_id": [k[1] for k in keys],
+                                       "label": label}))

@@ -144,7 +144,10 @@ def summary_text(metrics: dict, evaluation: Evaluation | None, scored: Scored, c
 
 
 def write_artifacts(folder: Path, scored: Scored, evaluation: Evaluation | None, config: ModelConfig,
-                    metrics: dict, dataset: dict, run_name: str) -> None:
+                    metrics: dict, dataset: dict, run_name: str,
+                    patterns: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+    """``patterns``: the distinct comparison patterns and their pair counts when the pairs live
+    elsewhere (the Spark engine); else they are counted on ``scored``."""
     threshold = config.threshold
     training_samples(scored, threshold, config.tracking.sample_pairs).to_csv(folder / "training_samples.csv",
                                                                              index=False)
@@ -154,6 +157,9 @@ def write_artifacts(folder: Path, scored: Scored, evaluation: Evaluation | None,
     (folder / "review").mkdir(exist_ok=True)
     for name, frame in review.review_files(scored, threshold).items():
         frame.to_csv(folder / "review" / f"{name}.csv", index=False)
+    pattern_frame = review.pattern_counts(scored, patterns)
+    if pattern_frame is not None:     # what the review page refits with new labels
+        pattern_frame.to_csv(folder / "review" / "patterns.csv", index=False)
     # the latent classes EM fitted, which of them hold matches, and the class-count criterion per k
     (folder / "em_classes.json").write_text(json.dumps(scored.model.structure(), indent=2, default=_json_default))
     report = {"run_name": run_name, "threshold": threshold, "metrics": metrics, "dataset": dataset,
@@ -393,6 +399,10 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
             if config.engine == "local":
                 records, entity = load(conn, config, progress)
         if config.engine == "spark":     # every stage on Spark; the run sees aggregates and a view
+            if verdicts is not None and not verdicts.pairs.empty:
+                progress.say(f"  labels: {len(verdicts.pairs):,} labelled pairs are not taught to the model on the "
+                             "spark engine (engine: local does): they count in the labelled figures only")
+                mlflow.set_tag("labels.fit", "not used: engine spark")
             spark_run = spark_stages(config, target, progress, golden=write_golden)
             cleanup.callback(spark_run.close)
             n_records, n_people, digest = spark_run.n_records, spark_run.n_people, spark_run.digest()
@@ -411,7 +421,7 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
         mlflow.set_tag("data.digest", digest)
         mlflow.log_metrics({"records": n_records, **({"people": n_people} if n_people is not None else {})})
         if spark_run is None:
-            scored = fit_and_score(records, entity, config, progress)
+            scored = fit_and_score(records, entity, config, progress, verdicts)
             figures, evaluate_at = scored.figures(), scored.evaluate
         else:
             mlflow.set_tag("charts.skipped", run_charts.SPARK_NOTE)
@@ -421,6 +431,7 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
             **scored.model.fit_metrics(),
             "predicted_match_pairs": figures.matches(config.threshold),
             **(scored.quality.metrics() if scored.quality is not None else {}),
+            **(scored.taught.metrics() if getattr(scored, "taught", None) is not None else {}),
         }
         evaluation = boot = calibration = None
         with progress.stage("evaluate"):
@@ -463,6 +474,8 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
                 metrics.update(boot.metrics)
             lab = labelled.evaluate_run(scored, verdicts, config.threshold, config.data.table)
             metrics.update(lab.metrics())
+            if getattr(scored, "taught", None) is not None and lab.has_labels:
+                mlflow.set_tag("labelled.scored", scored.taught.tag())
             mlflow.set_tags(lab.tags())
             for line in lab.summary_lines():
                 progress.say("  " + line)
@@ -478,7 +491,8 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
                 with start_plots(folder, scored, evaluation, config.threshold, calibration,
                                  comparison_fields(config), figures,
                                  config.candidates.max_block_size) as join_plots:
-                    write_artifacts(folder, scored, evaluation, config, metrics, dataset, run_name)
+                    write_artifacts(folder, scored, evaluation, config, metrics, dataset, run_name,
+                                    None if spark_run is None else (spark_run.patterns, spark_run.pattern_counts))
                     lab.write(folder)      # review/labelled_pairs.csv, labelled lines in the summary
                     if boot is not None:
                         boot.samples.to_csv(folder / "bootstrap_results.csv", index=False)

@@ -3,7 +3,8 @@
 load -> prepare -> candidates -> compare -> fit -> score -> (evaluate)
 
 Each stage is timed and named, so a failure can say where it happened. The ground truth is
-loaded apart and only ever used to label pairs for evaluation, never for fitting.
+loaded apart and only ever used to label pairs for evaluation, never for fitting; the reviewers'
+labels (``pair_labels``) do teach the model (:func:`learn_from_labels`).
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from golden_record.evaluation.pairs import Evaluation, evaluate
 from golden_record.linkage.cleaning import FieldQuality
 from golden_record.linkage.schema import clean_records, settle_formats
 from golden_record.linkage.fitting import Model, fit_model
-from golden_record.linkage.model import RandomPairStats
+from golden_record.linkage.model import RandomPairStats, decode_patterns, encode_patterns, with_labelled_rows
 
 
 
@@ -52,6 +53,19 @@ class Scored:
     sampled: np.ndarray | None = None
     #: the expected true pairs outside the candidates, estimated without truth (None: not estimated)
     outside: Missed | None = None
+    #: what the reviewers' labels taught the model (:func:`learn_from_labels`); None: no labels
+    taught: "Taught | None" = None
+
+    @property
+    def pair_labels(self) -> np.ndarray | None:
+        """Per candidate pair, the label EM was taught: 1 match, 0 not, -1 none (None: no labels)."""
+        return None if self.taught is None else self.taught.pair_labels
+
+    @property
+    def held_out(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The labelled candidates scored out of sample: (pair indices, probability from a model
+        fitted without that label), what the ``labelled_*`` figures use."""
+        return None if self.taught is None else self.taught.held_out
 
     def figures(self) -> "PairFigures":
         return PairFigures(self.probabilities, self.weights, self.labels)
@@ -246,20 +260,38 @@ def candidate_vectors(records: pd.DataFrame, config: ModelConfig, progress: Prog
 # class shares) is small and repeated: one BLAS thread is faster than several
 @threadpool_limits.wrap(limits=1, user_api="blas")
 def fit_and_score(records: pd.DataFrame, entity: np.ndarray | None, config: ModelConfig,
-                  progress: Progress) -> Scored:
+                  progress: Progress, verdicts=None) -> Scored:
+    """``verdicts``: the reviewers' labels (:class:`golden_record.io.labels.Verdicts`), which
+    teach the model (:func:`learn_from_labels`)."""
     prepared, pairs, vectors, quality = candidate_vectors(records, config, progress)
+    return fit_stage(records, entity, config, progress, prepared, pairs, vectors, quality, verdicts)
+
+
+def fit_stage(records: pd.DataFrame, entity: np.ndarray | None, config: ModelConfig, progress: Progress,
+              prepared: pd.DataFrame, pairs: candidates_mod.Candidates, vectors: ComparisonVectors,
+              quality: "DataQuality | None", verdicts=None, unlabelled: Model | None = None) -> Scored:
+    """fit -> score on the compared candidates; ``unlabelled``: a model fitted before on these very
+    pairs without labels (:meth:`golden_record.linker.Linker.learn`), taught ``verdicts`` again
+    without fitting EM from scratch."""
     with progress.stage("fit"):
         em = config.model.em
         n_levels = [len(labels) for labels in vectors.labels]
         sample = RandomPairs.draw(prepared, config)
-        model = fit_model(config.model.type, vectors.names, vectors.labels, vectors.levels,
-                          random_u=(lambda: sample.stats(n_levels)) if em.u_from_random_pairs else None,
-                          say=progress.say, max_iterations=em.max_iterations, tolerance=em.tolerance,
-                          initial_match_share=em.initial_match_share, related_classes=em.related_classes,
-                          max_related_classes=em.max_related_classes, match_class_agreement=em.match_class_agreement)
-        model.learn_term_frequencies(prepared, config.comparisons)
-        if getattr(model, "ignored_tf", None):
-            progress.say(f"  {config.model.type}: tf_adjustment of {model.ignored_tf} does not apply to this model type")
+        model = unlabelled
+        if model is None:
+            model = fit_model(config.model.type, vectors.names, vectors.labels, vectors.levels,
+                              random_u=(lambda: sample.stats(n_levels)) if em.u_from_random_pairs else None,
+                              say=progress.say, max_iterations=em.max_iterations, tolerance=em.tolerance,
+                              initial_match_share=em.initial_match_share, related_classes=em.related_classes,
+                              max_related_classes=em.max_related_classes,
+                              match_class_agreement=em.match_class_agreement)
+            model.learn_term_frequencies(prepared, config.comparisons)
+            if getattr(model, "ignored_tf", None):
+                progress.say(f"  {config.model.type}: tf_adjustment of {model.ignored_tf} does not apply to this "
+                             "model type")
+        pair_labels, outside_labels = candidate_labels(records, pairs, verdicts)
+        taught = learn_from_labels(model, vectors, pair_labels, em, progress, outside_labels)
+        model = taught.model
         weights, probs = model.score(vectors.levels, vectors.agreed)
         rep = model.report
         if rep.criterion == "bic":
@@ -285,7 +317,94 @@ def fit_and_score(records: pd.DataFrame, entity: np.ndarray | None, config: Mode
     labels = labels_for(entity, pairs) if entity is not None else None
     total = true_pair_count(entity) if entity is not None else 0
     return Scored(records, prepared, pairs, vectors, model, weights, probs, labels, entity, total, quality,
-                  outside=missed)
+                  outside=missed, taught=taught)
+
+
+#: labelled pairs are scored out of sample by this many cross-fitted models (fewer with fewer labels)
+LABEL_FOLDS = 5
+
+
+@dataclass
+class Taught:
+    """A model taught by the reviewers' labels (:func:`learn_from_labels`)."""
+    model: Model
+    pair_labels: np.ndarray | None         # per candidate pair: 1 match, 0 not, -1 none
+    held_out: tuple[np.ndarray, np.ndarray] | None
+    not_candidates: int = 0                # labelled pairs blocking never produced (not used by EM)
+    unlabelled: Model | None = None        # the model before the labels taught it
+
+    def metrics(self) -> dict[str, float]:
+        """``labels_used_in_fit`` (0 without labels), the labelled pairs that are not candidates,
+        and how many cross-fitted folds scored the labelled pairs out of sample (0: in sample)."""
+        used = 0 if self.pair_labels is None else int((self.pair_labels >= 0).sum())
+        return {"labels_used_in_fit": float(used), "labels_not_candidates": float(self.not_candidates),
+                "labels_cross_fit_folds": float(0 if self.held_out is None else min(LABEL_FOLDS, used))}
+
+    def tag(self) -> str:
+        if self.pair_labels is None:
+            return "none"
+        if self.held_out is None:
+            return "in sample: one labelled candidate pair, too few to hold out"
+        return (f"out of sample: each of the {len(self.held_out[0]):,} labelled candidate pairs that taught the model "
+                f"scored by the model refitted without its fold ({min(LABEL_FOLDS, len(self.held_out[0]))} folds)")
+
+
+def candidate_labels(records: pd.DataFrame, pairs: candidates_mod.Candidates, verdicts
+                     ) -> tuple[np.ndarray | None, int]:
+    """(per candidate pair 1 a labelled match, 0 a labelled non-match, -1 none; labelled pairs that
+    are not candidates) from the reviewers' verdicts (:func:`golden_record.io.labels.pair_verdicts`)."""
+    from golden_record.evaluation.labelled import candidate_index, locate
+
+    if verdicts is None or verdicts.pairs.empty:
+        return None, 0
+    loc = locate(records["record_id"].to_numpy(), verdicts)
+    idx = candidate_index(pairs.left, pairs.right, loc.left, loc.right, len(records))
+    out = np.full(len(pairs), -1, dtype=np.int8)
+    out[idx[idx >= 0]] = loc.match[idx >= 0].astype(np.int8)
+    return (out if (out >= 0).any() else None), int((idx < 0).sum())
+
+
+def learn_from_labels(model: Model, vectors: ComparisonVectors, pair_labels: np.ndarray | None, em,
+                      progress: Progress, not_candidates: int = 0) -> Taught:
+    """Teach the unlabelled ``model`` the labelled candidate pairs (semi-supervised EM,
+    :meth:`FellegiSunter.refit`), and score each labelled pair by a model fitted without it (the
+    labels in :data:`LABEL_FOLDS` folds, each scored by the model refitted on the others), so the
+    ``labelled_*`` figures are out of sample. A model type without latent classes is left as it is
+    (said)."""
+    if pair_labels is None:
+        return Taught(model, None, None, not_candidates, model)
+    n = int((pair_labels >= 0).sum())
+    if not hasattr(model, "refit"):
+        progress.say(f"  labels: {n:,} labelled candidate pairs; model type {type(model).__name__} cannot be "
+                     "taught by labels (no latent classes): they count in the labelled_* figures only")
+        return Taught(model, None, None, not_candidates, model)
+    opts = {"max_iterations": em.max_iterations, "tolerance": em.tolerance}
+    labelled = np.flatnonzero(pair_labels >= 0)
+    n_levels = model.n_levels
+    codes, counts = np.unique(encode_patterns(vectors.levels, n_levels), return_counts=True)
+    patterns = decode_patterns(codes, n_levels)
+
+    def refit(rows: np.ndarray):
+        return model.refit(*with_labelled_rows(patterns, counts, vectors.levels[rows], pair_labels[rows], n_levels),
+                           **opts)
+
+    folds = min(LABEL_FOLDS, n)
+    held_p = np.empty(n)
+    if folds >= 2:
+        fold = np.random.default_rng(0).permutation(n) % folds
+        for f in range(folds):
+            rows = labelled[fold == f]
+            agreed = None if vectors.agreed is None else {k: v[rows] for k, v in vectors.agreed.items()}
+            held_p[fold == f] = refit(labelled[fold != f]).score(vectors.levels[rows], agreed)[1]
+    taught = refit(labelled)
+    used = taught.labels_used
+    progress.say(f"  labels: EM taught by {n:,} labelled candidate pairs ({int(used['matches']):,} match, "
+                 f"{int(used['non_matches']):,} not); {not_candidates:,} labelled pairs are not candidates (forced "
+                 "links and labelled figures only); match share "
+                 f"{model.match_share:.4f} -> {taught.match_share:.4f}"
+                 + (f"; labelled figures scored out of sample ({folds} cross-fitted folds)" if folds >= 2 else
+                    "; one label: the labelled figures are not out of sample"))
+    return Taught(taught, pair_labels, (labelled, held_p) if folds >= 2 else None, not_candidates, model)
 
 
 def settle_threshold(config: ModelConfig, probabilities: np.ndarray, counts: np.ndarray | None,

@@ -19,6 +19,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from golden_record.errors import DataError
@@ -26,8 +27,9 @@ from golden_record.io.labels import ordered
 from golden_record.linkage.explain import Explanation, explain_row
 
 #: the queues a run logs (review/<name>.csv); the default is the first
-QUEUES = ("uncertain_pairs", "false_positives", "false_negatives")
+QUEUES = ("uncertain_pairs", "active_pairs", "false_positives", "false_negatives")
 QUEUE_TITLES = {"uncertain_pairs": "uncertain pairs (most uncertain first)",
+                "active_pairs": "active learning (the pairs that teach the model most first)",
                 "false_positives": "false positives (most confident first)",
                 "false_negatives": "false negatives (most confident first)"}
 #: what blind mode leaves out of a pair: the score and anything derived from it or from the truth
@@ -199,6 +201,8 @@ class ReviewQueue:
             rows.append(item)
         out = {"index": index, "position": index + 1, "left_id": str(row["left_id"]), "right_id": str(row["right_id"]),
                "rows": rows, "differing": sum(r["status"] == "differs" for r in rows)}
+        if not blind and _text(row.get("reason")):
+            out["reason"] = _text(row.get("reason"))        # why the active queue asks about the pair
         if blind:
             return out
         probability = row["match_probability"]
@@ -214,3 +218,76 @@ class ReviewQueue:
                             for name in self.fields_of if f"cmp_{name}" in row],
         })
         return out
+
+
+# --------------------------------------------------------------------------- the active queue's batches
+#: the review page says how the estimate moved after every this many labels of a queue
+BATCH = 25
+
+
+@dataclass
+class EstimateMover:
+    """How the run's labels move its model's estimates, without a new training run: the model
+    logged by the run, refitted (semi-supervised EM, :meth:`FellegiSunter.refit`) on the run's
+    comparison patterns and their pair counts (``review/patterns.csv``) with the labelled pairs of
+    the queue fixed to their labels, then the estimated precision, recall and F1 at the run's
+    threshold before and after (from the probabilities, over the candidate pairs)."""
+    model: object
+    patterns: np.ndarray          # (patterns, comparisons) levels in the model's numbering
+    counts: np.ndarray            # pairs per pattern (integers)
+    threshold: float
+
+    @classmethod
+    def from_csv(cls, path: Path, model, threshold: float) -> "EstimateMover":
+        frame = pd.read_csv(path)
+        missing = [n for n in model.names if f"cmp_{n}" not in frame.columns]
+        if missing or "pairs" not in frame.columns:
+            raise DataError(f"{path.name} lacks the column(s) {', '.join([f'cmp_{n}' for n in missing] or ['pairs'])}",
+                            "train a new run (golden-record train) and review its pairs")
+        return cls(model, frame[[f"cmp_{n}" for n in model.names]].to_numpy(np.int8),
+                   frame["pairs"].to_numpy(np.int64), threshold)
+
+    def levels_of(self, queue: ReviewQueue, indices: list[int]) -> np.ndarray:
+        """The comparison levels of queue rows (their ``cmp_<name>`` labels as level numbers; a
+        pair blocking never produced has none and is left out by the caller)."""
+        out = np.full((len(indices), len(self.model.names)), -1, dtype=np.int8)
+        for c, (name, levels) in enumerate(zip(self.model.names, self.model.labels)):
+            where = {label: k for k, label in enumerate(levels)}
+            column = queue.frame[f"cmp_{name}"] if f"cmp_{name}" in queue.frame.columns else None
+            for i, index in enumerate(indices):
+                value = None if column is None else _text(column.iloc[index])
+                out[i, c] = where.get(value, -1)
+        return out
+
+    def _estimate(self, model) -> tuple:
+        from golden_record.evaluation.calibration import estimate
+
+        _, probs = model.score(self.patterns)
+        return estimate(probs, self.threshold, counts=self.counts), probs
+
+    def moved(self, queue: ReviewQueue, verdicts: dict[tuple[str, str], bool]) -> dict:
+        """What the labelled pairs of ``queue`` (``verdicts``: its key -> labelled a match) change:
+        the estimates before and after, and a sentence for the page."""
+        keys = queue.keys()
+        rows = [i for i, key in enumerate(keys) if key in verdicts and queue.scored(i)]
+        before, p0 = self._estimate(self.model)
+        if not rows:
+            return {"labels": 0, "text": "no labelled candidate pair in this queue yet: the estimate has not moved"}
+        levels = self.levels_of(queue, rows)
+        labels = np.array([1 if verdicts[keys[i]] else 0 for i in rows], dtype=np.int8)
+        from golden_record.linkage.model import with_labelled_rows
+
+        taught = self.model.refit(*with_labelled_rows(self.patterns, self.counts, levels, labels, self.model.n_levels))
+        after, p1 = self._estimate(taught)
+        flipped = float(self.counts[(p0 >= self.threshold) != (p1 >= self.threshold)].sum())
+        matches = int(labels.sum())
+        text = (f"after {len(rows):,} labelled pairs of this queue ({matches:,} match, {len(rows) - matches:,} not): "
+                f"estimated F1 {before.f1:.3f} -> {after.f1:.3f} (precision {before.precision:.3f} -> "
+                f"{after.precision:.3f}, recall {before.recall:.3f} -> {after.recall:.3f}); the decision on "
+                f"{flipped:,.0f} of the {self.counts.sum():,.0f} candidate pairs changes; match share "
+                f"{self.model.match_share:.4f} -> {taught.match_share:.4f}. Train again to apply the labels "
+                "(estimates over the candidate pairs, the pairs blocking missed not counted)")
+        return {"labels": len(rows), "matches": matches, "f1_before": before.f1, "f1_after": after.f1,
+                "precision_before": before.precision, "precision_after": after.precision,
+                "recall_before": before.recall, "recall_after": after.recall, "decisions_changed": flipped,
+                "text": text}

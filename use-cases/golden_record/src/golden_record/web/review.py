@@ -5,8 +5,9 @@ at a time: both records side by side with their differences marked, the score an
 chart (hidden in blind mode), and Match / Not a match / Unsure buttons with keyboard shortcuts.
 Each label is one POST and one transaction in PostgreSQL table ``pair_labels``
 (:mod:`golden_record.io.labels`); a reviewer's labelled pairs are skipped, so a review resumes
-where it stopped; Undo removes the reviewer's last label of this run. The next training counts
-the labels (``labelled_*`` metrics).
+where it stopped; Undo removes the reviewer's last label of this run. The next training is
+taught the labels and counts them (``labels_used_in_fit``, out-of-sample ``labelled_*`` metrics);
+on the active queue the page says after each batch of labels how they move the estimate.
 
 The app is Flask (plain HTML, CSS and JavaScript in ``templates/`` and ``static/``, no build step)
 served by Werkzeug's threaded server, on the loopback interface only: it is a one-person tool
@@ -28,7 +29,7 @@ from golden_record.errors import DataError, GoldenRecordError
 from golden_record.io import labels
 from golden_record.io.redaction import scrub
 from golden_record.tracking.model_logging import add_model_arguments
-from golden_record.web.queue import QUEUES, ReviewQueue
+from golden_record.web.queue import BATCH, QUEUES, EstimateMover, ReviewQueue
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = 8050
@@ -36,6 +37,7 @@ DEFAULT_PORT = 8050
 #: whose DNS name was rebound to 127.0.0.1, or sent from another origin, is refused with 403)
 LOCAL_NAMES = ("127.0.0.1", "localhost", "[::1]")
 QUEUE_ALIASES = {"uncertain": "uncertain_pairs", "uncertain_pairs": "uncertain_pairs",
+                 "active": "active_pairs", "active_pairs": "active_pairs",
                  "false_positives": "false_positives", "false_negatives": "false_negatives"}
 MAX_REVIEWER = 100
 
@@ -63,6 +65,13 @@ class LabelStore:
         with self.connection() as conn:
             done = labels.read_labels(conn, data_table, reviewer)
         return set(zip(done["left_id"], done["right_id"]))
+
+    def verdicts(self, data_table: str) -> dict[tuple[str, str], bool]:
+        """Every reviewer's decided labels of ``data_table``: pair -> labelled a match."""
+        with self.connection() as conn:
+            found = labels.pair_verdicts(labels.read_labels(conn, data_table))
+        return {(a, b): lab == labels.MATCH for a, b, lab in found.pairs[["left_id", "right_id", "label"]].itertuples(
+            index=False)}
 
     def record(self, **kwargs) -> None:
         with self.connection() as conn:
@@ -114,10 +123,11 @@ def _flag(value) -> bool:
 
 
 def create_app(queue: ReviewQueue, store: LabelStore, reviewer: str | None = None, blind: bool = False,
-               log=None, viewer=None) -> Flask:
+               log=None, viewer=None, mover: EstimateMover | None = None) -> Flask:
     """The review app over ``queue``; ``reviewer`` fixes the name (else the page asks for it),
     ``blind`` starts the page in blind mode; ``log`` gets one line per label and undo; ``viewer``
-    (:class:`golden_record.web.viewer.GoldenViewer`) adds the golden-record tab under ``/golden/``."""
+    (:class:`golden_record.web.viewer.GoldenViewer`) adds the golden-record tab under ``/golden/``;
+    ``mover`` says after each :data:`BATCH` labels how the estimate moved (:func:`batch_message`)."""
     app = Flask(__name__)
     app.json.sort_keys = False
     say = log or (lambda text: None)
@@ -185,6 +195,10 @@ def create_app(queue: ReviewQueue, store: LabelStore, reviewer: str | None = Non
         say(f"{name}: {key[0]} – {key[1]} {label}")
         out = state(name, _flag(body.get("blind", blind)))
         out["recorded"] = {"left_id": str(body.get("left_id")), "right_id": str(body.get("right_id")), "label": label}
+        moved = batch_message(queue, store, mover, out["labelled"], out["done"])
+        if moved is not None:
+            out["moved"] = moved
+            say(f"{name}: {moved['text']}")
         return jsonify(out)
 
     @app.post("/api/undo")
@@ -220,6 +234,23 @@ def create_app(queue: ReviewQueue, store: LabelStore, reviewer: str | None = Non
     return app
 
 
+def batch_message(queue: ReviewQueue, store: LabelStore, mover: EstimateMover | None, labelled: int,
+                  done: bool) -> dict | None:
+    """After every :data:`BATCH` labels of the queue (and at its end): how the labels move the
+    model's estimates (:meth:`EstimateMover.moved`), or why that cannot be said; None between batches."""
+    if labelled == 0 or (labelled % BATCH and not done):
+        return None
+    if mover is None:
+        return {"text": f"{labelled:,} pairs labelled: run {queue.run_id} logged no comparison patterns "
+                        "(review/patterns.csv), so the page cannot refit its model; train again to apply the labels"}
+    verdicts = store.verdicts(queue.data_table)
+    try:
+        return mover.moved(queue, verdicts)
+    except (GoldenRecordError, ValueError, FloatingPointError) as exc:     # the label itself is saved
+        return {"text": f"{labelled:,} pairs labelled and saved, but the page could not refit the model to say how "
+                        f"the estimate moved ({type(exc).__name__}: {exc}); train again to apply the labels"}
+
+
 # --------------------------------------------------------------------------- command line
 def build_parser() -> argparse.ArgumentParser:
     from golden_record import console
@@ -231,13 +262,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reviewer", help="your name, stored with each label (default: the page asks for it)")
     p.add_argument("--port", type=int, default=int(os.environ.get("REVIEW_PORT") or DEFAULT_PORT),
                    help=f"port on 127.0.0.1 (default: REVIEW_PORT, else {DEFAULT_PORT})")
-    p.add_argument("--queue", choices=["uncertain", "false_positives", "false_negatives"], default="uncertain",
-                   help="which review file of the run: uncertain pairs (default), or with a ground truth the "
-                        "false positives or false negatives")
+    p.add_argument("--queue", choices=["active", "uncertain", "false_positives", "false_negatives"], default=None,
+                   help="which review file of the run: active (the pairs that teach the model most; the default "
+                        "when the run had no ground truth), uncertain (the default with a ground truth), or with a "
+                        "ground truth the false positives or false negatives")
     p.add_argument("--blind", action="store_true",
                    help="start in blind mode: the score, the model's verdict, the truth and the waterfall are "
                         "hidden (key b toggles it on the page)")
     return p
+
+
+def default_queue(client, run) -> str:
+    """``active_pairs`` for a run without ground truth that logged it, else ``uncertain_pairs``."""
+    logged = {Path(a.path).name for a in client.list_artifacts(run.info.run_id, "review")}
+    truth = "false_positives.csv" in logged
+    return "active_pairs" if "active_pairs.csv" in logged and not truth else "uncertain_pairs"
+
+
+def load_mover(client, run, queue: ReviewQueue, dst: Path) -> EstimateMover | None:
+    """The run's comparison patterns and logged model, for :func:`batch_message` (None when the run
+    logged no ``review/patterns.csv``: trained before there were any, or a model type
+    that cannot be refitted)."""
+    from golden_record.tracking.model_logging import load_logged_model
+
+    run_id = run.info.run_id
+    if "patterns.csv" not in {Path(a.path).name for a in client.list_artifacts(run_id, "review")}:
+        return None
+    model, _, threshold = load_logged_model(client, run_id, dst / "mover")
+    if not hasattr(model, "refit"):
+        return None
+    return EstimateMover.from_csv(Path(client.download_artifacts(run_id, "review/patterns.csv", str(dst))),
+                                  model, threshold)
 
 
 def load_queue(client, run, name: str, dst: Path) -> ReviewQueue:
@@ -295,10 +350,11 @@ def main(argv: list[str] | None = None) -> int:
     uri = tracking.configure(settings)
     client = mlflow.MlflowClient(uri)
     run = model_run(client, args, store=tracking.redact(uri))
-    name = QUEUE_ALIASES[args.queue]
+    name = QUEUE_ALIASES[args.queue] if args.queue else default_queue(client, run)
     assert name in QUEUES
     with tempfile.TemporaryDirectory() as tmp:
         queue = load_queue(client, run, name, Path(tmp))
+        mover = load_mover(client, run, queue, Path(tmp))
     target = warehouse.resolve_target(settings, announce=not args.quiet)
     store = LabelStore(target, settings.database.connect_timeout_seconds)
     with store.connection() as conn:
@@ -308,6 +364,9 @@ def main(argv: list[str] | None = None) -> int:
     viewer = load_viewer(client, queue.run_id, store)
     print(f"run {queue.run_id}: review/{name}.csv, {len(queue):,} pairs of table {queue.data_table} "
           f"({queue.title})")
+    print(f"after every {BATCH} labels the page says how they move the model's estimate" if mover is not None else
+          f"note: run {queue.run_id} logged no review/patterns.csv: the page cannot say how labels move the estimate "
+          "(train again with this version)")
     if not len(queue):
         print(f"note: the queue is empty: run {queue.run_id} has no {name.replace('_', ' ')} to review "
               "(the page says so)")
@@ -316,7 +375,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"reviewer {reviewer}: {done:,} of {len(queue):,} already labelled (those are skipped)")
     check_port(args.port)          # again: it may have been taken while the run was loading
     server = make_server(HOST, args.port, create_app(
-        queue, store, reviewer, args.blind, log=None if args.quiet else lambda t: print(t, flush=True), viewer=viewer),
+        queue, store, reviewer, args.blind, log=None if args.quiet else lambda t: print(t, flush=True), viewer=viewer,
+        mover=mover),
         threaded=True)
     print(f"review page: http://{HOST}:{server.server_port}/  golden records: http://{HOST}:{server.server_port}/golden/  "
           f"(labels go to table {labels.TABLE}; Ctrl+C stops)", flush=True)

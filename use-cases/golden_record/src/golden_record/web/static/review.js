@@ -75,7 +75,7 @@
       pair.left_id + " and " + pair.right_id;
     const missing = pair.rows.filter((r) => r.status === "one_missing").length;
     $("pair-summary").textContent = pair.differing + " of " + pair.rows.length + " fields differ" +
-      (missing ? ", " + missing + " missing on one side" : "");
+      (missing ? ", " + missing + " missing on one side" : "") + (pair.reason ? " · asked because: " + pair.reason : "");
     $("left-head").textContent = "Record " + pair.left_id;
     $("right-head").textContent = "Record " + pair.right_id;
     const body = document.querySelector("#records tbody");
@@ -153,6 +153,14 @@
     }
   }
 
+  // after each batch of labels the server says how they move the model's estimate
+  function showMoved(moved) {
+    if (!moved) return;
+    const box = $("moved");
+    box.textContent = "Batch done: " + moved.text;
+    box.hidden = false;
+  }
+
   function applyBlind() {
     document.body.classList.toggle("blind", blind);
     $("blind-badge").hidden = !blind;
@@ -192,6 +200,7 @@
         reviewer, blind, label: kind, left_id: pair.left_id, right_id: pair.right_id,
       });
       showMessage("Saved: " + pair.left_id + " – " + pair.right_id + " " + LABEL_TEXT[kind] + ".");
+      showMoved(state.moved);
       render(state);
     });
   }
