@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from golden_record.evaluation.calibration import AUTO_THRESHOLDS, estimate
+from golden_record.evaluation.calibration import AUTO_THRESHOLDS, MODEL_CHOICE_TOLERANCE, estimate, model_choice
 from golden_record.evaluation.clusters import cluster_metrics
 from golden_record.evaluation.pairs import threshold_metrics
 from golden_record.linker import Linker
@@ -83,3 +83,24 @@ def test_golden_records_keep_what_the_pairs_found(fitted):
     # crm: the movers the model does not link at this size (see BOUNDS) stay golden records of their own
     assert abs(np.unique(labels).size - people) <= (0.1 if name == "crm" else 0.05) * people, \
         (name, np.unique(labels).size, people)
+
+
+def test_an_estimate_off_by_more_than_the_bound_says_it_hangs_on_the_model_choice(fitted):
+    """Never overconfident: where the estimates miss the truth by more than 0.03 (the sparse profile:
+    namesakes and movers in one class), the runner-up class count must disagree by more than that
+    too, which the run reports (tag estimated.model_choice, the interval in its progress line)."""
+    name, linker = fitted
+    scored = linker.scored
+    metrics = linker.evaluate().metrics
+    threshold = linker.config.threshold
+    est = estimate(scored.probabilities, threshold, missed=scored.outside)
+    choice = model_choice(scored.model, scored.vectors.levels, scored.vectors.agreed, scored.probabilities,
+                          threshold, scored.outside, est)
+    assert choice is not None
+    off = max(abs(est.precision - metrics["precision"]), abs(est.recall - metrics["recall"]),
+              abs(est.f1 - metrics["f1_score"]))
+    if off > MODEL_CHOICE_TOLERANCE:
+        assert choice.unsure, (name, off, choice)
+        assert "hang on the class count" in choice.line(est)
+    if name in ("citizens", "people"):             # clear profiles: both counts see the same
+        assert choice.spread <= 0.01, (name, choice)

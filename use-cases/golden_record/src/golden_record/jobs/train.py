@@ -30,7 +30,8 @@ from golden_record.io import warehouse
 from golden_record.evaluation import review
 from golden_record.evaluation.bootstrap import bootstrap_intervals
 from golden_record.evaluation import labelled
-from golden_record.evaluation.calibration import AUTO_THRESHOLDS, Calibration, Estimates, calibrate, estimate
+from golden_record.evaluation.calibration import (AUTO_THRESHOLDS, Calibration, Estimates, calibrate, estimate,
+                                                  model_choice)
 from golden_record.evaluation.pairs import threshold_metrics
 from golden_record import console
 from golden_record.progress import Progress
@@ -439,6 +440,14 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
             estimates = estimate(figures.probabilities, config.threshold, counts=figures.counts,
                                  missed=scored.outside)
             metrics.update(estimates.metrics())
+            choice = None if spark_run is not None else model_choice(
+                scored.model, scored.vectors.levels, scored.vectors.agreed, scored.probabilities, config.threshold,
+                scored.outside, estimates)
+            if choice is not None:
+                metrics.update(choice.metrics())
+                if choice.unsure:
+                    mlflow.set_tag("estimated.model_choice", choice.line(estimates))
+                    progress.say("  " + choice.line(estimates))
             if estimates.missed is None:     # said in the fit stage's progress too
                 mlflow.set_tag("estimated.missed_pairs", "not estimated (engine spark or a model type without "
                                "latent classes): estimated recall counts the candidate pairs only")

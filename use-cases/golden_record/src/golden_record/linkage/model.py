@@ -610,6 +610,9 @@ class FellegiSunter:
     unrelated_fixed: bool = True
     #: labelled pairs EM used (``matches``, ``non_matches``), empty when none
     labels_used: dict[str, float] = field(default_factory=dict)
+    #: after a fit that chose the class count: the count of the second-lowest BIC, how much higher
+    #: its BIC is, and its model (not saved): how much the estimates depend on that choice
+    runner_up: "tuple[int, float, FellegiSunter] | None" = field(default=None, repr=False, compare=False)
 
     @property
     def n_levels(self) -> list[int]:
@@ -706,6 +709,16 @@ class FellegiSunter:
         side = match_side(fit.thetas, u_ref, len(fit.thetas) - 1, match_class_agreement, dependent)
         self.unrelated_fixed = u_fixed is not None
         self._set_classes(fit.thetas, fit.shares, side)
+        self.runner_up = None
+        if auto and len(selection) > 1:
+            # the runner-up count: the estimates are only as sure as the choice between the two
+            second = sorted(selection, key=lambda s: s["bic"])[1]
+            f2 = fits[second["related_classes"]]
+            alt = FellegiSunter(self.names, self.labels, term_frequencies=self.term_frequencies,
+                                unrelated_fixed=self.unrelated_fixed)
+            alt._set_classes(f2.thetas, f2.shares, match_side(f2.thetas, u_fixed if u_fixed is not None else f2.thetas[-1],
+                                                             len(f2.thetas) - 1, match_class_agreement, dependent))
+            self.runner_up = (second["related_classes"], second["bic"] - min(e["bic"] for e in selection), alt)
         self.report = FitReport(fit.iterations, fit.converged, self.match_share, len(data.counts), fit.history,
                                 selection, chosen, "bic" if auto else "fixed")
         if labels is not None:
