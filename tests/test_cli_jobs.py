@@ -17,11 +17,12 @@ import subprocess
 import sys
 import threading
 import time
+from types import SimpleNamespace
 
 import pytest
 from mlflow import MlflowClient
 
-from conftest import ROOT, SRC, fresh_store, run, free_port
+from conftest import ROOT, SRC, run, free_port
 
 USE_CASE = ROOT / "use-cases" / "golden_record"
 EXPERIMENT = "cli-jobs"
@@ -42,20 +43,17 @@ sys.exit(main(sys.argv[3:]))
 
 
 @pytest.fixture(scope="module")
-def trained(test_databases, tmp_path_factory):
-    """A warehouse of 3,000 records, a model trained on it with its golden records written."""
-    url = test_databases.url("cli_jobs")
-    store = fresh_store(tmp_path_factory, tmp_path_factory.mktemp("cli-jobs-mlflow"))
-    env = {"DATABASE_URL": url, "MLFLOW_TRACKING_URI": store,
-           "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
-    done = run([sys.executable, "scripts/seed_data.py", "--rows", "3000", "--seed", "7"], env)
-    assert done.returncode == 0, done.stderr
-    done = run([sys.executable, "-m", "golden_record", "train", "--experiment", EXPERIMENT, "--write-golden",
-                "--quiet"], env)
-    assert done.returncode == 0, done.stderr[-3000:]
-    client = MlflowClient(store)
+def trained(trained_copy, trained_template):
+    """A warehouse of 3,000 records, a model trained on it with its golden records written: a copy of
+    the run's shared one (``src/train.py --write-golden --quiet``, seeded as seeded_small is), its
+    experiment renamed EXPERIMENT; ``train`` is that training's output."""
+    copy = trained_copy("cli_jobs", EXPERIMENT)
+    env = {**copy["env"], "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
+    client = MlflowClient(copy["store"])
     (r,) = client.search_runs([client.get_experiment_by_name(EXPERIMENT).experiment_id])
-    return {"env": env, "url": url, "store": store, "client": client, "run_id": r.info.run_id, "train": done}
+    assert r.info.run_id == copy["run_id"]
+    return {"env": env, "url": copy["url"], "store": copy["store"], "client": client, "run_id": r.info.run_id,
+            "train": SimpleNamespace(stdout=trained_template["stdout"], stderr=trained_template["stderr"])}
 
 
 class Job:

@@ -2,7 +2,7 @@
 same candidate pairs, the same pattern counts, the same m and u to 1e-9 and the same metrics, on
 real Spark (``local[2]``) reading a real PostgreSQL.
 
-Two differently shaped tables: 20,000 seeded citizens (integer ids, households, native dates) and
+Two differently shaped tables: 10,000 seeded citizens (integer ids, households, native dates) and
 4,000 seeded ``people`` records (text ids, whose order both engines must agree on, dates as text).
 Without Java 17+ the module is skipped, saying how to enable it.
 """
@@ -46,9 +46,16 @@ def _seed(test_databases, name: str, profile: str, rows: int) -> warehouse.Datab
     return warehouse.DatabaseTarget(url, "test")
 
 
+#: seeded citizens (was 20,000: twice the time). Each of the three read partitions still holds more
+#: distinct dates of birth than the date-format sample (FORMAT_SAMPLE, 2,000): with smaller parts
+#: (6,000 records) the Spark engine reports a smaller ``formats_sample`` than the local engine (each
+#: part samples its own values, the largest part's count is reported), which the test would flag
+CITIZENS = 10_000
+
+
 @pytest.fixture(scope="module")
 def citizens(test_databases) -> warehouse.DatabaseTarget:
-    return _seed(test_databases, "spark_citizens", "citizens", 20_000)
+    return _seed(test_databases, "spark_citizens", "citizens", CITIZENS)
 
 
 def _both(spark, target, config_path, overrides=(), golden: bool = False):
@@ -110,7 +117,7 @@ def test_citizens_on_spark_equal_the_local_engine(spark, citizens):
     try:
         evaluation = _assert_same(local, remote, 0.95)
         assert evaluation.metrics["f1_score"] > 0.9          # a real model, not two empty ones agreeing
-        assert remote.n_pairs > 20_000
+        assert remote.n_pairs > CITIZENS
         assert set(progress.timings) >= {"load", "prepare", "candidates", "compare", "fit", "score"}
     finally:
         remote.close()
@@ -251,7 +258,7 @@ def test_training_on_spark_logs_what_training_on_the_local_engine_logs(spark, ci
             assert rm[name] == pytest.approx(lm[name], rel=1e-9, abs=1e-12), name
     assert "f1_score_ci_low" in rm and "calibration_ece" in rm and "estimated_precision" in rm
     # the golden metrics (cluster metrics against the truth, the guards' counts) are among them
-    assert rm["golden_records"] == lm["golden_records"] and 10_000 < rm["golden_records"] < 20_000
+    assert rm["golden_records"] == lm["golden_records"] and CITIZENS / 2 < rm["golden_records"] < CITIZENS
     assert rm["bcubed_f1"] > 0.95 and "golden_edges_dropped_weak" in rm
     # the same golden records and map, row for row
     assert _golden_tables(citizens, "spark_golden", "spark_golden_map") == \
