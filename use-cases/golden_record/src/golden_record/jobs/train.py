@@ -443,6 +443,9 @@ def run_training(config: ModelConfig, settings: Settings, experiment: str | None
             choice = None if spark_run is not None else model_choice(
                 scored.model, scored.vectors.levels, scored.vectors.agreed, scored.probabilities, config.threshold,
                 scored.outside, estimates)
+            if spark_run is not None:
+                mlflow.set_tag("estimated.model_choice", "not checked on the Spark engine: whether the estimates "
+                               "hang on the class count (the runner-up's view) is checked by the local engine only")
             if choice is not None:
                 metrics.update(choice.metrics())
                 if choice.unsure:

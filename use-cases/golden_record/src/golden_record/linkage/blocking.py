@@ -32,10 +32,12 @@ class PassReport:
     pairs: int = 0
     skipped_blocks: int = 0
     skipped_records: int = 0
-    #: pairs no earlier pass made (the passes in order): what this pass adds to the union
-    new_pairs: int = 0
-    #: the largest blocks, [key, records] each, largest first (skipped ones too: > max_block_size)
-    largest_blocks: list = field(default_factory=list)
+    #: pairs no earlier pass made (the passes in order): what this pass adds to the union (None: not
+    #: counted, the Spark engine)
+    new_pairs: int | None = None
+    #: the largest blocks, [key, records] each, largest first (skipped ones too: > max_block_size);
+    #: None: not listed (the Spark engine)
+    largest_blocks: list | None = None
     #: with a ground truth given to :func:`generate`: the pass's pairs of one person's records
     true_pairs: int | None = None
 

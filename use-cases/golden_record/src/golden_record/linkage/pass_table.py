@@ -64,7 +64,7 @@ def lines(table: pd.DataFrame, passes: list[PassReport], max_block_size: int) ->
     out.append(f"  largest blocks (records; more than candidates.max_block_size={max_block_size} are skipped):")
     for p in passes:
         blocks = ", ".join(f"{key!r} {size:,}" + (" skipped" if size > max_block_size and p.name != WHOLE_TABLE else "")
-                           for key, size in p.largest_blocks) or (
+                           for key, size in (p.largest_blocks or [])) or (
             "no blocks: a window sliding over the sorted records" if p.name.startswith("sorted_neighbourhood")
             else "no block of 2 or more records")
         out.append(f"    {p.name}: {blocks}")
