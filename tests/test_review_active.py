@@ -11,7 +11,7 @@ import os
 import pandas as pd
 import pytest
 
-from conftest import SRC, serving
+from conftest import SRC, headless_chromium, serving
 from golden_record.web.queue import BATCH
 from test_review_page import CHROMEDRIVER, CHROMIUM, KEY, Page, _pair_labels, _train, browser_missing
 
@@ -34,20 +34,13 @@ def active_run(seeded_copy, mlflow_store, tmp_path_factory):
 def active_page(active_run):
     """``golden-record review --queue active`` as a user starts it (conftest's ``serving``), and one
     Chromium session on it."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
 
     args = ["review", "--run-id", active_run["run"].info.run_id, "--queue", "active", "--reviewer", REVIEWER]
     env = {**active_run["env"], "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]).rstrip(
         os.pathsep)}
     with serving(args, env) as service:
         assert service.status is not None, "golden-record review did not answer"
-        options = webdriver.ChromeOptions()
-        options.binary_location = CHROMIUM
-        for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                    "--window-size=1400,1450"):
-            options.add_argument(arg)
-        driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+        driver = headless_chromium("1400,1450")
         try:
             driver.get(service.base + "/")
             yield Page(driver, service.base + "/")

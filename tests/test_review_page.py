@@ -32,14 +32,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import ROOT, SRC, run, free_port
+from conftest import CHROMEDRIVER, CHROMIUM, ROOT, SRC, free_port, headless_chromium, run
 from golden_record.web.queue import SCORE_KEYS, ReviewQueue, segments
 
 USE_CASE = ROOT / "use-cases" / "golden_record"
 ARTIFACTS = ROOT / "test-artifacts"
 DOCS = ROOT / "docs"
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 REVIEWER = "Asha Verma"
 LABELLED = 20                       # pairs labelled before the next training
 
@@ -259,15 +257,7 @@ def server(review_run, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def page(server):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--window-size=1400,1450"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver = headless_chromium("1400,1450")
     try:
         driver.get(server["base"])
         yield Page(driver, server["base"])

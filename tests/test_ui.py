@@ -47,20 +47,16 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
-from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException, TimeoutException, WebDriverException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from conftest import free_port
+from conftest import CHROMEDRIVER, CHROMIUM, free_port, headless_chromium
 from golden_record.tracking import store as tracking
 from golden_record.tracking import ui as tracking_ui
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 MLFLOW = str(Path(sys.executable).with_name("mlflow"))
 THRESHOLD_KEY = "model.params.match_threshold"
 # threshold -> child metrics; values have at most 3 decimals because the compare page rounds to 3
@@ -271,13 +267,7 @@ def cell_texts(dom: str) -> list[str]:
 def browser(ui):
     """Chromium driven by selenium through Debian's chromedriver (nothing downloaded), a fresh
     profile: what a person sees on a first visit."""
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--window-size=1920,1200"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    driver = headless_chromium("1920,1200")
     driver.set_page_load_timeout(60)
     try:
         yield driver

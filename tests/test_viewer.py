@@ -20,14 +20,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import ROOT, SRC, run, serving
+from conftest import CHROMEDRIVER, CHROMIUM, ROOT, SRC, headless_chromium, run, serving
 from golden_record.config import load_model_config
 from golden_record.golden.layout import Layout
 from golden_record.web.viewer import deciding_rule, preview, verdicts_after, weakest_link
 
 USE_CASE = ROOT / "use-cases" / "golden_record"
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 REVIEWER = "Asha Verma"
 browser_missing = pytest.mark.skipif(
     not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
@@ -155,17 +154,9 @@ def viewer_env(trained_copy):
 
 @pytest.fixture(scope="module")
 def page(viewer_env):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
     with serving(["review", "--run-id", viewer_env["run_id"], "--reviewer", REVIEWER], viewer_env["env"]) as service:
         assert service.proc.poll() is None, service.err
-        options = webdriver.ChromeOptions()
-        options.binary_location = CHROMIUM
-        for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                    "--window-size=1400,2400"):
-            options.add_argument(arg)
-        driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+        driver = headless_chromium("1400,2400")
         try:
             driver.get(service.base + "/golden/")
             p = Page(driver)
