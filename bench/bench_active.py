@@ -161,7 +161,7 @@ def write_results(rows: pd.DataFrame, verdicts: list[dict], rows_per_profile: in
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--profiles", default="sparse,historical,citizens", help="comma-separated seeder profiles")
+    ap.add_argument("--profiles", default="sparse,historical,crm", help="comma-separated seeder profiles")
     ap.add_argument("--rows", type=int, default=20_000, help="records per profile (default 20,000)")
     ap.add_argument("--no-write", action="store_true", help="print only: leave bench/results.md and the figure")
     args = ap.parse_args(argv)
