@@ -283,28 +283,27 @@ def _split_starts(previous: "_ClassFit", data: "_Patterns", n_levels: list[int],
     for c, n in enumerate(n_levels):
         top[:, c] = data.patterns[:, c] == n - 1
     free = len(thetas) - (1 if fixed_last else 0)
+    agree, present = top, seen.astype(float)
+    upper = np.triu(np.ones((len(n_levels), len(n_levels)), dtype=bool), 1)
     candidates = []
     for k in range(free):
-        w = resp[:, k]
-        best = (0.0, -1)
-        for a in range(len(n_levels)):
-            for b in range(a + 1, len(n_levels)):
-                both = w * seen[:, a] * seen[:, b]
-                n = both.sum()
-                if n < 10:
-                    continue
-                x, y = top[:, a], top[:, b]
-                t11, t1_, t_1 = (both * x * y).sum(), (both * x).sum(), (both * y).sum()
-                t10, t01 = t1_ - t11, t_1 - t11
-                t00 = n - t11 - t10 - t01
-                denom = t1_ * (n - t1_) * t_1 * (n - t_1)
-                if denom <= 0 or t11 * t00 <= t10 * t01:      # only agreement that goes together
-                    continue
-                chi2 = n * (t11 * t00 - t10 * t01) ** 2 / denom
-                if chi2 > best[0]:
-                    best = (chi2, a if abs(t1_ / n - 0.5) <= abs(t_1 / n - 0.5) else b)
-        if best[1] >= 0:
-            candidates.append((best[0], k, best[1]))
+        # the 2x2 agreement tables of every pair of comparisons (a, b) at once, over the pairs
+        # where both are present, weighted by the class's responsibilities
+        wa, wp = agree * resp[:, k, None], present * resp[:, k, None]
+        n = wp.T @ present                     # both present
+        t1_ = wa.T @ present                   # a agrees (b present)
+        t_1 = t1_.T                            # b agrees (a present)
+        t11 = wa.T @ agree
+        t10, t01 = t1_ - t11, t_1 - t11
+        t00 = n - t11 - t10 - t01
+        denom = t1_ * (n - t1_) * t_1 * (n - t_1)
+        ok = upper & (n >= 10) & (denom > 0) & (t11 * t00 > t10 * t01)    # only agreement that goes together
+        if not ok.any():
+            continue
+        chi2 = np.where(ok, n * (t11 * t00 - t10 * t01) ** 2 / np.where(ok, denom, 1.0), 0.0)
+        a, b = np.unravel_index(int(np.argmax(chi2)), chi2.shape)
+        by = a if abs(t1_[a, b] / n[a, b] - 0.5) <= abs(t_1[a, b] / n[a, b] - 0.5) else b
+        candidates.append((float(chi2[a, b]), k, int(by)))
     starts = []
     last = len(thetas) - 1
     for _, k, by in sorted(candidates, reverse=True):
