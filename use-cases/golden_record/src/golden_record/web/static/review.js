@@ -3,52 +3,19 @@
 // after every answer from the server, success or error) let a browser test wait for each step.
 (function () {
   "use strict";
-  const config = JSON.parse(document.getElementById("page-config").textContent);
-  const STORAGE_KEY = "golden_record.reviewer";
+  const { $, config, STORAGE_KEY, setState, bump, showError, showMessage, fmt } = window.GoldenRecordPage;
   const LABEL_TEXT = { match: "Match", not_match: "Not a match", unsure: "Unsure" };
-  const $ = (id) => document.getElementById(id);
 
-  let reviewer = config.reviewer || window.localStorage.getItem(STORAGE_KEY) || "";
+  let reviewer = window.GoldenRecordPage.storedReviewer();
   let blind = !!config.blind;
   let busy = false;
   let current = null;      // the pair on screen
 
-  function setState(name) { document.body.dataset.state = name; }
-  function bump() { document.body.dataset.version = String(Number(document.body.dataset.version) + 1); }
-
-  function showError(text) {
-    const box = $("error");
-    box.textContent = text;
-    box.hidden = !text;
-  }
-  function showMessage(text) {
-    const box = $("message");
-    box.textContent = text || "";
-    box.hidden = !text;
-  }
-
-  async function call(method, url, body) {
-    let response;
-    try {
-      response = await fetch(url, {
-        method, headers: body ? { "Content-Type": "application/json" } : {},
-        body: body ? JSON.stringify(body) : undefined,
-      });
-    } catch (err) {
-      throw new Error("the review server does not answer (" + err.message + "): nothing was saved. " +
-        "Start golden-record review again, then repeat the last key.");
-    }
-    let data = null;
-    try { data = await response.json(); } catch (err) { /* not JSON */ }
-    if (!response.ok) {
-      throw new Error((data && data.error) || ("the server answered " + response.status + " " + response.statusText +
-        ": nothing was saved"));
-    }
-    return data;
+  function call(method, url, body) {
+    return window.GoldenRecordPage.call(method, url, body, "Start golden-record review again, then repeat the last key.");
   }
 
   // ------------------------------------------------------------------ rendering
-  function fmt(x, digits) { return x === null || x === undefined ? "–" : Number(x).toFixed(digits); }
   function signed(x) { return (x >= 0 ? "+" : "") + Number(x).toFixed(2); }
 
   function valueCell(parts, value) {
@@ -236,15 +203,7 @@
     load();
   }
 
-  $("reviewer-form").addEventListener("submit", (event) => {
-    event.preventDefault();
-    const name = $("reviewer-input").value.trim();
-    if (!name) return;
-    reviewer = name;
-    window.localStorage.setItem(STORAGE_KEY, name);
-    $("reviewer-input").blur();
-    start();
-  });
+  window.GoldenRecordPage.onReviewerForm((name) => { reviewer = name; $("reviewer-input").blur(); start(); });
   $("change-reviewer").addEventListener("click", () => {
     reviewer = "";
     window.localStorage.removeItem(STORAGE_KEY);

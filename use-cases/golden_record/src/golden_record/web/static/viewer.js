@@ -4,43 +4,22 @@
 // browser test wait for each step, as on the review page.
 (function () {
   "use strict";
-  const config = JSON.parse(document.getElementById("page-config").textContent);
-  const STORAGE_KEY = "golden_record.reviewer";
+  const { $, config, setState, bump, showError, showMessage, fmt } = window.GoldenRecordPage;
   const LABEL_TEXT = { match: "match", not_match: "not a match", unsure: "unsure" };
-  const $ = (id) => document.getElementById(id);
   const base = window.location.pathname.replace(/\/?$/, "/");
-  let reviewer = config.reviewer || window.localStorage.getItem(STORAGE_KEY) || "";
+  let reviewer = window.GoldenRecordPage.storedReviewer();
   let current = null;       // the golden record on screen
   let pending = null;       // the action waiting for confirmation
 
-  function setState(name) { document.body.dataset.state = name; }
-  function bump() { document.body.dataset.version = String(Number(document.body.dataset.version) + 1); }
-  function showError(text) { $("error").textContent = text || ""; $("error").hidden = !text; }
-  function showMessage(text) { $("message").textContent = text || ""; $("message").hidden = !text; }
   function el(tag, text, className) {
     const node = document.createElement(tag);
     if (text !== undefined && text !== null) node.textContent = String(text);
     if (className) node.className = className;
     return node;
   }
-  function fmt(x, digits) { return x === null || x === undefined ? "–" : Number(x).toFixed(digits); }
   function pair(a, b) { return a + " – " + b; }
 
-  async function call(method, url, body) {
-    let response;
-    try {
-      response = await fetch(base + url, {
-        method, headers: body ? { "Content-Type": "application/json" } : {},
-        body: body ? JSON.stringify(body) : undefined,
-      });
-    } catch (err) {
-      throw new Error("the review server does not answer (" + err.message + "): nothing was saved");
-    }
-    let data = null;
-    try { data = await response.json(); } catch (err) { /* not JSON */ }
-    if (!response.ok) throw new Error((data && data.error) || ("the server answered " + response.status));
-    return data;
-  }
+  function call(method, url, body) { return window.GoldenRecordPage.call(method, base + url, body); }
 
   async function step(work) {
     setState("busy");
@@ -249,14 +228,7 @@
 
   // ------------------------------------------------------------------ wiring
   function showReviewer() { $("reviewer-name").textContent = reviewer || "not set"; }
-  $("reviewer-form").addEventListener("submit", (event) => {
-    event.preventDefault();
-    const name = $("reviewer-input").value.trim();
-    if (!name) return;
-    reviewer = name;
-    window.localStorage.setItem(STORAGE_KEY, name);
-    showReviewer();
-  });
+  window.GoldenRecordPage.onReviewerForm((name) => { reviewer = name; showReviewer(); });
   $("search-form").addEventListener("submit", (event) => {
     event.preventDefault();
     step(() => search($("search-input").value));
